@@ -1,0 +1,221 @@
+//! The Cloud API client: one type, explicit timeouts, a user agent, and one
+//! classifier deciding what is retried.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::CloudConfig;
+
+/// What became of a send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    /// Cloud accepted the message and named it.
+    Accepted { wamid: String },
+    /// Try again later: throttling, a server error, a timeout, no connection.
+    Retry { reason: String },
+    /// Cloud refused the message for good; `error` is Cloud's error object.
+    Failed { error: Value },
+}
+
+/// Why the health probe failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProbeError {
+    /// No token or phone number id configured.
+    NotConfigured,
+    /// Cloud rejected the token or does not know the number.
+    Rejected(String),
+    /// Cloud could not be reached or answered with a server error.
+    Unreachable(String),
+}
+
+#[derive(Clone)]
+pub struct CloudClient {
+    http: reqwest::Client,
+    config: CloudConfig,
+}
+
+impl CloudClient {
+    pub fn new(config: CloudConfig) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("wa-onprem-coreapp/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(CloudClient { http, config })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.config.base_url.trim_end_matches('/'),
+            self.config.api_version,
+            path
+        )
+    }
+
+    /// `POST /{phone-number-id}/messages`.
+    pub async fn send_message(&self, payload: &Value) -> SendOutcome {
+        let url = self.url(&format!("{}/messages", self.config.phone_number_id));
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(&self.config.access_token)
+            .json(payload)
+            .send()
+            .await;
+        match response {
+            Err(e) => SendOutcome::Retry {
+                reason: format!("request failed: {e}"),
+            },
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let body = r.json::<Value>().await.unwrap_or(Value::Null);
+                classify(status, &body)
+            }
+        }
+    }
+
+    /// `GET /{phone-number-id}?fields=display_phone_number`: checks that
+    /// Cloud is reachable and accepts the token; returns the display number.
+    pub async fn probe(&self) -> Result<String, ProbeError> {
+        if self.config.access_token.is_empty() || self.config.phone_number_id.is_empty() {
+            return Err(ProbeError::NotConfigured);
+        }
+        let url = self.url(&self.config.phone_number_id);
+        let response = self
+            .http
+            .get(url)
+            .query(&[("fields", "display_phone_number")])
+            .bearer_auth(&self.config.access_token)
+            .send()
+            .await
+            .map_err(|e| ProbeError::Unreachable(e.to_string()))?;
+        let status = response.status();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            let display = body
+                .get("display_phone_number")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            Ok(display.chars().filter(char::is_ascii_digit).collect())
+        } else if status.is_server_error() || status.as_u16() == 429 {
+            Err(ProbeError::Unreachable(format!("HTTP {status}")))
+        } else {
+            let msg = body
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("rejected");
+            Err(ProbeError::Rejected(format!("HTTP {status}: {msg}")))
+        }
+    }
+}
+
+/// Cloud error codes that mean "not now" rather than "never": throughput
+/// (130429), pair rate limit (131056), spam rate limit (131048), temporary
+/// service problems (131000 is generic and may pass; 2 and 4 are Graph's
+/// "temporarily unavailable" and app rate limit).
+const RETRIABLE_CODES: &[i64] = &[2, 4, 80007, 130429, 131000, 131048, 131056, 133016];
+
+/// The one retry classifier: 2xx with an id is accepted; 429, 5xx and the
+/// throttling codes are retried; any other 4xx fails for good.
+pub fn classify(status: u16, body: &Value) -> SendOutcome {
+    if (200..300).contains(&status) {
+        return match body.pointer("/messages/0/id").and_then(Value::as_str) {
+            Some(wamid) => SendOutcome::Accepted {
+                wamid: wamid.to_string(),
+            },
+            None => SendOutcome::Retry {
+                reason: format!("HTTP {status} without a message id"),
+            },
+        };
+    }
+    let error = body.get("error").cloned().unwrap_or(Value::Null);
+    let code = error.get("code").and_then(Value::as_i64);
+    if status == 429 || status >= 500 || code.is_some_and(|c| RETRIABLE_CODES.contains(&c)) {
+        let what = error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("no error body");
+        return SendOutcome::Retry {
+            reason: format!("HTTP {status}: {what}"),
+        };
+    }
+    let mut error = if error.is_object() {
+        error
+    } else {
+        serde_json::json!({"code": 0, "message": format!("HTTP {status} without a Graph error body")})
+    };
+    if error.get("title").is_none() {
+        let title = error.get("message").cloned().unwrap_or(Value::Null);
+        error["title"] = title;
+    }
+    SendOutcome::Failed { error }
+}
+
+/// Capped exponential backoff with jitter for the n-th retry (n >= 1):
+/// 1 s, 2 s, 4 s ... up to 5 minutes, each scaled by a random 50-100%.
+pub fn retry_delay(attempt: u32) -> Duration {
+    let base_ms = 1000u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(300_000);
+    let jitter = rand::random_range(0.5..=1.0);
+    Duration::from_millis((base_ms as f64 * jitter) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn classifier() {
+        let ok = json!({"messages": [{"id": "wamid.X"}]});
+        assert_eq!(
+            classify(200, &ok),
+            SendOutcome::Accepted {
+                wamid: "wamid.X".into()
+            }
+        );
+        let throttled = json!({"error": {"code": 130429, "message": "(#130429) Rate limit hit"}});
+        assert!(matches!(
+            classify(400, &throttled),
+            SendOutcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(503, &Value::Null),
+            SendOutcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(429, &Value::Null),
+            SendOutcome::Retry { .. }
+        ));
+        let pair = json!({"error": {"code": 131056, "message": "pair rate limit"}});
+        assert!(matches!(classify(400, &pair), SendOutcome::Retry { .. }));
+        let bad = json!({"error": {"code": 100, "message": "(#100) Invalid parameter"}});
+        match classify(400, &bad) {
+            SendOutcome::Failed { error } => {
+                assert_eq!(error["code"], 100);
+                assert_eq!(error["title"], "(#100) Invalid parameter");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            classify(401, &Value::Null),
+            SendOutcome::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        for attempt in 1..40 {
+            let d = retry_delay(attempt);
+            let base = (1000u64 << (attempt - 1).min(16)).min(300_000);
+            assert!(
+                d.as_millis() as u64 >= base / 2 && d.as_millis() as u64 <= base,
+                "{attempt}: {d:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Configuration, read once from the environment (DESIGN section 5).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// Which database engine, and how to reach it.
+#[derive(Clone)]
+pub enum DbConfig {
+    Sqlite {
+        path: PathBuf,
+    },
+    Mysql {
+        host: String,
+        port: u16,
+        username: String,
+        password: String,
+        name_prefix: String,
+    },
+}
+
+impl DbConfig {
+    /// The database name on a MySQL server: `<prefix>wa_onprem`.
+    pub fn mysql_database(prefix: &str) -> String {
+        format!("{prefix}wa_onprem")
+    }
+
+    /// A description safe for logs (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            DbConfig::Sqlite { path } => format!("SQLITE {}", path.display()),
+            DbConfig::Mysql {
+                host,
+                port,
+                username,
+                name_prefix,
+                ..
+            } => {
+                format!(
+                    "MYSQL {username}@{host}:{port}/{}",
+                    Self::mysql_database(name_prefix)
+                )
+            }
+        }
+    }
+}
+
+/// The Cloud API this coreapp talks to.
+#[derive(Clone)]
+pub struct CloudConfig {
+    pub base_url: String,
+    pub api_version: String,
+    pub access_token: String,
+    pub phone_number_id: String,
+    pub waba_id: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+/// Knobs of the background workers.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// How often an idle worker looks for due work written by other nodes.
+    pub poll_interval: Duration,
+    /// How long a claim is held before another node may take the work over.
+    pub lease: Duration,
+    /// Cloud throughput of the business number, messages per second.
+    pub send_rate: u32,
+    /// How often the Cloud API health check runs.
+    pub health_interval: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            poll_interval: Duration::from_millis(250),
+            lease: Duration::from_secs(60),
+            send_rate: 80,
+            health_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub node_id: String,
+    pub db: DbConfig,
+    pub db_pool_size: u32,
+    pub media_dir: PathBuf,
+    pub cloud: CloudConfig,
+    pub workers: WorkerConfig,
+}
+
+impl Config {
+    /// Reads every `WA_*` variable the coreapp uses; a malformed value is an
+    /// error that names the variable.
+    pub fn from_env() -> anyhow::Result<Config> {
+        let engine = var("WA_DB_ENGINE").unwrap_or_else(|| "SQLITE".into());
+        let db = match engine.to_ascii_uppercase().as_str() {
+            "SQLITE" => DbConfig::Sqlite {
+                path: var("WA_DB_SQLITE_PATH")
+                    .unwrap_or_else(|| "./data/wa.db".into())
+                    .into(),
+            },
+            "MYSQL" => DbConfig::Mysql {
+                host: var("WA_DB_HOSTNAME").unwrap_or_else(|| "127.0.0.1".into()),
+                port: parse("WA_DB_PORT", 3306)?,
+                username: var("WA_DB_USERNAME").unwrap_or_else(|| "root".into()),
+                password: var("WA_DB_PASSWORD").unwrap_or_default(),
+                name_prefix: var("WA_DB_NAME_PREFIX").unwrap_or_default(),
+            },
+            "PGSQL" => {
+                bail!("WA_DB_ENGINE=PGSQL is planned but not supported yet; use MYSQL or SQLITE")
+            }
+            other => bail!("WA_DB_ENGINE has invalid value '{other}': expected MYSQL or SQLITE"),
+        };
+        let workers = WorkerConfig {
+            send_rate: parse("WA_CLOUD_SEND_RATE", 80)?,
+            ..WorkerConfig::default()
+        };
+        if workers.send_rate == 0 {
+            bail!("WA_CLOUD_SEND_RATE must be at least 1");
+        }
+        Ok(Config {
+            node_id: var("WA_NODE_ID").unwrap_or_else(default_node_id),
+            db,
+            db_pool_size: parse("WA_DB_POOL_SIZE", 10)?,
+            media_dir: var("WA_MEDIA_DIR")
+                .unwrap_or_else(|| "/usr/local/wamedia".into())
+                .into(),
+            cloud: CloudConfig {
+                base_url: var("WA_CLOUD_BASE_URL")
+                    .unwrap_or_else(|| "https://graph.facebook.com".into()),
+                api_version: var("WA_CLOUD_API_VERSION").unwrap_or_else(|| "v24.0".into()),
+                access_token: var("WA_CLOUD_ACCESS_TOKEN").unwrap_or_default(),
+                phone_number_id: var("WA_CLOUD_PHONE_NUMBER_ID").unwrap_or_default(),
+                waba_id: var("WA_CLOUD_WABA_ID").unwrap_or_default(),
+                timeout: Duration::from_secs(parse("WA_CLOUD_TIMEOUT_S", 20)?),
+            },
+            workers,
+        })
+        .and_then(|c| {
+            url::Url::parse(&c.cloud.base_url).context("WA_CLOUD_BASE_URL is not a valid URL")?;
+            Ok(c)
+        })
+    }
+
+    /// `WA_CORE_LISTEN`, default `0.0.0.0:6250`.
+    pub fn listen_from_env() -> anyhow::Result<SocketAddr> {
+        parse("WA_CORE_LISTEN", SocketAddr::from(([0, 0, 0, 0], 6250)))
+    }
+
+    /// The effective configuration without secrets, for the start-up log.
+    pub fn describe(&self) -> String {
+        format!(
+            "node={} db={} pool={} media={} cloud={}/{} phone_number_id={} token={} send_rate={}/s",
+            self.node_id,
+            self.db.describe(),
+            self.db_pool_size,
+            self.media_dir.display(),
+            self.cloud.base_url,
+            self.cloud.api_version,
+            self.cloud.phone_number_id,
+            if self.cloud.access_token.is_empty() {
+                "unset"
+            } else {
+                "set"
+            },
+            self.workers.send_rate,
+        )
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name} has invalid value '{v}': {e}")),
+    }
+}
+
+fn default_node_id() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "coreapp".into())
+}

@@ -1,0 +1,65 @@
+//! Errors inside coreapp and their one mapping onto gRPC.
+//!
+//! Policy: services return [`CoreError`]. An `Api` error is the client's
+//! fault or a documented condition and travels as is. Everything else is
+//! ours: it is logged once here, and the client gets a generic 1023/1014.
+
+use proto::ERROR_CODE_KEY;
+use wire::error::GrpcClass;
+use wire::{ApiError, ErrorCode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("database error: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("database pool error: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<CoreError> for tonic::Status {
+    fn from(err: CoreError) -> tonic::Status {
+        let api = match err {
+            CoreError::Api(api) => api,
+            CoreError::Db(_) | CoreError::Pool(_) => {
+                tracing::error!(error = %err, "request failed");
+                ApiError::new(ErrorCode::DatabaseError, "Database error occurred")
+            }
+            CoreError::Internal(_) => {
+                tracing::error!(error = ?err, "request failed");
+                ApiError::internal()
+            }
+        };
+        api_status(&api)
+    }
+}
+
+/// The gRPC status carrying an on-prem error.
+pub fn api_status(api: &ApiError) -> tonic::Status {
+    let code = if api.status_override == Some(401) {
+        tonic::Code::Unauthenticated
+    } else {
+        match api.code.grpc_class() {
+            GrpcClass::InvalidArgument => tonic::Code::InvalidArgument,
+            GrpcClass::Unauthenticated => tonic::Code::Unauthenticated,
+            GrpcClass::PermissionDenied => tonic::Code::PermissionDenied,
+            GrpcClass::NotFound => tonic::Code::NotFound,
+            GrpcClass::AlreadyExists => tonic::Code::AlreadyExists,
+            GrpcClass::ResourceExhausted => tonic::Code::ResourceExhausted,
+            GrpcClass::Unavailable => tonic::Code::Unavailable,
+            GrpcClass::FailedPrecondition => tonic::Code::FailedPrecondition,
+            GrpcClass::Unimplemented => tonic::Code::Unimplemented,
+            GrpcClass::Internal => tonic::Code::Internal,
+        }
+    };
+    let mut status = tonic::Status::new(code, api.details.clone());
+    let number = api.code.number().to_string();
+    status.metadata_mut().insert(
+        ERROR_CODE_KEY,
+        number.parse().expect("digits are valid metadata"),
+    );
+    status
+}

@@ -1,0 +1,191 @@
+//! coreapp: the engine behind the webapp. Serves gRPC, owns the database,
+//! the media volume and the Cloud API client, and runs the background
+//! workers (sending, webhook intake, webhook delivery).
+
+pub mod accounts;
+pub mod auth;
+pub mod cloud;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod messaging;
+pub mod schema;
+pub mod service;
+pub mod store;
+pub mod workers;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+pub use config::Config;
+use db::Db;
+
+/// How long shutdown waits for workers to finish the batch in hand.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// Nudges for the workers, so locally written work starts at once.
+#[derive(Default)]
+pub struct Wake {
+    pub sender: Arc<Notify>,
+    pub intake: Arc<Notify>,
+    pub delivery: Arc<Notify>,
+}
+
+/// Everything a request or a worker needs.
+pub struct Core {
+    pub config: Config,
+    pub db: Db,
+    pub cloud: cloud::CloudClient,
+    pub health: health::HealthState,
+    pub media: media::MediaStore,
+    pub wake: Wake,
+    /// The HTTP client for the business's webhook server.
+    pub webhooks: reqwest::Client,
+    /// This process's name on claimed work: `<node id>/<instance>`.
+    pub owner: String,
+}
+
+/// `coreapp migrate`.
+pub fn migrate(config: &Config) -> anyhow::Result<Vec<String>> {
+    db::migrate(&config.db)
+}
+
+/// Opens the database and the media volume and prepares the shared state.
+pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
+    let (db_config, pool_size) = (config.db.clone(), config.db_pool_size);
+    let db = tokio::task::spawn_blocking(move || Db::connect(&db_config, pool_size)).await??;
+    accounts::bootstrap(&db)
+        .await
+        .context("cannot prepare users and keys")?;
+    let media_dir = config.media_dir.clone();
+    let media = tokio::task::spawn_blocking(move || media::MediaStore::open(media_dir)).await??;
+    let webhooks = reqwest::Client::builder()
+        .user_agent(concat!("wa-onprem-coreapp/", env!("CARGO_PKG_VERSION")))
+        .timeout(Duration::from_secs(20))
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let owner = format!("{}/{}", config.node_id, wire::ids::random_hex(4));
+    Ok(Arc::new(Core {
+        cloud: cloud::CloudClient::new(config.cloud.clone())?,
+        config,
+        db,
+        health: health::HealthState::new(),
+        media,
+        wake: Wake::default(),
+        webhooks,
+        owner,
+    }))
+}
+
+/// Serves gRPC on `listener` and runs the workers until `shutdown`
+/// resolves; then stops taking requests, lets the workers finish the work
+/// in hand (bounded by a grace period) and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let core = open(config).await?;
+    tracing::info!(config = %core.config.describe(), "coreapp starting");
+    resume_own_claims(&core).await?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let poll = core.config.workers.poll_interval;
+
+    // The pacer outlives each step: it holds the send rate across batches.
+    let pacer = Arc::new(tokio::sync::Mutex::new(workers::Pacer::new(
+        core.config.workers.send_rate,
+    )));
+    let c = core.clone();
+    tasks.spawn(workers::run_loop(
+        "sender",
+        c.wake.sender.clone(),
+        poll,
+        stop_rx.clone(),
+        move || {
+            let (c, pacer) = (c.clone(), pacer.clone());
+            async move { workers::sender::step(&c, &mut *pacer.lock().await).await }
+        },
+    ));
+    let c = core.clone();
+    tasks.spawn(workers::run_loop(
+        "intake",
+        c.wake.intake.clone(),
+        poll,
+        stop_rx.clone(),
+        move || {
+            let c = c.clone();
+            async move { workers::intake::step(&c).await }
+        },
+    ));
+    let c = core.clone();
+    tasks.spawn(workers::run_loop(
+        "delivery",
+        c.wake.delivery.clone(),
+        poll,
+        stop_rx.clone(),
+        move || {
+            let c = c.clone();
+            async move { workers::delivery::step(&c).await }
+        },
+    ));
+    tasks.spawn(health::probe_loop(
+        core.health.clone(),
+        core.cloud.clone(),
+        core.config.workers.health_interval,
+        stop_rx.clone(),
+    ));
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, node = %core.config.node_id, "coreapp serving gRPC");
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let served = tonic::transport::Server::builder()
+        .add_service(proto::core::core_server::CoreServer::new(
+            service::Service::new(core.clone()),
+        ))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+
+    tracing::info!("coreapp stopping: finishing work in hand");
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "workers did not finish within the grace period; their claims lapse and are resumed later"
+        );
+    }
+    served.context("gRPC server failed")
+}
+
+async fn resume_own_claims(core: &Arc<Core>) -> anyhow::Result<()> {
+    let node = core.config.node_id.clone();
+    let released = core
+        .db
+        .run(move |conn| {
+            let mut n = 0;
+            for q in [
+                store::queue::Queue::Outbound,
+                store::queue::Queue::Inbound,
+                store::queue::Queue::Outbox,
+            ] {
+                n += store::queue::release_node(conn, q, &node)?;
+            }
+            Ok(n)
+        })
+        .await?;
+    if released > 0 {
+        tracing::info!(released, "resumed work this node held before it stopped");
+    }
+    Ok(())
+}

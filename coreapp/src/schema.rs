@@ -1,0 +1,108 @@
+//! Diesel table definitions; the SQL lives in `migrations/{mysql,sqlite}`.
+
+diesel::table! {
+    users (username) {
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        must_change_password -> Integer,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    token_revocations (id) {
+        id -> Text,
+        token_id -> Text,
+        username -> Text,
+        issued_before_ms -> BigInt,
+        expires_at_ms -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    web_certificates (name) {
+        name -> Text,
+        cert_pem -> Text,
+        key_pem -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    outbound_messages (id) {
+        id -> Text,
+        recipient -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        wamid -> Nullable<Text>,
+        last_status -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    message_statuses (id) {
+        id -> Text,
+        message_id -> Text,
+        status -> Text,
+        cloud_timestamp -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    inbound_events (id) {
+        id -> Text,
+        body -> Binary,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    inbound_messages (id) {
+        id -> Text,
+        wamid -> Text,
+        from_wa_id -> Text,
+        received_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_outbox (id) {
+        id -> Text,
+        contact -> Text,
+        kind -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}

@@ -1,0 +1,233 @@
+//! The gRPC service: proto in, domain call, proto out. No logic here.
+
+use std::sync::Arc;
+
+use proto::core::core_server::Core as CoreRpc;
+use proto::core::*;
+use tonic::{Request, Response, Status};
+use wire::ApiError;
+
+use crate::cloud::ProbeError;
+use crate::health::CloudHealth;
+use crate::store::revocations::Revocation;
+use crate::{Core, accounts, messaging};
+
+pub struct Service {
+    core: Arc<Core>,
+}
+
+impl Service {
+    pub fn new(core: Arc<Core>) -> Self {
+        Service { core }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn user_reply((username, role): (String, wire::users::Role)) -> Response<UserReply> {
+    Response::new(UserReply {
+        username,
+        role: role.as_str().into(),
+    })
+}
+
+fn settings_doc(core: &Core, s: &wire::settings::ApplicationSettings) -> Response<JsonDoc> {
+    let json = s.to_onprem_json(core.health.wa_id().as_deref()).to_string();
+    Response::new(JsonDoc { json })
+}
+
+#[tonic::async_trait]
+impl CoreRpc for Service {
+    async fn login(&self, req: Request<LoginRequest>) -> Reply<LoginReply> {
+        let r = req.into_inner();
+        let (username, role) =
+            accounts::login(&self.core.db, r.username, r.password, r.new_password).await?;
+        Ok(Response::new(LoginReply {
+            username,
+            role: role.as_str().into(),
+        }))
+    }
+
+    async fn auth_config(&self, _: Request<Empty>) -> Reply<AuthConfigReply> {
+        let jwt_key = accounts::jwt_key(&self.core.db).await?;
+        Ok(Response::new(AuthConfigReply { jwt_key }))
+    }
+
+    async fn revoke_token(&self, req: Request<RevokeTokenRequest>) -> Reply<Empty> {
+        let r = req.into_inner();
+        let row = Revocation {
+            id: wire::ids::message_id(),
+            token_id: r.token_id,
+            username: r.username,
+            issued_before_ms: r.issued_before_ms,
+            expires_at_ms: r.expires_at_ms,
+            created_at: crate::db::now_ms(),
+        };
+        accounts::revoke(&self.core.db, row).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn list_revocations(&self, _: Request<Empty>) -> Reply<RevocationList> {
+        let rows = accounts::active_revocations(&self.core.db).await?;
+        let revocations = rows
+            .into_iter()
+            .map(|r| proto::core::Revocation {
+                token_id: r.token_id,
+                username: r.username,
+                issued_before_ms: r.issued_before_ms,
+            })
+            .collect();
+        Ok(Response::new(RevocationList { revocations }))
+    }
+
+    async fn create_user(&self, req: Request<UserRequest>) -> Reply<UserReply> {
+        let r = req.into_inner();
+        accounts::create_user(&self.core.db, r.username.clone(), r.password).await?;
+        Ok(user_reply((r.username, wire::users::Role::User)))
+    }
+
+    async fn get_user(&self, req: Request<UserName>) -> Reply<UserReply> {
+        Ok(user_reply(
+            accounts::get_user(&self.core.db, req.into_inner().username).await?,
+        ))
+    }
+
+    async fn update_user(&self, req: Request<UserRequest>) -> Reply<UserReply> {
+        let r = req.into_inner();
+        accounts::update_password(&self.core.db, r.username.clone(), r.password).await?;
+        Ok(Response::new(UserReply {
+            username: r.username,
+            role: String::new(),
+        }))
+    }
+
+    async fn delete_user(&self, req: Request<UserName>) -> Reply<UserReply> {
+        let name = req.into_inner().username;
+        accounts::delete_user(&self.core.db, name.clone()).await?;
+        Ok(Response::new(UserReply {
+            username: name,
+            role: String::new(),
+        }))
+    }
+
+    async fn get_settings(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        let s = messaging::get_settings(&self.core.db).await?;
+        Ok(settings_doc(&self.core, &s))
+    }
+
+    async fn patch_settings(&self, req: Request<JsonDoc>) -> Reply<JsonDoc> {
+        let patch: serde_json::Value =
+            serde_json::from_str(&req.into_inner().json).map_err(|e| {
+                crate::error::api_status(&ApiError::invalid(format!("settings are not JSON: {e}")))
+            })?;
+        let s = messaging::patch_settings(&self.core.db, patch).await?;
+        self.core.wake.delivery.notify_one();
+        Ok(settings_doc(&self.core, &s))
+    }
+
+    async fn reset_settings(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        let s = messaging::reset_settings(&self.core.db).await?;
+        Ok(settings_doc(&self.core, &s))
+    }
+
+    async fn health(&self, _: Request<Empty>) -> Reply<HealthReply> {
+        let mut errors = Vec::new();
+        let db_ok = self
+            .core
+            .db
+            .run(|conn| {
+                Ok(crate::store::queue::depth(
+                    conn,
+                    crate::store::queue::Queue::Outbox,
+                )?)
+            })
+            .await;
+        if let Err(e) = db_ok {
+            tracing::error!(error = %e, "health: database check failed");
+            errors.push(HealthError {
+                code: 1023,
+                details: "Database is not reachable".into(),
+            });
+        }
+        let cloud = self.core.health.cloud();
+        let gateway_status = match (&cloud, errors.is_empty()) {
+            (_, false) => "disconnected",
+            (CloudHealth::Ok { .. }, true) => "connected",
+            (CloudHealth::Unknown, true) => "connecting",
+            (CloudHealth::Failed(ProbeError::NotConfigured | ProbeError::Rejected(_)), true) => {
+                "unregistered"
+            }
+            (CloudHealth::Failed(ProbeError::Unreachable(_)), true) => "disconnected",
+        };
+        match cloud {
+            CloudHealth::Failed(ProbeError::NotConfigured) => errors.push(HealthError {
+                code: 1011,
+                details: "Cloud API access token or phone number id is not configured".into(),
+            }),
+            CloudHealth::Failed(ProbeError::Rejected(why)) => errors.push(HealthError {
+                code: 1005,
+                details: format!(
+                    "Cloud API rejected the configured token or phone number id: {why}"
+                ),
+            }),
+            CloudHealth::Failed(ProbeError::Unreachable(why)) => errors.push(HealthError {
+                code: 1014,
+                details: format!("Cloud API is not reachable: {why}"),
+            }),
+            _ => {}
+        }
+        Ok(Response::new(HealthReply {
+            gateway_status: gateway_status.into(),
+            node_id: self.core.config.node_id.clone(),
+            errors,
+        }))
+    }
+
+    async fn send_message(&self, req: Request<SendMessageRequest>) -> Reply<SendMessageReply> {
+        let r = req.into_inner();
+        let message_id = messaging::accept(&self.core.db, r.recipient, r.payload_json).await?;
+        self.core.wake.sender.notify_one();
+        Ok(Response::new(SendMessageReply { message_id }))
+    }
+
+    async fn ingest_cloud_webhook(&self, req: Request<CloudWebhook>) -> Reply<Empty> {
+        messaging::ingest(&self.core.db, req.into_inner().body).await?;
+        self.core.wake.intake.notify_one();
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn get_web_certificate(&self, _: Request<Empty>) -> Reply<WebCertificate> {
+        let pair = self
+            .core
+            .db
+            .run(|conn| Ok(crate::store::certs::get(conn, crate::store::certs::WEBAPP)?))
+            .await?;
+        let (cert_pem, key_pem) = pair.unwrap_or_default();
+        Ok(Response::new(WebCertificate { cert_pem, key_pem }))
+    }
+
+    async fn put_web_certificate_if_absent(
+        &self,
+        req: Request<WebCertificate>,
+    ) -> Reply<WebCertificate> {
+        let r = req.into_inner();
+        if r.cert_pem.is_empty() || r.key_pem.is_empty() {
+            return Err(crate::error::api_status(&ApiError::missing("cert_pem")));
+        }
+        let (cert_pem, key_pem) = self
+            .core
+            .db
+            .run(move |conn| {
+                let now = crate::db::now_ms();
+                Ok(crate::store::certs::put_if_absent(
+                    conn,
+                    crate::store::certs::WEBAPP,
+                    &r.cert_pem,
+                    &r.key_pem,
+                    now,
+                )?)
+            })
+            .await?;
+        Ok(Response::new(WebCertificate { cert_pem, key_pem }))
+    }
+}

@@ -1,0 +1,131 @@
+//! `outbound_messages` (the send queue and the id <-> wamid map) and
+//! `message_statuses` (each status a message reached, once).
+
+use diesel::prelude::*;
+
+use super::queue::PENDING;
+use crate::db::AnyConnection;
+use crate::schema::{message_statuses as ms, outbound_messages as om};
+
+/// Handed to Cloud, which answered with a wamid.
+pub const SENT: &str = "sent";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = om)]
+pub struct Outbound {
+    pub id: String,
+    pub recipient: String,
+    pub payload: String,
+    pub attempts: i32,
+    pub wamid: Option<String>,
+    pub last_status: Option<String>,
+    pub created_at: i64,
+}
+
+/// Stores an accepted message; from here on it will reach a final status.
+pub fn insert(
+    conn: &mut AnyConnection,
+    id: &str,
+    recipient: &str,
+    payload: &str,
+    now: i64,
+) -> QueryResult<()> {
+    diesel::insert_into(om::table)
+        .values((
+            om::id.eq(id),
+            om::recipient.eq(recipient),
+            om::payload.eq(payload),
+            om::state.eq(PENDING),
+            om::attempts.eq(0),
+            om::next_attempt_at.eq(now),
+            om::created_at.eq(now),
+            om::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn load(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Outbound>> {
+    om::table
+        .filter(om::id.eq_any(ids))
+        .select(Outbound::as_select())
+        .load(conn)
+}
+
+/// Records Cloud's acceptance and releases the claim, if still ours.
+pub fn mark_sent(
+    conn: &mut AnyConnection,
+    id: &str,
+    owner: &str,
+    wamid: &str,
+    attempts: i32,
+    now: i64,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        om::table
+            .filter(om::id.eq(id))
+            .filter(om::lease_owner.eq(owner)),
+    )
+    .set((
+        om::state.eq(SENT),
+        om::wamid.eq(wamid),
+        om::attempts.eq(attempts),
+        om::lease_owner.eq(None::<String>),
+        om::lease_until.eq(None::<i64>),
+        om::last_error.eq(None::<String>),
+        om::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn find_by_wamid(conn: &mut AnyConnection, wamid: &str) -> QueryResult<Option<Outbound>> {
+    om::table
+        .filter(om::wamid.eq(wamid))
+        .select(Outbound::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn set_last_status(
+    conn: &mut AnyConnection,
+    id: &str,
+    status: &str,
+    now: i64,
+) -> QueryResult<usize> {
+    diesel::update(om::table.find(id))
+        .set((om::last_status.eq(status), om::updated_at.eq(now)))
+        .execute(conn)
+}
+
+/// Records that a message reached `status`; false if it already had.
+pub fn record_status(
+    conn: &mut AnyConnection,
+    message_id: &str,
+    status: &str,
+    cloud_ts: &str,
+    now: i64,
+) -> QueryResult<bool> {
+    let seen: i64 = ms::table
+        .filter(ms::message_id.eq(message_id))
+        .filter(ms::status.eq(status))
+        .count()
+        .get_result(conn)?;
+    if seen > 0 {
+        return Ok(false);
+    }
+    let inserted = diesel::insert_into(ms::table)
+        .values((
+            ms::id.eq(ulid::Ulid::new().to_string()),
+            ms::message_id.eq(message_id),
+            ms::status.eq(status),
+            ms::cloud_timestamp.eq(cloud_ts),
+            ms::created_at.eq(now),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}

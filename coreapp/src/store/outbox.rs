@@ -1,0 +1,74 @@
+//! `webhook_outbox`: on-prem events waiting for the business's webhook
+//! server, in the order they were created (ids are ULIDs).
+
+use diesel::prelude::*;
+
+use super::queue::PENDING;
+use crate::db::AnyConnection;
+use crate::schema::webhook_outbox as wo;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = wo)]
+pub struct Pending {
+    pub id: String,
+    pub contact: String,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i32,
+    pub created_at: i64,
+}
+
+pub fn insert(
+    conn: &mut AnyConnection,
+    contact: &str,
+    kind: &str,
+    payload: &str,
+    now: i64,
+) -> QueryResult<String> {
+    let id = ulid::Ulid::new().to_string();
+    diesel::insert_into(wo::table)
+        .values((
+            wo::id.eq(&id),
+            wo::contact.eq(contact),
+            wo::kind.eq(kind),
+            wo::payload.eq(payload),
+            wo::state.eq(PENDING),
+            wo::attempts.eq(0),
+            wo::next_attempt_at.eq(now),
+            wo::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+pub fn load(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Pending>> {
+    wo::table
+        .filter(wo::id.eq_any(ids))
+        .order(wo::id)
+        .select(Pending::as_select())
+        .load(conn)
+}
+
+pub fn mark_delivered(
+    conn: &mut AnyConnection,
+    id: &str,
+    owner: &str,
+    attempts: i32,
+    now: i64,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        wo::table
+            .filter(wo::id.eq(id))
+            .filter(wo::lease_owner.eq(owner)),
+    )
+    .set((
+        wo::state.eq(super::queue::DONE),
+        wo::attempts.eq(attempts),
+        wo::delivered_at.eq(Some(now)),
+        wo::lease_owner.eq(None::<String>),
+        wo::lease_until.eq(None::<i64>),
+        wo::last_error.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}

@@ -1,0 +1,176 @@
+//! The work queues (outbound sends, inbound Cloud webhooks, the business
+//! webhook outbox) are tables sharing the same claim columns: `state`,
+//! `attempts`, `next_attempt_at`, `lease_owner`, `lease_until`, `last_error`.
+//!
+//! A node claims due rows by writing its name and a lease deadline; it alone
+//! works on them until it settles them or the lease lapses (a dead node's
+//! work is then claimed by another). MySQL claims with
+//! `FOR UPDATE SKIP LOCKED`, so nodes never block each other; SQLite (one
+//! writer by construction) claims in a single `UPDATE ... RETURNING`.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+
+use crate::db::AnyConnection;
+
+pub const PENDING: &str = "pending";
+pub const DONE: &str = "done";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    Outbound,
+    Inbound,
+    Outbox,
+}
+
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Queue::Outbound => "outbound_messages",
+            Queue::Inbound => "inbound_events",
+            Queue::Outbox => "webhook_outbox",
+        }
+    }
+
+    /// Outbound ids are random; the other two tables have time-ordered ids.
+    fn order(self) -> &'static str {
+        match self {
+            Queue::Outbound => "created_at, id",
+            Queue::Inbound | Queue::Outbox => "id",
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = Text)]
+    id: String,
+}
+
+/// Claims up to `limit` due rows for `owner` until `now + lease_ms`.
+pub fn claim(
+    conn: &mut AnyConnection,
+    queue: Queue,
+    owner: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let (t, order) = (queue.table(), queue.order());
+    let due = format!(
+        "state = '{PENDING}' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+    );
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            let sql = format!(
+                "UPDATE {t} SET lease_owner = ?, lease_until = ? WHERE id IN \
+                 (SELECT id FROM {t} WHERE {due} ORDER BY {order} LIMIT ?) RETURNING id"
+            );
+            let rows: Vec<IdRow> = diesel::sql_query(sql)
+                .bind::<Text, _>(owner)
+                .bind::<BigInt, _>(now + lease_ms)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(c)?;
+            Ok(rows.into_iter().map(|r| r.id).collect())
+        }
+        AnyConnection::Mysql(c) => c.transaction(|c| {
+            let sql = format!(
+                "SELECT id FROM {t} WHERE {due} ORDER BY {order} LIMIT ? FOR UPDATE SKIP LOCKED"
+            );
+            let rows: Vec<IdRow> = diesel::sql_query(sql)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(c)?;
+            let ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
+            if ids.is_empty() {
+                return Ok(ids);
+            }
+            let marks = vec!["?"; ids.len()].join(", ");
+            let mut update = diesel::sql_query(format!(
+                "UPDATE {t} SET lease_owner = ?, lease_until = ? WHERE id IN ({marks})"
+            ))
+            .into_boxed()
+            .bind::<Text, _>(owner.to_string())
+            .bind::<BigInt, _>(now + lease_ms);
+            for id in &ids {
+                update = update.bind::<Text, _>(id.clone());
+            }
+            update.execute(c)?;
+            Ok(ids)
+        }),
+    }
+}
+
+/// How a claimed row ends this attempt.
+#[derive(Debug, Clone)]
+pub struct Settle<'a> {
+    pub state: &'a str,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// Writes the outcome of an attempt and releases the claim. Returns false
+/// when `owner` no longer held the row (its lease lapsed and another node
+/// took it): the caller's result is then discarded.
+pub fn settle(
+    conn: &mut AnyConnection,
+    queue: Queue,
+    id: &str,
+    owner: &str,
+    s: &Settle<'_>,
+) -> QueryResult<bool> {
+    let sql = format!(
+        "UPDATE {} SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, \
+         lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+        queue.table()
+    );
+    let n = diesel::sql_query(sql)
+        .bind::<Text, _>(s.state)
+        .bind::<Integer, _>(s.attempts)
+        .bind::<BigInt, _>(s.next_attempt_at)
+        .bind::<Nullable<Text>, _>(s.last_error.as_deref())
+        .bind::<Text, _>(id)
+        .bind::<Text, _>(owner)
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Releases every claim held under this node's name (`<node>/<instance>`)
+/// by an earlier run of the same node, so work a crashed process held is
+/// resumed at once on restart instead of after the lease.
+pub fn release_node(
+    conn: &mut AnyConnection,
+    queue: Queue,
+    node_prefix: &str,
+) -> QueryResult<usize> {
+    let sql = format!(
+        "UPDATE {} SET lease_owner = NULL, lease_until = NULL WHERE state = '{PENDING}' AND lease_owner LIKE ?",
+        queue.table()
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(format!(
+            "{}/%",
+            node_prefix.replace('%', "\\%").replace('_', "\\_")
+        ))
+        .execute(conn)
+}
+
+/// Rows still to do, for health and metrics.
+pub fn depth(conn: &mut AnyConnection, queue: Queue) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {} WHERE state = '{PENDING}'",
+        queue.table()
+    );
+    let rows: Vec<Count> = diesel::sql_query(sql).load(conn)?;
+    Ok(rows.first().map(|c| c.n).unwrap_or(0))
+}

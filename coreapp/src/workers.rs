@@ -1,0 +1,96 @@
+//! Background workers. Each one loops: claim due rows through the database,
+//! work on them, settle them; when nothing is due it sleeps until nudged by
+//! a local write or until the poll interval (work written by other nodes).
+//! On shutdown a worker finishes the batch in hand and stops.
+
+pub mod delivery;
+pub mod intake;
+pub mod sender;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+/// Runs `step` until shutdown. `step` returns how many items it handled;
+/// while it finds work it runs again at once.
+pub async fn run_loop<F, Fut>(
+    name: &'static str,
+    wake: Arc<Notify>,
+    poll: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    mut step: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<usize>>,
+{
+    tracing::info!(worker = name, "started");
+    let mut failures = 0u32;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let pause = match step().await {
+            Ok(0) => {
+                failures = 0;
+                poll
+            }
+            Ok(_) => {
+                failures = 0;
+                continue;
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::error!(worker = name, error = ?e, "worker step failed");
+                // Back off while the database is unhappy, up to 10 s.
+                (poll * failures).min(Duration::from_secs(10))
+            }
+        };
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(pause) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    tracing::info!(worker = name, "stopped");
+}
+
+/// Spaces requests evenly at `rate` per second.
+pub struct Pacer {
+    interval: Duration,
+    next: tokio::time::Instant,
+}
+
+impl Pacer {
+    pub fn new(rate: u32) -> Self {
+        Pacer {
+            interval: Duration::from_secs(1) / rate.max(1),
+            next: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Waits for the next slot.
+    pub async fn ready(&mut self) {
+        let now = tokio::time::Instant::now();
+        if self.next > now {
+            tokio::time::sleep_until(self.next).await;
+        }
+        self.next = self.next.max(now) + self.interval;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_spaces_requests() {
+        let mut pacer = Pacer::new(10);
+        let start = tokio::time::Instant::now();
+        for _ in 0..11 {
+            pacer.ready().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,126 @@
+//! Delivery: POSTs queued on-prem events to `webhooks.url`. HTTP 200 is
+//! success; anything else is retried after `n * callback_backoff_delay_ms`
+//! (capped at `max_callback_backoff_delay_ms`), forever, as the old client.
+//! At most `webhooks.max_concurrent_requests` POSTs are in flight, and the
+//! events of one contact in a batch go one after another, in order.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+use crate::Core;
+use crate::db::now_ms;
+use crate::messaging::load_settings;
+use crate::store::outbox::{self, Pending};
+use crate::store::queue::{self, PENDING, Queue, Settle};
+
+pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
+    let owner = core.owner.clone();
+    let lease = core.config.workers.lease.as_millis() as i64;
+    let (settings, rows) = core
+        .db
+        .run(move |conn| {
+            let settings = load_settings(conn)?;
+            if settings.webhooks.url.is_none() {
+                return Ok((settings, Vec::new()));
+            }
+            let limit = i64::from(settings.webhooks.max_concurrent_requests) * 4;
+            let ids = queue::claim(conn, Queue::Outbox, &owner, now_ms(), lease, limit)?;
+            let rows = if ids.is_empty() {
+                Vec::new()
+            } else {
+                outbox::load(conn, &ids)?
+            };
+            Ok((settings, rows))
+        })
+        .await?;
+    let Some(url) = settings.webhooks.url.clone() else {
+        return Ok(0);
+    };
+    let n = rows.len();
+
+    let mut by_contact: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
+    for row in rows {
+        by_contact.entry(row.contact.clone()).or_default().push(row);
+    }
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        settings.webhooks.max_concurrent_requests as usize,
+    ));
+    let settings = Arc::new(settings);
+    let mut tasks = JoinSet::new();
+    for (_, rows) in by_contact {
+        let (core, url, permits, settings) =
+            (core.clone(), url.clone(), permits.clone(), settings.clone());
+        tasks.spawn(async move {
+            let mut blocked_until = None;
+            for row in rows {
+                let result = match blocked_until {
+                    // An earlier event of this contact failed: keep order.
+                    Some(at) => release(&core, &row, row.attempts, at, None).await,
+                    None => {
+                        let _permit = permits.acquire().await.expect("semaphore open");
+                        match post(&core, &url, &row).await {
+                            Ok(()) => delivered(&core, &row).await,
+                            Err(problem) => {
+                                let attempts = row.attempts + 1;
+                                let at = now_ms() + settings.callback_retry_delay(attempts as u32).as_millis() as i64;
+                                tracing::warn!(event_id = %row.id, kind = %row.kind, attempts, %problem, "webhook delivery failed");
+                                blocked_until = Some(at);
+                                release(&core, &row, attempts, at, Some(problem)).await
+                            }
+                        }
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::error!(event_id = %row.id, error = ?e, "could not settle a webhook event");
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    Ok(n)
+}
+
+async fn post(core: &Core, url: &str, row: &Pending) -> Result<(), String> {
+    let response = core
+        .webhooks
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(row.payload.clone())
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    match response.status().as_u16() {
+        200 => Ok(()),
+        other => Err(format!("target answered HTTP {other}")),
+    }
+}
+
+async fn delivered(core: &Core, row: &Pending) -> anyhow::Result<()> {
+    let (id, owner, attempts) = (row.id.clone(), core.owner.clone(), row.attempts + 1);
+    core.db
+        .run(move |c| Ok(outbox::mark_delivered(c, &id, &owner, attempts, now_ms())?))
+        .await?;
+    Ok(())
+}
+
+async fn release(
+    core: &Core,
+    row: &Pending,
+    attempts: i32,
+    at: i64,
+    problem: Option<String>,
+) -> anyhow::Result<()> {
+    let (id, owner) = (row.id.clone(), core.owner.clone());
+    let settle = Settle {
+        state: PENDING,
+        attempts,
+        next_attempt_at: at,
+        last_error: problem,
+    };
+    core.db
+        .run(move |c| Ok(queue::settle(c, Queue::Outbox, &id, &owner, &settle)?))
+        .await?;
+    Ok(())
+}

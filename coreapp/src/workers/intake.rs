@@ -1,0 +1,201 @@
+//! Intake: turns stored Cloud webhooks into on-prem events for the business.
+//!
+//! Each stored notification is handled in one transaction: statuses are
+//! mapped from wamid to our message id, deduplicated and kept monotonic;
+//! user messages get our id (deduplicated by wamid); everything is queued in
+//! the webhook outbox in Cloud's order. A status that arrives before our
+//! sender recorded the wamid (Cloud can be that fast) waits and is retried.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use wire::cloud::{
+    CloudEvent, onprem_error, onprem_inbound, onprem_status, parse_notification, status_rank,
+};
+use wire::settings::ApplicationSettings;
+
+use crate::Core;
+use crate::db::{AnyConnection, now_ms, transaction};
+use crate::error::CoreError;
+use crate::messaging::load_settings;
+use crate::store::queue::{self, DONE, FAILED, PENDING, Queue, Settle};
+use crate::store::{inbound, outbound, outbox};
+
+/// How long a status for an unknown wamid waits for the sender to record it
+/// before it is dropped as not ours.
+const UNKNOWN_WAMID_PATIENCE_MS: i64 = 10 * 60 * 1000;
+const BATCH: i64 = 32;
+
+pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
+    let owner = core.owner.clone();
+    let lease = core.config.workers.lease.as_millis() as i64;
+    let pnid = core.config.cloud.phone_number_id.clone();
+    let handled = core
+        .db
+        .run(move |conn| {
+            let ids = queue::claim(conn, Queue::Inbound, &owner, now_ms(), lease, BATCH)?;
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            let settings = load_settings(conn)?;
+            let events = inbound::load_events(conn, &ids)?;
+            for event in &events {
+                handle_event(conn, event, &owner, &pnid, &settings)?;
+            }
+            Ok(events.len())
+        })
+        .await?;
+    if handled > 0 {
+        core.wake.delivery.notify_one();
+    }
+    Ok(handled)
+}
+
+fn handle_event(
+    conn: &mut AnyConnection,
+    event: &inbound::Event,
+    owner: &str,
+    pnid: &str,
+    settings: &ApplicationSettings,
+) -> Result<(), CoreError> {
+    let now = now_ms();
+    let settle = |conn: &mut AnyConnection, state: &str, next: i64, err: Option<String>| {
+        let s = Settle {
+            state,
+            attempts: event.attempts + 1,
+            next_attempt_at: next,
+            last_error: err,
+        };
+        queue::settle(conn, Queue::Inbound, &event.id, owner, &s)
+    };
+    let parsed = match parse_notification(&event.body) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(event_id = %event.id, error = %e, "stored Cloud webhook is unreadable; set aside");
+            settle(conn, FAILED, now, Some(e.to_string()))?;
+            return Ok(());
+        }
+    };
+    let ours: Vec<&CloudEvent> = parsed
+        .iter()
+        .filter(|e| {
+            let mine = pnid.is_empty() || e.phone_number_id() == pnid;
+            if !mine {
+                tracing::warn!(
+                    phone_number_id = e.phone_number_id(),
+                    "webhook event for a number that is not ours dropped"
+                );
+            }
+            mine
+        })
+        .collect();
+
+    // Wait for the sender rather than drop a status that raced ahead of it.
+    let young = now - event.received_at < UNKNOWN_WAMID_PATIENCE_MS;
+    if young {
+        for e in &ours {
+            if let CloudEvent::Status { status, .. } = e {
+                let wamid = status
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default();
+                if outbound::find_by_wamid(conn, wamid)?.is_none() {
+                    let backoff = 250 * i64::from(event.attempts + 1).min(40);
+                    settle(
+                        conn,
+                        PENDING,
+                        now + backoff,
+                        Some(format!("status for unknown wamid {wamid}")),
+                    )?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    transaction(conn, |conn| {
+        for e in ours {
+            match e {
+                CloudEvent::Status { status, .. } => handle_status(conn, status, settings, now)?,
+                CloudEvent::Message {
+                    contact, message, ..
+                } => handle_message(conn, contact.as_ref(), message, now)?,
+                CloudEvent::Error { error, .. } => {
+                    let body = json!({"errors": [onprem_error(error)]});
+                    outbox::insert(conn, "", "error", &body.to_string(), now)?;
+                }
+            }
+        }
+        if !settle(conn, DONE, now, None)? {
+            // Our claim lapsed and another node owns the event: undo.
+            return Err(CoreError::Internal(anyhow::anyhow!(
+                "claim on event {} lapsed",
+                event.id
+            )));
+        }
+        Ok(())
+    })
+}
+
+fn handle_status(
+    conn: &mut AnyConnection,
+    status: &serde_json::Value,
+    settings: &ApplicationSettings,
+    now: i64,
+) -> Result<(), CoreError> {
+    let wamid = status
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let name = status
+        .get("status")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let Some(msg) = outbound::find_by_wamid(conn, wamid)? else {
+        tracing::warn!(%wamid, status = name, "status for a message we did not send dropped");
+        return Ok(());
+    };
+    let current = msg.last_status.as_deref().map(status_rank).unwrap_or(0);
+    if status_rank(name) <= current {
+        tracing::debug!(message_id = %msg.id, status = name, "duplicate or out-of-order status dropped");
+        return Ok(());
+    }
+    let ts = status
+        .get("timestamp")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if !outbound::record_status(conn, &msg.id, name, ts, now)? {
+        return Ok(());
+    }
+    outbound::set_last_status(conn, &msg.id, name, now)?;
+    if settings.status_webhook_enabled(name) {
+        let body = json!({"statuses": [onprem_status(status, &msg.id)]});
+        outbox::insert(conn, &msg.recipient, "status", &body.to_string(), now)?;
+    }
+    Ok(())
+}
+
+fn handle_message(
+    conn: &mut AnyConnection,
+    contact: Option<&serde_json::Value>,
+    message: &serde_json::Value,
+    now: i64,
+) -> Result<(), CoreError> {
+    let wamid = message
+        .get("id")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let from = message
+        .get("from")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if inbound::message_id_for(conn, wamid)?.is_some() {
+        tracing::debug!(%wamid, "duplicate inbound message dropped");
+        return Ok(());
+    }
+    let id = wire::ids::message_id();
+    inbound::insert_message(conn, &id, wamid, from, now)?;
+    let body = onprem_inbound(contact, message, &id);
+    outbox::insert(conn, from, "message", &body.to_string(), now)?;
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! Compiles `proto/wa/core.proto` with protox (pure Rust), so building needs
+//! no system `protoc`.
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protos = ["proto/wa/core.proto"];
+    let includes = ["proto"];
+    let fds = protox::compile(protos, includes)?;
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?).join("core_fds.bin");
+    std::fs::write(&out, fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .skip_protoc_run()
+        .file_descriptor_set_path(&out)
+        .compile_protos(&protos, &includes)?;
+    println!("cargo:rerun-if-changed=proto");
+    Ok(())
+}

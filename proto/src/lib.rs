@@ -1,0 +1,11 @@
+//! gRPC contract between webapp and coreapp; see `proto/wa/core.proto`.
+
+#![allow(clippy::all, clippy::pedantic)]
+
+/// Generated types and the `Core` service client and server.
+pub mod core {
+    tonic::include_proto!("wa.core.v1");
+}
+
+/// gRPC metadata key carrying the on-prem error code of a failed call.
+pub const ERROR_CODE_KEY: &str = "wa-error-code";

@@ -1,0 +1,117 @@
+//! Configuration, read once from the environment (DESIGN section 5).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::bail;
+
+#[derive(Clone)]
+pub struct Config {
+    /// Name in the generated certificate (`WA_WEB_SERVERNAME`).
+    pub servername: String,
+    /// Serve HTTPS (`WA_WEB_TLS`, default on).
+    pub tls: bool,
+    /// coreapp gRPC endpoints (`WA_CORE_ADDRS`).
+    pub core_addrs: Vec<String>,
+    /// Key for `Authorization: Apikey` (`WA_API_KEY`, 12 to 128 characters).
+    pub api_key: Option<String>,
+    /// The `meta.version` string (`WA_VERSION`).
+    pub version: String,
+    /// Verifies `X-Hub-Signature-256` on Cloud webhooks (`WA_CLOUD_APP_SECRET`).
+    pub cloud_app_secret: String,
+    /// Answers the Cloud webhook handshake (`WA_CLOUD_VERIFY_TOKEN`).
+    pub cloud_verify_token: String,
+    /// Token signing key (`WA_WEB_JWT_CRYPTO_KEY`); by default a key kept in
+    /// the database, the same for every webapp.
+    pub jwt_key: Option<Vec<u8>>,
+    /// Failed logins allowed per client address per hour (`WA_WEB_LOGIN_FAILURES_PER_HOUR`, default 30).
+    pub login_failures_per_hour: u32,
+    /// How often revoked tokens are fetched from the coreapps.
+    pub revocation_poll: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Config> {
+        let tls = match var("WA_WEB_TLS")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("on" | "1" | "true") => true,
+            Some("off" | "0" | "false") => false,
+            Some(other) => bail!("WA_WEB_TLS has invalid value '{other}': expected on or off"),
+        };
+        let core_addrs: Vec<String> = var("WA_CORE_ADDRS")
+            .unwrap_or_else(|| "127.0.0.1:6250".into())
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if core_addrs.is_empty() {
+            bail!("WA_CORE_ADDRS names no coreapp");
+        }
+        let api_key = match var("WA_API_KEY") {
+            None => None,
+            Some(k) if (12..=128).contains(&k.chars().count()) => Some(k),
+            Some(_) => bail!("WA_API_KEY must be between 12 and 128 characters"),
+        };
+        let login_failures_per_hour = match var("WA_WEB_LOGIN_FAILURES_PER_HOUR") {
+            None => 30,
+            Some(v) => v.parse().map_err(|e| {
+                anyhow::anyhow!("WA_WEB_LOGIN_FAILURES_PER_HOUR has invalid value '{v}': {e}")
+            })?,
+        };
+        Ok(Config {
+            servername: var("WA_WEB_SERVERNAME").unwrap_or_else(|| "localhost".into()),
+            tls,
+            core_addrs,
+            api_key,
+            version: var("WA_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+            cloud_app_secret: var("WA_CLOUD_APP_SECRET").unwrap_or_default(),
+            cloud_verify_token: var("WA_CLOUD_VERIFY_TOKEN").unwrap_or_default(),
+            jwt_key: var("WA_WEB_JWT_CRYPTO_KEY").map(String::into_bytes),
+            login_failures_per_hour,
+            revocation_poll: Duration::from_secs(2),
+        })
+    }
+
+    /// `WA_WEB_LISTEN`, default `0.0.0.0:443`.
+    pub fn listen_from_env() -> anyhow::Result<SocketAddr> {
+        match var("WA_WEB_LISTEN") {
+            None => Ok(SocketAddr::from(([0, 0, 0, 0], 443))),
+            Some(v) => v
+                .parse()
+                .map_err(|e| anyhow::anyhow!("WA_WEB_LISTEN has invalid value '{v}': {e}")),
+        }
+    }
+
+    /// The effective configuration without secrets, for the start-up log.
+    pub fn describe(&self) -> String {
+        format!(
+            "tls={} servername={} core={} api_key={} version={} cloud_app_secret={} verify_token={}",
+            if self.tls { "on" } else { "off" },
+            self.servername,
+            self.core_addrs.join(","),
+            if self.api_key.is_some() {
+                "set"
+            } else {
+                "unset"
+            },
+            self.version,
+            if self.cloud_app_secret.is_empty() {
+                "unset"
+            } else {
+                "set"
+            },
+            if self.cloud_verify_token.is_empty() {
+                "unset"
+            } else {
+                "set"
+            },
+        )
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

@@ -1,0 +1,200 @@
+//! webapp: the on-prem REST API edge. Serves HTTPS, authenticates,
+//! validates, answers in the on-prem envelope, and forwards work to the
+//! coreapps over gRPC. Holds no database connection and no volume.
+
+pub mod auth;
+pub mod config;
+pub mod core;
+pub mod envelope;
+pub mod handlers;
+pub mod router;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
+use axum::http::{HeaderName, HeaderValue};
+use tower::Layer;
+use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use wire::error::Meta;
+
+pub use config::Config;
+
+/// Shared by every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub cores: core::Cores,
+    pub auth: Arc<auth::Auth>,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A fresh 32-hex request id when the client sent none.
+#[derive(Clone, Copy)]
+struct HexRequestId;
+
+impl MakeRequestId for HexRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&wire::ids::random_hex(16))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// Legacy clients send header names with underscores (`CONTENT_TYPE`,
+/// `AUTHORIZATION`); treat them as their dashed forms.
+async fn underscore_headers(mut req: Request) -> Request {
+    let renamed: Vec<(HeaderName, HeaderValue)> = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| name.as_str().contains('_'))
+        .filter_map(|(name, value)| {
+            let dashed = HeaderName::from_bytes(name.as_str().replace('_', "-").as_bytes()).ok()?;
+            Some((dashed, value.clone()))
+        })
+        .collect();
+    for (name, value) in renamed {
+        if !req.headers().contains_key(&name) {
+            req.headers_mut().insert(name, value);
+        }
+    }
+    req
+}
+
+/// The complete application: routes, envelope rendering, request ids,
+/// legacy header names, trailing slashes.
+pub fn app(
+    state: AppState,
+) -> IntoMakeServiceWithConnectInfo<NormalizePath<axum::Router>, SocketAddr> {
+    let meta = Meta::stable(state.config.version.clone());
+    let router = router::routes()
+        .layer(axum::middleware::map_response_with_state(meta, envelope::render))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, HexRequestId))
+        .layer(axum::middleware::map_request(underscore_headers))
+        .with_state(state);
+    // Trailing slashes are trimmed before routing, so `/v1/messages/` works.
+    let normalized = NormalizePathLayer::trim_trailing_slash().layer(router);
+    axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(normalized)
+}
+
+/// Asks the coreapps until one answers (a webapp may start first).
+async fn from_core<T, F, Fut>(what: &str, mut call: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, tonic::Status>>,
+{
+    let mut tries = 0u32;
+    loop {
+        match call().await {
+            Ok(v) => return v,
+            Err(e) => {
+                if tries % 10 == 0 {
+                    tracing::warn!(error = %e.message(), "waiting for a coreapp to provide the {what}");
+                }
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// Serves the REST API on `listener` until `shutdown` resolves, then stops
+/// accepting and lets requests in flight finish (bounded by a grace period).
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    tracing::info!(config = %config.describe(), "webapp starting");
+    let cores = core::Cores::new(&config.core_addrs)?;
+    let jwt_key = match &config.jwt_key {
+        Some(k) => k.clone(),
+        None => {
+            from_core("token signing key", || {
+                let mut c = cores.any();
+                async move { c.auth_config(proto::core::Empty {}).await }
+            })
+            .await
+            .into_inner()
+            .jwt_key
+        }
+    };
+    let auth = Arc::new(auth::Auth::new(
+        &jwt_key,
+        config.api_key.clone(),
+        config.login_failures_per_hour,
+    ));
+    let tls = if config.tls {
+        let servername = config.servername.clone();
+        let pem = from_core("TLS certificate", || {
+            let (cores, servername) = (cores.clone(), servername.clone());
+            async move { tls::shared_certificate(&cores, &servername).await }
+        })
+        .await;
+        Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem(
+                pem.cert_pem.into_bytes(),
+                pem.key_pem.into_bytes(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
+    let state = AppState {
+        config: Arc::new(config),
+        cores,
+        auth,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let poller = tokio::spawn(auth::revocation_loop(
+        state.clone(),
+        state.config.revocation_poll,
+        stop_rx,
+    ));
+
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        stopper.graceful_shutdown(Some(Duration::from_secs(20)));
+    });
+
+    let addr = listener.local_addr()?;
+    let std_listener = listener.into_std()?;
+    let app = app(state);
+    tracing::info!(%addr, tls = tls.is_some(), "webapp serving the on-prem API");
+    match tls {
+        Some(tls) => {
+            axum_server::from_tcp_rustls(std_listener, tls)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+        None => {
+            axum_server::from_tcp(std_listener)?
+                .handle(handle)
+                .serve(app)
+                .await?
+        }
+    }
+    poller.abort();
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! The webapp binary: read config, start tracing, bind, run.
+
+use clap::Parser;
+
+/// wa-onprem webapp: the WhatsApp Business On-Premises REST API, backed by
+/// the Cloud API through coreapp.
+///
+/// Configured by environment variables (WA_WEB_LISTEN, WA_WEB_SERVERNAME,
+/// WA_WEB_TLS, WA_CORE_ADDRS, WA_API_KEY, WA_VERSION, WA_CLOUD_APP_SECRET,
+/// WA_CLOUD_VERIFY_TOKEN); see the README.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,h2=warn,tower=warn".into()),
+        )
+        .init();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = webapp::Config::from_env()?;
+    let listener = tokio::net::TcpListener::bind(webapp::Config::listen_from_env()?).await?;
+    webapp::run(config, listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,39 @@
+//! The whole REST surface at a glance.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::handlers::{cloud, health, messages, not_found, root, settings, users};
+
+/// Cloud allows webhook payloads of up to 3 MB.
+const CLOUD_WEBHOOK_LIMIT: usize = 4 * 1024 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(root))
+        .route("/v1/users/login", post(users::login))
+        .route("/v1/users/logout", post(users::logout))
+        .route("/v1/users", post(users::create))
+        .route(
+            "/v1/users/{name}",
+            get(users::get).put(users::update).delete(users::delete),
+        )
+        .route(
+            "/v1/settings/application",
+            get(settings::get)
+                .patch(settings::patch)
+                .delete(settings::reset),
+        )
+        .route("/v1/health", get(health::get))
+        .route("/v1/messages", post(messages::send))
+        .route(
+            "/cloud/webhooks",
+            get(cloud::verify)
+                .post(cloud::receive)
+                .layer(DefaultBodyLimit::max(CLOUD_WEBHOOK_LIMIT)),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+}

@@ -1,0 +1,333 @@
+//! Cloud API webhooks: parsing the notification envelope into events, and
+//! translating those events into the on-prem webhook shape
+//! (`spec/cloud-api.md` section 5, `spec/onprem-api.md` section 10).
+
+use serde_json::{Value, json};
+
+/// One event out of a Cloud notification, in the order Cloud listed it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CloudEvent {
+    /// A status of a message the business sent.
+    Status {
+        phone_number_id: String,
+        status: Value,
+    },
+    /// A message a user sent, with the sender's contact card when Cloud gave one.
+    Message {
+        phone_number_id: String,
+        contact: Option<Value>,
+        message: Value,
+    },
+    /// A value-level error (system, app or account).
+    Error {
+        phone_number_id: String,
+        error: Value,
+    },
+}
+
+impl CloudEvent {
+    pub fn phone_number_id(&self) -> &str {
+        match self {
+            CloudEvent::Status {
+                phone_number_id, ..
+            }
+            | CloudEvent::Message {
+                phone_number_id, ..
+            }
+            | CloudEvent::Error {
+                phone_number_id, ..
+            } => phone_number_id,
+        }
+    }
+}
+
+/// Why a notification body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("webhook body is not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("webhook body is not a whatsapp_business_account notification")]
+    NotWhatsApp,
+}
+
+/// Splits a notification into its events: every entry, every `messages`
+/// change, every status, message and error, in order. Changes of other
+/// fields (template updates and the like) carry no events for the business
+/// webhook and are skipped.
+pub fn parse_notification(body: &[u8]) -> Result<Vec<CloudEvent>, ParseError> {
+    let root: Value = serde_json::from_slice(body)?;
+    if root.get("object").and_then(Value::as_str) != Some("whatsapp_business_account") {
+        return Err(ParseError::NotWhatsApp);
+    }
+    let mut events = Vec::new();
+    let entries = root
+        .get("entry")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for entry in entries {
+        let changes = entry
+            .get("changes")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for change in changes {
+            if change.get("field").and_then(Value::as_str) != Some("messages") {
+                continue;
+            }
+            let Some(value) = change.get("value") else {
+                continue;
+            };
+            let pnid = value
+                .pointer("/metadata/phone_number_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let contacts = value.get("contacts").and_then(Value::as_array);
+            for status in array(value, "statuses") {
+                events.push(CloudEvent::Status {
+                    phone_number_id: pnid.clone(),
+                    status: status.clone(),
+                });
+            }
+            for message in array(value, "messages") {
+                let from = message.get("from").and_then(Value::as_str);
+                let contact = contacts.and_then(|cs| {
+                    cs.iter()
+                        .find(|c| c.get("wa_id").and_then(Value::as_str) == from)
+                        .or_else(|| cs.first())
+                        .cloned()
+                });
+                events.push(CloudEvent::Message {
+                    phone_number_id: pnid.clone(),
+                    contact,
+                    message: message.clone(),
+                });
+            }
+            for error in array(value, "errors") {
+                events.push(CloudEvent::Error {
+                    phone_number_id: pnid.clone(),
+                    error: error.clone(),
+                });
+            }
+        }
+    }
+    Ok(events)
+}
+
+fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+/// The order of statuses; a status never replaces one of a higher rank.
+/// `failed` is terminal. `deleted` is independent of delivery progress.
+pub fn status_rank(status: &str) -> u8 {
+    match status {
+        "sent" => 1,
+        "delivered" => 2,
+        "read" => 3,
+        "played" => 4,
+        "failed" => 5,
+        _ => 0,
+    }
+}
+
+/// Cloud error code -> on-prem code, for `failed` statuses and errors the
+/// business receives. Codes not listed become 500 (Generic error) with the
+/// Cloud code and title kept in `details`.
+#[rustfmt::skip]
+const ERROR_MAP: &[(i64, u32, &str)] = &[
+    (130429, 429, "Rate limit hit"),
+    (130472, 472, "User's number is part of an experiment"),
+    (131026, 1026, "Receiver incapable"),
+    (131047, 470, "Re-engagement message"),
+    (131048, 471, "Spam rate limit hit"),
+    (131051, 501, "Unknown message type"),
+    (131053, 400, "Media download error"),
+    (131000, 500, "Generic error"),
+];
+
+/// Translates a Cloud error object (`{code,title,message,error_data}`) to an
+/// on-prem one (`{code,title,details,href}`).
+pub fn onprem_error(cloud: &Value) -> Value {
+    let cloud_code = cloud.get("code").and_then(Value::as_i64).unwrap_or(0);
+    let cloud_title = cloud
+        .get("title")
+        .or_else(|| cloud.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown error");
+    let cloud_details = cloud.pointer("/error_data/details").and_then(Value::as_str);
+    let (code, title) = ERROR_MAP
+        .iter()
+        .find(|(c, _, _)| *c == cloud_code)
+        .map(|(_, code, title)| (*code, *title))
+        .unwrap_or((500, "Generic error"));
+    let mut details = format!("Cloud API error {cloud_code}: {cloud_title}");
+    if let Some(d) = cloud_details {
+        details.push_str(". ");
+        details.push_str(d);
+    }
+    json!({"code": code, "title": title, "details": details})
+}
+
+/// Translates a Cloud status into the on-prem `statuses[]` item, with the
+/// message id replaced by ours.
+pub fn onprem_status(status: &Value, message_id: &str) -> Value {
+    let name = status
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let recipient = status.get("recipient_id").cloned().unwrap_or(Value::Null);
+    let mut out = json!({
+        "id": message_id,
+        "recipient_id": recipient,
+        "status": name,
+        "timestamp": status.get("timestamp").cloned().unwrap_or(Value::Null),
+    });
+    for key in ["conversation", "pricing", "biz_opaque_callback_data"] {
+        if let Some(v) = status.get(key) {
+            out[key] = v.clone();
+        }
+    }
+    if let Some(errors) = status.get("errors").and_then(Value::as_array) {
+        out["errors"] = Value::Array(errors.iter().map(onprem_error).collect());
+    }
+    if name == "failed" {
+        // The old client's failed statuses carried these two legacy fields.
+        out["type"] = json!("message");
+        out["message"] = json!({"recipient_id": recipient});
+    }
+    out
+}
+
+/// A failed status for a message Cloud refused synchronously (no status
+/// webhook will come for it), in the on-prem shape.
+pub fn onprem_failed_status(
+    message_id: &str,
+    recipient: &str,
+    timestamp_s: i64,
+    error: &Value,
+) -> Value {
+    json!({
+        "id": message_id,
+        "recipient_id": recipient,
+        "status": "failed",
+        "timestamp": timestamp_s.to_string(),
+        "type": "message",
+        "message": {"recipient_id": recipient},
+        "errors": [error],
+    })
+}
+
+/// Translates a user's message into the on-prem `{"contacts","messages"}`
+/// webhook, with the message id replaced by ours.
+pub fn onprem_inbound(contact: Option<&Value>, message: &Value, message_id: &str) -> Value {
+    let mut msg = message.clone();
+    msg["id"] = json!(message_id);
+    if msg.get("type").and_then(Value::as_str) == Some("unsupported") {
+        msg["type"] = json!("unknown");
+        msg["errors"] = json!([{"code": 501, "title": "Unknown message type"}]);
+        if let Some(map) = msg.as_object_mut() {
+            map.remove("unsupported");
+        }
+    }
+    let mut out = json!({"messages": [msg]});
+    if let Some(c) = contact {
+        let mut card = json!({"wa_id": c.get("wa_id").cloned().unwrap_or(Value::Null)});
+        if let Some(p) = c.get("profile") {
+            card["profile"] = p.clone();
+        }
+        out["contacts"] = json!([card]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = include_str!("../tests/fixtures/cloud-webhooks/pywa-text.json");
+    const FAILED: &str =
+        include_str!("../tests/fixtures/cloud-webhooks/bindambc-status-failed-131047.json");
+    const DELIVERED: &str =
+        include_str!("../tests/fixtures/cloud-webhooks/pywa-status-delivered.json");
+
+    #[test]
+    fn inbound_text_becomes_on_prem_contacts_and_messages() {
+        let events = parse_notification(TEXT.as_bytes()).unwrap();
+        let [
+            CloudEvent::Message {
+                phone_number_id,
+                contact,
+                message,
+            },
+        ] = events.as_slice()
+        else {
+            panic!("one message expected: {events:?}");
+        };
+        assert_eq!(phone_number_id, "1122334455667");
+        let out = onprem_inbound(contact.as_ref(), message, "ABGGFlA5Fpa");
+        assert_eq!(
+            out,
+            json!({"contacts": [{"profile": {"name": "Test Name"}, "wa_id": "972987654321"}],
+                   "messages": [{"from": "972987654321", "id": "ABGGFlA5Fpa", "timestamp": "1697043223",
+                                 "text": {"body": "Body Text"}, "type": "text"}]})
+        );
+    }
+
+    #[test]
+    fn failed_status_maps_the_error_and_keeps_legacy_fields() {
+        let events = parse_notification(FAILED.as_bytes()).unwrap();
+        let [CloudEvent::Status { status, .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        let out = onprem_status(status, "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
+        assert_eq!(out["id"], "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
+        assert_eq!(out["status"], "failed");
+        assert_eq!(out["type"], "message");
+        assert_eq!(out["message"]["recipient_id"], "5511111111111");
+        assert_eq!(out["errors"][0]["code"], 470);
+        assert_eq!(out["errors"][0]["title"], "Re-engagement message");
+        assert!(
+            out["errors"][0]["details"]
+                .as_str()
+                .unwrap()
+                .contains("131047")
+        );
+    }
+
+    #[test]
+    fn delivered_status_keeps_conversation_and_pricing() {
+        let events = parse_notification(DELIVERED.as_bytes()).unwrap();
+        let [CloudEvent::Status { status, .. }] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        let out = onprem_status(status, "our-id");
+        assert_eq!(out["status"], "delivered");
+        assert_eq!(out["recipient_id"], status["recipient_id"]);
+        assert_eq!(out.get("pricing"), status.get("pricing"));
+        assert!(out.get("type").is_none());
+    }
+
+    #[test]
+    fn other_objects_and_bad_json_are_rejected() {
+        assert!(matches!(
+            parse_notification(b"{\"object\":\"page\"}"),
+            Err(ParseError::NotWhatsApp)
+        ));
+        assert!(matches!(
+            parse_notification(b"not json"),
+            Err(ParseError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn ranks_never_go_backwards() {
+        assert!(status_rank("read") > status_rank("delivered"));
+        assert!(status_rank("delivered") > status_rank("sent"));
+        assert!(status_rank("failed") > status_rank("read"));
+    }
+}

@@ -1,0 +1,12 @@
+//! Wire types shared by webapp and coreapp: the on-prem error table and
+//! envelope, application settings, request validation, and the translation
+//! between on-prem and Cloud API payloads. Pure code: no I/O, no async.
+
+pub mod cloud;
+pub mod error;
+pub mod ids;
+pub mod messages;
+pub mod settings;
+pub mod users;
+
+pub use error::{ApiError, ErrorCode};
