@@ -1,1 +1,448 @@
-//! placeholder
+//! Test harness: the real sandbox, coreapp and webapp, started through
+//! their `run` functions on ephemeral ports, against MariaDB or SQLite, with
+//! a webhook receiver standing in for the business's server.
+//!
+//! MySQL/MariaDB is found through `WA_TEST_MYSQL_HOST`, `WA_TEST_MYSQL_PORT`,
+//! `WA_TEST_MYSQL_USER` and `WA_TEST_MYSQL_PASSWORD` (default
+//! `root@127.0.0.1:3306`, no password); each stack gets its own database,
+//! dropped at the end.
+
+pub mod receiver;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use coreapp::config::{CloudConfig, DbConfig, WorkerConfig};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use receiver::Receiver;
+
+pub const PHONE_NUMBER_ID: &str = "100000000000001";
+pub const APP_SECRET: &str = "test-app-secret";
+pub const VERIFY_TOKEN: &str = "test-verify-token";
+pub const API_KEY: &str = "test-monitoring-key";
+pub const ADMIN_PASSWORD: &str = "Adm1n#pass";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Mysql,
+    Sqlite,
+}
+
+/// A running process of the stack: how to stop it and its task.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        match tokio::time::timeout(Duration::from_secs(30), self.task).await {
+            Ok(Ok(Ok(()))) => {}
+            other => panic!("a process did not stop cleanly: {other:?}"),
+        }
+    }
+}
+
+/// What survives a restart: the database and the media folder.
+struct Storage {
+    db: DbConfig,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        if matches!(self.db, DbConfig::Mysql { .. }) {
+            let _ = coreapp::db::drop_mysql_database(&self.db);
+        }
+    }
+}
+
+/// A whole stack: sandbox, one coreapp, one or more webapps, a receiver.
+pub struct Stack {
+    pub engine: Engine,
+    pub http: reqwest::Client,
+    /// `https://127.0.0.1:<port>` of each webapp.
+    pub webs: Vec<String>,
+    pub sandbox: String,
+    pub receiver: Receiver,
+    pub web_config: webapp::Config,
+    storage: Storage,
+    core_addr: SocketAddr,
+    processes: Vec<Running>,
+}
+
+fn init() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WA_TEST_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// The MySQL server the tests use; each stack gets a unique prefix.
+pub fn mysql_config() -> DbConfig {
+    DbConfig::Mysql {
+        host: env_or("WA_TEST_MYSQL_HOST", "127.0.0.1"),
+        port: env_or("WA_TEST_MYSQL_PORT", "3306")
+            .parse()
+            .expect("WA_TEST_MYSQL_PORT is a port"),
+        username: env_or("WA_TEST_MYSQL_USER", "root"),
+        password: env_or("WA_TEST_MYSQL_PASSWORD", ""),
+        name_prefix: format!("t{}_", wire::ids::random_hex(6)),
+    }
+}
+
+async fn bind() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind an ephemeral port")
+}
+
+fn spawn<F>(f: impl FnOnce(oneshot::Receiver<()>) -> F) -> Running
+where
+    F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let (stop, rx) = oneshot::channel();
+    Running {
+        stop,
+        task: tokio::spawn(f(rx)),
+    }
+}
+
+/// Stack knobs a test may change before start.
+#[derive(Clone)]
+pub struct Options {
+    pub webapps: usize,
+    pub login_failures_per_hour: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            webapps: 1,
+            login_failures_per_hour: 30,
+        }
+    }
+}
+
+impl Stack {
+    pub async fn start(engine: Engine) -> Stack {
+        Self::start_with(engine, Options::default()).await
+    }
+
+    pub async fn start_with(engine: Engine, options: Options) -> Stack {
+        init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = match engine {
+            Engine::Sqlite => DbConfig::Sqlite {
+                path: dir.path().join("wa.db"),
+            },
+            Engine::Mysql => mysql_config(),
+        };
+        let storage = Storage { db, dir };
+        let migrate_cfg = storage.db.clone();
+        tokio::task::spawn_blocking(move || coreapp::db::migrate(&migrate_cfg))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "migrations failed ({engine:?}); is MariaDB running on 127.0.0.1:3306? {e:#}"
+                )
+            });
+        let receiver = Receiver::start().await;
+        let web_config = webapp::Config {
+            servername: "localhost".into(),
+            tls: true,
+            core_addrs: Vec::new(),
+            api_key: Some(API_KEY.into()),
+            version: "2.53.0".into(),
+            cloud_app_secret: APP_SECRET.into(),
+            cloud_verify_token: VERIFY_TOKEN.into(),
+            jwt_key: None,
+            login_failures_per_hour: options.login_failures_per_hour,
+            revocation_poll: Duration::from_secs(1),
+        };
+        let mut stack = Stack {
+            engine,
+            http: reqwest::Client::builder()
+                .danger_accept_invalid_certs(true)
+                .tls_info(true)
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            webs: Vec::new(),
+            sandbox: String::new(),
+            receiver,
+            web_config,
+            storage,
+            core_addr: "127.0.0.1:0".parse().unwrap(),
+            processes: Vec::new(),
+        };
+        stack.boot(options.webapps).await;
+        stack
+    }
+
+    fn media_dir(&self) -> PathBuf {
+        self.storage.dir.path().join("media")
+    }
+
+    async fn boot(&mut self, webapps: usize) {
+        let (sandbox_l, core_l) = (bind().await, bind().await);
+        let mut web_ls = Vec::new();
+        for _ in 0..webapps {
+            web_ls.push(bind().await);
+        }
+        let sandbox_addr = sandbox_l.local_addr().unwrap();
+        self.core_addr = core_l.local_addr().unwrap();
+        self.webs = web_ls
+            .iter()
+            .map(|l| format!("https://{}", l.local_addr().unwrap()))
+            .collect();
+        self.sandbox = format!("http://{sandbox_addr}");
+
+        let sandbox_config = sandbox::Config {
+            app_secret: APP_SECRET.into(),
+            webhook_url: Some(format!("{}/cloud/webhooks", self.webs[0])),
+            status_delay: Duration::from_millis(50),
+            ..sandbox::Config::default()
+        };
+        self.processes.push(spawn(|rx| {
+            sandbox::run(sandbox_config, sandbox_l, async move {
+                let _ = rx.await;
+            })
+        }));
+
+        let core_config = coreapp::Config {
+            node_id: "test-core".into(),
+            db: self.storage.db.clone(),
+            db_pool_size: 8,
+            media_dir: self.media_dir(),
+            cloud: CloudConfig {
+                base_url: self.sandbox.clone(),
+                api_version: "v24.0".into(),
+                access_token: sandbox::Config::default().access_token,
+                phone_number_id: PHONE_NUMBER_ID.into(),
+                waba_id: sandbox::Config::default().waba_id,
+                timeout: Duration::from_secs(10),
+            },
+            workers: WorkerConfig {
+                poll_interval: Duration::from_millis(100),
+                health_interval: Duration::from_millis(500),
+                ..WorkerConfig::default()
+            },
+        };
+        self.processes.push(spawn(|rx| {
+            coreapp::run(core_config, core_l, async move {
+                let _ = rx.await;
+            })
+        }));
+
+        for l in web_ls {
+            let config = webapp::Config {
+                core_addrs: vec![self.core_addr.to_string()],
+                ..self.web_config.clone()
+            };
+            self.processes.push(spawn(|rx| {
+                webapp::run(config, l, async move {
+                    let _ = rx.await;
+                })
+            }));
+        }
+        for web in self.webs.clone() {
+            self.wait_until(Duration::from_secs(30), || async {
+                self.http
+                    .get(format!("{web}/"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == StatusCode::OK)
+            })
+            .await
+            .expect("webapp did not come up");
+        }
+    }
+
+    /// Stops every process gracefully and starts them again on the same
+    /// database and media folder (new ports).
+    pub async fn restart(&mut self) {
+        let webapps = self.webs.len();
+        for p in self.processes.drain(..).rev() {
+            p.stop().await;
+        }
+        self.boot(webapps).await;
+    }
+
+    pub async fn stop(mut self) {
+        for p in self.processes.drain(..).rev() {
+            p.stop().await;
+        }
+    }
+
+    /// Polls `check` until it holds or `within` passes.
+    pub async fn wait_until<F, Fut>(&self, within: Duration, mut check: F) -> Result<(), String>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if check().await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(format!("condition not met within {within:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A request to the first webapp.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<Value>,
+    ) -> Answer {
+        self.call_on(0, method, path, auth, body).await
+    }
+
+    pub async fn call_on(
+        &self,
+        web: usize,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.webs[web]));
+        req = match auth {
+            Auth::None => req,
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
+            Auth::ApiKey(k) => req.header("Authorization", format!("Apikey {k}")),
+        };
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Answer::read(req.send().await.expect("request reaches the webapp")).await
+    }
+
+    /// Logs in as admin, changing the factory password on first use.
+    pub async fn admin_token(&self) -> String {
+        let a = self
+            .call(
+                Method::POST,
+                "/v1/users/login",
+                Auth::Basic("admin", ADMIN_PASSWORD),
+                None,
+            )
+            .await;
+        if a.status == StatusCode::OK {
+            return a.token();
+        }
+        let body = serde_json::json!({"new_password": ADMIN_PASSWORD});
+        let a = self
+            .call(
+                Method::POST,
+                "/v1/users/login",
+                Auth::Basic("admin", "secret"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "first admin login: {}", a.body);
+        a.token()
+    }
+
+    /// Points `webhooks.url` at the receiver.
+    pub async fn use_receiver(&self, token: &str) {
+        let patch = serde_json::json!({"webhooks": {"url": self.receiver.url()}});
+        let a = self
+            .call(
+                Method::PATCH,
+                "/v1/settings/application",
+                Auth::Bearer(token),
+                Some(patch),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+}
+
+/// Credentials for a request.
+#[derive(Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Basic(&'a str, &'a str),
+    ApiKey(&'a str),
+}
+
+/// A webapp answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    /// DER of the certificate the webapp presented.
+    pub peer_certificate: Option<Vec<u8>>,
+}
+
+impl Answer {
+    pub async fn read(r: reqwest::Response) -> Answer {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let peer_certificate = r
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|i| i.peer_certificate().map(<[u8]>::to_vec));
+        let text = r.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer {
+            status,
+            headers,
+            body,
+            peer_certificate,
+        }
+    }
+
+    /// The first error's code.
+    pub fn error_code(&self) -> Option<u64> {
+        self.body.pointer("/errors/0/code").and_then(Value::as_u64)
+    }
+
+    pub fn token(&self) -> String {
+        self.body
+            .pointer("/users/0/token")
+            .and_then(Value::as_str)
+            .expect("a token")
+            .to_string()
+    }
+
+    /// Asserts an on-prem error with this HTTP status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: u64) {
+        assert_eq!(self.status.as_u16(), status, "HTTP status of {}", self.body);
+        assert_eq!(self.error_code(), Some(code), "error code of {}", self.body);
+        assert!(
+            self.body.get("meta").is_some(),
+            "meta missing in {}",
+            self.body
+        );
+    }
+}

@@ -103,7 +103,7 @@ where
         match call().await {
             Ok(v) => return v,
             Err(e) => {
-                if tries % 10 == 0 {
+                if tries.is_multiple_of(10) {
                     tracing::warn!(error = %e.message(), "waiting for a coreapp to provide the {what}");
                 }
                 tries += 1;

@@ -140,10 +140,10 @@ fn validate_text(obj: &Map<String, Value>) -> Result<(), ApiError> {
             format!("Text body is longer than {MAX_TEXT_LEN} characters"),
         ));
     }
-    if let Some(v) = text.get("preview_url") {
-        if !v.is_boolean() {
-            return Err(ApiError::invalid_value("text.preview_url", display(v)));
-        }
+    if let Some(v) = text.get("preview_url")
+        && !v.is_boolean()
+    {
+        return Err(ApiError::invalid_value("text.preview_url", display(v)));
     }
     Ok(())
 }

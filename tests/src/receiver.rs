@@ -1,0 +1,76 @@
+//! A stand-in for the business's webhook server: records every POST and
+//! can be told to fail.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use serde_json::Value;
+
+#[derive(Default)]
+struct Inner {
+    received: Mutex<Vec<Value>>,
+    /// 0 = answer 200; otherwise answer this status.
+    fail_with: AtomicU16,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+    url: String,
+}
+
+async fn record(State(inner): State<Arc<Inner>>, body: String) -> StatusCode {
+    let fail = inner.fail_with.load(Ordering::SeqCst);
+    if fail != 0 {
+        return StatusCode::from_u16(fail).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    inner.received.lock().unwrap().push(value);
+    StatusCode::OK
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let inner = Arc::new(Inner::default());
+        let app = Router::new()
+            .route("/webhook", post(record))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { inner, url }
+    }
+
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    pub fn fail_with(&self, status: u16) {
+        self.inner.fail_with.store(status, Ordering::SeqCst);
+    }
+
+    pub fn received(&self) -> Vec<Value> {
+        self.inner.received.lock().unwrap().clone()
+    }
+
+    /// Waits until some received body satisfies `pred`; returns it.
+    pub async fn wait_for(&self, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(v) = self.received().into_iter().find(|v| pred(v)) {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no matching webhook within {within:?}; received: {:?}",
+                self.received()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
