@@ -22,6 +22,8 @@ enum Command {
     /// Apply a settings PATCH (the JSON of PATCH /v1/settings/application)
     /// straight to the database, e.g. to provision webhooks.url.
     PatchSettings { json: String },
+    /// Print the application settings as GET /v1/settings/application does.
+    ShowSettings,
 }
 
 #[tokio::main]
@@ -51,6 +53,11 @@ async fn main() -> anyhow::Result<()> {
             let patch: serde_json::Value = serde_json::from_str(&json)?;
             let core = coreapp::open(config).await?;
             let s = coreapp::messaging::patch_settings(&core.db, patch).await?;
+            println!("{}", s.to_onprem_json(None));
+        }
+        Command::ShowSettings => {
+            let core = coreapp::open(config).await?;
+            let s = coreapp::messaging::get_settings(&core.db).await?;
             println!("{}", s.to_onprem_json(None));
         }
         Command::Serve => {

@@ -73,8 +73,8 @@ pub struct Stack {
     pub sandbox: String,
     pub receiver: Receiver,
     pub web_config: webapp::Config,
+    options: Options,
     storage: Storage,
-    core_addr: SocketAddr,
     processes: Vec<Running>,
 }
 
@@ -127,14 +127,22 @@ where
 #[derive(Clone)]
 pub struct Options {
     pub webapps: usize,
+    /// Webapp `i` talks to coreapp `i % coreapps`; all share one database.
+    pub coreapps: usize,
+    pub tls: bool,
     pub login_failures_per_hour: u32,
+    /// The token coreapps present to the sandbox.
+    pub cloud_token: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             webapps: 1,
+            coreapps: 1,
+            tls: true,
             login_failures_per_hour: 30,
+            cloud_token: sandbox::Config::default().access_token,
         }
     }
 }
@@ -166,7 +174,7 @@ impl Stack {
         let receiver = Receiver::start().await;
         let web_config = webapp::Config {
             servername: "localhost".into(),
-            tls: true,
+            tls: options.tls,
             core_addrs: Vec::new(),
             api_key: Some(API_KEY.into()),
             version: "2.53.0".into(),
@@ -188,11 +196,11 @@ impl Stack {
             sandbox: String::new(),
             receiver,
             web_config,
+            options,
             storage,
-            core_addr: "127.0.0.1:0".parse().unwrap(),
             processes: Vec::new(),
         };
-        stack.boot(options.webapps).await;
+        stack.boot().await;
         stack
     }
 
@@ -200,18 +208,20 @@ impl Stack {
         self.storage.dir.path().join("media")
     }
 
-    async fn boot(&mut self, webapps: usize) {
-        let (sandbox_l, core_l) = (bind().await, bind().await);
+    async fn boot(&mut self) {
+        let sandbox_l = bind().await;
+        let mut core_ls = Vec::new();
+        for _ in 0..self.options.coreapps {
+            core_ls.push(bind().await);
+        }
         let mut web_ls = Vec::new();
-        for _ in 0..webapps {
+        for _ in 0..self.options.webapps {
             web_ls.push(bind().await);
         }
+        let scheme = if self.options.tls { "https" } else { "http" };
         let sandbox_addr = sandbox_l.local_addr().unwrap();
-        self.core_addr = core_l.local_addr().unwrap();
-        self.webs = web_ls
-            .iter()
-            .map(|l| format!("https://{}", l.local_addr().unwrap()))
-            .collect();
+        let core_addrs: Vec<SocketAddr> = core_ls.iter().map(|l| l.local_addr().unwrap()).collect();
+        self.webs = web_ls.iter().map(|l| format!("{scheme}://{}", l.local_addr().unwrap())).collect();
         self.sandbox = format!("http://{sandbox_addr}");
 
         let sandbox_config = sandbox::Config {
@@ -220,55 +230,39 @@ impl Stack {
             status_delay: Duration::from_millis(50),
             ..sandbox::Config::default()
         };
-        self.processes.push(spawn(|rx| {
-            sandbox::run(sandbox_config, sandbox_l, async move {
-                let _ = rx.await;
-            })
-        }));
+        self.processes.push(spawn(|rx| sandbox::run(sandbox_config, sandbox_l, async move { let _ = rx.await; })));
 
-        let core_config = coreapp::Config {
-            node_id: "test-core".into(),
-            db: self.storage.db.clone(),
-            db_pool_size: 8,
-            media_dir: self.media_dir(),
-            cloud: CloudConfig {
-                base_url: self.sandbox.clone(),
-                api_version: "v24.0".into(),
-                access_token: sandbox::Config::default().access_token,
-                phone_number_id: PHONE_NUMBER_ID.into(),
-                waba_id: sandbox::Config::default().waba_id,
-                timeout: Duration::from_secs(10),
-            },
-            workers: WorkerConfig {
-                poll_interval: Duration::from_millis(100),
-                health_interval: Duration::from_millis(500),
-                ..WorkerConfig::default()
-            },
-        };
-        self.processes.push(spawn(|rx| {
-            coreapp::run(core_config, core_l, async move {
-                let _ = rx.await;
-            })
-        }));
-
-        for l in web_ls {
-            let config = webapp::Config {
-                core_addrs: vec![self.core_addr.to_string()],
-                ..self.web_config.clone()
+        for (i, l) in core_ls.into_iter().enumerate() {
+            let core_config = coreapp::Config {
+                node_id: format!("test-core-{i}"),
+                db: self.storage.db.clone(),
+                db_pool_size: 8,
+                media_dir: self.media_dir(),
+                cloud: CloudConfig {
+                    base_url: self.sandbox.clone(),
+                    api_version: "v24.0".into(),
+                    access_token: self.options.cloud_token.clone(),
+                    phone_number_id: PHONE_NUMBER_ID.into(),
+                    waba_id: sandbox::Config::default().waba_id,
+                    timeout: Duration::from_secs(10),
+                },
+                workers: WorkerConfig {
+                    poll_interval: Duration::from_millis(100),
+                    health_interval: Duration::from_millis(500),
+                    ..WorkerConfig::default()
+                },
             };
-            self.processes.push(spawn(|rx| {
-                webapp::run(config, l, async move {
-                    let _ = rx.await;
-                })
-            }));
+            self.processes.push(spawn(|rx| coreapp::run(core_config, l, async move { let _ = rx.await; })));
+        }
+
+        for (i, l) in web_ls.into_iter().enumerate() {
+            let core = core_addrs[i % core_addrs.len()].to_string();
+            let config = webapp::Config { core_addrs: vec![core], ..self.web_config.clone() };
+            self.processes.push(spawn(|rx| webapp::run(config, l, async move { let _ = rx.await; })));
         }
         for web in self.webs.clone() {
             self.wait_until(Duration::from_secs(30), || async {
-                self.http
-                    .get(format!("{web}/"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == StatusCode::OK)
+                self.http.get(format!("{web}/")).send().await.is_ok_and(|r| r.status() == StatusCode::OK)
             })
             .await
             .expect("webapp did not come up");
@@ -278,11 +272,10 @@ impl Stack {
     /// Stops every process gracefully and starts them again on the same
     /// database and media folder (new ports).
     pub async fn restart(&mut self) {
-        let webapps = self.webs.len();
         for p in self.processes.drain(..).rev() {
             p.stop().await;
         }
-        self.boot(webapps).await;
+        self.boot().await;
     }
 
     pub async fn stop(mut self) {

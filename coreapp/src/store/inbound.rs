@@ -17,7 +17,7 @@ pub struct Event {
 }
 
 pub fn insert_event(conn: &mut AnyConnection, body: &[u8], now: i64) -> QueryResult<String> {
-    let id = ulid::Ulid::new().to_string();
+    let id = super::ordered_id();
     diesel::insert_into(ie::table)
         .values((
             ie::id.eq(&id),

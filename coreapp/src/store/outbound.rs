@@ -116,7 +116,7 @@ pub fn record_status(
     }
     let inserted = diesel::insert_into(ms::table)
         .values((
-            ms::id.eq(ulid::Ulid::new().to_string()),
+            ms::id.eq(super::ordered_id()),
             ms::message_id.eq(message_id),
             ms::status.eq(status),
             ms::cloud_timestamp.eq(cloud_ts),

@@ -25,7 +25,7 @@ pub fn insert(
     payload: &str,
     now: i64,
 ) -> QueryResult<String> {
-    let id = ulid::Ulid::new().to_string();
+    let id = super::ordered_id();
     diesel::insert_into(wo::table)
         .values((
             wo::id.eq(&id),

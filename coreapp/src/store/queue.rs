@@ -36,8 +36,21 @@ impl Queue {
     /// Outbound ids are random; the other two tables have time-ordered ids.
     fn order(self) -> &'static str {
         match self {
-            Queue::Outbound => "created_at, id",
-            Queue::Inbound | Queue::Outbox => "id",
+            Queue::Outbound => "q.created_at, q.id",
+            Queue::Inbound | Queue::Outbox => "q.id",
+        }
+    }
+
+    /// Webhook events of one contact go out in order: only the oldest
+    /// pending event of a contact may be claimed, so a later one waits for
+    /// an earlier one that is failing.
+    fn head_of_line(self) -> &'static str {
+        match self {
+            Queue::Outbox => {
+                " AND NOT EXISTS (SELECT 1 FROM webhook_outbox e \
+                 WHERE e.contact = q.contact AND e.state = 'pending' AND e.id < q.id)"
+            }
+            Queue::Outbound | Queue::Inbound => "",
         }
     }
 }
@@ -59,13 +72,14 @@ pub fn claim(
 ) -> QueryResult<Vec<String>> {
     let (t, order) = (queue.table(), queue.order());
     let due = format!(
-        "state = '{PENDING}' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)"
+        "q.state = '{PENDING}' AND q.next_attempt_at <= ? AND (q.lease_until IS NULL OR q.lease_until < ?){}",
+        queue.head_of_line()
     );
     match conn {
         AnyConnection::Sqlite(c) => {
             let sql = format!(
                 "UPDATE {t} SET lease_owner = ?, lease_until = ? WHERE id IN \
-                 (SELECT id FROM {t} WHERE {due} ORDER BY {order} LIMIT ?) RETURNING id"
+                 (SELECT q.id FROM {t} q WHERE {due} ORDER BY {order} LIMIT ?) RETURNING id"
             );
             let rows: Vec<IdRow> = diesel::sql_query(sql)
                 .bind::<Text, _>(owner)
@@ -78,7 +92,7 @@ pub fn claim(
         }
         AnyConnection::Mysql(c) => c.transaction(|c| {
             let sql = format!(
-                "SELECT id FROM {t} WHERE {due} ORDER BY {order} LIMIT ? FOR UPDATE SKIP LOCKED"
+                "SELECT q.id FROM {t} q WHERE {due} ORDER BY {order} LIMIT ? FOR UPDATE SKIP LOCKED"
             );
             let rows: Vec<IdRow> = diesel::sql_query(sql)
                 .bind::<BigInt, _>(now)

@@ -1,10 +1,10 @@
 //! Delivery: POSTs queued on-prem events to `webhooks.url`. HTTP 200 is
 //! success; anything else is retried after `n * callback_backoff_delay_ms`
 //! (capped at `max_callback_backoff_delay_ms`), forever, as the old client.
-//! At most `webhooks.max_concurrent_requests` POSTs are in flight, and the
-//! events of one contact in a batch go one after another, in order.
+//! At most `webhooks.max_concurrent_requests` POSTs are in flight. The claim
+//! hands out only the oldest pending event of each contact, so one contact's
+//! events arrive in order and a failing one holds back those after it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
@@ -40,41 +40,24 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     };
     let n = rows.len();
 
-    let mut by_contact: BTreeMap<String, Vec<Pending>> = BTreeMap::new();
-    for row in rows {
-        by_contact.entry(row.contact.clone()).or_default().push(row);
-    }
-    let permits = Arc::new(tokio::sync::Semaphore::new(
-        settings.webhooks.max_concurrent_requests as usize,
-    ));
+    let permits = Arc::new(tokio::sync::Semaphore::new(settings.webhooks.max_concurrent_requests as usize));
     let settings = Arc::new(settings);
     let mut tasks = JoinSet::new();
-    for (_, rows) in by_contact {
-        let (core, url, permits, settings) =
-            (core.clone(), url.clone(), permits.clone(), settings.clone());
+    for row in rows {
+        let (core, url, permits, settings) = (core.clone(), url.clone(), permits.clone(), settings.clone());
         tasks.spawn(async move {
-            let mut blocked_until = None;
-            for row in rows {
-                let result = match blocked_until {
-                    // An earlier event of this contact failed: keep order.
-                    Some(at) => release(&core, &row, row.attempts, at, None).await,
-                    None => {
-                        let _permit = permits.acquire().await.expect("semaphore open");
-                        match post(&core, &url, &row).await {
-                            Ok(()) => delivered(&core, &row).await,
-                            Err(problem) => {
-                                let attempts = row.attempts + 1;
-                                let at = now_ms() + settings.callback_retry_delay(attempts as u32).as_millis() as i64;
-                                tracing::warn!(event_id = %row.id, kind = %row.kind, attempts, %problem, "webhook delivery failed");
-                                blocked_until = Some(at);
-                                release(&core, &row, attempts, at, Some(problem)).await
-                            }
-                        }
-                    }
-                };
-                if let Err(e) = result {
-                    tracing::error!(event_id = %row.id, error = ?e, "could not settle a webhook event");
+            let _permit = permits.acquire().await.expect("semaphore open");
+            let result = match post(&core, &url, &row).await {
+                Ok(()) => delivered(&core, &row).await,
+                Err(problem) => {
+                    let attempts = row.attempts + 1;
+                    let at = now_ms() + settings.callback_retry_delay(attempts as u32).as_millis() as i64;
+                    tracing::warn!(event_id = %row.id, kind = %row.kind, attempts, %problem, "webhook delivery failed");
+                    release(&core, &row, attempts, at, Some(problem)).await
                 }
+            };
+            if let Err(e) = result {
+                tracing::error!(event_id = %row.id, error = ?e, "could not settle a webhook event");
             }
         });
     }

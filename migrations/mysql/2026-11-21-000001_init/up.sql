@@ -96,3 +96,4 @@ CREATE TABLE webhook_outbox (
     delivered_at BIGINT NULL
 );
 CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_attempt_at);
+CREATE INDEX webhook_outbox_contact ON webhook_outbox (contact, state, id);

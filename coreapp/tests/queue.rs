@@ -1,0 +1,144 @@
+//! The claim mechanism every work queue rests on, on both engines: a claim
+//! is exclusive while its lease runs, passes to another node once it lapses,
+//! a node that lost its claim cannot settle, and webhook events of one
+//! contact are handed out oldest first.
+
+use coreapp::config::DbConfig;
+use coreapp::db::{Db, migrate, now_ms};
+use coreapp::store::queue::{self, DONE, PENDING, Queue, Settle};
+use coreapp::store::{outbound, outbox};
+
+struct TestDb {
+    db: Db,
+    config: DbConfig,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = coreapp::db::drop_mysql_database(&self.config);
+    }
+}
+
+fn open(mysql: bool) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let config = if mysql {
+        DbConfig::Mysql {
+            host: std::env::var("WA_TEST_MYSQL_HOST").unwrap_or_else(|_| "127.0.0.1".into()),
+            port: std::env::var("WA_TEST_MYSQL_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3306),
+            username: std::env::var("WA_TEST_MYSQL_USER").unwrap_or_else(|_| "root".into()),
+            password: std::env::var("WA_TEST_MYSQL_PASSWORD").unwrap_or_default(),
+            name_prefix: format!("q{}_", wire::ids::random_hex(6)),
+        }
+    } else {
+        DbConfig::Sqlite { path: dir.path().join("q.db") }
+    };
+    migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
+    // Migrating twice is harmless.
+    assert!(migrate(&config).unwrap().is_empty());
+    let db = Db::connect(&config, 4).unwrap();
+    TestDb { db, config, _dir: dir }
+}
+
+async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
+    let t = open(mysql);
+    let ids = t
+        .db
+        .run(|c| {
+            let now = now_ms();
+            for i in 0..5 {
+                outbound::insert(c, &format!("msg-{i}"), "15550000000", "{}", now - 10 + i)?;
+            }
+            let a = queue::claim(c, Queue::Outbound, "node-a/1", now, 60_000, 3)?;
+            let b = queue::claim(c, Queue::Outbound, "node-b/1", now, 60_000, 10)?;
+            Ok((a, b))
+        })
+        .await
+        .unwrap();
+    let (a, b) = ids;
+    assert_eq!(a, ["msg-0", "msg-1", "msg-2"], "oldest first");
+    assert_eq!(b, ["msg-3", "msg-4"], "nothing claimed twice");
+
+    // Node a dies: once its lease lapses, node b takes the work over, and a
+    // late answer from node a no longer counts.
+    let (taken, late) = t
+        .db
+        .run(|c| {
+            let later = now_ms() + 61_000;
+            let taken = queue::claim(c, Queue::Outbound, "node-b/1", later, 60_000, 10)?;
+            let s = Settle { state: DONE, attempts: 1, next_attempt_at: later, last_error: None };
+            let late = queue::settle(c, Queue::Outbound, "msg-0", "node-a/1", &s)?;
+            Ok((taken, late))
+        })
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 5, "b's own lapsed claims count too: {taken:?}");
+    assert!(!late, "a node that lost its claim cannot settle");
+
+    // A retry waits for its time; a restarted node resumes its own claims
+    // at once instead of after the lease.
+    let (early, resumed, after, due) = t
+        .db
+        .run(|c| {
+            let now = now_ms();
+            let s = Settle { state: PENDING, attempts: 1, next_attempt_at: now + 100_000, last_error: Some("busy".into()) };
+            assert!(queue::settle(c, Queue::Outbound, "msg-1", "node-b/1", &s)?);
+            let early = queue::claim(c, Queue::Outbound, "node-c/1", now + 1_000, 60_000, 10)?;
+            let resumed = queue::release_node(c, Queue::Outbound, "node-b")?;
+            let after = queue::claim(c, Queue::Outbound, "node-c/1", now + 1_000, 60_000, 10)?;
+            let due = queue::depth(c, Queue::Outbound)?;
+            Ok((early, resumed, after, due))
+        })
+        .await
+        .unwrap();
+    assert!(early.is_empty(), "leased or not yet due: {early:?}");
+    assert_eq!(resumed, 4);
+    assert_eq!(after, ["msg-0", "msg-2", "msg-3", "msg-4"]);
+    assert_eq!(due, 5, "nothing settled as done yet");
+}
+
+async fn webhook_events_of_one_contact_go_in_order(mysql: bool) {
+    let t = open(mysql);
+    let (first, second, third) = t
+        .db
+        .run(|c| {
+            let now = now_ms();
+            let a1 = outbox::insert(c, "alice", "status", "{\"n\":1}", now)?;
+            let _a2 = outbox::insert(c, "alice", "status", "{\"n\":2}", now)?;
+            let b1 = outbox::insert(c, "bob", "status", "{\"n\":3}", now)?;
+            let first = queue::claim(c, Queue::Outbox, "n/1", now, 60_000, 10)?;
+            assert_eq!(first, [a1.clone(), b1.clone()], "one head per contact");
+            // Alice's first event fails and waits: her second one waits too.
+            let s = Settle { state: PENDING, attempts: 1, next_attempt_at: now + 3_000, last_error: None };
+            queue::settle(c, Queue::Outbox, &a1, "n/1", &s)?;
+            outbox::mark_delivered(c, &b1, "n/1", 1, now)?;
+            let second = queue::claim(c, Queue::Outbox, "n/1", now + 100, 60_000, 10)?;
+            let third = queue::claim(c, Queue::Outbox, "n/1", now + 3_001, 60_000, 10)?;
+            Ok((first, second, third))
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(second.is_empty(), "alice's second event waits for her first: {second:?}");
+    assert_eq!(third, [first[0].clone()], "then the first is retried, still ahead of the second");
+}
+
+#[tokio::test]
+async fn mysql_claims() {
+    claims_are_exclusive_until_the_lease_lapses(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_claims() {
+    claims_are_exclusive_until_the_lease_lapses(false).await;
+}
+
+#[tokio::test]
+async fn mysql_webhook_order() {
+    webhook_events_of_one_contact_go_in_order(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_webhook_order() {
+    webhook_events_of_one_contact_go_in_order(false).await;
+}
