@@ -221,7 +221,10 @@ impl Stack {
         let scheme = if self.options.tls { "https" } else { "http" };
         let sandbox_addr = sandbox_l.local_addr().unwrap();
         let core_addrs: Vec<SocketAddr> = core_ls.iter().map(|l| l.local_addr().unwrap()).collect();
-        self.webs = web_ls.iter().map(|l| format!("{scheme}://{}", l.local_addr().unwrap())).collect();
+        self.webs = web_ls
+            .iter()
+            .map(|l| format!("{scheme}://{}", l.local_addr().unwrap()))
+            .collect();
         self.sandbox = format!("http://{sandbox_addr}");
 
         let sandbox_config = sandbox::Config {
@@ -230,7 +233,11 @@ impl Stack {
             status_delay: Duration::from_millis(50),
             ..sandbox::Config::default()
         };
-        self.processes.push(spawn(|rx| sandbox::run(sandbox_config, sandbox_l, async move { let _ = rx.await; })));
+        self.processes.push(spawn(|rx| {
+            sandbox::run(sandbox_config, sandbox_l, async move {
+                let _ = rx.await;
+            })
+        }));
 
         for (i, l) in core_ls.into_iter().enumerate() {
             let core_config = coreapp::Config {
@@ -252,17 +259,32 @@ impl Stack {
                     ..WorkerConfig::default()
                 },
             };
-            self.processes.push(spawn(|rx| coreapp::run(core_config, l, async move { let _ = rx.await; })));
+            self.processes.push(spawn(|rx| {
+                coreapp::run(core_config, l, async move {
+                    let _ = rx.await;
+                })
+            }));
         }
 
         for (i, l) in web_ls.into_iter().enumerate() {
             let core = core_addrs[i % core_addrs.len()].to_string();
-            let config = webapp::Config { core_addrs: vec![core], ..self.web_config.clone() };
-            self.processes.push(spawn(|rx| webapp::run(config, l, async move { let _ = rx.await; })));
+            let config = webapp::Config {
+                core_addrs: vec![core],
+                ..self.web_config.clone()
+            };
+            self.processes.push(spawn(|rx| {
+                webapp::run(config, l, async move {
+                    let _ = rx.await;
+                })
+            }));
         }
         for web in self.webs.clone() {
             self.wait_until(Duration::from_secs(30), || async {
-                self.http.get(format!("{web}/")).send().await.is_ok_and(|r| r.status() == StatusCode::OK)
+                self.http
+                    .get(format!("{web}/"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == StatusCode::OK)
             })
             .await
             .expect("webapp did not come up");

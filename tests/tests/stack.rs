@@ -928,42 +928,100 @@ async fn failed_logins_are_rate_limited(engine: Engine) {
 }
 
 async fn plain_http_when_tls_is_off(engine: Engine) {
-    let s = Stack::start_with(engine, Options { tls: false, ..Options::default() }).await;
+    let s = Stack::start_with(
+        engine,
+        Options {
+            tls: false,
+            ..Options::default()
+        },
+    )
+    .await;
     assert!(s.webs[0].starts_with("http://"));
-    let a = s.call(Method::GET, "/v1/health", Auth::ApiKey(API_KEY), None).await;
+    let a = s
+        .call(Method::GET, "/v1/health", Auth::ApiKey(API_KEY), None)
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.peer_certificate.is_none());
     s.stop().await;
 }
 
 async fn every_coreapp_and_webapp_shares_settings_and_certificate(engine: Engine) {
-    let s = Stack::start_with(engine, Options { webapps: 2, coreapps: 2, ..Options::default() }).await;
+    let s = Stack::start_with(
+        engine,
+        Options {
+            webapps: 2,
+            coreapps: 2,
+            ..Options::default()
+        },
+    )
+    .await;
     // Webapp 0 talks to coreapp 0, webapp 1 to coreapp 1.
     let admin = s.admin_token().await;
-    let patch = json!({"callback_backoff_delay_ms": "2500", "webhooks": {"message": {"sent": true}}});
-    let p = s.call_on(0, Method::PATCH, "/v1/settings/application", Auth::Bearer(&admin), Some(patch)).await;
+    let patch =
+        json!({"callback_backoff_delay_ms": "2500", "webhooks": {"message": {"sent": true}}});
+    let p = s
+        .call_on(
+            0,
+            Method::PATCH,
+            "/v1/settings/application",
+            Auth::Bearer(&admin),
+            Some(patch),
+        )
+        .await;
     assert_eq!(p.status, 200, "{}", p.body);
-    let other = s.call_on(1, Method::GET, "/v1/settings/application", Auth::Bearer(&admin), None).await;
-    assert_eq!(other.status, 200, "a token from one webapp works on the other: {}", other.body);
+    let other = s
+        .call_on(
+            1,
+            Method::GET,
+            "/v1/settings/application",
+            Auth::Bearer(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        other.status, 200,
+        "a token from one webapp works on the other: {}",
+        other.body
+    );
     let app = &other.body["settings"]["application"];
     assert_eq!(app["callback_backoff_delay_ms"], 2500);
     assert_eq!(app["webhooks"]["message"]["sent"], true);
-    let c0 = s.call_on(0, Method::GET, "/", Auth::None, None).await.peer_certificate.unwrap();
-    let c1 = s.call_on(1, Method::GET, "/", Auth::None, None).await.peer_certificate.unwrap();
+    let c0 = s
+        .call_on(0, Method::GET, "/", Auth::None, None)
+        .await
+        .peer_certificate
+        .unwrap();
+    let c1 = s
+        .call_on(1, Method::GET, "/", Auth::None, None)
+        .await
+        .peer_certificate
+        .unwrap();
     assert_eq!(c0, c1, "every webapp serves the same certificate");
     s.stop().await;
 }
 
 async fn health_reports_a_rejected_cloud_token(engine: Engine) {
-    let s = Stack::start_with(engine, Options { cloud_token: "revoked-token".into(), ..Options::default() }).await;
+    let s = Stack::start_with(
+        engine,
+        Options {
+            cloud_token: "revoked-token".into(),
+            ..Options::default()
+        },
+    )
+    .await;
     let deadline = std::time::Instant::now() + WAIT;
     let health = loop {
-        let a = s.call(Method::GET, "/v1/health", Auth::ApiKey(API_KEY), None).await;
+        let a = s
+            .call(Method::GET, "/v1/health", Auth::ApiKey(API_KEY), None)
+            .await;
         assert_eq!(a.status, 200, "{}", a.body);
         if a.body["health"]["gateway_status"] != "connecting" {
             break a.body["health"].clone();
         }
-        assert!(std::time::Instant::now() < deadline, "the Cloud probe never finished");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Cloud probe never finished"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(health["gateway_status"], "unregistered", "{health}");
@@ -976,10 +1034,25 @@ async fn failed_webhook_deliveries_are_retried(engine: Engine) {
     let admin = s.admin_token().await;
     s.use_receiver(&admin).await;
     let fast = json!({"callback_backoff_delay_ms": "200", "max_callback_backoff_delay_ms": "400"});
-    assert_eq!(s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&admin), Some(fast)).await.status, 200);
+    assert_eq!(
+        s.call(
+            Method::PATCH,
+            "/v1/settings/application",
+            Auth::Bearer(&admin),
+            Some(fast)
+        )
+        .await
+        .status,
+        200
+    );
     s.receiver.fail_with(503);
     let a = s
-        .call(Method::POST, "/v1/messages", Auth::Bearer(&admin), Some(json!({"to": "15551234567", "text": {"body": "x"}})))
+        .call(
+            Method::POST,
+            "/v1/messages",
+            Auth::Bearer(&admin),
+            Some(json!({"to": "15551234567", "text": {"body": "x"}})),
+        )
         .await;
     assert_eq!(a.status, 201);
     let id = a.body["messages"][0]["id"].as_str().unwrap().to_string();
@@ -988,12 +1061,21 @@ async fn failed_webhook_deliveries_are_retried(engine: Engine) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(s.receiver.received().is_empty());
     s.receiver.fail_with(0);
-    s.receiver.wait_for(WAIT, |v| v["statuses"][0]["status"] == "read" && v["statuses"][0]["id"] == id).await;
+    s.receiver
+        .wait_for(WAIT, |v| {
+            v["statuses"][0]["status"] == "read" && v["statuses"][0]["id"] == id
+        })
+        .await;
     let order: Vec<String> = s
         .receiver
         .received()
         .iter()
-        .map(|v| v["statuses"][0]["status"].as_str().unwrap_or_default().to_string())
+        .map(|v| {
+            v["statuses"][0]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert_eq!(order, ["delivered", "read"], "in order, each once");
     s.stop().await;

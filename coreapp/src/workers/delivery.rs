@@ -40,11 +40,14 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     };
     let n = rows.len();
 
-    let permits = Arc::new(tokio::sync::Semaphore::new(settings.webhooks.max_concurrent_requests as usize));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        settings.webhooks.max_concurrent_requests as usize,
+    ));
     let settings = Arc::new(settings);
     let mut tasks = JoinSet::new();
     for row in rows {
-        let (core, url, permits, settings) = (core.clone(), url.clone(), permits.clone(), settings.clone());
+        let (core, url, permits, settings) =
+            (core.clone(), url.clone(), permits.clone(), settings.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire().await.expect("semaphore open");
             let result = match post(&core, &url, &row).await {
