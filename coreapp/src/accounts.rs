@@ -39,17 +39,9 @@ pub async fn bootstrap(db: &Db) -> Result<(), CoreError> {
 
 pub async fn jwt_key(db: &Db) -> Result<Vec<u8>, CoreError> {
     let hex_key = db
-        .run(|conn| {
-            Ok(settings::get_or_insert(
-                conn,
-                settings::JWT_KEY,
-                &wire::ids::random_hex(32),
-                now_ms(),
-            )?)
-        })
+        .run(|conn| Ok(settings::get_or_insert(conn, settings::JWT_KEY, &wire::ids::random_hex(32), now_ms())?))
         .await?;
-    hex::decode(hex_key)
-        .map_err(|e| CoreError::Internal(anyhow::anyhow!("stored token key is not hex: {e}")))
+    hex::decode(hex_key).map_err(|e| CoreError::Internal(anyhow::anyhow!("stored token key is not hex: {e}")))
 }
 
 fn bad_credentials() -> ApiError {
@@ -73,10 +65,7 @@ pub async fn login(
             if user.must_change_password != 0 {
                 return Err(ApiError {
                     status_override: Some(401),
-                    ..ApiError::new(
-                        ErrorCode::PasswordChangeRequired,
-                        "Password must be changed",
-                    )
+                    ..ApiError::new(ErrorCode::PasswordChangeRequired, "Password must be changed")
                 }
                 .into());
             }
@@ -101,11 +90,9 @@ pub async fn create_user(db: &Db, username: String, password: String) -> Result<
             updated_at: now,
         };
         match users::insert(conn, &user) {
-            Err(e) if is_unique_violation(&e) => Err(ApiError::new(
-                ErrorCode::InternalError,
-                "Unable to create user. Already exist?",
-            )
-            .into()),
+            Err(e) if is_unique_violation(&e) => {
+                Err(ApiError::new(ErrorCode::InternalError, "Unable to create user. Already exist?").into())
+            }
             other => Ok(other?),
         }
     })
@@ -114,8 +101,7 @@ pub async fn create_user(db: &Db, username: String, password: String) -> Result<
 
 pub async fn get_user(db: &Db, username: String) -> Result<(String, Role), CoreError> {
     db.run(move |conn| {
-        let user = users::find(conn, &username)?
-            .ok_or_else(|| ApiError::not_found("User does not exist"))?;
+        let user = users::find(conn, &username)?.ok_or_else(|| ApiError::not_found("User does not exist"))?;
         Ok((user.username, Role::parse(&user.role).unwrap_or(Role::User)))
     })
     .await

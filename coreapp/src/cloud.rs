@@ -47,28 +47,15 @@ impl CloudClient {
     }
 
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}/{}/{}",
-            self.config.base_url.trim_end_matches('/'),
-            self.config.api_version,
-            path
-        )
+        format!("{}/{}/{}", self.config.base_url.trim_end_matches('/'), self.config.api_version, path)
     }
 
     /// `POST /{phone-number-id}/messages`.
     pub async fn send_message(&self, payload: &Value) -> SendOutcome {
         let url = self.url(&format!("{}/messages", self.config.phone_number_id));
-        let response = self
-            .http
-            .post(url)
-            .bearer_auth(&self.config.access_token)
-            .json(payload)
-            .send()
-            .await;
+        let response = self.http.post(url).bearer_auth(&self.config.access_token).json(payload).send().await;
         match response {
-            Err(e) => SendOutcome::Retry {
-                reason: format!("request failed: {e}"),
-            },
+            Err(e) => SendOutcome::Retry { reason: format!("request failed: {e}") },
             Ok(r) => {
                 let status = r.status().as_u16();
                 let body = r.json::<Value>().await.unwrap_or(Value::Null);
@@ -95,18 +82,12 @@ impl CloudClient {
         let status = response.status();
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
         if status.is_success() {
-            let display = body
-                .get("display_phone_number")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let display = body.get("display_phone_number").and_then(Value::as_str).unwrap_or_default();
             Ok(display.chars().filter(char::is_ascii_digit).collect())
         } else if status.is_server_error() || status.as_u16() == 429 {
             Err(ProbeError::Unreachable(format!("HTTP {status}")))
         } else {
-            let msg = body
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("rejected");
+            let msg = body.pointer("/error/message").and_then(Value::as_str).unwrap_or("rejected");
             Err(ProbeError::Rejected(format!("HTTP {status}: {msg}")))
         }
     }
@@ -123,24 +104,15 @@ const RETRIABLE_CODES: &[i64] = &[2, 4, 80007, 130429, 131000, 131048, 131056, 1
 pub fn classify(status: u16, body: &Value) -> SendOutcome {
     if (200..300).contains(&status) {
         return match body.pointer("/messages/0/id").and_then(Value::as_str) {
-            Some(wamid) => SendOutcome::Accepted {
-                wamid: wamid.to_string(),
-            },
-            None => SendOutcome::Retry {
-                reason: format!("HTTP {status} without a message id"),
-            },
+            Some(wamid) => SendOutcome::Accepted { wamid: wamid.to_string() },
+            None => SendOutcome::Retry { reason: format!("HTTP {status} without a message id") },
         };
     }
     let error = body.get("error").cloned().unwrap_or(Value::Null);
     let code = error.get("code").and_then(Value::as_i64);
     if status == 429 || status >= 500 || code.is_some_and(|c| RETRIABLE_CODES.contains(&c)) {
-        let what = error
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("no error body");
-        return SendOutcome::Retry {
-            reason: format!("HTTP {status}: {what}"),
-        };
+        let what = error.get("message").and_then(Value::as_str).unwrap_or("no error body");
+        return SendOutcome::Retry { reason: format!("HTTP {status}: {what}") };
     }
     let mut error = if error.is_object() {
         error
@@ -157,9 +129,7 @@ pub fn classify(status: u16, body: &Value) -> SendOutcome {
 /// Capped exponential backoff with jitter for the n-th retry (n >= 1):
 /// 1 s, 2 s, 4 s ... up to 5 minutes, each scaled by a random 50-100%.
 pub fn retry_delay(attempt: u32) -> Duration {
-    let base_ms = 1000u64
-        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
-        .min(300_000);
+    let base_ms = 1000u64.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(300_000);
     let jitter = rand::random_range(0.5..=1.0);
     Duration::from_millis((base_ms as f64 * jitter) as u64)
 }
@@ -172,25 +142,11 @@ mod tests {
     #[test]
     fn classifier() {
         let ok = json!({"messages": [{"id": "wamid.X"}]});
-        assert_eq!(
-            classify(200, &ok),
-            SendOutcome::Accepted {
-                wamid: "wamid.X".into()
-            }
-        );
+        assert_eq!(classify(200, &ok), SendOutcome::Accepted { wamid: "wamid.X".into() });
         let throttled = json!({"error": {"code": 130429, "message": "(#130429) Rate limit hit"}});
-        assert!(matches!(
-            classify(400, &throttled),
-            SendOutcome::Retry { .. }
-        ));
-        assert!(matches!(
-            classify(503, &Value::Null),
-            SendOutcome::Retry { .. }
-        ));
-        assert!(matches!(
-            classify(429, &Value::Null),
-            SendOutcome::Retry { .. }
-        ));
+        assert!(matches!(classify(400, &throttled), SendOutcome::Retry { .. }));
+        assert!(matches!(classify(503, &Value::Null), SendOutcome::Retry { .. }));
+        assert!(matches!(classify(429, &Value::Null), SendOutcome::Retry { .. }));
         let pair = json!({"error": {"code": 131056, "message": "pair rate limit"}});
         assert!(matches!(classify(400, &pair), SendOutcome::Retry { .. }));
         let bad = json!({"error": {"code": 100, "message": "(#100) Invalid parameter"}});
@@ -201,10 +157,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            classify(401, &Value::Null),
-            SendOutcome::Failed { .. }
-        ));
+        assert!(matches!(classify(401, &Value::Null), SendOutcome::Failed { .. }));
     }
 
     #[test]
@@ -212,10 +165,7 @@ mod tests {
         for attempt in 1..40 {
             let d = retry_delay(attempt);
             let base = (1000u64 << (attempt - 1).min(16)).min(300_000);
-            assert!(
-                d.as_millis() as u64 >= base / 2 && d.as_millis() as u64 <= base,
-                "{attempt}: {d:?}"
-            );
+            assert!(d.as_millis() as u64 >= base / 2 && d.as_millis() as u64 <= base, "{attempt}: {d:?}");
         }
     }
 }

@@ -9,16 +9,8 @@ use anyhow::{Context, bail};
 /// Which database engine, and how to reach it.
 #[derive(Clone)]
 pub enum DbConfig {
-    Sqlite {
-        path: PathBuf,
-    },
-    Mysql {
-        host: String,
-        port: u16,
-        username: String,
-        password: String,
-        name_prefix: String,
-    },
+    Sqlite { path: PathBuf },
+    Mysql { host: String, port: u16, username: String, password: String, name_prefix: String },
 }
 
 impl DbConfig {
@@ -31,17 +23,8 @@ impl DbConfig {
     pub fn describe(&self) -> String {
         match self {
             DbConfig::Sqlite { path } => format!("SQLITE {}", path.display()),
-            DbConfig::Mysql {
-                host,
-                port,
-                username,
-                name_prefix,
-                ..
-            } => {
-                format!(
-                    "MYSQL {username}@{host}:{port}/{}",
-                    Self::mysql_database(name_prefix)
-                )
+            DbConfig::Mysql { host, port, username, name_prefix, .. } => {
+                format!("MYSQL {username}@{host}:{port}/{}", Self::mysql_database(name_prefix))
             }
         }
     }
@@ -99,11 +82,9 @@ impl Config {
     pub fn from_env() -> anyhow::Result<Config> {
         let engine = var("WA_DB_ENGINE").unwrap_or_else(|| "SQLITE".into());
         let db = match engine.to_ascii_uppercase().as_str() {
-            "SQLITE" => DbConfig::Sqlite {
-                path: var("WA_DB_SQLITE_PATH")
-                    .unwrap_or_else(|| "./data/wa.db".into())
-                    .into(),
-            },
+            "SQLITE" => {
+                DbConfig::Sqlite { path: var("WA_DB_SQLITE_PATH").unwrap_or_else(|| "./data/wa.db".into()).into() }
+            }
             "MYSQL" => DbConfig::Mysql {
                 host: var("WA_DB_HOSTNAME").unwrap_or_else(|| "127.0.0.1".into()),
                 port: parse("WA_DB_PORT", 3306)?,
@@ -116,10 +97,7 @@ impl Config {
             }
             other => bail!("WA_DB_ENGINE has invalid value '{other}': expected MYSQL or SQLITE"),
         };
-        let workers = WorkerConfig {
-            send_rate: parse("WA_CLOUD_SEND_RATE", 80)?,
-            ..WorkerConfig::default()
-        };
+        let workers = WorkerConfig { send_rate: parse("WA_CLOUD_SEND_RATE", 80)?, ..WorkerConfig::default() };
         if workers.send_rate == 0 {
             bail!("WA_CLOUD_SEND_RATE must be at least 1");
         }
@@ -127,12 +105,9 @@ impl Config {
             node_id: var("WA_NODE_ID").unwrap_or_else(default_node_id),
             db,
             db_pool_size: parse("WA_DB_POOL_SIZE", 10)?,
-            media_dir: var("WA_MEDIA_DIR")
-                .unwrap_or_else(|| "/usr/local/wamedia".into())
-                .into(),
+            media_dir: var("WA_MEDIA_DIR").unwrap_or_else(|| "/usr/local/wamedia".into()).into(),
             cloud: CloudConfig {
-                base_url: var("WA_CLOUD_BASE_URL")
-                    .unwrap_or_else(|| "https://graph.facebook.com".into()),
+                base_url: var("WA_CLOUD_BASE_URL").unwrap_or_else(|| "https://graph.facebook.com".into()),
                 api_version: var("WA_CLOUD_API_VERSION").unwrap_or_else(|| "v24.0".into()),
                 access_token: var("WA_CLOUD_ACCESS_TOKEN").unwrap_or_default(),
                 phone_number_id: var("WA_CLOUD_PHONE_NUMBER_ID").unwrap_or_default(),
@@ -163,11 +138,7 @@ impl Config {
             self.cloud.base_url,
             self.cloud.api_version,
             self.cloud.phone_number_id,
-            if self.cloud.access_token.is_empty() {
-                "unset"
-            } else {
-                "set"
-            },
+            if self.cloud.access_token.is_empty() { "unset" } else { "set" },
             self.workers.send_rate,
         )
     }
@@ -183,10 +154,7 @@ where
 {
     match var(name) {
         None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|e| anyhow::anyhow!("{name} has invalid value '{v}': {e}")),
+        Some(v) => v.trim().parse().map_err(|e| anyhow::anyhow!("{name} has invalid value '{v}': {e}")),
     }
 }
 

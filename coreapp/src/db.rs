@@ -61,10 +61,7 @@ impl Db {
         let (url, engine) = match config {
             DbConfig::Sqlite { path } => {
                 if !path.exists() {
-                    bail!(
-                        "SQLite database {} does not exist: run `coreapp migrate` first",
-                        path.display()
-                    );
+                    bail!("SQLite database {} does not exist: run `coreapp migrate` first", path.display());
                 }
                 (path.display().to_string(), Engine::Sqlite)
             }
@@ -72,9 +69,7 @@ impl Db {
         };
         let builder = Pool::builder().connection_timeout(Duration::from_secs(10));
         let builder = match engine {
-            Engine::Sqlite => builder
-                .max_size(1)
-                .connection_customizer(Box::new(SqlitePragmas)),
+            Engine::Sqlite => builder.max_size(1).connection_customizer(Box::new(SqlitePragmas)),
             Engine::Mysql => builder.max_size(pool_size.max(2)),
         };
         let pool = builder
@@ -123,23 +118,19 @@ pub fn migrate(config: &DbConfig) -> anyhow::Result<Vec<String>> {
     match config {
         DbConfig::Sqlite { path } => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             }
             let mut conn = diesel::SqliteConnection::establish(&path.display().to_string())
                 .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
             conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;")?;
-            let applied = conn
-                .run_pending_migrations(SQLITE_MIGRATIONS)
-                .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+            let applied =
+                conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
             Ok(applied.iter().map(ToString::to_string).collect())
         }
         DbConfig::Mysql { name_prefix, .. } => {
             let name = DbConfig::mysql_database(name_prefix);
             let mut server = diesel::MysqlConnection::establish(&mysql_url(config, false)?)
-                .with_context(|| {
-                    format!("cannot connect to the MySQL server ({})", config.describe())
-                })?;
+                .with_context(|| format!("cannot connect to the MySQL server ({})", config.describe()))?;
             server.batch_execute(&format!(
                 "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             ))?;
@@ -159,10 +150,7 @@ pub fn migrate(config: &DbConfig) -> anyhow::Result<Vec<String>> {
 pub fn drop_mysql_database(config: &DbConfig) -> anyhow::Result<()> {
     if let DbConfig::Mysql { name_prefix, .. } = config {
         let mut server = diesel::MysqlConnection::establish(&mysql_url(config, false)?)?;
-        server.batch_execute(&format!(
-            "DROP DATABASE IF EXISTS `{}`",
-            DbConfig::mysql_database(name_prefix)
-        ))?;
+        server.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", DbConfig::mysql_database(name_prefix)))?;
     }
     Ok(())
 }
@@ -186,10 +174,7 @@ fn check_schema(conn: &mut AnyConnection) -> anyhow::Result<()> {
 fn versions(m: &EmbeddedMigrations) -> anyhow::Result<Vec<String>> {
     let list = diesel::migration::MigrationSource::<diesel::sqlite::Sqlite>::migrations(m)
         .map_err(|e| anyhow::anyhow!("embedded migrations are unreadable: {e}"))?;
-    Ok(list
-        .iter()
-        .map(|m| m.name().version().to_string())
-        .collect())
+    Ok(list.iter().map(|m| m.name().version().to_string()).collect())
 }
 
 fn applied<C, DB>(conn: &mut C) -> anyhow::Result<Vec<String>>
@@ -197,36 +182,24 @@ where
     DB: diesel::backend::Backend,
     C: MigrationHarness<DB>,
 {
-    let v = conn.applied_migrations().map_err(|e| {
-        anyhow::anyhow!("cannot read the migration table (run `coreapp migrate`): {e}")
-    })?;
+    let v = conn
+        .applied_migrations()
+        .map_err(|e| anyhow::anyhow!("cannot read the migration table (run `coreapp migrate`): {e}"))?;
     Ok(v.iter().map(ToString::to_string).collect())
 }
 
 fn mysql_url(config: &DbConfig, with_database: bool) -> anyhow::Result<String> {
-    let DbConfig::Mysql {
-        host,
-        port,
-        username,
-        password,
-        name_prefix,
-    } = config
-    else {
+    let DbConfig::Mysql { host, port, username, password, name_prefix } = config else {
         bail!("not a MySQL configuration");
     };
-    if !name_prefix
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !name_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         bail!("WA_DB_NAME_PREFIX may only contain letters, digits and '_'");
     }
-    let mut url = url::Url::parse(&format!("mysql://{host}:{port}/"))
-        .context("WA_DB_HOSTNAME is not a valid host name")?;
-    url.set_username(username)
-        .map_err(|_| anyhow::anyhow!("WA_DB_USERNAME cannot be used in a URL"))?;
+    let mut url =
+        url::Url::parse(&format!("mysql://{host}:{port}/")).context("WA_DB_HOSTNAME is not a valid host name")?;
+    url.set_username(username).map_err(|_| anyhow::anyhow!("WA_DB_USERNAME cannot be used in a URL"))?;
     if !password.is_empty() {
-        url.set_password(Some(password))
-            .map_err(|_| anyhow::anyhow!("WA_DB_PASSWORD cannot be used in a URL"))?;
+        url.set_password(Some(password)).map_err(|_| anyhow::anyhow!("WA_DB_PASSWORD cannot be used in a URL"))?;
     }
     if with_database {
         url.set_path(&DbConfig::mysql_database(name_prefix));
@@ -236,10 +209,7 @@ fn mysql_url(config: &DbConfig, with_database: bool) -> anyhow::Result<String> {
 
 /// Milliseconds since the Unix epoch; every time column uses it.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 /// A transaction whose closure may fail with any [`CoreError`].

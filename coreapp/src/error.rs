@@ -57,9 +57,6 @@ pub fn api_status(api: &ApiError) -> tonic::Status {
     };
     let mut status = tonic::Status::new(code, api.details.clone());
     let number = api.code.number().to_string();
-    status.metadata_mut().insert(
-        ERROR_CODE_KEY,
-        number.parse().expect("digits are valid metadata"),
-    );
+    status.metadata_mut().insert(ERROR_CODE_KEY, number.parse().expect("digits are valid metadata"));
     status
 }

@@ -26,9 +26,7 @@ pub struct HealthState {
 
 impl HealthState {
     pub fn new() -> Self {
-        HealthState {
-            cloud: Arc::new(Mutex::new(CloudHealth::Unknown)),
-        }
+        HealthState { cloud: Arc::new(Mutex::new(CloudHealth::Unknown)) }
     }
 
     pub fn cloud(&self) -> CloudHealth {
@@ -42,9 +40,7 @@ impl HealthState {
     /// The business number as digits, once Cloud told us.
     pub fn wa_id(&self) -> Option<String> {
         match self.cloud() {
-            CloudHealth::Ok {
-                display_phone_number,
-            } if !display_phone_number.is_empty() => Some(display_phone_number),
+            CloudHealth::Ok { display_phone_number } if !display_phone_number.is_empty() => Some(display_phone_number),
             _ => None,
         }
     }
@@ -66,9 +62,7 @@ pub async fn probe_loop(
     loop {
         let result = client.probe().await;
         let next = match result {
-            Ok(display_phone_number) => CloudHealth::Ok {
-                display_phone_number,
-            },
+            Ok(display_phone_number) => CloudHealth::Ok { display_phone_number },
             Err(e) => {
                 if state.cloud() != CloudHealth::Failed(e.clone()) {
                     tracing::warn!(problem = ?e, "Cloud API health probe failed");

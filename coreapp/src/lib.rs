@@ -60,9 +60,7 @@ pub fn migrate(config: &Config) -> anyhow::Result<Vec<String>> {
 pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     let (db_config, pool_size) = (config.db.clone(), config.db_pool_size);
     let db = tokio::task::spawn_blocking(move || Db::connect(&db_config, pool_size)).await??;
-    accounts::bootstrap(&db)
-        .await
-        .context("cannot prepare users and keys")?;
+    accounts::bootstrap(&db).await.context("cannot prepare users and keys")?;
     let media_dir = config.media_dir.clone();
     let media = tokio::task::spawn_blocking(move || media::MediaStore::open(media_dir)).await??;
     let webhooks = reqwest::Client::builder()
@@ -101,42 +99,22 @@ pub async fn run(
     let poll = core.config.workers.poll_interval;
 
     // The pacer outlives each step: it holds the send rate across batches.
-    let pacer = Arc::new(tokio::sync::Mutex::new(workers::Pacer::new(
-        core.config.workers.send_rate,
-    )));
+    let pacer = Arc::new(tokio::sync::Mutex::new(workers::Pacer::new(core.config.workers.send_rate)));
     let c = core.clone();
-    tasks.spawn(workers::run_loop(
-        "sender",
-        c.wake.sender.clone(),
-        poll,
-        stop_rx.clone(),
-        move || {
-            let (c, pacer) = (c.clone(), pacer.clone());
-            async move { workers::sender::step(&c, &mut *pacer.lock().await).await }
-        },
-    ));
+    tasks.spawn(workers::run_loop("sender", c.wake.sender.clone(), poll, stop_rx.clone(), move || {
+        let (c, pacer) = (c.clone(), pacer.clone());
+        async move { workers::sender::step(&c, &mut *pacer.lock().await).await }
+    }));
     let c = core.clone();
-    tasks.spawn(workers::run_loop(
-        "intake",
-        c.wake.intake.clone(),
-        poll,
-        stop_rx.clone(),
-        move || {
-            let c = c.clone();
-            async move { workers::intake::step(&c).await }
-        },
-    ));
+    tasks.spawn(workers::run_loop("intake", c.wake.intake.clone(), poll, stop_rx.clone(), move || {
+        let c = c.clone();
+        async move { workers::intake::step(&c).await }
+    }));
     let c = core.clone();
-    tasks.spawn(workers::run_loop(
-        "delivery",
-        c.wake.delivery.clone(),
-        poll,
-        stop_rx.clone(),
-        move || {
-            let c = c.clone();
-            async move { workers::delivery::step(&c).await }
-        },
-    ));
+    tasks.spawn(workers::run_loop("delivery", c.wake.delivery.clone(), poll, stop_rx.clone(), move || {
+        let c = c.clone();
+        async move { workers::delivery::step(&c).await }
+    }));
     tasks.spawn(health::probe_loop(
         core.health.clone(),
         core.cloud.clone(),
@@ -148,22 +126,15 @@ pub async fn run(
     tracing::info!(%addr, node = %core.config.node_id, "coreapp serving gRPC");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let served = tonic::transport::Server::builder()
-        .add_service(proto::core::core_server::CoreServer::new(
-            service::Service::new(core.clone()),
-        ))
+        .add_service(proto::core::core_server::CoreServer::new(service::Service::new(core.clone())))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
 
     tracing::info!("coreapp stopping: finishing work in hand");
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        tracing::warn!(
-            "workers did not finish within the grace period; their claims lapse and are resumed later"
-        );
+        tracing::warn!("workers did not finish within the grace period; their claims lapse and are resumed later");
     }
     served.context("gRPC server failed")
 }
@@ -174,11 +145,7 @@ async fn resume_own_claims(core: &Arc<Core>) -> anyhow::Result<()> {
         .db
         .run(move |conn| {
             let mut n = 0;
-            for q in [
-                store::queue::Queue::Outbound,
-                store::queue::Queue::Inbound,
-                store::queue::Queue::Outbox,
-            ] {
+            for q in [store::queue::Queue::Outbound, store::queue::Queue::Inbound, store::queue::Queue::Outbox] {
                 n += store::queue::release_node(conn, q, &node)?;
             }
             Ok(n)

@@ -31,8 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,h2=warn,tower=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,h2=warn,tower=warn".into()),
         )
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -42,11 +41,7 @@ async fn main() -> anyhow::Result<()> {
             let applied = tokio::task::spawn_blocking(move || coreapp::migrate(&config)).await??;
             println!(
                 "migrations applied: {}",
-                if applied.is_empty() {
-                    "none (up to date)".into()
-                } else {
-                    applied.join(", ")
-                }
+                if applied.is_empty() { "none (up to date)".into() } else { applied.join(", ") }
             );
         }
         Command::PatchSettings { json } => {
@@ -61,8 +56,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", s.to_onprem_json(None));
         }
         Command::Serve => {
-            let listener =
-                tokio::net::TcpListener::bind(coreapp::Config::listen_from_env()?).await?;
+            let listener = tokio::net::TcpListener::bind(coreapp::Config::listen_from_env()?).await?;
             coreapp::run(config, listener, shutdown_signal()).await?;
         }
     }
@@ -71,8 +65,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = ctrl_c => {}
         _ = term.recv() => {}

@@ -23,16 +23,7 @@ pub async fn accept(db: &Db, recipient: String, payload_json: String) -> Result<
     let id = wire::ids::message_id();
     let stored = serde_json::to_string(&checked.payload).map_err(anyhow::Error::from)?;
     let row_id = id.clone();
-    db.run(move |conn| {
-        Ok(outbound::insert(
-            conn,
-            &row_id,
-            &recipient,
-            &stored,
-            now_ms(),
-        )?)
-    })
-    .await?;
+    db.run(move |conn| Ok(outbound::insert(conn, &row_id, &recipient, &stored, now_ms())?)).await?;
     Ok(id)
 }
 
@@ -41,19 +32,15 @@ pub async fn ingest(db: &Db, body: Vec<u8>) -> Result<String, CoreError> {
     if body.is_empty() {
         return Err(ApiError::invalid("empty webhook body").into());
     }
-    db.run(move |conn| Ok(inbound::insert_event(conn, &body, now_ms())?))
-        .await
+    db.run(move |conn| Ok(inbound::insert_event(conn, &body, now_ms())?)).await
 }
 
 /// The application settings as stored (defaults when never set).
 pub fn load_settings(conn: &mut AnyConnection) -> Result<ApplicationSettings, CoreError> {
     match settings::get(conn, settings::APPLICATION)? {
         None => Ok(ApplicationSettings::default()),
-        Some(text) => ApplicationSettings::from_stored(&text).map_err(|e| {
-            CoreError::Internal(anyhow::anyhow!(
-                "stored application settings are unreadable: {e}"
-            ))
-        }),
+        Some(text) => ApplicationSettings::from_stored(&text)
+            .map_err(|e| CoreError::Internal(anyhow::anyhow!("stored application settings are unreadable: {e}"))),
     }
 }
 

@@ -25,10 +25,7 @@ impl Service {
 type Reply<T> = Result<Response<T>, Status>;
 
 fn user_reply((username, role): (String, wire::users::Role)) -> Response<UserReply> {
-    Response::new(UserReply {
-        username,
-        role: role.as_str().into(),
-    })
+    Response::new(UserReply { username, role: role.as_str().into() })
 }
 
 fn settings_doc(core: &Core, s: &wire::settings::ApplicationSettings) -> Response<JsonDoc> {
@@ -40,12 +37,8 @@ fn settings_doc(core: &Core, s: &wire::settings::ApplicationSettings) -> Respons
 impl CoreRpc for Service {
     async fn login(&self, req: Request<LoginRequest>) -> Reply<LoginReply> {
         let r = req.into_inner();
-        let (username, role) =
-            accounts::login(&self.core.db, r.username, r.password, r.new_password).await?;
-        Ok(Response::new(LoginReply {
-            username,
-            role: role.as_str().into(),
-        }))
+        let (username, role) = accounts::login(&self.core.db, r.username, r.password, r.new_password).await?;
+        Ok(Response::new(LoginReply { username, role: role.as_str().into() }))
     }
 
     async fn auth_config(&self, _: Request<Empty>) -> Reply<AuthConfigReply> {
@@ -87,27 +80,19 @@ impl CoreRpc for Service {
     }
 
     async fn get_user(&self, req: Request<UserName>) -> Reply<UserReply> {
-        Ok(user_reply(
-            accounts::get_user(&self.core.db, req.into_inner().username).await?,
-        ))
+        Ok(user_reply(accounts::get_user(&self.core.db, req.into_inner().username).await?))
     }
 
     async fn update_user(&self, req: Request<UserRequest>) -> Reply<UserReply> {
         let r = req.into_inner();
         accounts::update_password(&self.core.db, r.username.clone(), r.password).await?;
-        Ok(Response::new(UserReply {
-            username: r.username,
-            role: String::new(),
-        }))
+        Ok(Response::new(UserReply { username: r.username, role: String::new() }))
     }
 
     async fn delete_user(&self, req: Request<UserName>) -> Reply<UserReply> {
         let name = req.into_inner().username;
         accounts::delete_user(&self.core.db, name.clone()).await?;
-        Ok(Response::new(UserReply {
-            username: name,
-            role: String::new(),
-        }))
+        Ok(Response::new(UserReply { username: name, role: String::new() }))
     }
 
     async fn get_settings(&self, _: Request<Empty>) -> Reply<JsonDoc> {
@@ -116,10 +101,8 @@ impl CoreRpc for Service {
     }
 
     async fn patch_settings(&self, req: Request<JsonDoc>) -> Reply<JsonDoc> {
-        let patch: serde_json::Value =
-            serde_json::from_str(&req.into_inner().json).map_err(|e| {
-                crate::error::api_status(&ApiError::invalid(format!("settings are not JSON: {e}")))
-            })?;
+        let patch: serde_json::Value = serde_json::from_str(&req.into_inner().json)
+            .map_err(|e| crate::error::api_status(&ApiError::invalid(format!("settings are not JSON: {e}"))))?;
         let s = messaging::patch_settings(&self.core.db, patch).await?;
         self.core.wake.delivery.notify_one();
         Ok(settings_doc(&self.core, &s))
@@ -132,31 +115,18 @@ impl CoreRpc for Service {
 
     async fn health(&self, _: Request<Empty>) -> Reply<HealthReply> {
         let mut errors = Vec::new();
-        let db_ok = self
-            .core
-            .db
-            .run(|conn| {
-                Ok(crate::store::queue::depth(
-                    conn,
-                    crate::store::queue::Queue::Outbox,
-                )?)
-            })
-            .await;
+        let db_ok =
+            self.core.db.run(|conn| Ok(crate::store::queue::depth(conn, crate::store::queue::Queue::Outbox)?)).await;
         if let Err(e) = db_ok {
             tracing::error!(error = %e, "health: database check failed");
-            errors.push(HealthError {
-                code: 1023,
-                details: "Database is not reachable".into(),
-            });
+            errors.push(HealthError { code: 1023, details: "Database is not reachable".into() });
         }
         let cloud = self.core.health.cloud();
         let gateway_status = match (&cloud, errors.is_empty()) {
             (_, false) => "disconnected",
             (CloudHealth::Ok { .. }, true) => "connected",
             (CloudHealth::Unknown, true) => "connecting",
-            (CloudHealth::Failed(ProbeError::NotConfigured | ProbeError::Rejected(_)), true) => {
-                "unregistered"
-            }
+            (CloudHealth::Failed(ProbeError::NotConfigured | ProbeError::Rejected(_)), true) => "unregistered",
             (CloudHealth::Failed(ProbeError::Unreachable(_)), true) => "disconnected",
         };
         match cloud {
@@ -166,14 +136,11 @@ impl CoreRpc for Service {
             }),
             CloudHealth::Failed(ProbeError::Rejected(why)) => errors.push(HealthError {
                 code: 1005,
-                details: format!(
-                    "Cloud API rejected the configured token or phone number id: {why}"
-                ),
+                details: format!("Cloud API rejected the configured token or phone number id: {why}"),
             }),
-            CloudHealth::Failed(ProbeError::Unreachable(why)) => errors.push(HealthError {
-                code: 1014,
-                details: format!("Cloud API is not reachable: {why}"),
-            }),
+            CloudHealth::Failed(ProbeError::Unreachable(why)) => {
+                errors.push(HealthError { code: 1014, details: format!("Cloud API is not reachable: {why}") })
+            }
             _ => {}
         }
         Ok(Response::new(HealthReply {
@@ -197,19 +164,12 @@ impl CoreRpc for Service {
     }
 
     async fn get_web_certificate(&self, _: Request<Empty>) -> Reply<WebCertificate> {
-        let pair = self
-            .core
-            .db
-            .run(|conn| Ok(crate::store::certs::get(conn, crate::store::certs::WEBAPP)?))
-            .await?;
+        let pair = self.core.db.run(|conn| Ok(crate::store::certs::get(conn, crate::store::certs::WEBAPP)?)).await?;
         let (cert_pem, key_pem) = pair.unwrap_or_default();
         Ok(Response::new(WebCertificate { cert_pem, key_pem }))
     }
 
-    async fn put_web_certificate_if_absent(
-        &self,
-        req: Request<WebCertificate>,
-    ) -> Reply<WebCertificate> {
+    async fn put_web_certificate_if_absent(&self, req: Request<WebCertificate>) -> Reply<WebCertificate> {
         let r = req.into_inner();
         if r.cert_pem.is_empty() || r.key_pem.is_empty() {
             return Err(crate::error::api_status(&ApiError::missing("cert_pem")));
@@ -219,13 +179,7 @@ impl CoreRpc for Service {
             .db
             .run(move |conn| {
                 let now = crate::db::now_ms();
-                Ok(crate::store::certs::put_if_absent(
-                    conn,
-                    crate::store::certs::WEBAPP,
-                    &r.cert_pem,
-                    &r.key_pem,
-                    now,
-                )?)
+                Ok(crate::store::certs::put_if_absent(conn, crate::store::certs::WEBAPP, &r.cert_pem, &r.key_pem, now)?)
             })
             .await?;
         Ok(Response::new(WebCertificate { cert_pem, key_pem }))

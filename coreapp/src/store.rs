@@ -14,10 +14,7 @@ pub mod users;
 /// True when a diesel error is a unique-key violation (a row that another
 /// writer, or an earlier attempt, already inserted).
 pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
-    matches!(
-        err,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(err, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }
 
 /// A time-ordered id (ULID) for rows whose order matters (inbound events,
@@ -26,13 +23,8 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 /// process-wide for that reason, like a clock.
 pub fn ordered_id() -> String {
     static GENERATOR: std::sync::Mutex<Option<ulid::Generator>> = std::sync::Mutex::new(None);
-    let mut guard = GENERATOR
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut guard = GENERATOR.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let generator = guard.get_or_insert_with(ulid::Generator::new);
     // Overflow needs 2^80 ids in one millisecond; fall back to a fresh one.
-    generator
-        .generate()
-        .unwrap_or_else(|_| ulid::Ulid::new())
-        .to_string()
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new()).to_string()
 }

@@ -64,10 +64,7 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(rate: u32) -> Self {
-        Pacer {
-            interval: Duration::from_secs(1) / rate.max(1),
-            next: tokio::time::Instant::now(),
-        }
+        Pacer { interval: Duration::from_secs(1) / rate.max(1), next: tokio::time::Instant::now() }
     }
 
     /// Waits for the next slot.

@@ -25,28 +25,19 @@ fn open(mysql: bool) -> TestDb {
     let config = if mysql {
         DbConfig::Mysql {
             host: std::env::var("WA_TEST_MYSQL_HOST").unwrap_or_else(|_| "127.0.0.1".into()),
-            port: std::env::var("WA_TEST_MYSQL_PORT")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(3306),
+            port: std::env::var("WA_TEST_MYSQL_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3306),
             username: std::env::var("WA_TEST_MYSQL_USER").unwrap_or_else(|_| "root".into()),
             password: std::env::var("WA_TEST_MYSQL_PASSWORD").unwrap_or_default(),
             name_prefix: format!("q{}_", wire::ids::random_hex(6)),
         }
     } else {
-        DbConfig::Sqlite {
-            path: dir.path().join("q.db"),
-        }
+        DbConfig::Sqlite { path: dir.path().join("q.db") }
     };
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     // Migrating twice is harmless.
     assert!(migrate(&config).unwrap().is_empty());
     let db = Db::connect(&config, 4).unwrap();
-    TestDb {
-        db,
-        config,
-        _dir: dir,
-    }
+    TestDb { db, config, _dir: dir }
 }
 
 async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
@@ -73,12 +64,7 @@ async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
         t.db.run(|c| {
             let later = now_ms() + 61_000;
             let taken = queue::claim(c, Queue::Outbound, "node-b/1", later, 60_000, 10)?;
-            let s = Settle {
-                state: DONE,
-                attempts: 1,
-                next_attempt_at: later,
-                last_error: None,
-            };
+            let s = Settle { state: DONE, attempts: 1, next_attempt_at: later, last_error: None };
             let late = queue::settle(c, Queue::Outbound, "msg-0", "node-a/1", &s)?;
             Ok((taken, late))
         })
@@ -92,12 +78,8 @@ async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
     let (early, resumed, after, due) =
         t.db.run(|c| {
             let now = now_ms();
-            let s = Settle {
-                state: PENDING,
-                attempts: 1,
-                next_attempt_at: now + 100_000,
-                last_error: Some("busy".into()),
-            };
+            let s =
+                Settle { state: PENDING, attempts: 1, next_attempt_at: now + 100_000, last_error: Some("busy".into()) };
             assert!(queue::settle(c, Queue::Outbound, "msg-1", "node-b/1", &s)?);
             let early = queue::claim(c, Queue::Outbound, "node-c/1", now + 1_000, 60_000, 10)?;
             let resumed = queue::release_node(c, Queue::Outbound, "node-b")?;
@@ -124,12 +106,7 @@ async fn webhook_events_of_one_contact_go_in_order(mysql: bool) {
             let first = queue::claim(c, Queue::Outbox, "n/1", now, 60_000, 10)?;
             assert_eq!(first, [a1.clone(), b1.clone()], "one head per contact");
             // Alice's first event fails and waits: her second one waits too.
-            let s = Settle {
-                state: PENDING,
-                attempts: 1,
-                next_attempt_at: now + 3_000,
-                last_error: None,
-            };
+            let s = Settle { state: PENDING, attempts: 1, next_attempt_at: now + 3_000, last_error: None };
             queue::settle(c, Queue::Outbox, &a1, "n/1", &s)?;
             outbox::mark_delivered(c, &b1, "n/1", 1, now)?;
             let second = queue::claim(c, Queue::Outbox, "n/1", now + 100, 60_000, 10)?;
@@ -139,15 +116,8 @@ async fn webhook_events_of_one_contact_go_in_order(mysql: bool) {
         .await
         .unwrap();
     assert_eq!(first.len(), 2);
-    assert!(
-        second.is_empty(),
-        "alice's second event waits for her first: {second:?}"
-    );
-    assert_eq!(
-        third,
-        [first[0].clone()],
-        "then the first is retried, still ahead of the second"
-    );
+    assert!(second.is_empty(), "alice's second event waits for her first: {second:?}");
+    assert_eq!(third, [first[0].clone()], "then the first is retried, still ahead of the second");
 }
 
 #[tokio::test]

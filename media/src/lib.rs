@@ -45,10 +45,7 @@ impl MediaStore {
     /// first upload.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, MediaError> {
         let root = root.into();
-        let volume = |source| MediaError::Volume {
-            path: root.clone(),
-            source,
-        };
+        let volume = |source| MediaError::Volume { path: root.clone(), source };
         fs::create_dir_all(root.join("tmp")).map_err(volume)?;
         fs::create_dir_all(root.join("blobs")).map_err(volume)?;
         let probe = tempfile_in(&root.join("tmp")).map_err(volume)?;
@@ -136,11 +133,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.size, 11);
         let mut back = String::new();
-        store
-            .open_blob(&a.sha256)
-            .unwrap()
-            .read_to_string(&mut back)
-            .unwrap();
+        store.open_blob(&a.sha256).unwrap().read_to_string(&mut back).unwrap();
         assert_eq!(back, "hello media");
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
@@ -161,9 +154,6 @@ mod tests {
         let s = store.put(&b"x"[..], 10).unwrap();
         store.remove(&s.sha256).unwrap();
         store.remove(&s.sha256).unwrap();
-        assert!(matches!(
-            store.open_blob(&s.sha256),
-            Err(MediaError::NotFound(_))
-        ));
+        assert!(matches!(store.open_blob(&s.sha256), Err(MediaError::NotFound(_))));
     }
 }

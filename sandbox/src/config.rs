@@ -105,12 +105,8 @@ impl Config {
         }
 
         let ids = env.string("WA_SANDBOX_PHONE_NUMBER_IDS", DEFAULT_PHONE_NUMBER_IDS)?;
-        let phone_number_ids: Vec<String> = ids
-            .split(',')
-            .map(str::trim)
-            .filter(|id| !id.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let phone_number_ids: Vec<String> =
+            ids.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
         if phone_number_ids.is_empty() {
             bail!("WA_SANDBOX_PHONE_NUMBER_IDS must name at least one phone number id");
         }
@@ -134,9 +130,8 @@ impl Config {
 
         let webhook_tls_verify = match env.get("WA_SANDBOX_WEBHOOK_TLS_VERIFY")? {
             None => false,
-            Some(value) => parse_bool(&value).ok_or_else(|| {
-                anyhow!("WA_SANDBOX_WEBHOOK_TLS_VERIFY: expected true or false, got {value:?}")
-            })?,
+            Some(value) => parse_bool(&value)
+                .ok_or_else(|| anyhow!("WA_SANDBOX_WEBHOOK_TLS_VERIFY: expected true or false, got {value:?}"))?,
         };
 
         let status_delay = match env.get("WA_SANDBOX_STATUS_DELAY_MS")? {
@@ -145,9 +140,7 @@ impl Config {
                 .trim()
                 .parse()
                 .map(Duration::from_millis)
-                .map_err(|_| {
-                    anyhow!("WA_SANDBOX_STATUS_DELAY_MS: expected milliseconds, got {value:?}")
-                })?,
+                .map_err(|_| anyhow!("WA_SANDBOX_STATUS_DELAY_MS: expected milliseconds, got {value:?}"))?,
         };
 
         Ok(Config {
@@ -163,13 +156,12 @@ impl Config {
     }
 
     /// Like [`Config::listen_from_env`], with the variables taken from `lookup`.
-    pub fn listen_from_lookup(
-        lookup: impl Fn(&str) -> Option<OsString>,
-    ) -> anyhow::Result<SocketAddr> {
+    pub fn listen_from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> anyhow::Result<SocketAddr> {
         let value = Env(&lookup).string("WA_SANDBOX_LISTEN", DEFAULT_LISTEN)?;
-        value.trim().parse().map_err(|_| {
-            anyhow!("WA_SANDBOX_LISTEN: expected an address like 127.0.0.1:9080, got {value:?}")
-        })
+        value
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("WA_SANDBOX_LISTEN: expected an address like 127.0.0.1:9080, got {value:?}"))
     }
 
     /// Checks what `from_env` would have checked, for configs built by hand.
@@ -190,10 +182,7 @@ impl<F: Fn(&str) -> Option<OsString>> Env<'_, F> {
     fn get(&self, name: &str) -> anyhow::Result<Option<String>> {
         match (self.0)(name) {
             None => Ok(None),
-            Some(raw) => raw
-                .into_string()
-                .map(Some)
-                .map_err(|_| anyhow!("{name} is not valid UTF-8")),
+            Some(raw) => raw.into_string().map(Some).map_err(|_| anyhow!("{name} is not valid UTF-8")),
         }
     }
 
@@ -229,10 +218,7 @@ mod tests {
     use super::*;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         move |name| map.get(name).map(OsString::from)
     }
 
@@ -240,10 +226,7 @@ mod tests {
     fn empty_environment_gives_the_defaults() {
         let config = Config::from_lookup(lookup(&[])).unwrap();
         assert_eq!(config, Config::default());
-        assert_eq!(
-            Config::listen_from_lookup(lookup(&[])).unwrap(),
-            "127.0.0.1:9080".parse().unwrap()
-        );
+        assert_eq!(Config::listen_from_lookup(lookup(&[])).unwrap(), "127.0.0.1:9080".parse().unwrap());
     }
 
     #[test]
@@ -293,10 +276,7 @@ mod tests {
             ("WA_SANDBOX_ACCESS_TOKEN", ""),
         ] {
             let err = Config::from_lookup(lookup(&[(name, value)])).unwrap_err();
-            assert!(
-                format!("{err:#}").contains(name),
-                "{name}={value:?} gave {err:#}"
-            );
+            assert!(format!("{err:#}").contains(name), "{name}={value:?} gave {err:#}");
         }
         let err = Config::listen_from_lookup(lookup(&[("WA_SANDBOX_LISTEN", "nope")])).unwrap_err();
         assert!(err.to_string().contains("WA_SANDBOX_LISTEN"));

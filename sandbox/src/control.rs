@@ -28,26 +28,16 @@ pub(crate) struct ControlError {
 
 impl ControlError {
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        ControlError {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
-        }
+        ControlError { status: StatusCode::BAD_REQUEST, message: message.into() }
     }
 
     pub(crate) fn conflict(message: impl Into<String>) -> Self {
-        ControlError {
-            status: StatusCode::CONFLICT,
-            message: message.into(),
-        }
+        ControlError { status: StatusCode::CONFLICT, message: message.into() }
     }
 }
 
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({ "error": { "message": self.message } })),
-        )
-            .into_response()
+        (self.status, Json(json!({ "error": { "message": self.message } }))).into_response()
     }
 }

@@ -44,9 +44,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
-    let address = listener
-        .local_addr()
-        .context("reading the listen address")?;
+    let address = listener.local_addr().context("reading the listen address")?;
     info!(
         %address,
         phone_number_ids = ?config.phone_number_ids,
@@ -84,10 +82,7 @@ pub async fn run(
 
     let cancelled = stopper.stop();
     if cancelled > 0 {
-        warn!(
-            cancelled,
-            "pending status and webhook tasks cancelled by shutdown"
-        );
+        warn!(cancelled, "pending status and webhook tasks cancelled by shutdown");
     }
     info!("sandbox stopped");
     Ok(())

@@ -41,8 +41,7 @@ pub(crate) fn start(state: &AppState, message: Outgoing) {
                 if step > 0 {
                     tokio::time::sleep(state.config.status_delay).await;
                 }
-                let notification =
-                    Notification::messages(&state.config.waba_id, status_value(&message, kind));
+                let notification = Notification::messages(&state.config.waba_id, status_value(&message, kind));
                 let signed = match state.webhooks.sign(&notification) {
                     Ok(signed) => signed,
                     Err(err) => {
@@ -117,10 +116,7 @@ mod tests {
     fn echoes_biz_opaque_callback_data() {
         let message = outgoing(Some("order-42"));
         for kind in PROGRESSION {
-            assert_eq!(
-                status_json(&message, kind)["biz_opaque_callback_data"],
-                "order-42"
-            );
+            assert_eq!(status_json(&message, kind)["biz_opaque_callback_data"], "order-42");
         }
     }
 }

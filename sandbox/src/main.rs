@@ -31,9 +31,8 @@ async fn main() -> anyhow::Result<()> {
 
     let config = sandbox::Config::from_env()?;
     let listen = sandbox::Config::listen_from_env()?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|err| anyhow::anyhow!("binding {listen}: {err}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|err| anyhow::anyhow!("binding {listen}: {err}"))?;
     sandbox::run(config, listener, shutdown_signal()).await
 }
 

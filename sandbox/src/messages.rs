@@ -31,9 +31,7 @@ pub(crate) async fn edge(
     let payload: Value = serde_json::from_slice(&body)
         .map_err(|_| GraphError::invalid_parameter("Request body must be a JSON object."))?;
     let Some(fields) = payload.as_object() else {
-        return Err(GraphError::invalid_parameter(
-            "Request body must be a JSON object.",
-        ));
+        return Err(GraphError::invalid_parameter("Request body must be a JSON object."));
     };
 
     match fields.get("messaging_product") {
@@ -77,10 +75,7 @@ fn send(state: &AppState, phone_number_id: &str, payload: Value) -> Result<Respo
 
     let answer = SendAnswer {
         messaging_product: "whatsapp",
-        contacts: [AnswerContact {
-            input: to,
-            wa_id: wa_id.clone(),
-        }],
+        contacts: [AnswerContact { input: to, wa_id: wa_id.clone() }],
         messages: [AnswerMessage {
             id: wamid.clone(),
             // Only template sends carry message_status (template pacing).
@@ -131,11 +126,7 @@ struct AnswerMessage {
 }
 
 /// `{"status":"read","message_id":…}`, optionally with a typing indicator.
-fn mark_read(
-    state: &AppState,
-    phone_number_id: &str,
-    payload: Value,
-) -> Result<Response, GraphError> {
+fn mark_read(state: &AppState, phone_number_id: &str, payload: Value) -> Result<Response, GraphError> {
     match payload.get("status") {
         Some(Value::String(status)) if status == "read" => {}
         other => {
@@ -149,18 +140,14 @@ fn mark_read(
         None | Some(Value::Null) => return Err(GraphError::missing_parameter("message_id")),
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         Some(_) => {
-            return Err(GraphError::invalid_parameter(
-                "Param message_id must be a non-empty string.",
-            ));
+            return Err(GraphError::invalid_parameter("Param message_id must be a non-empty string."));
         }
     };
     match payload.get("typing_indicator") {
         None | Some(Value::Null) => {}
         Some(indicator) if indicator.get("type") == Some(&json!("text")) => {}
         Some(_) => {
-            return Err(GraphError::invalid_parameter(
-                "Param typing_indicator['type'] must be one of {TEXT}.",
-            ));
+            return Err(GraphError::invalid_parameter("Param typing_indicator['type'] must be one of {TEXT}."));
         }
     }
     if !state.store.is_inbound(phone_number_id, &message_id) {

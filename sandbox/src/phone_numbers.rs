@@ -45,9 +45,7 @@ pub(crate) async fn node(
         if field == "id" {
             continue;
         }
-        let value = all
-            .get(&field)
-            .ok_or_else(|| GraphError::nonexisting_field(&field, NODE_TYPE))?;
+        let value = all.get(&field).ok_or_else(|| GraphError::nonexisting_field(&field, NODE_TYPE))?;
         out.insert(field, value.clone());
     }
     Ok(Json(Value::Object(out)))
@@ -93,11 +91,7 @@ fn parse_fields(list: &str) -> Vec<String> {
         }
     }
     names.push(current);
-    names
-        .into_iter()
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .collect()
+    names.into_iter().map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()).collect()
 }
 
 #[cfg(test)]
@@ -107,10 +101,7 @@ mod tests {
     #[test]
     fn parses_field_lists() {
         assert_eq!(parse_fields("a,b"), ["a", "b"]);
-        assert_eq!(
-            parse_fields(" a , throughput{level},b,"),
-            ["a", "throughput", "b"]
-        );
+        assert_eq!(parse_fields(" a , throughput{level},b,"), ["a", "throughput", "b"]);
         assert_eq!(parse_fields("x{y{z},w},v"), ["x", "v"]);
         assert!(parse_fields("").is_empty());
     }

@@ -19,33 +19,18 @@ pub(crate) fn build(state: AppState) -> Router {
     let graph = Router::new()
         .route("/{version}/{node}", any(phone_numbers::node))
         .route("/{version}/{node}/messages", any(messages::edge))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            graph::auth::guard,
-        ));
+        .route_layer(middleware::from_fn_with_state(state.clone(), graph::auth::guard));
 
     // Control API: no auth.
     let control = Router::new()
         .route("/_sandbox/health", get(control::health))
         .route("/_sandbox/inbound", post(control::inbound::post))
-        .route(
-            "/_sandbox/sent",
-            get(control::sent::list).delete(control::sent::clear),
-        )
-        .route(
-            "/_sandbox/inbox",
-            get(control::inbox::list)
-                .post(control::inbox::receive)
-                .delete(control::inbox::clear),
-        )
+        .route("/_sandbox/sent", get(control::sent::list).delete(control::sent::clear))
+        .route("/_sandbox/inbox", get(control::inbox::list).post(control::inbox::receive).delete(control::inbox::clear))
         .route("/_sandbox/inbox/{*rest}", post(control::inbox::receive))
         .route("/_sandbox/verify-webhook", post(control::verify::handshake));
 
-    graph
-        .merge(control)
-        .fallback(fallback)
-        .layer(middleware::from_fn(log_request))
-        .with_state(state)
+    graph.merge(control).fallback(fallback).layer(middleware::from_fn(log_request)).with_state(state)
 }
 
 /// Unknown paths: a Graph error under a version prefix (after the token
@@ -56,11 +41,7 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     if !graph::is_version(version) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if let Err(err) = graph::auth::check(
-        &state.config.access_token,
-        request.headers(),
-        request.uri().query(),
-    ) {
+    if let Err(err) = graph::auth::check(&state.config.access_token, request.headers(), request.uri().query()) {
         return err.into_response();
     }
     let rest = &path[1 + version.len()..];
@@ -72,11 +53,7 @@ async fn log_request(request: Request, next: Next) -> Response {
     async move {
         let started = Instant::now();
         let response = next.run(request).await;
-        debug!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "request done"
-        );
+        debug!(status = response.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request done");
         response
     }
     .instrument(span)

@@ -18,19 +18,11 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(config: Config, webhooks: Webhooks, tasks: Tasks) -> Self {
-        AppState {
-            config: Arc::new(config),
-            store: Arc::new(Store::default()),
-            webhooks,
-            tasks,
-        }
+        AppState { config: Arc::new(config), store: Arc::new(Store::default()), webhooks, tasks }
     }
 
     /// Whether `phone_number_id` is one of the numbers this sandbox hosts.
     pub(crate) fn hosts(&self, phone_number_id: &str) -> bool {
-        self.config
-            .phone_number_ids
-            .iter()
-            .any(|id| id == phone_number_id)
+        self.config.phone_number_ids.iter().any(|id| id == phone_number_id)
     }
 }

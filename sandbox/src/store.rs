@@ -95,10 +95,7 @@ impl Store {
 
     /// Whether `wamid` is a message a simulated user sent to `phone_number_id`.
     pub(crate) fn is_inbound(&self, phone_number_id: &str, wamid: &str) -> bool {
-        self.lock()
-            .inbound
-            .iter()
-            .any(|r| r.phone_number_id == phone_number_id && r.wamid == wamid)
+        self.lock().inbound.iter().any(|r| r.phone_number_id == phone_number_id && r.wamid == wamid)
     }
 }
 

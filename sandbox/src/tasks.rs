@@ -34,25 +34,12 @@ impl Tasks {
     pub(crate) fn new() -> (Tasks, Stopper) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let pending = Arc::new(AtomicUsize::new(0));
-        (
-            Tasks {
-                stop: stop_rx,
-                pending: pending.clone(),
-            },
-            Stopper {
-                stop: stop_tx,
-                pending,
-            },
-        )
+        (Tasks { stop: stop_rx, pending: pending.clone() }, Stopper { stop: stop_tx, pending })
     }
 
     /// Runs `work` in the background, in the current tracing span, until it
     /// finishes or the sandbox stops.
-    pub(crate) fn spawn(
-        &self,
-        what: &'static str,
-        work: impl Future<Output = ()> + Send + 'static,
-    ) {
+    pub(crate) fn spawn(&self, what: &'static str, work: impl Future<Output = ()> + Send + 'static) {
         let mut stop = self.stop.clone();
         self.pending.fetch_add(1, Ordering::SeqCst);
         let guard = PendingGuard(self.pending.clone());

@@ -47,11 +47,7 @@ pub fn encode(wa_id: &str, from_business: bool, key: &str) -> String {
     raw.extend_from_slice(&HEAD);
     put_string(&mut raw, wa_id);
     raw.extend_from_slice(&CHAT_TAIL);
-    raw.push(if from_business {
-        FROM_BUSINESS
-    } else {
-        FROM_USER
-    });
+    raw.push(if from_business { FROM_BUSINESS } else { FROM_USER });
     raw.push(KEY_FIELD);
     put_string(&mut raw, key);
     raw.push(0x00);
@@ -76,11 +72,7 @@ pub fn decode(wamid: &str) -> Option<Decoded> {
     if rest != [0x00] {
         return None;
     }
-    Some(Decoded {
-        wa_id,
-        from_business,
-        key,
-    })
+    Some(Decoded { wa_id, from_business, key })
 }
 
 fn random_key(hex_len: usize) -> String {
@@ -139,11 +131,7 @@ mod tests {
         let sample = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA";
         assert_eq!(
             decode(sample),
-            Some(Decoded {
-                wa_id: "16503879439".into(),
-                from_business: true,
-                key: "CB6B39DAA892A118E5".into(),
-            })
+            Some(Decoded { wa_id: "16503879439".into(), from_business: true, key: "CB6B39DAA892A118E5".into() })
         );
         assert_eq!(encode("16503879439", true, "CB6B39DAA892A118E5"), sample);
     }
@@ -164,12 +152,7 @@ mod tests {
         assert_eq!(decoded.wa_id, "4915112345678");
         assert!(decoded.from_business);
         assert_eq!(decoded.key.len(), 18);
-        assert!(
-            decoded
-                .key
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-        );
+        assert!(decoded.key.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
 
         let id = user("4915112345678");
         let decoded = decode(&id).unwrap();
@@ -181,10 +164,7 @@ mod tests {
     #[test]
     fn rejects_other_layouts() {
         assert_eq!(decode("wamid.gBGGSFcCNEOPAgkO_KJ55r4w_ww"), None);
-        assert_eq!(
-            decode("HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"),
-            None
-        );
+        assert_eq!(decode("HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA"), None);
         assert_eq!(decode("wamid.AAAA"), None);
     }
 }

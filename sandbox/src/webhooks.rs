@@ -80,12 +80,7 @@ pub(crate) struct Handshake {
 
 impl Webhooks {
     pub(crate) fn new(config: &Config, policy: RetryPolicy) -> anyhow::Result<Self> {
-        let url = config
-            .webhook_url
-            .as_deref()
-            .map(url::Url::parse)
-            .transpose()
-            .context("webhook_url")?;
+        let url = config.webhook_url.as_deref().map(url::Url::parse).transpose().context("webhook_url")?;
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -113,10 +108,7 @@ impl Webhooks {
     pub(crate) fn sign(&self, payload: &impl Serialize) -> anyhow::Result<Signed> {
         let body = escape::to_vec(payload).context("rendering a webhook body")?;
         let signature = signature::sign(&self.inner.app_secret, &body);
-        Ok(Signed {
-            body: Bytes::from(body),
-            signature,
-        })
+        Ok(Signed { body: Bytes::from(body), signature })
     }
 
     /// POSTs `signed` until the receiver answers 2xx or the retry horizon
@@ -161,11 +153,7 @@ impl Webhooks {
         let status = response.status();
         // Drain the body so the connection can be reused.
         let _ = response.bytes().await;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(AttemptError::Status(status))
-        }
+        if status.is_success() { Ok(()) } else { Err(AttemptError::Status(status)) }
     }
 
     /// Performs Meta's GET verification handshake against the webhook URL.
@@ -178,32 +166,15 @@ impl Webhooks {
     async fn handshake_at(&self, mut url: url::Url) -> anyhow::Result<Handshake> {
         // Shown without the query added below, which carries the verify token.
         let shown = url.to_string();
-        let challenge = rand::rng()
-            .random_range(1_000_000_000u64..10_000_000_000)
-            .to_string();
+        let challenge = rand::rng().random_range(1_000_000_000u64..10_000_000_000).to_string();
         url.query_pairs_mut()
             .append_pair("hub.mode", "subscribe")
             .append_pair("hub.challenge", &challenge)
             .append_pair("hub.verify_token", &self.inner.verify_token);
-        let response = self
-            .inner
-            .client
-            .get(url)
-            .send()
-            .await
-            .context("sending the verification request")?;
+        let response = self.inner.client.get(url).send().await.context("sending the verification request")?;
         let status = response.status().as_u16();
-        let body = response
-            .text()
-            .await
-            .context("reading the verification answer")?;
-        Ok(Handshake {
-            url: shown,
-            verified: status == 200 && body == challenge,
-            challenge,
-            status,
-            body,
-        })
+        let body = response.text().await.context("reading the verification answer")?;
+        Ok(Handshake { url: shown, verified: status == 200 && body == challenge, challenge, status, body })
     }
 }
 
@@ -216,10 +187,7 @@ mod tests {
     use super::*;
 
     fn webhooks(url: Option<&str>, policy: RetryPolicy) -> Webhooks {
-        let config = Config {
-            webhook_url: url.map(str::to_owned),
-            ..Config::default()
-        };
+        let config = Config { webhook_url: url.map(str::to_owned), ..Config::default() };
         Webhooks::new(&config, policy).unwrap()
     }
 
@@ -227,10 +195,7 @@ mod tests {
     fn signs_exactly_the_rendered_bytes() {
         let hooks = webhooks(None, RetryPolicy::default());
         let signed = hooks.sign(&json!({"b": "text/html", "a": "äöå"})).unwrap();
-        assert_eq!(
-            &signed.body[..],
-            br#"{"a":"\u00e4\u00f6\u00e5","b":"text\/html"}"#
-        );
+        assert_eq!(&signed.body[..], br#"{"a":"\u00e4\u00f6\u00e5","b":"text\/html"}"#);
 
         // Computed here with the HMAC primitives, not through `signature`.
         let mut mac = Hmac::<Sha256>::new_from_slice(b"sandbox-app-secret").unwrap();

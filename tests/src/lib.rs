@@ -81,10 +81,7 @@ pub struct Stack {
 fn init() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WA_TEST_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WA_TEST_LOG").unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
         .try_init();
 }
@@ -97,9 +94,7 @@ fn env_or(name: &str, default: &str) -> String {
 pub fn mysql_config() -> DbConfig {
     DbConfig::Mysql {
         host: env_or("WA_TEST_MYSQL_HOST", "127.0.0.1"),
-        port: env_or("WA_TEST_MYSQL_PORT", "3306")
-            .parse()
-            .expect("WA_TEST_MYSQL_PORT is a port"),
+        port: env_or("WA_TEST_MYSQL_PORT", "3306").parse().expect("WA_TEST_MYSQL_PORT is a port"),
         username: env_or("WA_TEST_MYSQL_USER", "root"),
         password: env_or("WA_TEST_MYSQL_PASSWORD", ""),
         name_prefix: format!("t{}_", wire::ids::random_hex(6)),
@@ -107,9 +102,7 @@ pub fn mysql_config() -> DbConfig {
 }
 
 async fn bind() -> TcpListener {
-    TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind an ephemeral port")
+    TcpListener::bind("127.0.0.1:0").await.expect("bind an ephemeral port")
 }
 
 fn spawn<F>(f: impl FnOnce(oneshot::Receiver<()>) -> F) -> Running
@@ -117,10 +110,7 @@ where
     F: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
     let (stop, rx) = oneshot::channel();
-    Running {
-        stop,
-        task: tokio::spawn(f(rx)),
-    }
+    Running { stop, task: tokio::spawn(f(rx)) }
 }
 
 /// Stack knobs a test may change before start.
@@ -156,9 +146,7 @@ impl Stack {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
         let db = match engine {
-            Engine::Sqlite => DbConfig::Sqlite {
-                path: dir.path().join("wa.db"),
-            },
+            Engine::Sqlite => DbConfig::Sqlite { path: dir.path().join("wa.db") },
             Engine::Mysql => mysql_config(),
         };
         let storage = Storage { db, dir };
@@ -166,11 +154,7 @@ impl Stack {
         tokio::task::spawn_blocking(move || coreapp::db::migrate(&migrate_cfg))
             .await
             .unwrap()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "migrations failed ({engine:?}); is MariaDB running on 127.0.0.1:3306? {e:#}"
-                )
-            });
+            .unwrap_or_else(|e| panic!("migrations failed ({engine:?}); is MariaDB running on 127.0.0.1:3306? {e:#}"));
         let receiver = Receiver::start().await;
         let web_config = webapp::Config {
             servername: "localhost".into(),
@@ -221,10 +205,7 @@ impl Stack {
         let scheme = if self.options.tls { "https" } else { "http" };
         let sandbox_addr = sandbox_l.local_addr().unwrap();
         let core_addrs: Vec<SocketAddr> = core_ls.iter().map(|l| l.local_addr().unwrap()).collect();
-        self.webs = web_ls
-            .iter()
-            .map(|l| format!("{scheme}://{}", l.local_addr().unwrap()))
-            .collect();
+        self.webs = web_ls.iter().map(|l| format!("{scheme}://{}", l.local_addr().unwrap())).collect();
         self.sandbox = format!("http://{sandbox_addr}");
 
         let sandbox_config = sandbox::Config {
@@ -268,10 +249,7 @@ impl Stack {
 
         for (i, l) in web_ls.into_iter().enumerate() {
             let core = core_addrs[i % core_addrs.len()].to_string();
-            let config = webapp::Config {
-                core_addrs: vec![core],
-                ..self.web_config.clone()
-            };
+            let config = webapp::Config { core_addrs: vec![core], ..self.web_config.clone() };
             self.processes.push(spawn(|rx| {
                 webapp::run(config, l, async move {
                     let _ = rx.await;
@@ -280,11 +258,7 @@ impl Stack {
         }
         for web in self.webs.clone() {
             self.wait_until(Duration::from_secs(30), || async {
-                self.http
-                    .get(format!("{web}/"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == StatusCode::OK)
+                self.http.get(format!("{web}/")).send().await.is_ok_and(|r| r.status() == StatusCode::OK)
             })
             .await
             .expect("webapp did not come up");
@@ -325,27 +299,12 @@ impl Stack {
     }
 
     /// A request to the first webapp.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        auth: Auth<'_>,
-        body: Option<Value>,
-    ) -> Answer {
+    pub async fn call(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>) -> Answer {
         self.call_on(0, method, path, auth, body).await
     }
 
-    pub async fn call_on(
-        &self,
-        web: usize,
-        method: Method,
-        path: &str,
-        auth: Auth<'_>,
-        body: Option<Value>,
-    ) -> Answer {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.webs[web]));
+    pub async fn call_on(&self, web: usize, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>) -> Answer {
+        let mut req = self.http.request(method, format!("{}{path}", self.webs[web]));
         req = match auth {
             Auth::None => req,
             Auth::Bearer(t) => req.bearer_auth(t),
@@ -358,28 +317,19 @@ impl Stack {
         Answer::read(req.send().await.expect("request reaches the webapp")).await
     }
 
+    /// `POST /v1/users/login` with HTTP Basic and an optional body.
+    pub async fn login(&self, user: &str, password: &str, body: Option<Value>) -> Answer {
+        self.call(Method::POST, "/v1/users/login", Auth::Basic(user, password), body).await
+    }
+
     /// Logs in as admin, changing the factory password on first use.
     pub async fn admin_token(&self) -> String {
-        let a = self
-            .call(
-                Method::POST,
-                "/v1/users/login",
-                Auth::Basic("admin", ADMIN_PASSWORD),
-                None,
-            )
-            .await;
+        let a = self.call(Method::POST, "/v1/users/login", Auth::Basic("admin", ADMIN_PASSWORD), None).await;
         if a.status == StatusCode::OK {
             return a.token();
         }
         let body = serde_json::json!({"new_password": ADMIN_PASSWORD});
-        let a = self
-            .call(
-                Method::POST,
-                "/v1/users/login",
-                Auth::Basic("admin", "secret"),
-                Some(body),
-            )
-            .await;
+        let a = self.call(Method::POST, "/v1/users/login", Auth::Basic("admin", "secret"), Some(body)).await;
         assert_eq!(a.status, StatusCode::OK, "first admin login: {}", a.body);
         a.token()
     }
@@ -387,14 +337,7 @@ impl Stack {
     /// Points `webhooks.url` at the receiver.
     pub async fn use_receiver(&self, token: &str) {
         let patch = serde_json::json!({"webhooks": {"url": self.receiver.url()}});
-        let a = self
-            .call(
-                Method::PATCH,
-                "/v1/settings/application",
-                Auth::Bearer(token),
-                Some(patch),
-            )
-            .await;
+        let a = self.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(token), Some(patch)).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     }
 }
@@ -422,18 +365,11 @@ impl Answer {
     pub async fn read(r: reqwest::Response) -> Answer {
         let status = r.status();
         let headers = r.headers().clone();
-        let peer_certificate = r
-            .extensions()
-            .get::<reqwest::tls::TlsInfo>()
-            .and_then(|i| i.peer_certificate().map(<[u8]>::to_vec));
+        let peer_certificate =
+            r.extensions().get::<reqwest::tls::TlsInfo>().and_then(|i| i.peer_certificate().map(<[u8]>::to_vec));
         let text = r.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Answer {
-            status,
-            headers,
-            body,
-            peer_certificate,
-        }
+        Answer { status, headers, body, peer_certificate }
     }
 
     /// The first error's code.
@@ -442,11 +378,7 @@ impl Answer {
     }
 
     pub fn token(&self) -> String {
-        self.body
-            .pointer("/users/0/token")
-            .and_then(Value::as_str)
-            .expect("a token")
-            .to_string()
+        self.body.pointer("/users/0/token").and_then(Value::as_str).expect("a token").to_string()
     }
 
     /// Asserts an on-prem error with this HTTP status and code.
@@ -454,10 +386,6 @@ impl Answer {
     pub fn assert_error(&self, status: u16, code: u64) {
         assert_eq!(self.status.as_u16(), status, "HTTP status of {}", self.body);
         assert_eq!(self.error_code(), Some(code), "error code of {}", self.body);
-        assert!(
-            self.body.get("meta").is_some(),
-            "meta missing in {}",
-            self.body
-        );
+        assert!(self.body.get("meta").is_some(), "meta missing in {}", self.body);
     }
 }

@@ -37,9 +37,7 @@ async fn record(State(inner): State<Arc<Inner>>, body: String) -> StatusCode {
 impl Receiver {
     pub async fn start() -> Receiver {
         let inner = Arc::new(Inner::default());
-        let app = Router::new()
-            .route("/webhook", post(record))
-            .with_state(inner.clone());
+        let app = Router::new().route("/webhook", post(record)).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/webhook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -65,11 +65,7 @@ pub struct Principal {
 impl Principal {
     /// Refuses callers below `role` with 403/1005.
     pub fn require(&self, role: Role) -> Result<(), Failure> {
-        if self.role >= role {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("User doesn't have permission").into())
-        }
+        if self.role >= role { Ok(()) } else { Err(ApiError::forbidden("User doesn't have permission").into()) }
     }
 
     /// A signed-in user (the API key does not count).
@@ -102,10 +98,7 @@ impl Auth {
             iat_ms: now_ms,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
-        Ok(Minted {
-            token,
-            expires_at: exp,
-        })
+        Ok(Minted { token, expires_at: exp })
     }
 
     fn verify_token(&self, token: &str) -> Result<Principal, ApiError> {
@@ -116,21 +109,11 @@ impl Auth {
             .map_err(|_| ApiError::unauthenticated("Invalid or expired authentication token"))?;
         let c = data.claims;
         let revoked = self.revoked.read().expect("revocations lock");
-        if revoked.tokens.contains(&c.jti)
-            || revoked.users.get(&c.user).is_some_and(|t| c.iat_ms <= *t)
-        {
-            return Err(ApiError::unauthenticated(
-                "Authentication token has been revoked",
-            ));
+        if revoked.tokens.contains(&c.jti) || revoked.users.get(&c.user).is_some_and(|t| c.iat_ms <= *t) {
+            return Err(ApiError::unauthenticated("Authentication token has been revoked"));
         }
-        let role = Role::parse(&c.role)
-            .ok_or_else(|| ApiError::unauthenticated("Invalid authentication token"))?;
-        Ok(Principal {
-            username: c.user,
-            role,
-            token_id: Some(c.jti),
-            token_expires_ms: c.exp * 1000,
-        })
+        let role = Role::parse(&c.role).ok_or_else(|| ApiError::unauthenticated("Invalid authentication token"))?;
+        Ok(Principal { username: c.user, role, token_id: Some(c.jti), token_expires_ms: c.exp * 1000 })
     }
 
     /// Replaces the revocation list with the coreapps' current one.
@@ -184,12 +167,7 @@ impl Auth {
             "bearer" => self.verify_token(rest.trim()),
             "apikey" => match &self.api_key {
                 Some(key) if constant_time_eq(key.as_bytes(), rest.trim().as_bytes()) => {
-                    Ok(Principal {
-                        username: "apikey".into(),
-                        role: Role::Api,
-                        token_id: None,
-                        token_expires_ms: 0,
-                    })
+                    Ok(Principal { username: "apikey".into(), role: Role::Api, token_id: None, token_expires_ms: 0 })
                 }
                 _ => Err(missing()),
             },
@@ -212,40 +190,22 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = Failure;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         Ok(state.auth.authenticate(header)?)
     }
 }
 
 /// 429/1015 for an address over its failed-login budget.
 pub fn too_many_failures() -> ApiError {
-    ApiError::new(
-        ErrorCode::TooManyRequests,
-        "Rate limiting exceeded on bad login attempts",
-    )
+    ApiError::new(ErrorCode::TooManyRequests, "Rate limiting exceeded on bad login attempts")
 }
 
 /// Polls the coreapps for revoked tokens until shutdown.
-pub async fn revocation_loop(
-    state: AppState,
-    every: Duration,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
+pub async fn revocation_loop(state: AppState, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut failing = false;
     loop {
-        match state
-            .cores
-            .any()
-            .list_revocations(proto::core::Empty {})
-            .await
-        {
+        match state.cores.any().list_revocations(proto::core::Empty {}).await {
             Ok(reply) => {
                 state.auth.set_revocations(reply.into_inner().revocations);
                 failing = false;
@@ -269,37 +229,18 @@ mod tests {
 
     #[test]
     fn tokens_verify_and_revoke() {
-        let auth = Auth::new(
-            b"0123456789abcdef0123456789abcdef",
-            Some("monitoring-key-1".into()),
-            3,
-        );
+        let auth = Auth::new(b"0123456789abcdef0123456789abcdef", Some("monitoring-key-1".into()), 3);
         let minted = auth.mint("alice", Role::User).unwrap();
         assert_eq!(minted.token.split('.').count(), 3);
-        let p = auth
-            .authenticate(Some(&format!("Bearer {}", minted.token)))
-            .unwrap();
+        let p = auth.authenticate(Some(&format!("Bearer {}", minted.token))).unwrap();
         assert_eq!((p.username.as_str(), p.role), ("alice", Role::User));
         auth.revoke_locally(p.token_id.as_deref(), None);
-        assert!(
-            auth.authenticate(Some(&format!("Bearer {}", minted.token)))
-                .is_err()
-        );
+        assert!(auth.authenticate(Some(&format!("Bearer {}", minted.token))).is_err());
 
         let other = Auth::new(b"another key, another signature!", None, 3);
         let forged = other.mint("alice", Role::Admin).unwrap();
-        assert_eq!(
-            auth.authenticate(Some(&format!("Bearer {}", forged.token)))
-                .unwrap_err()
-                .http_status(),
-            401
-        );
-        assert_eq!(
-            auth.authenticate(Some("Apikey monitoring-key-1"))
-                .unwrap()
-                .role,
-            Role::Api
-        );
+        assert_eq!(auth.authenticate(Some(&format!("Bearer {}", forged.token))).unwrap_err().http_status(), 401);
+        assert_eq!(auth.authenticate(Some("Apikey monitoring-key-1")).unwrap().role, Role::Api);
         assert!(auth.authenticate(Some("Apikey wrong")).is_err());
         assert!(auth.authenticate(None).is_err());
     }
@@ -314,16 +255,10 @@ mod tests {
             username: "bob".into(),
             issued_before_ms: cut,
         }]);
-        assert!(
-            auth.authenticate(Some(&format!("Bearer {}", old.token)))
-                .is_err()
-        );
+        assert!(auth.authenticate(Some(&format!("Bearer {}", old.token))).is_err());
         std::thread::sleep(Duration::from_millis(2));
         let new = auth.mint("bob", Role::User).unwrap();
-        assert!(
-            auth.authenticate(Some(&format!("Bearer {}", new.token)))
-                .is_ok()
-        );
+        assert!(auth.authenticate(Some(&format!("Bearer {}", new.token))).is_ok());
     }
 
     #[test]

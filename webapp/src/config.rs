@@ -32,11 +32,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> anyhow::Result<Config> {
-        let tls = match var("WA_WEB_TLS")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let tls = match var("WA_WEB_TLS").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("on" | "1" | "true") => true,
             Some("off" | "0" | "false") => false,
             Some(other) => bail!("WA_WEB_TLS has invalid value '{other}': expected on or off"),
@@ -57,9 +53,9 @@ impl Config {
         };
         let login_failures_per_hour = match var("WA_WEB_LOGIN_FAILURES_PER_HOUR") {
             None => 30,
-            Some(v) => v.parse().map_err(|e| {
-                anyhow::anyhow!("WA_WEB_LOGIN_FAILURES_PER_HOUR has invalid value '{v}': {e}")
-            })?,
+            Some(v) => {
+                v.parse().map_err(|e| anyhow::anyhow!("WA_WEB_LOGIN_FAILURES_PER_HOUR has invalid value '{v}': {e}"))?
+            }
         };
         Ok(Config {
             servername: var("WA_WEB_SERVERNAME").unwrap_or_else(|| "localhost".into()),
@@ -79,9 +75,7 @@ impl Config {
     pub fn listen_from_env() -> anyhow::Result<SocketAddr> {
         match var("WA_WEB_LISTEN") {
             None => Ok(SocketAddr::from(([0, 0, 0, 0], 443))),
-            Some(v) => v
-                .parse()
-                .map_err(|e| anyhow::anyhow!("WA_WEB_LISTEN has invalid value '{v}': {e}")),
+            Some(v) => v.parse().map_err(|e| anyhow::anyhow!("WA_WEB_LISTEN has invalid value '{v}': {e}")),
         }
     }
 
@@ -92,22 +86,10 @@ impl Config {
             if self.tls { "on" } else { "off" },
             self.servername,
             self.core_addrs.join(","),
-            if self.api_key.is_some() {
-                "set"
-            } else {
-                "unset"
-            },
+            if self.api_key.is_some() { "set" } else { "unset" },
             self.version,
-            if self.cloud_app_secret.is_empty() {
-                "unset"
-            } else {
-                "set"
-            },
-            if self.cloud_verify_token.is_empty() {
-                "unset"
-            } else {
-                "set"
-            },
+            if self.cloud_app_secret.is_empty() { "unset" } else { "set" },
+            if self.cloud_verify_token.is_empty() { "unset" } else { "set" },
         )
     }
 }

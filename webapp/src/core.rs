@@ -21,11 +21,7 @@ impl Cores {
     pub fn new(addrs: &[String]) -> anyhow::Result<Self> {
         let mut clients = Vec::with_capacity(addrs.len());
         for addr in addrs {
-            let uri = if addr.contains("://") {
-                addr.clone()
-            } else {
-                format!("http://{addr}")
-            };
+            let uri = if addr.contains("://") { addr.clone() } else { format!("http://{addr}") };
             let channel = Endpoint::from_shared(uri)
                 .map_err(|e| anyhow::anyhow!("WA_CORE_ADDRS entry '{addr}' is not valid: {e}"))?
                 .connect_timeout(Duration::from_secs(3))
@@ -34,10 +30,7 @@ impl Cores {
                 .connect_lazy();
             clients.push(CoreClient::new(channel));
         }
-        Ok(Cores {
-            clients: Arc::new(clients),
-            next: Arc::new(AtomicUsize::new(0)),
-        })
+        Ok(Cores { clients: Arc::new(clients), next: Arc::new(AtomicUsize::new(0)) })
     }
 
     /// Any coreapp (round robin).
@@ -74,10 +67,7 @@ pub fn to_api_error(status: tonic::Status) -> ApiError {
         }
         None => {
             tracing::error!(grpc_code = ?status.code(), message = status.message(), "coreapp call failed");
-            ApiError::new(
-                ErrorCode::InternalError,
-                "Unable to reach coreapp. Please check if it is running",
-            )
+            ApiError::new(ErrorCode::InternalError, "Unable to reach coreapp. Please check if it is running")
         }
     }
 }

@@ -20,17 +20,11 @@ pub struct OnPrem {
 
 impl OnPrem {
     pub fn ok(payload: Value) -> Self {
-        OnPrem {
-            status: StatusCode::OK,
-            payload,
-        }
+        OnPrem { status: StatusCode::OK, payload }
     }
 
     pub fn created(payload: Value) -> Self {
-        OnPrem {
-            status: StatusCode::CREATED,
-            payload,
-        }
+        OnPrem { status: StatusCode::CREATED, payload }
     }
 
     /// 200 with `meta` only.
@@ -49,10 +43,7 @@ struct Pending {
 impl IntoResponse for OnPrem {
     fn into_response(self) -> Response {
         let mut r = self.status.into_response();
-        r.extensions_mut().insert(Pending {
-            payload: self.payload,
-            errors: Vec::new(),
-        });
+        r.extensions_mut().insert(Pending { payload: self.payload, errors: Vec::new() });
         r
     }
 }
@@ -68,13 +59,9 @@ impl From<ApiError> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut r = status.into_response();
-        r.extensions_mut().insert(Pending {
-            payload: Value::Null,
-            errors: vec![self.0],
-        });
+        r.extensions_mut().insert(Pending { payload: Value::Null, errors: vec![self.0] });
         r
     }
 }
@@ -86,10 +73,7 @@ pub async fn render(State(meta): State<Meta>, mut response: Response) -> Respons
     if let Some(p) = response.extensions_mut().remove::<Pending>() {
         let body = envelope(p.payload, &meta, &p.errors);
         let (mut parts, _) = response.into_parts();
-        parts.headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         parts.headers.remove(header::CONTENT_LENGTH);
         return Response::from_parts(parts, axum::body::Body::from(body.to_string()));
     }

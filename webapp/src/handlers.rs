@@ -18,13 +18,8 @@ pub fn json_body(body: &Bytes) -> Result<Value, Failure> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("Unable to decode the request: {e}"),
-        )
-        .into()
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("Unable to decode the request: {e}")).into())
 }
 
 /// A string field that must be present.

@@ -20,9 +20,7 @@ use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::http::{HeaderName, HeaderValue};
 use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use wire::error::Meta;
 
 pub use config::Config;
@@ -43,9 +41,7 @@ struct HexRequestId;
 
 impl MakeRequestId for HexRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&wire::ids::random_hex(16))
-            .ok()
-            .map(RequestId::new)
+        HeaderValue::from_str(&wire::ids::random_hex(16)).ok().map(RequestId::new)
     }
 }
 
@@ -71,18 +67,14 @@ async fn underscore_headers(mut req: Request) -> Request {
 
 /// The complete application: routes, envelope rendering, request ids,
 /// legacy header names, trailing slashes.
-pub fn app(
-    state: AppState,
-) -> IntoMakeServiceWithConnectInfo<NormalizePath<axum::Router>, SocketAddr> {
+pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<NormalizePath<axum::Router>, SocketAddr> {
     let meta = Meta::stable(state.config.version.clone());
     let router = router::routes()
         .layer(axum::middleware::map_response_with_state(meta, envelope::render))
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-            }),
-        )
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, HexRequestId))
         .layer(axum::middleware::map_request(underscore_headers))
@@ -134,11 +126,7 @@ pub async fn run(
             .jwt_key
         }
     };
-    let auth = Arc::new(auth::Auth::new(
-        &jwt_key,
-        config.api_key.clone(),
-        config.login_failures_per_hour,
-    ));
+    let auth = Arc::new(auth::Auth::new(&jwt_key, config.api_key.clone(), config.login_failures_per_hour));
     let tls = if config.tls {
         let servername = config.servername.clone();
         let pem = from_core("TLS certificate", || {
@@ -147,27 +135,16 @@ pub async fn run(
         })
         .await;
         Some(
-            axum_server::tls_rustls::RustlsConfig::from_pem(
-                pem.cert_pem.into_bytes(),
-                pem.key_pem.into_bytes(),
-            )
-            .await?,
+            axum_server::tls_rustls::RustlsConfig::from_pem(pem.cert_pem.into_bytes(), pem.key_pem.into_bytes())
+                .await?,
         )
     } else {
         None
     };
 
-    let state = AppState {
-        config: Arc::new(config),
-        cores,
-        auth,
-    };
+    let state = AppState { config: Arc::new(config), cores, auth };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let poller = tokio::spawn(auth::revocation_loop(
-        state.clone(),
-        state.config.revocation_poll,
-        stop_rx,
-    ));
+    let poller = tokio::spawn(auth::revocation_loop(state.clone(), state.config.revocation_poll, stop_rx));
 
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
@@ -182,18 +159,8 @@ pub async fn run(
     let app = app(state);
     tracing::info!(%addr, tls = tls.is_some(), "webapp serving the on-prem API");
     match tls {
-        Some(tls) => {
-            axum_server::from_tcp_rustls(std_listener, tls)?
-                .handle(handle)
-                .serve(app)
-                .await?
-        }
-        None => {
-            axum_server::from_tcp(std_listener)?
-                .handle(handle)
-                .serve(app)
-                .await?
-        }
+        Some(tls) => axum_server::from_tcp_rustls(std_listener, tls)?.handle(handle).serve(app).await?,
+        None => axum_server::from_tcp(std_listener)?.handle(handle).serve(app).await?,
     }
     poller.abort();
     Ok(())

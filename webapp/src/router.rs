@@ -16,23 +16,13 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/users/login", post(users::login))
         .route("/v1/users/logout", post(users::logout))
         .route("/v1/users", post(users::create))
-        .route(
-            "/v1/users/{name}",
-            get(users::get).put(users::update).delete(users::delete),
-        )
-        .route(
-            "/v1/settings/application",
-            get(settings::get)
-                .patch(settings::patch)
-                .delete(settings::reset),
-        )
+        .route("/v1/users/{name}", get(users::get).put(users::update).delete(users::delete))
+        .route("/v1/settings/application", get(settings::get).patch(settings::patch).delete(settings::reset))
         .route("/v1/health", get(health::get))
         .route("/v1/messages", post(messages::send))
         .route(
             "/cloud/webhooks",
-            get(cloud::verify)
-                .post(cloud::receive)
-                .layer(DefaultBodyLimit::max(CLOUD_WEBHOOK_LIMIT)),
+            get(cloud::verify).post(cloud::receive).layer(DefaultBodyLimit::max(CLOUD_WEBHOOK_LIMIT)),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)

@@ -8,35 +8,19 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, PartialEq)]
 pub enum CloudEvent {
     /// A status of a message the business sent.
-    Status {
-        phone_number_id: String,
-        status: Value,
-    },
+    Status { phone_number_id: String, status: Value },
     /// A message a user sent, with the sender's contact card when Cloud gave one.
-    Message {
-        phone_number_id: String,
-        contact: Option<Value>,
-        message: Value,
-    },
+    Message { phone_number_id: String, contact: Option<Value>, message: Value },
     /// A value-level error (system, app or account).
-    Error {
-        phone_number_id: String,
-        error: Value,
-    },
+    Error { phone_number_id: String, error: Value },
 }
 
 impl CloudEvent {
     pub fn phone_number_id(&self) -> &str {
         match self {
-            CloudEvent::Status {
-                phone_number_id, ..
-            }
-            | CloudEvent::Message {
-                phone_number_id, ..
-            }
-            | CloudEvent::Error {
-                phone_number_id, ..
-            } => phone_number_id,
+            CloudEvent::Status { phone_number_id, .. }
+            | CloudEvent::Message { phone_number_id, .. }
+            | CloudEvent::Error { phone_number_id, .. } => phone_number_id,
         }
     }
 }
@@ -60,17 +44,9 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<CloudEvent>, ParseError> {
         return Err(ParseError::NotWhatsApp);
     }
     let mut events = Vec::new();
-    let entries = root
-        .get("entry")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let entries = root.get("entry").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     for entry in entries {
-        let changes = entry
-            .get("changes")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+        let changes = entry.get("changes").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         for change in changes {
             if change.get("field").and_then(Value::as_str) != Some("messages") {
                 continue;
@@ -78,37 +54,21 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<CloudEvent>, ParseError> {
             let Some(value) = change.get("value") else {
                 continue;
             };
-            let pnid = value
-                .pointer("/metadata/phone_number_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
+            let pnid =
+                value.pointer("/metadata/phone_number_id").and_then(Value::as_str).unwrap_or_default().to_string();
             let contacts = value.get("contacts").and_then(Value::as_array);
             for status in array(value, "statuses") {
-                events.push(CloudEvent::Status {
-                    phone_number_id: pnid.clone(),
-                    status: status.clone(),
-                });
+                events.push(CloudEvent::Status { phone_number_id: pnid.clone(), status: status.clone() });
             }
             for message in array(value, "messages") {
                 let from = message.get("from").and_then(Value::as_str);
                 let contact = contacts.and_then(|cs| {
-                    cs.iter()
-                        .find(|c| c.get("wa_id").and_then(Value::as_str) == from)
-                        .or_else(|| cs.first())
-                        .cloned()
+                    cs.iter().find(|c| c.get("wa_id").and_then(Value::as_str) == from).or_else(|| cs.first()).cloned()
                 });
-                events.push(CloudEvent::Message {
-                    phone_number_id: pnid.clone(),
-                    contact,
-                    message: message.clone(),
-                });
+                events.push(CloudEvent::Message { phone_number_id: pnid.clone(), contact, message: message.clone() });
             }
             for error in array(value, "errors") {
-                events.push(CloudEvent::Error {
-                    phone_number_id: pnid.clone(),
-                    error: error.clone(),
-                });
+                events.push(CloudEvent::Error { phone_number_id: pnid.clone(), error: error.clone() });
             }
         }
     }
@@ -116,10 +76,7 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<CloudEvent>, ParseError> {
 }
 
 fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
 /// The order of statuses; a status never replaces one of a higher rank.
@@ -154,11 +111,8 @@ const ERROR_MAP: &[(i64, u32, &str)] = &[
 /// on-prem one (`{code,title,details,href}`).
 pub fn onprem_error(cloud: &Value) -> Value {
     let cloud_code = cloud.get("code").and_then(Value::as_i64).unwrap_or(0);
-    let cloud_title = cloud
-        .get("title")
-        .or_else(|| cloud.get("message"))
-        .and_then(Value::as_str)
-        .unwrap_or("Unknown error");
+    let cloud_title =
+        cloud.get("title").or_else(|| cloud.get("message")).and_then(Value::as_str).unwrap_or("Unknown error");
     let cloud_details = cloud.pointer("/error_data/details").and_then(Value::as_str);
     let (code, title) = ERROR_MAP
         .iter()
@@ -176,10 +130,7 @@ pub fn onprem_error(cloud: &Value) -> Value {
 /// Translates a Cloud status into the on-prem `statuses[]` item, with the
 /// message id replaced by ours.
 pub fn onprem_status(status: &Value, message_id: &str) -> Value {
-    let name = status
-        .get("status")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let name = status.get("status").and_then(Value::as_str).unwrap_or_default();
     let recipient = status.get("recipient_id").cloned().unwrap_or(Value::Null);
     let mut out = json!({
         "id": message_id,
@@ -205,12 +156,7 @@ pub fn onprem_status(status: &Value, message_id: &str) -> Value {
 
 /// A failed status for a message Cloud refused synchronously (no status
 /// webhook will come for it), in the on-prem shape.
-pub fn onprem_failed_status(
-    message_id: &str,
-    recipient: &str,
-    timestamp_s: i64,
-    error: &Value,
-) -> Value {
+pub fn onprem_failed_status(message_id: &str, recipient: &str, timestamp_s: i64, error: &Value) -> Value {
     json!({
         "id": message_id,
         "recipient_id": recipient,
@@ -250,22 +196,13 @@ mod tests {
     use super::*;
 
     const TEXT: &str = include_str!("../tests/fixtures/cloud-webhooks/pywa-text.json");
-    const FAILED: &str =
-        include_str!("../tests/fixtures/cloud-webhooks/bindambc-status-failed-131047.json");
-    const DELIVERED: &str =
-        include_str!("../tests/fixtures/cloud-webhooks/pywa-status-delivered.json");
+    const FAILED: &str = include_str!("../tests/fixtures/cloud-webhooks/bindambc-status-failed-131047.json");
+    const DELIVERED: &str = include_str!("../tests/fixtures/cloud-webhooks/pywa-status-delivered.json");
 
     #[test]
     fn inbound_text_becomes_on_prem_contacts_and_messages() {
         let events = parse_notification(TEXT.as_bytes()).unwrap();
-        let [
-            CloudEvent::Message {
-                phone_number_id,
-                contact,
-                message,
-            },
-        ] = events.as_slice()
-        else {
+        let [CloudEvent::Message { phone_number_id, contact, message }] = events.as_slice() else {
             panic!("one message expected: {events:?}");
         };
         assert_eq!(phone_number_id, "1122334455667");
@@ -281,9 +218,7 @@ mod tests {
     #[test]
     fn failed_status_maps_the_error_and_keeps_legacy_fields() {
         let events = parse_notification(FAILED.as_bytes()).unwrap();
-        let [CloudEvent::Status { status, .. }] = events.as_slice() else {
-            panic!("{events:?}")
-        };
+        let [CloudEvent::Status { status, .. }] = events.as_slice() else { panic!("{events:?}") };
         let out = onprem_status(status, "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
         assert_eq!(out["id"], "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
         assert_eq!(out["status"], "failed");
@@ -291,20 +226,13 @@ mod tests {
         assert_eq!(out["message"]["recipient_id"], "5511111111111");
         assert_eq!(out["errors"][0]["code"], 470);
         assert_eq!(out["errors"][0]["title"], "Re-engagement message");
-        assert!(
-            out["errors"][0]["details"]
-                .as_str()
-                .unwrap()
-                .contains("131047")
-        );
+        assert!(out["errors"][0]["details"].as_str().unwrap().contains("131047"));
     }
 
     #[test]
     fn delivered_status_keeps_conversation_and_pricing() {
         let events = parse_notification(DELIVERED.as_bytes()).unwrap();
-        let [CloudEvent::Status { status, .. }] = events.as_slice() else {
-            panic!("{events:?}")
-        };
+        let [CloudEvent::Status { status, .. }] = events.as_slice() else { panic!("{events:?}") };
         let out = onprem_status(status, "our-id");
         assert_eq!(out["status"], "delivered");
         assert_eq!(out["recipient_id"], status["recipient_id"]);
@@ -314,14 +242,8 @@ mod tests {
 
     #[test]
     fn other_objects_and_bad_json_are_rejected() {
-        assert!(matches!(
-            parse_notification(b"{\"object\":\"page\"}"),
-            Err(ParseError::NotWhatsApp)
-        ));
-        assert!(matches!(
-            parse_notification(b"not json"),
-            Err(ParseError::Json(_))
-        ));
+        assert!(matches!(parse_notification(b"{\"object\":\"page\"}"), Err(ParseError::NotWhatsApp)));
+        assert!(matches!(parse_notification(b"not json"), Err(ParseError::Json(_))));
     }
 
     #[test]

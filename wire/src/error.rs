@@ -85,10 +85,7 @@ const TABLE: &[Row] = &[
 
 impl ErrorCode {
     fn row(self) -> &'static Row {
-        TABLE
-            .iter()
-            .find(|r| r.code == self)
-            .expect("every ErrorCode has a row in TABLE")
+        TABLE.iter().find(|r| r.code == self).expect("every ErrorCode has a row in TABLE")
     }
 
     /// The numeric on-prem code, e.g. 1008.
@@ -128,27 +125,17 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, details: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            details: details.into(),
-            status_override: None,
-        }
+        ApiError { code, details: details.into(), status_override: None }
     }
 
     /// 1008 `Missing mandatory parameter '<p>'`.
     pub fn missing(param: &str) -> Self {
-        Self::new(
-            ErrorCode::ParameterMissing,
-            format!("Missing mandatory parameter '{param}'"),
-        )
+        Self::new(ErrorCode::ParameterMissing, format!("Missing mandatory parameter '{param}'"))
     }
 
     /// 1009 `Parameter '<p>' has invalid value '<v>'`.
     pub fn invalid_value(param: &str, value: impl std::fmt::Display) -> Self {
-        Self::new(
-            ErrorCode::ParameterInvalid,
-            format!("Parameter '{param}' has invalid value '{value}'"),
-        )
+        Self::new(ErrorCode::ParameterInvalid, format!("Parameter '{param}' has invalid value '{value}'"))
     }
 
     /// 1009 with free details.
@@ -158,10 +145,7 @@ impl ApiError {
 
     /// 1010 `Parameter '<p>' is not required for type '<t>'`.
     pub fn not_required(param: &str, ty: &str) -> Self {
-        Self::new(
-            ErrorCode::ParameterNotRequired,
-            format!("Parameter '{param}' is not required for type '{ty}'"),
-        )
+        Self::new(ErrorCode::ParameterNotRequired, format!("Parameter '{param}' is not required for type '{ty}'"))
     }
 
     /// 404/1006 for a resource.
@@ -171,10 +155,7 @@ impl ApiError {
 
     /// 401/1005: no valid credentials.
     pub fn unauthenticated(details: impl Into<String>) -> Self {
-        ApiError {
-            status_override: Some(401),
-            ..Self::new(ErrorCode::AccessDenied, details)
-        }
+        ApiError { status_override: Some(401), ..Self::new(ErrorCode::AccessDenied, details) }
     }
 
     /// 403/1005: authenticated, but the role may not do this.
@@ -188,8 +169,7 @@ impl ApiError {
     }
 
     pub fn http_status(&self) -> u16 {
-        self.status_override
-            .unwrap_or_else(|| self.code.http_status())
+        self.status_override.unwrap_or_else(|| self.code.http_status())
     }
 
     /// The `{"code","title","details"}` object of an `errors` array.
@@ -211,10 +191,7 @@ pub struct Meta {
 
 impl Meta {
     pub fn stable(version: impl Into<String>) -> Self {
-        Meta {
-            api_status: "stable",
-            version: version.into(),
-        }
+        Meta { api_status: "stable", version: version.into() }
     }
 }
 
@@ -260,11 +237,7 @@ mod tests {
         ];
         assert_eq!(all.len(), TABLE.len());
         for code in all {
-            assert_eq!(
-                TABLE.iter().filter(|r| r.code == code).count(),
-                1,
-                "{code:?}"
-            );
+            assert_eq!(TABLE.iter().filter(|r| r.code == code).count(), 1, "{code:?}");
             assert_eq!(ErrorCode::from_number(code.number()), Some(code));
         }
     }
@@ -284,10 +257,7 @@ mod tests {
     fn envelope_has_meta_and_errors_only_on_failure() {
         let meta = Meta::stable("2.53.0");
         let ok = envelope(json!({"messages": [{"id": "x"}]}), &meta, &[]);
-        assert_eq!(
-            ok,
-            json!({"messages": [{"id": "x"}], "meta": {"api_status": "stable", "version": "2.53.0"}})
-        );
+        assert_eq!(ok, json!({"messages": [{"id": "x"}], "meta": {"api_status": "stable", "version": "2.53.0"}}));
         let err = envelope(Value::Null, &meta, &[ApiError::missing("to")]);
         assert_eq!(
             err,

@@ -43,9 +43,7 @@ pub struct Outbound {
 
 /// Validates a `POST /v1/messages` body.
 pub fn validate(body: &Value) -> Result<Outbound, ApiError> {
-    let obj = body
-        .as_object()
-        .ok_or_else(|| ApiError::invalid("Request body must be a JSON object"))?;
+    let obj = body.as_object().ok_or_else(|| ApiError::invalid("Request body must be a JSON object"))?;
 
     let to = match obj.get("to") {
         None | Some(Value::Null) => return Err(ApiError::missing("to")),
@@ -62,10 +60,7 @@ pub fn validate(body: &Value) -> Result<Outbound, ApiError> {
         Some(other) => {
             return Err(ApiError::new(
                 ErrorCode::InvalidRecipientType,
-                format!(
-                    "Parameter 'recipient_type' has invalid value '{}'",
-                    display(other)
-                ),
+                format!("Parameter 'recipient_type' has invalid value '{}'", display(other)),
             ));
         }
     }
@@ -81,9 +76,7 @@ pub fn validate(body: &Value) -> Result<Outbound, ApiError> {
         }
     }
     if !SUPPORTED.contains(&ty.as_str()) {
-        return Err(ApiError::invalid(format!(
-            "Message type '{ty}' is not supported by this release"
-        )));
+        return Err(ApiError::invalid(format!("Message type '{ty}' is not supported by this release")));
     }
 
     if let Some(v) = obj.get("preview_url") {
@@ -101,10 +94,7 @@ pub fn validate(body: &Value) -> Result<Outbound, ApiError> {
         match v.as_str() {
             Some(s) if s.chars().count() <= 512 => {}
             _ => {
-                return Err(ApiError::invalid_value(
-                    "biz_opaque_callback_data",
-                    display(v),
-                ));
+                return Err(ApiError::invalid_value("biz_opaque_callback_data", display(v)));
             }
         }
     }
@@ -116,10 +106,7 @@ pub fn validate(body: &Value) -> Result<Outbound, ApiError> {
 
     let mut payload = obj.clone();
     payload.insert("type".into(), Value::String(ty));
-    Ok(Outbound {
-        recipient,
-        payload: Value::Object(payload),
-    })
+    Ok(Outbound { recipient, payload: Value::Object(payload) })
 }
 
 fn validate_text(obj: &Map<String, Value>) -> Result<(), ApiError> {
@@ -153,9 +140,7 @@ fn validate_text(obj: &Map<String, Value>) -> Result<(), ApiError> {
 fn validate_ttl(ttl: &Value) -> Result<(), ApiError> {
     match ttl {
         Value::Number(n) if n.as_u64().is_some() => Ok(()),
-        Value::String(s) if s.trim().is_empty() => {
-            Err(ApiError::invalid("Empty TTL value not allowed"))
-        }
+        Value::String(s) if s.trim().is_empty() => Err(ApiError::invalid("Empty TTL value not allowed")),
         Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
         Value::String(s) if s.starts_with('P') && s.len() > 1 => Ok(()),
         other => Err(ApiError::invalid_value("ttl", display(other))),
@@ -185,10 +170,7 @@ fn display(v: &Value) -> String {
 
 /// Translates a stored on-prem message into the Cloud API send payload.
 pub fn to_cloud(recipient: &str, payload: &Value) -> Value {
-    let ty = payload
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or("text");
+    let ty = payload.get("type").and_then(Value::as_str).unwrap_or("text");
     let mut out = json!({
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -198,11 +180,8 @@ pub fn to_cloud(recipient: &str, payload: &Value) -> Value {
     });
     if ty == "text" {
         let text = payload.get("text").cloned().unwrap_or_else(|| json!({}));
-        let preview = payload
-            .get("preview_url")
-            .or_else(|| text.get("preview_url"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let preview =
+            payload.get("preview_url").or_else(|| text.get("preview_url")).and_then(Value::as_bool).unwrap_or(false);
         out["text"] = json!({"body": text.get("body").cloned().unwrap_or(Value::Null), "preview_url": preview});
     }
     for key in ["biz_opaque_callback_data", "context"] {
@@ -226,59 +205,19 @@ mod tests {
     fn text_is_validated_like_the_old_client() {
         let long = "x".repeat(MAX_TEXT_LEN + 1);
         let cases: Vec<(Value, u32, &str)> = vec![
-            (
-                json!({"type": "text", "text": {"body": "hi"}}),
-                1008,
-                "'to'",
-            ),
+            (json!({"type": "text", "text": {"body": "hi"}}), 1008, "'to'"),
             (json!({"to": "", "text": {"body": "hi"}}), 1008, "'to'"),
             (json!({"to": "1555x", "text": {"body": "hi"}}), 1009, "'to'"),
             (json!({"to": "15551234567"}), 1008, "'text'"),
-            (
-                json!({"to": "15551234567", "text": {}}),
-                1008,
-                "'text.body'",
-            ),
-            (
-                json!({"to": "15551234567", "text": {"body": 5}}),
-                1009,
-                "'text.body'",
-            ),
-            (
-                json!({"to": "15551234567", "text": {"body": long}}),
-                1001,
-                "4096",
-            ),
-            (
-                json!({"to": "15551234567", "type": "fax", "text": {"body": "x"}}),
-                1009,
-                "'type'",
-            ),
-            (
-                json!({"to": "15551234567", "text": {"body": "x"}, "image": {"id": "1"}}),
-                1010,
-                "'image'",
-            ),
-            (
-                json!({"to": "15551234567", "text": {"body": "x"}, "preview_url": "yes"}),
-                1009,
-                "'preview_url'",
-            ),
-            (
-                json!({"to": "15551234567", "text": {"body": "x"}, "recipient_type": "group"}),
-                1002,
-                "recipient_type",
-            ),
-            (
-                json!({"to": "15551234567", "text": {"body": "x"}, "ttl": ""}),
-                1009,
-                "Empty TTL",
-            ),
-            (
-                json!({"to": "15551234567", "type": "image", "image": {"id": "1"}}),
-                1009,
-                "not supported",
-            ),
+            (json!({"to": "15551234567", "text": {}}), 1008, "'text.body'"),
+            (json!({"to": "15551234567", "text": {"body": 5}}), 1009, "'text.body'"),
+            (json!({"to": "15551234567", "text": {"body": long}}), 1001, "4096"),
+            (json!({"to": "15551234567", "type": "fax", "text": {"body": "x"}}), 1009, "'type'"),
+            (json!({"to": "15551234567", "text": {"body": "x"}, "image": {"id": "1"}}), 1010, "'image'"),
+            (json!({"to": "15551234567", "text": {"body": "x"}, "preview_url": "yes"}), 1009, "'preview_url'"),
+            (json!({"to": "15551234567", "text": {"body": "x"}, "recipient_type": "group"}), 1002, "recipient_type"),
+            (json!({"to": "15551234567", "text": {"body": "x"}, "ttl": ""}), 1009, "Empty TTL"),
+            (json!({"to": "15551234567", "type": "image", "image": {"id": "1"}}), 1009, "not supported"),
         ];
         for (body, want, needle) in cases {
             let (got, details) = code(body.clone());
@@ -289,10 +228,7 @@ mod tests {
 
     #[test]
     fn valid_text_normalises_recipient_and_type() {
-        let out = validate(
-            &json!({"to": "+1 (555) 123-4567", "text": {"body": "hi"}, "preview_url": true}),
-        )
-        .unwrap();
+        let out = validate(&json!({"to": "+1 (555) 123-4567", "text": {"body": "hi"}, "preview_url": true})).unwrap();
         assert_eq!(out.recipient, "15551234567");
         assert_eq!(out.payload["type"], "text");
         let body_4096 = "é".repeat(MAX_TEXT_LEN);

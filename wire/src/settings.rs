@@ -192,13 +192,9 @@ impl ApplicationSettings {
     /// a silent success that changed nothing.
     pub fn apply_patch(&mut self, patch: &Value) -> Result<(), ApiError> {
         let Value::Object(body) = patch else {
-            return Err(ApiError::invalid(
-                "Invalid settings payload: expected a JSON object",
-            ));
+            return Err(ApiError::invalid("Invalid settings payload: expected a JSON object"));
         };
-        let recognised = body
-            .keys()
-            .any(|k| FIELDS.contains(&k.as_str()) || LEGACY_IGNORED.contains(&k.as_str()));
+        let recognised = body.keys().any(|k| FIELDS.contains(&k.as_str()) || LEGACY_IGNORED.contains(&k.as_str()));
         if !recognised {
             return Err(ApiError::invalid("No valid parameters provided"));
         }
@@ -214,27 +210,9 @@ impl ApplicationSettings {
         if let Some(v) = body.get("webhooks") {
             self.webhooks.apply(v)?;
         }
-        set(
-            body,
-            "",
-            "callback_persist",
-            &mut self.callback_persist,
-            boolean,
-        )?;
-        set(
-            body,
-            "",
-            "callback_backoff_delay_ms",
-            &mut self.callback_backoff_delay_ms,
-            millis,
-        )?;
-        set(
-            body,
-            "",
-            "max_callback_backoff_delay_ms",
-            &mut self.max_callback_backoff_delay_ms,
-            millis,
-        )?;
+        set(body, "", "callback_persist", &mut self.callback_persist, boolean)?;
+        set(body, "", "callback_backoff_delay_ms", &mut self.callback_backoff_delay_ms, millis)?;
+        set(body, "", "max_callback_backoff_delay_ms", &mut self.max_callback_backoff_delay_ms, millis)?;
         set(body, "", "sent_status", &mut self.sent_status, boolean)?;
         if let Some(v) = body.get("pass_through") {
             if boolean("pass_through", v)? {
@@ -245,59 +223,17 @@ impl ApplicationSettings {
             }
             self.pass_through = false;
         }
-        set(
-            body,
-            "",
-            "heartbeat_interval",
-            &mut self.heartbeat_interval,
-            seconds,
-        )?;
-        set(
-            body,
-            "",
-            "unhealthy_interval",
-            &mut self.unhealthy_interval,
-            seconds,
-        )?;
+        set(body, "", "heartbeat_interval", &mut self.heartbeat_interval, seconds)?;
+        set(body, "", "unhealthy_interval", &mut self.unhealthy_interval, seconds)?;
         if let Some(v) = body.get("media") {
             let media = object("media", v)?;
-            set(
-                media,
-                "media.",
-                "auto_download",
-                &mut self.media.auto_download,
-                auto_download,
-            )?;
+            set(media, "media.", "auto_download", &mut self.media.auto_download, auto_download)?;
         }
         self.apply_garbage_collector(body)?;
-        set(
-            body,
-            "",
-            "notify_user_change_number",
-            &mut self.notify_user_change_number,
-            boolean,
-        )?;
-        set(
-            body,
-            "",
-            "show_security_notifications",
-            &mut self.show_security_notifications,
-            boolean,
-        )?;
-        set(
-            body,
-            "",
-            "axolotl_context_striping_disabled",
-            &mut self.axolotl_context_striping_disabled,
-            boolean,
-        )?;
-        set(
-            body,
-            "",
-            "verbose_logging",
-            &mut self.verbose_logging,
-            boolean,
-        )?;
+        set(body, "", "notify_user_change_number", &mut self.notify_user_change_number, boolean)?;
+        set(body, "", "show_security_notifications", &mut self.show_security_notifications, boolean)?;
+        set(body, "", "axolotl_context_striping_disabled", &mut self.axolotl_context_striping_disabled, boolean)?;
+        set(body, "", "verbose_logging", &mut self.verbose_logging, boolean)?;
         set(body, "", "log_level", &mut self.log_level, log_level)?;
         Ok(())
     }
@@ -315,13 +251,7 @@ impl ApplicationSettings {
         if let Some(v) = body.get("garbagecollector_enable") {
             let gc = object("garbagecollector_enable", v)?;
             let prefix = "garbagecollector_enable.";
-            set(
-                gc,
-                prefix,
-                "media",
-                &mut self.garbagecollector_enable.media,
-                boolean,
-            )?;
+            set(gc, prefix, "media", &mut self.garbagecollector_enable.media, boolean)?;
             if let Some(v) = gc.get("messages") {
                 nested = Some(boolean("garbagecollector_enable.messages", v)?);
             }
@@ -355,12 +285,7 @@ impl ApplicationSettings {
         if let Some(url) = &self.webhooks.url {
             webhooks["url"] = Value::String(url.clone());
         }
-        let auto_download: Vec<&str> = self
-            .media
-            .auto_download
-            .iter()
-            .map(|t| t.as_str())
-            .collect();
+        let auto_download: Vec<&str> = self.media.auto_download.iter().map(|t| t.as_str()).collect();
         let mut application = json!({
             "webhooks": webhooks,
             "callback_persist": self.callback_persist,
@@ -403,9 +328,8 @@ impl ApplicationSettings {
     /// webhook delivery: `n * callback_backoff_delay_ms`, capped at
     /// `max_callback_backoff_delay_ms`. `failures == 0` gives zero.
     pub fn callback_retry_delay(&self, failures: u32) -> Duration {
-        let ms = u64::from(failures)
-            .saturating_mul(self.callback_backoff_delay_ms)
-            .min(self.max_callback_backoff_delay_ms);
+        let ms =
+            u64::from(failures).saturating_mul(self.callback_backoff_delay_ms).min(self.max_callback_backoff_delay_ms);
         Duration::from_millis(ms)
     }
 
@@ -433,11 +357,7 @@ impl ApplicationSettings {
 
 impl Default for WebhookSettings {
     fn default() -> Self {
-        WebhookSettings {
-            url: None,
-            max_concurrent_requests: 6,
-            message: MessageStatusToggles::default(),
-        }
+        WebhookSettings { url: None, max_concurrent_requests: 6, message: MessageStatusToggles::default() }
     }
 }
 
@@ -458,13 +378,7 @@ impl WebhookSettings {
             let message = object("webhooks.message", v)?;
             let prefix = "webhooks.message.";
             set(message, prefix, "sent", &mut self.message.sent, boolean)?;
-            set(
-                message,
-                prefix,
-                "delivered",
-                &mut self.message.delivered,
-                boolean,
-            )?;
+            set(message, prefix, "delivered", &mut self.message.delivered, boolean)?;
             set(message, prefix, "read", &mut self.message.read, boolean)?;
         }
         Ok(())
@@ -475,11 +389,7 @@ impl WebhookSettings {
 
 impl Default for MessageStatusToggles {
     fn default() -> Self {
-        MessageStatusToggles {
-            sent: false,
-            delivered: true,
-            read: true,
-        }
+        MessageStatusToggles { sent: false, delivered: true, read: true }
     }
 }
 
@@ -487,10 +397,7 @@ impl Default for MessageStatusToggles {
 
 impl Default for GarbageCollectorSettings {
     fn default() -> Self {
-        GarbageCollectorSettings {
-            media: false,
-            messages: true,
-        }
+        GarbageCollectorSettings { media: false, messages: true }
     }
 }
 
@@ -526,13 +433,8 @@ impl AutoDownloadType {
 // === impl LogLevel ===
 
 impl LogLevel {
-    pub const ALL: [LogLevel; 5] = [
-        LogLevel::Error,
-        LogLevel::Warn,
-        LogLevel::Info,
-        LogLevel::Debug,
-        LogLevel::Verbose,
-    ];
+    pub const ALL: [LogLevel; 5] =
+        [LogLevel::Error, LogLevel::Warn, LogLevel::Info, LogLevel::Debug, LogLevel::Verbose];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -546,9 +448,7 @@ impl LogLevel {
 
     /// The level for a name, ignoring ASCII case.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|l| l.as_str().eq_ignore_ascii_case(name))
+        Self::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(name))
     }
 }
 
@@ -594,9 +494,7 @@ fn boolean(param: &str, v: &Value) -> Result<bool, ApiError> {
 fn millis(param: &str, v: &Value) -> Result<u64, ApiError> {
     let parsed = match v {
         Value::Number(n) => n.as_u64(),
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()
-        }
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
         _ => None,
     };
     parsed.ok_or_else(|| invalid(param, v))
@@ -604,10 +502,7 @@ fn millis(param: &str, v: &Value) -> Result<u64, ApiError> {
 
 /// A positive whole number of seconds, as a JSON number.
 fn seconds(param: &str, v: &Value) -> Result<u32, ApiError> {
-    v.as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|&n| n > 0)
-        .ok_or_else(|| invalid(param, v))
+    v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|&n| n > 0).ok_or_else(|| invalid(param, v))
 }
 
 fn max_concurrent_requests(param: &str, v: &Value) -> Result<u32, ApiError> {
@@ -622,10 +517,7 @@ fn auto_download(param: &str, v: &Value) -> Result<Vec<AutoDownloadType>, ApiErr
     let items = v.as_array().ok_or_else(|| invalid(param, v))?;
     let mut types = Vec::with_capacity(items.len());
     for item in items {
-        let t = item
-            .as_str()
-            .and_then(AutoDownloadType::parse)
-            .ok_or_else(|| invalid(param, item))?;
+        let t = item.as_str().and_then(AutoDownloadType::parse).ok_or_else(|| invalid(param, item))?;
         if !types.contains(&t) {
             types.push(t);
         }
@@ -634,9 +526,7 @@ fn auto_download(param: &str, v: &Value) -> Result<Vec<AutoDownloadType>, ApiErr
 }
 
 fn log_level(param: &str, v: &Value) -> Result<LogLevel, ApiError> {
-    v.as_str()
-        .and_then(LogLevel::parse)
-        .ok_or_else(|| invalid(param, v))
+    v.as_str().and_then(LogLevel::parse).ok_or_else(|| invalid(param, v))
 }
 
 /// `""` (and `null`, which clients also use for "unset") clears the URL;
@@ -658,10 +548,7 @@ fn is_webhook_url(url: &str) -> bool {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
     }
-    let has_scheme = |scheme: &str| {
-        url.get(..scheme.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
-    };
+    let has_scheme = |scheme: &str| url.get(..scheme.len()).is_some_and(|p| p.eq_ignore_ascii_case(scheme));
     let rest = if has_scheme("https://") {
         &url["https://".len()..]
     } else if has_scheme("http://") {
@@ -682,10 +569,7 @@ fn is_webhook_url(url: &str) -> bool {
                 None => return false,
             },
         };
-        let ok = inside.contains(':')
-            && inside
-                .chars()
-                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+        let ok = inside.contains(':') && inside.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
         (ok, port)
     } else {
         let (host, port) = match host_port.rsplit_once(':') {
@@ -704,12 +588,9 @@ fn is_webhook_url(url: &str) -> bool {
 fn is_host_name(host: &str) -> bool {
     let host = host.strip_suffix('.').unwrap_or(host);
     !host.is_empty()
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
-        })
+        && host
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_'))
 }
 
 #[cfg(test)]
@@ -719,19 +600,14 @@ mod tests {
 
     fn patched(patch: Value) -> ApplicationSettings {
         let mut s = ApplicationSettings::default();
-        s.apply_patch(&patch)
-            .unwrap_or_else(|e| panic!("{patch}: {e}"));
+        s.apply_patch(&patch).unwrap_or_else(|e| panic!("{patch}: {e}"));
         s
     }
 
     fn patch_err(patch: Value) -> ApiError {
         let mut s = ApplicationSettings::default();
         let err = s.apply_patch(&patch).expect_err(&patch.to_string());
-        assert_eq!(
-            s,
-            ApplicationSettings::default(),
-            "unchanged after error: {patch}"
-        );
+        assert_eq!(s, ApplicationSettings::default(), "unchanged after error: {patch}");
         err
     }
 
@@ -740,14 +616,7 @@ mod tests {
         let s = ApplicationSettings::default();
         assert_eq!(s.webhooks.url, None);
         assert_eq!(s.webhooks.max_concurrent_requests, 6);
-        assert_eq!(
-            s.webhooks.message,
-            MessageStatusToggles {
-                sent: false,
-                delivered: true,
-                read: true
-            }
-        );
+        assert_eq!(s.webhooks.message, MessageStatusToggles { sent: false, delivered: true, read: true });
         assert!(s.callback_persist);
         assert_eq!(s.callback_backoff_delay_ms, 3000);
         assert_eq!(s.max_callback_backoff_delay_ms, 900_000);
@@ -756,13 +625,7 @@ mod tests {
         assert_eq!(s.heartbeat_interval, 5);
         assert_eq!(s.unhealthy_interval, 30);
         assert!(s.media.auto_download.is_empty());
-        assert_eq!(
-            s.garbagecollector_enable,
-            GarbageCollectorSettings {
-                media: false,
-                messages: true
-            }
-        );
+        assert_eq!(s.garbagecollector_enable, GarbageCollectorSettings { media: false, messages: true });
         assert!(s.notify_user_change_number);
         assert!(s.show_security_notifications);
         assert!(!s.axolotl_context_striping_disabled);
@@ -793,10 +656,7 @@ mod tests {
             "verbose_logging": false,
             "log_level": "info"
         });
-        assert_eq!(
-            ApplicationSettings::default().to_onprem_json(None),
-            expected
-        );
+        assert_eq!(ApplicationSettings::default().to_onprem_json(None), expected);
     }
 
     #[test]
@@ -809,10 +669,7 @@ mod tests {
         assert_eq!(got["wa_id"], "16315551019");
         assert_eq!(got["webhooks"]["url"], "https://hooks.example.com/wa");
         assert_eq!(got["webhooks"]["max_concurrent_requests"], 12);
-        assert_eq!(
-            got["media"],
-            json!({"auto_download": ["image", "document"]})
-        );
+        assert_eq!(got["media"], json!({"auto_download": ["image", "document"]}));
     }
 
     #[test]
@@ -820,39 +677,17 @@ mod tests {
         let cases = [
             (json!({"callback_backoff_delay_ms": "5000"}), 5000, 900_000),
             (json!({"callback_backoff_delay_ms": 5000}), 5000, 900_000),
-            (
-                json!({"max_callback_backoff_delay_ms": "60000"}),
-                3000,
-                60_000,
-            ),
-            (
-                json!({"callback_backoff_delay_ms": "0", "max_callback_backoff_delay_ms": 0}),
-                0,
-                0,
-            ),
+            (json!({"max_callback_backoff_delay_ms": "60000"}), 3000, 60_000),
+            (json!({"callback_backoff_delay_ms": "0", "max_callback_backoff_delay_ms": 0}), 0, 0),
             // A cap below the step is accepted; the cap simply applies.
-            (
-                json!({"callback_backoff_delay_ms": 10_000, "max_callback_backoff_delay_ms": "1000"}),
-                10_000,
-                1000,
-            ),
+            (json!({"callback_backoff_delay_ms": 10_000, "max_callback_backoff_delay_ms": "1000"}), 10_000, 1000),
         ];
         for (patch, delay, max) in cases {
             let s = patched(patch.clone());
-            assert_eq!(
-                (s.callback_backoff_delay_ms, s.max_callback_backoff_delay_ms),
-                (delay, max),
-                "{patch}"
-            );
+            assert_eq!((s.callback_backoff_delay_ms, s.max_callback_backoff_delay_ms), (delay, max), "{patch}");
             let got = s.to_onprem_json(None);
-            assert!(
-                got["callback_backoff_delay_ms"].is_u64(),
-                "GET returns numbers: {patch}"
-            );
-            assert!(
-                got["max_callback_backoff_delay_ms"].is_u64(),
-                "GET returns numbers: {patch}"
-            );
+            assert!(got["callback_backoff_delay_ms"].is_u64(), "GET returns numbers: {patch}");
+            assert!(got["max_callback_backoff_delay_ms"].is_u64(), "GET returns numbers: {patch}");
         }
     }
 
@@ -861,102 +696,33 @@ mod tests {
         let cases = [
             (json!({"webhooks": "https://x.example"}), "webhooks"),
             (json!({"webhooks": {"url": 5}}), "webhooks.url"),
-            (
-                json!({"webhooks": {"url": "ftp://x.example/hook"}}),
-                "webhooks.url",
-            ),
+            (json!({"webhooks": {"url": "ftp://x.example/hook"}}), "webhooks.url"),
             (json!({"webhooks": {"url": "https://"}}), "webhooks.url"),
-            (
-                json!({"webhooks": {"url": "https:///path"}}),
-                "webhooks.url",
-            ),
-            (
-                json!({"webhooks": {"url": "hooks.example.com/wa"}}),
-                "webhooks.url",
-            ),
+            (json!({"webhooks": {"url": "https:///path"}}), "webhooks.url"),
+            (json!({"webhooks": {"url": "hooks.example.com/wa"}}), "webhooks.url"),
             (json!({"webhooks": {"url": "/relative"}}), "webhooks.url"),
-            (
-                json!({"webhooks": {"url": "https://exa mple.com/"}}),
-                "webhooks.url",
-            ),
-            (
-                json!({"webhooks": {"url": " https://example.com/"}}),
-                "webhooks.url",
-            ),
-            (
-                json!({"webhooks": {"url": "http://example.com:99999/"}}),
-                "webhooks.url",
-            ),
-            (
-                json!({"webhooks": {"url": "http://example..com/"}}),
-                "webhooks.url",
-            ),
-            (
-                json!({"webhooks": {"url": "http://[zz::1]/"}}),
-                "webhooks.url",
-            ),
-            (
-                json!({"webhooks": {"max_concurrent_requests": 7}}),
-                "webhooks.max_concurrent_requests",
-            ),
-            (
-                json!({"webhooks": {"max_concurrent_requests": "12"}}),
-                "webhooks.max_concurrent_requests",
-            ),
-            (
-                json!({"webhooks": {"max_concurrent_requests": 12.5}}),
-                "webhooks.max_concurrent_requests",
-            ),
+            (json!({"webhooks": {"url": "https://exa mple.com/"}}), "webhooks.url"),
+            (json!({"webhooks": {"url": " https://example.com/"}}), "webhooks.url"),
+            (json!({"webhooks": {"url": "http://example.com:99999/"}}), "webhooks.url"),
+            (json!({"webhooks": {"url": "http://example..com/"}}), "webhooks.url"),
+            (json!({"webhooks": {"url": "http://[zz::1]/"}}), "webhooks.url"),
+            (json!({"webhooks": {"max_concurrent_requests": 7}}), "webhooks.max_concurrent_requests"),
+            (json!({"webhooks": {"max_concurrent_requests": "12"}}), "webhooks.max_concurrent_requests"),
+            (json!({"webhooks": {"max_concurrent_requests": 12.5}}), "webhooks.max_concurrent_requests"),
             (json!({"webhooks": {"message": true}}), "webhooks.message"),
-            (
-                json!({"webhooks": {"message": {"sent": "true"}}}),
-                "webhooks.message.sent",
-            ),
-            (
-                json!({"webhooks": {"message": {"delivered": 1}}}),
-                "webhooks.message.delivered",
-            ),
-            (
-                json!({"webhooks": {"message": {"read": null}}}),
-                "webhooks.message.read",
-            ),
+            (json!({"webhooks": {"message": {"sent": "true"}}}), "webhooks.message.sent"),
+            (json!({"webhooks": {"message": {"delivered": 1}}}), "webhooks.message.delivered"),
+            (json!({"webhooks": {"message": {"read": null}}}), "webhooks.message.read"),
             (json!({"callback_persist": "true"}), "callback_persist"),
-            (
-                json!({"callback_backoff_delay_ms": -1}),
-                "callback_backoff_delay_ms",
-            ),
-            (
-                json!({"callback_backoff_delay_ms": 1.5}),
-                "callback_backoff_delay_ms",
-            ),
-            (
-                json!({"callback_backoff_delay_ms": "abc"}),
-                "callback_backoff_delay_ms",
-            ),
-            (
-                json!({"callback_backoff_delay_ms": "-5"}),
-                "callback_backoff_delay_ms",
-            ),
-            (
-                json!({"callback_backoff_delay_ms": "1.5"}),
-                "callback_backoff_delay_ms",
-            ),
-            (
-                json!({"callback_backoff_delay_ms": ""}),
-                "callback_backoff_delay_ms",
-            ),
-            (
-                json!({"callback_backoff_delay_ms": true}),
-                "callback_backoff_delay_ms",
-            ),
-            (
-                json!({"max_callback_backoff_delay_ms": "3e3"}),
-                "max_callback_backoff_delay_ms",
-            ),
-            (
-                json!({"max_callback_backoff_delay_ms": "99999999999999999999999"}),
-                "max_callback_backoff_delay_ms",
-            ),
+            (json!({"callback_backoff_delay_ms": -1}), "callback_backoff_delay_ms"),
+            (json!({"callback_backoff_delay_ms": 1.5}), "callback_backoff_delay_ms"),
+            (json!({"callback_backoff_delay_ms": "abc"}), "callback_backoff_delay_ms"),
+            (json!({"callback_backoff_delay_ms": "-5"}), "callback_backoff_delay_ms"),
+            (json!({"callback_backoff_delay_ms": "1.5"}), "callback_backoff_delay_ms"),
+            (json!({"callback_backoff_delay_ms": ""}), "callback_backoff_delay_ms"),
+            (json!({"callback_backoff_delay_ms": true}), "callback_backoff_delay_ms"),
+            (json!({"max_callback_backoff_delay_ms": "3e3"}), "max_callback_backoff_delay_ms"),
+            (json!({"max_callback_backoff_delay_ms": "99999999999999999999999"}), "max_callback_backoff_delay_ms"),
             (json!({"sent_status": 1}), "sent_status"),
             (json!({"pass_through": "false"}), "pass_through"),
             (json!({"pass_through": true}), "pass_through"),
@@ -966,54 +732,21 @@ mod tests {
             (json!({"unhealthy_interval": 0}), "unhealthy_interval"),
             (json!({"unhealthy_interval": 2.5}), "unhealthy_interval"),
             (json!({"media": ["image"]}), "media"),
-            (
-                json!({"media": {"auto_download": "image"}}),
-                "media.auto_download",
-            ),
-            (
-                json!({"media": {"auto_download": ["image", "gif"]}}),
-                "media.auto_download",
-            ),
-            (
-                json!({"media": {"auto_download": ["IMAGE"]}}),
-                "media.auto_download",
-            ),
-            (
-                json!({"media": {"auto_download": [1]}}),
-                "media.auto_download",
-            ),
-            (
-                json!({"garbagecollector_enable": true}),
-                "garbagecollector_enable",
-            ),
-            (
-                json!({"garbagecollector_enable": {"media": "yes"}}),
-                "garbagecollector_enable.media",
-            ),
-            (
-                json!({"garbagecollector_enable": {"messages": 0}}),
-                "garbagecollector_enable.messages",
-            ),
-            (
-                json!({"db_garbagecollector_enable": 1}),
-                "db_garbagecollector_enable",
-            ),
+            (json!({"media": {"auto_download": "image"}}), "media.auto_download"),
+            (json!({"media": {"auto_download": ["image", "gif"]}}), "media.auto_download"),
+            (json!({"media": {"auto_download": ["IMAGE"]}}), "media.auto_download"),
+            (json!({"media": {"auto_download": [1]}}), "media.auto_download"),
+            (json!({"garbagecollector_enable": true}), "garbagecollector_enable"),
+            (json!({"garbagecollector_enable": {"media": "yes"}}), "garbagecollector_enable.media"),
+            (json!({"garbagecollector_enable": {"messages": 0}}), "garbagecollector_enable.messages"),
+            (json!({"db_garbagecollector_enable": 1}), "db_garbagecollector_enable"),
             (
                 json!({"db_garbagecollector_enable": false, "garbagecollector_enable": {"messages": true}}),
                 "db_garbagecollector_enable",
             ),
-            (
-                json!({"notify_user_change_number": "yes"}),
-                "notify_user_change_number",
-            ),
-            (
-                json!({"show_security_notifications": 0}),
-                "show_security_notifications",
-            ),
-            (
-                json!({"axolotl_context_striping_disabled": "false"}),
-                "axolotl_context_striping_disabled",
-            ),
+            (json!({"notify_user_change_number": "yes"}), "notify_user_change_number"),
+            (json!({"show_security_notifications": 0}), "show_security_notifications"),
+            (json!({"axolotl_context_striping_disabled": "false"}), "axolotl_context_striping_disabled"),
             (json!({"verbose_logging": 1}), "verbose_logging"),
             (json!({"log_level": "loud"}), "log_level"),
             (json!({"log_level": 3}), "log_level"),
@@ -1021,11 +754,7 @@ mod tests {
         for (patch, param) in cases {
             let err = patch_err(patch.clone());
             assert_eq!(err.code, ErrorCode::ParameterInvalid, "{patch}");
-            assert!(
-                err.details.contains(&format!("'{param}'")),
-                "{patch}: {}",
-                err.details
-            );
+            assert!(err.details.contains(&format!("'{param}'")), "{patch}: {}", err.details);
         }
     }
 
@@ -1036,14 +765,8 @@ mod tests {
                 json!({"webhooks": {"message": {"sent": "true"}}}),
                 "Parameter 'webhooks.message.sent' has invalid value 'true'",
             ),
-            (
-                json!({"callback_persist": 1}),
-                "Parameter 'callback_persist' has invalid value '1'",
-            ),
-            (
-                json!({"media": {"auto_download": ["gif"]}}),
-                "Parameter 'media.auto_download' has invalid value 'gif'",
-            ),
+            (json!({"callback_persist": 1}), "Parameter 'callback_persist' has invalid value '1'"),
+            (json!({"media": {"auto_download": ["gif"]}}), "Parameter 'media.auto_download' has invalid value 'gif'"),
             (
                 json!({"webhooks": {"max_concurrent_requests": 7}}),
                 "Parameter 'webhooks.max_concurrent_requests' has invalid value '7'",
@@ -1053,11 +776,7 @@ mod tests {
             assert_eq!(patch_err(patch).details, details);
         }
         let err = patch_err(json!({"pass_through": true}));
-        assert!(
-            err.details.contains("can no longer be enabled"),
-            "{}",
-            err.details
-        );
+        assert!(err.details.contains("can no longer be enabled"), "{}", err.details);
     }
 
     #[test]
@@ -1065,22 +784,15 @@ mod tests {
         for body in [json!([]), json!(null), json!("x"), json!(1)] {
             let err = patch_err(body);
             assert_eq!(err.code, ErrorCode::ParameterInvalid);
-            assert!(
-                err.details.starts_with("Invalid settings payload"),
-                "{}",
-                err.details
-            );
+            assert!(err.details.starts_with("Invalid settings payload"), "{}", err.details);
         }
     }
 
     #[test]
     fn no_recognised_field_is_no_valid_parameters() {
-        for body in [
-            json!({}),
-            json!({"foo": 1}),
-            json!({"wa_id": "16315551019"}),
-            json!({"settings": {"application": {}}}),
-        ] {
+        for body in
+            [json!({}), json!({"foo": 1}), json!({"wa_id": "16315551019"}), json!({"settings": {"application": {}}})]
+        {
             let err = patch_err(body.clone());
             assert_eq!(err.code, ErrorCode::ParameterInvalid, "{body}");
             assert_eq!(err.details, "No valid parameters provided", "{body}");
@@ -1095,22 +807,14 @@ mod tests {
             let s = patched(Value::Object(body));
             assert_eq!(s, ApplicationSettings::default(), "{key}");
         }
-        let s = patched(
-            json!({"messaging_api_rate_limit": [1, 2], "on_call_pager": 5, "dogfood_user_limit": {}}),
-        );
+        let s = patched(json!({"messaging_api_rate_limit": [1, 2], "on_call_pager": 5, "dogfood_user_limit": {}}));
         assert_eq!(s, ApplicationSettings::default());
     }
 
     #[test]
     fn unknown_fields_and_wa_id_next_to_known_ones_are_ignored() {
         let s = patched(json!({"sent_status": true, "bogus": 1, "wa_id": "1555"}));
-        assert_eq!(
-            s,
-            ApplicationSettings {
-                sent_status: true,
-                ..Default::default()
-            }
-        );
+        assert_eq!(s, ApplicationSettings { sent_status: true, ..Default::default() });
     }
 
     #[test]
@@ -1120,44 +824,16 @@ mod tests {
                          "message": {"sent": true}},
             "garbagecollector_enable": {"media": true}
         }));
-        s.apply_patch(&json!({"webhooks": {"message": {"read": false}}}))
-            .unwrap();
-        assert_eq!(
-            s.webhooks.url.as_deref(),
-            Some("https://hooks.example.com/wa")
-        );
+        s.apply_patch(&json!({"webhooks": {"message": {"read": false}}})).unwrap();
+        assert_eq!(s.webhooks.url.as_deref(), Some("https://hooks.example.com/wa"));
         assert_eq!(s.webhooks.max_concurrent_requests, 18);
-        assert_eq!(
-            s.webhooks.message,
-            MessageStatusToggles {
-                sent: true,
-                delivered: true,
-                read: false
-            }
-        );
-        assert_eq!(
-            s.garbagecollector_enable,
-            GarbageCollectorSettings {
-                media: true,
-                messages: true
-            }
-        );
+        assert_eq!(s.webhooks.message, MessageStatusToggles { sent: true, delivered: true, read: false });
+        assert_eq!(s.garbagecollector_enable, GarbageCollectorSettings { media: true, messages: true });
 
-        s.apply_patch(&json!({"garbagecollector_enable": {"messages": false}}))
-            .unwrap();
-        assert_eq!(
-            s.garbagecollector_enable,
-            GarbageCollectorSettings {
-                media: true,
-                messages: false
-            }
-        );
-        s.apply_patch(&json!({"webhooks": {}, "media": {}}))
-            .unwrap();
-        assert_eq!(
-            s.webhooks.url.as_deref(),
-            Some("https://hooks.example.com/wa")
-        );
+        s.apply_patch(&json!({"garbagecollector_enable": {"messages": false}})).unwrap();
+        assert_eq!(s.garbagecollector_enable, GarbageCollectorSettings { media: true, messages: false });
+        s.apply_patch(&json!({"webhooks": {}, "media": {}})).unwrap();
+        assert_eq!(s.webhooks.url.as_deref(), Some("https://hooks.example.com/wa"));
     }
 
     #[test]
@@ -1184,11 +860,7 @@ mod tests {
             webhooks: WebhookSettings {
                 url: Some("http://localhost:8080/hook".into()),
                 max_concurrent_requests: 24,
-                message: MessageStatusToggles {
-                    sent: true,
-                    delivered: false,
-                    read: false,
-                },
+                message: MessageStatusToggles { sent: true, delivered: false, read: false },
             },
             callback_persist: false,
             callback_backoff_delay_ms: 1000,
@@ -1205,10 +877,7 @@ mod tests {
                     AutoDownloadType::Audio,
                 ],
             },
-            garbagecollector_enable: GarbageCollectorSettings {
-                media: true,
-                messages: false,
-            },
+            garbagecollector_enable: GarbageCollectorSettings { media: true, messages: false },
             notify_user_change_number: false,
             show_security_notifications: false,
             axolotl_context_striping_disabled: true,
@@ -1249,20 +918,14 @@ mod tests {
 
     #[test]
     fn auto_download_drops_duplicates_keeping_order() {
-        let s = patched(
-            json!({"media": {"auto_download": ["document", "image", "document", "image"]}}),
-        );
-        assert_eq!(
-            s.media.auto_download,
-            [AutoDownloadType::Document, AutoDownloadType::Image]
-        );
+        let s = patched(json!({"media": {"auto_download": ["document", "image", "document", "image"]}}));
+        assert_eq!(s.media.auto_download, [AutoDownloadType::Document, AutoDownloadType::Image]);
         assert!(s.auto_downloads("image"));
         assert!(!s.auto_downloads("voice"));
         assert!(!s.auto_downloads("gif"));
         let cleared = {
             let mut s = s.clone();
-            s.apply_patch(&json!({"media": {"auto_download": []}}))
-                .unwrap();
+            s.apply_patch(&json!({"media": {"auto_download": []}})).unwrap();
             s
         };
         assert!(cleared.media.auto_download.is_empty());
@@ -1271,30 +934,15 @@ mod tests {
     #[test]
     fn flat_db_garbagecollector_sets_messages() {
         let s = patched(json!({"db_garbagecollector_enable": false}));
-        assert_eq!(
-            s.garbagecollector_enable,
-            GarbageCollectorSettings {
-                media: false,
-                messages: false
-            }
-        );
+        assert_eq!(s.garbagecollector_enable, GarbageCollectorSettings { media: false, messages: false });
         let got = s.to_onprem_json(None);
         assert_eq!(got["db_garbagecollector_enable"], false);
-        assert_eq!(
-            got["garbagecollector_enable"],
-            json!({"media": false, "messages": false})
-        );
+        assert_eq!(got["garbagecollector_enable"], json!({"media": false, "messages": false}));
         // Both forms agreeing is fine.
         let s = patched(
             json!({"db_garbagecollector_enable": false, "garbagecollector_enable": {"messages": false, "media": true}}),
         );
-        assert_eq!(
-            s.garbagecollector_enable,
-            GarbageCollectorSettings {
-                media: true,
-                messages: false
-            }
-        );
+        assert_eq!(s.garbagecollector_enable, GarbageCollectorSettings { media: true, messages: false });
     }
 
     #[test]
@@ -1316,13 +964,9 @@ mod tests {
 
     #[test]
     fn patching_back_a_get_body_is_accepted() {
-        let s = patched(
-            json!({"webhooks": {"url": "https://hooks.example.com/wa"}, "sent_status": true}),
-        );
+        let s = patched(json!({"webhooks": {"url": "https://hooks.example.com/wa"}, "sent_status": true}));
         let mut again = ApplicationSettings::default();
-        again
-            .apply_patch(&s.to_onprem_json(Some("16315551019")))
-            .unwrap();
+        again.apply_patch(&s.to_onprem_json(Some("16315551019"))).unwrap();
         assert_eq!(again, s);
     }
 
@@ -1340,18 +984,14 @@ mod tests {
 
         // An older row without most fields, and a newer one with extra ones.
         assert_eq!(ApplicationSettings::from_stored("{}").unwrap(), d);
-        let old = ApplicationSettings::from_stored(
-            r#"{"webhooks":{"url":"https://a.example"},"sent_status":true}"#,
-        )
-        .unwrap();
+        let old =
+            ApplicationSettings::from_stored(r#"{"webhooks":{"url":"https://a.example"},"sent_status":true}"#).unwrap();
         assert_eq!(old.webhooks.url.as_deref(), Some("https://a.example"));
         assert_eq!(old.webhooks.max_concurrent_requests, 6);
         assert_eq!(old.webhooks.message, MessageStatusToggles::default());
         assert!(old.sent_status);
         assert!(old.callback_persist);
-        let newer =
-            ApplicationSettings::from_stored(r#"{"future_field":1,"webhooks":{"future":true}}"#)
-                .unwrap();
+        let newer = ApplicationSettings::from_stored(r#"{"future_field":1,"webhooks":{"future":true}}"#).unwrap();
         assert_eq!(newer, d);
         assert!(ApplicationSettings::from_stored("not json").is_err());
     }
@@ -1359,53 +999,25 @@ mod tests {
     #[test]
     fn callback_retry_delay_is_linear_and_capped() {
         let s = ApplicationSettings::default();
-        let cases = [
-            (0, 0),
-            (1, 3_000),
-            (2, 6_000),
-            (3, 9_000),
-            (300, 900_000),
-            (301, 900_000),
-            (u32::MAX, 900_000),
-        ];
+        let cases = [(0, 0), (1, 3_000), (2, 6_000), (3, 9_000), (300, 900_000), (301, 900_000), (u32::MAX, 900_000)];
         for (failures, ms) in cases {
-            assert_eq!(
-                s.callback_retry_delay(failures),
-                Duration::from_millis(ms),
-                "{failures}"
-            );
+            assert_eq!(s.callback_retry_delay(failures), Duration::from_millis(ms), "{failures}");
         }
-        let small_cap = patched(
-            json!({"callback_backoff_delay_ms": "10000", "max_callback_backoff_delay_ms": "4000"}),
-        );
-        assert_eq!(
-            small_cap.callback_retry_delay(1),
-            Duration::from_millis(4_000)
-        );
+        let small_cap = patched(json!({"callback_backoff_delay_ms": "10000", "max_callback_backoff_delay_ms": "4000"}));
+        assert_eq!(small_cap.callback_retry_delay(1), Duration::from_millis(4_000));
         let huge = ApplicationSettings {
             callback_backoff_delay_ms: u64::MAX,
             max_callback_backoff_delay_ms: u64::MAX,
             ..Default::default()
         };
-        assert_eq!(
-            huge.callback_retry_delay(2),
-            Duration::from_millis(u64::MAX)
-        );
+        assert_eq!(huge.callback_retry_delay(2), Duration::from_millis(u64::MAX));
     }
 
     #[test]
     fn status_webhook_toggles() {
         // (sent_status, webhooks.message, status, expected)
-        let all_on = MessageStatusToggles {
-            sent: true,
-            delivered: true,
-            read: true,
-        };
-        let all_off = MessageStatusToggles {
-            sent: false,
-            delivered: false,
-            read: false,
-        };
+        let all_on = MessageStatusToggles { sent: true, delivered: true, read: true };
+        let all_off = MessageStatusToggles { sent: false, delivered: false, read: false };
         let cases = [
             (false, MessageStatusToggles::default(), "sent", false),
             (true, MessageStatusToggles::default(), "sent", true),
@@ -1422,17 +1034,10 @@ mod tests {
         for (sent_status, message, status, expected) in cases {
             let s = ApplicationSettings {
                 sent_status,
-                webhooks: WebhookSettings {
-                    message: message.clone(),
-                    ..Default::default()
-                },
+                webhooks: WebhookSettings { message: message.clone(), ..Default::default() },
                 ..Default::default()
             };
-            assert_eq!(
-                s.status_webhook_enabled(status),
-                expected,
-                "{sent_status} {message:?} {status}"
-            );
+            assert_eq!(s.status_webhook_enabled(status), expected, "{sent_status} {message:?} {status}");
         }
     }
 }

@@ -42,17 +42,10 @@ impl Role {
 pub fn validate_username(name: &str) -> Result<(), ApiError> {
     let len = name.chars().count();
     if !(4..=32).contains(&len) {
-        return Err(ApiError::invalid(
-            "Username must be between 4 and 32 characters",
-        ));
+        return Err(ApiError::invalid("Username must be between 4 and 32 characters"));
     }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c))
-    {
-        return Err(ApiError::invalid(
-            "Username must only contain URL-safe characters",
-        ));
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c)) {
+        return Err(ApiError::invalid("Username must only contain URL-safe characters"));
     }
     Ok(())
 }
@@ -61,9 +54,7 @@ pub fn validate_username(name: &str) -> Result<(), ApiError> {
 /// case, digit and special character, and nothing else.
 pub fn validate_password(password: &str) -> Result<(), ApiError> {
     let len = password.chars().count();
-    let allowed = password
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c));
+    let allowed = password.chars().all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c));
     let ok = (8..=64).contains(&len)
         && allowed
         && password.chars().any(|c| c.is_ascii_lowercase())
@@ -89,16 +80,9 @@ mod tests {
         for ok in ["Secret#123", "aB3!aB3!", "Zz9~Zz9~Zz9~"] {
             assert!(validate_password(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "secret",
-            "Secret123",
-            "secret#123",
-            "SECRET#123",
-            "Secret#abc",
-            "Sé#cret123",
-            "Ab1!",
-            &"Ab1!".repeat(17),
-        ] {
+        for bad in
+            ["secret", "Secret123", "secret#123", "SECRET#123", "Secret#abc", "Sé#cret123", "Ab1!", &"Ab1!".repeat(17)]
+        {
             let err = validate_password(bad).unwrap_err();
             assert_eq!(err.code, crate::ErrorCode::ParameterInvalid, "{bad}");
         }

@@ -9,11 +9,7 @@ use crate::schema::web_certificates as wc;
 pub const WEBAPP: &str = "webapp";
 
 pub fn get(conn: &mut AnyConnection, name: &str) -> QueryResult<Option<(String, String)>> {
-    wc::table
-        .find(name)
-        .select((wc::cert_pem, wc::key_pem))
-        .first(conn)
-        .optional()
+    wc::table.find(name).select((wc::cert_pem, wc::key_pem)).first(conn).optional()
 }
 
 /// Stores the pair unless one is there already; returns the stored pair.
@@ -28,12 +24,7 @@ pub fn put_if_absent(
         return Ok(pair);
     }
     let inserted = diesel::insert_into(wc::table)
-        .values((
-            wc::name.eq(name),
-            wc::cert_pem.eq(cert),
-            wc::key_pem.eq(key),
-            wc::created_at.eq(now),
-        ))
+        .values((wc::name.eq(name), wc::cert_pem.eq(cert), wc::key_pem.eq(key), wc::created_at.eq(now)))
         .execute(conn);
     match inserted {
         Err(e) if super::is_unique_violation(&e) => {}

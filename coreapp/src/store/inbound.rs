@@ -32,36 +32,17 @@ pub fn insert_event(conn: &mut AnyConnection, body: &[u8], now: i64) -> QueryRes
 }
 
 pub fn load_events(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Event>> {
-    ie::table
-        .filter(ie::id.eq_any(ids))
-        .order(ie::id)
-        .select(Event::as_select())
-        .load(conn)
+    ie::table.filter(ie::id.eq_any(ids)).order(ie::id).select(Event::as_select()).load(conn)
 }
 
 /// Our id for a user message, if we have seen its wamid.
 pub fn message_id_for(conn: &mut AnyConnection, wamid: &str) -> QueryResult<Option<String>> {
-    im::table
-        .filter(im::wamid.eq(wamid))
-        .select(im::id)
-        .first(conn)
-        .optional()
+    im::table.filter(im::wamid.eq(wamid)).select(im::id).first(conn).optional()
 }
 
-pub fn insert_message(
-    conn: &mut AnyConnection,
-    id: &str,
-    wamid: &str,
-    from: &str,
-    now: i64,
-) -> QueryResult<()> {
+pub fn insert_message(conn: &mut AnyConnection, id: &str, wamid: &str, from: &str, now: i64) -> QueryResult<()> {
     diesel::insert_into(im::table)
-        .values((
-            im::id.eq(id),
-            im::wamid.eq(wamid),
-            im::from_wa_id.eq(from),
-            im::received_at.eq(now),
-        ))
+        .values((im::id.eq(id), im::wamid.eq(wamid), im::from_wa_id.eq(from), im::received_at.eq(now)))
         .execute(conn)
         .map(drop)
 }

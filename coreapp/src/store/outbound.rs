@@ -23,13 +23,7 @@ pub struct Outbound {
 }
 
 /// Stores an accepted message; from here on it will reach a final status.
-pub fn insert(
-    conn: &mut AnyConnection,
-    id: &str,
-    recipient: &str,
-    payload: &str,
-    now: i64,
-) -> QueryResult<()> {
+pub fn insert(conn: &mut AnyConnection, id: &str, recipient: &str, payload: &str, now: i64) -> QueryResult<()> {
     diesel::insert_into(om::table)
         .values((
             om::id.eq(id),
@@ -46,10 +40,7 @@ pub fn insert(
 }
 
 pub fn load(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Outbound>> {
-    om::table
-        .filter(om::id.eq_any(ids))
-        .select(Outbound::as_select())
-        .load(conn)
+    om::table.filter(om::id.eq_any(ids)).select(Outbound::as_select()).load(conn)
 }
 
 /// Records Cloud's acceptance and releases the claim, if still ours.
@@ -61,41 +52,26 @@ pub fn mark_sent(
     attempts: i32,
     now: i64,
 ) -> QueryResult<bool> {
-    let n = diesel::update(
-        om::table
-            .filter(om::id.eq(id))
-            .filter(om::lease_owner.eq(owner)),
-    )
-    .set((
-        om::state.eq(SENT),
-        om::wamid.eq(wamid),
-        om::attempts.eq(attempts),
-        om::lease_owner.eq(None::<String>),
-        om::lease_until.eq(None::<i64>),
-        om::last_error.eq(None::<String>),
-        om::updated_at.eq(now),
-    ))
-    .execute(conn)?;
+    let n = diesel::update(om::table.filter(om::id.eq(id)).filter(om::lease_owner.eq(owner)))
+        .set((
+            om::state.eq(SENT),
+            om::wamid.eq(wamid),
+            om::attempts.eq(attempts),
+            om::lease_owner.eq(None::<String>),
+            om::lease_until.eq(None::<i64>),
+            om::last_error.eq(None::<String>),
+            om::updated_at.eq(now),
+        ))
+        .execute(conn)?;
     Ok(n == 1)
 }
 
 pub fn find_by_wamid(conn: &mut AnyConnection, wamid: &str) -> QueryResult<Option<Outbound>> {
-    om::table
-        .filter(om::wamid.eq(wamid))
-        .select(Outbound::as_select())
-        .first(conn)
-        .optional()
+    om::table.filter(om::wamid.eq(wamid)).select(Outbound::as_select()).first(conn).optional()
 }
 
-pub fn set_last_status(
-    conn: &mut AnyConnection,
-    id: &str,
-    status: &str,
-    now: i64,
-) -> QueryResult<usize> {
-    diesel::update(om::table.find(id))
-        .set((om::last_status.eq(status), om::updated_at.eq(now)))
-        .execute(conn)
+pub fn set_last_status(conn: &mut AnyConnection, id: &str, status: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(om::table.find(id)).set((om::last_status.eq(status), om::updated_at.eq(now))).execute(conn)
 }
 
 /// Records that a message reached `status`; false if it already had.
@@ -106,11 +82,8 @@ pub fn record_status(
     cloud_ts: &str,
     now: i64,
 ) -> QueryResult<bool> {
-    let seen: i64 = ms::table
-        .filter(ms::message_id.eq(message_id))
-        .filter(ms::status.eq(status))
-        .count()
-        .get_result(conn)?;
+    let seen: i64 =
+        ms::table.filter(ms::message_id.eq(message_id)).filter(ms::status.eq(status)).count().get_result(conn)?;
     if seen > 0 {
         return Ok(false);
     }

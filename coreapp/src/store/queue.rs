@@ -91,9 +91,7 @@ pub fn claim(
             Ok(rows.into_iter().map(|r| r.id).collect())
         }
         AnyConnection::Mysql(c) => c.transaction(|c| {
-            let sql = format!(
-                "SELECT q.id FROM {t} q WHERE {due} ORDER BY {order} LIMIT ? FOR UPDATE SKIP LOCKED"
-            );
+            let sql = format!("SELECT q.id FROM {t} q WHERE {due} ORDER BY {order} LIMIT ? FOR UPDATE SKIP LOCKED");
             let rows: Vec<IdRow> = diesel::sql_query(sql)
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(now)
@@ -104,12 +102,11 @@ pub fn claim(
                 return Ok(ids);
             }
             let marks = vec!["?"; ids.len()].join(", ");
-            let mut update = diesel::sql_query(format!(
-                "UPDATE {t} SET lease_owner = ?, lease_until = ? WHERE id IN ({marks})"
-            ))
-            .into_boxed()
-            .bind::<Text, _>(owner.to_string())
-            .bind::<BigInt, _>(now + lease_ms);
+            let mut update =
+                diesel::sql_query(format!("UPDATE {t} SET lease_owner = ?, lease_until = ? WHERE id IN ({marks})"))
+                    .into_boxed()
+                    .bind::<Text, _>(owner.to_string())
+                    .bind::<BigInt, _>(now + lease_ms);
             for id in &ids {
                 update = update.bind::<Text, _>(id.clone());
             }
@@ -131,13 +128,7 @@ pub struct Settle<'a> {
 /// Writes the outcome of an attempt and releases the claim. Returns false
 /// when `owner` no longer held the row (its lease lapsed and another node
 /// took it): the caller's result is then discarded.
-pub fn settle(
-    conn: &mut AnyConnection,
-    queue: Queue,
-    id: &str,
-    owner: &str,
-    s: &Settle<'_>,
-) -> QueryResult<bool> {
+pub fn settle(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str, s: &Settle<'_>) -> QueryResult<bool> {
     let sql = format!(
         "UPDATE {} SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, \
          lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
@@ -157,20 +148,13 @@ pub fn settle(
 /// Releases every claim held under this node's name (`<node>/<instance>`)
 /// by an earlier run of the same node, so work a crashed process held is
 /// resumed at once on restart instead of after the lease.
-pub fn release_node(
-    conn: &mut AnyConnection,
-    queue: Queue,
-    node_prefix: &str,
-) -> QueryResult<usize> {
+pub fn release_node(conn: &mut AnyConnection, queue: Queue, node_prefix: &str) -> QueryResult<usize> {
     let sql = format!(
         "UPDATE {} SET lease_owner = NULL, lease_until = NULL WHERE state = '{PENDING}' AND lease_owner LIKE ?",
         queue.table()
     );
     diesel::sql_query(sql)
-        .bind::<Text, _>(format!(
-            "{}/%",
-            node_prefix.replace('%', "\\%").replace('_', "\\_")
-        ))
+        .bind::<Text, _>(format!("{}/%", node_prefix.replace('%', "\\%").replace('_', "\\_")))
         .execute(conn)
 }
 
@@ -181,10 +165,7 @@ pub fn depth(conn: &mut AnyConnection, queue: Queue) -> QueryResult<i64> {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM {} WHERE state = '{PENDING}'",
-        queue.table()
-    );
+    let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE state = '{PENDING}'", queue.table());
     let rows: Vec<Count> = diesel::sql_query(sql).load(conn)?;
     Ok(rows.first().map(|c| c.n).unwrap_or(0))
 }

@@ -19,17 +19,11 @@ pub struct Revocation {
 }
 
 pub fn insert(conn: &mut AnyConnection, r: &Revocation) -> QueryResult<()> {
-    diesel::insert_into(tr::table)
-        .values(r)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(tr::table).values(r).execute(conn).map(drop)
 }
 
 pub fn active(conn: &mut AnyConnection, now: i64) -> QueryResult<Vec<Revocation>> {
-    tr::table
-        .filter(tr::expires_at_ms.gt(now))
-        .select(Revocation::as_select())
-        .load(conn)
+    tr::table.filter(tr::expires_at_ms.gt(now)).select(Revocation::as_select()).load(conn)
 }
 
 pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> QueryResult<usize> {

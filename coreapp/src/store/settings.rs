@@ -10,11 +10,7 @@ pub const APPLICATION: &str = "application";
 pub const JWT_KEY: &str = "auth.jwt_key";
 
 pub fn get(conn: &mut AnyConnection, name: &str) -> QueryResult<Option<String>> {
-    settings::table
-        .find(name)
-        .select(settings::value)
-        .first(conn)
-        .optional()
+    settings::table.find(name).select(settings::value).first(conn).optional()
 }
 
 /// Inserts or replaces a value.
@@ -38,12 +34,7 @@ pub fn put(conn: &mut AnyConnection, name: &str, value: &str, now: i64) -> Query
 
 /// Returns the stored value, inserting `value` first if there is none; the
 /// first writer wins when several nodes race.
-pub fn get_or_insert(
-    conn: &mut AnyConnection,
-    name: &str,
-    value: &str,
-    now: i64,
-) -> QueryResult<String> {
+pub fn get_or_insert(conn: &mut AnyConnection, name: &str, value: &str, now: i64) -> QueryResult<String> {
     if let Some(v) = get(conn, name)? {
         return Ok(v);
     }
@@ -56,11 +47,7 @@ pub fn get_or_insert(
 
 fn insert(conn: &mut AnyConnection, name: &str, value: &str, now: i64) -> QueryResult<()> {
     diesel::insert_into(settings::table)
-        .values((
-            settings::name.eq(name),
-            settings::value.eq(value),
-            settings::updated_at.eq(now),
-        ))
+        .values((settings::name.eq(name), settings::value.eq(value), settings::updated_at.eq(now)))
         .execute(conn)
         .map(drop)
 }

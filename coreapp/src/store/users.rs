@@ -17,32 +17,16 @@ pub struct User {
 }
 
 pub fn find(conn: &mut AnyConnection, name: &str) -> QueryResult<Option<User>> {
-    users::table
-        .find(name)
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    users::table.find(name).select(User::as_select()).first(conn).optional()
 }
 
 pub fn insert(conn: &mut AnyConnection, user: &User) -> QueryResult<()> {
-    diesel::insert_into(users::table)
-        .values(user)
-        .execute(conn)
-        .map(drop)
+    diesel::insert_into(users::table).values(user).execute(conn).map(drop)
 }
 
-pub fn set_password(
-    conn: &mut AnyConnection,
-    name: &str,
-    hash: &str,
-    now: i64,
-) -> QueryResult<usize> {
+pub fn set_password(conn: &mut AnyConnection, name: &str, hash: &str, now: i64) -> QueryResult<usize> {
     diesel::update(users::table.find(name))
-        .set((
-            users::password_hash.eq(hash),
-            users::must_change_password.eq(0),
-            users::updated_at.eq(now),
-        ))
+        .set((users::password_hash.eq(hash), users::must_change_password.eq(0), users::updated_at.eq(now)))
         .execute(conn)
 }
 

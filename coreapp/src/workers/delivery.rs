@@ -27,11 +27,7 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
             }
             let limit = i64::from(settings.webhooks.max_concurrent_requests) * 4;
             let ids = queue::claim(conn, Queue::Outbox, &owner, now_ms(), lease, limit)?;
-            let rows = if ids.is_empty() {
-                Vec::new()
-            } else {
-                outbox::load(conn, &ids)?
-            };
+            let rows = if ids.is_empty() { Vec::new() } else { outbox::load(conn, &ids)? };
             Ok((settings, rows))
         })
         .await?;
@@ -40,14 +36,11 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     };
     let n = rows.len();
 
-    let permits = Arc::new(tokio::sync::Semaphore::new(
-        settings.webhooks.max_concurrent_requests as usize,
-    ));
+    let permits = Arc::new(tokio::sync::Semaphore::new(settings.webhooks.max_concurrent_requests as usize));
     let settings = Arc::new(settings);
     let mut tasks = JoinSet::new();
     for row in rows {
-        let (core, url, permits, settings) =
-            (core.clone(), url.clone(), permits.clone(), settings.clone());
+        let (core, url, permits, settings) = (core.clone(), url.clone(), permits.clone(), settings.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire().await.expect("semaphore open");
             let result = match post(&core, &url, &row).await {
@@ -85,28 +78,13 @@ async fn post(core: &Core, url: &str, row: &Pending) -> Result<(), String> {
 
 async fn delivered(core: &Core, row: &Pending) -> anyhow::Result<()> {
     let (id, owner, attempts) = (row.id.clone(), core.owner.clone(), row.attempts + 1);
-    core.db
-        .run(move |c| Ok(outbox::mark_delivered(c, &id, &owner, attempts, now_ms())?))
-        .await?;
+    core.db.run(move |c| Ok(outbox::mark_delivered(c, &id, &owner, attempts, now_ms())?)).await?;
     Ok(())
 }
 
-async fn release(
-    core: &Core,
-    row: &Pending,
-    attempts: i32,
-    at: i64,
-    problem: Option<String>,
-) -> anyhow::Result<()> {
+async fn release(core: &Core, row: &Pending, attempts: i32, at: i64, problem: Option<String>) -> anyhow::Result<()> {
     let (id, owner) = (row.id.clone(), core.owner.clone());
-    let settle = Settle {
-        state: PENDING,
-        attempts,
-        next_attempt_at: at,
-        last_error: problem,
-    };
-    core.db
-        .run(move |c| Ok(queue::settle(c, Queue::Outbox, &id, &owner, &settle)?))
-        .await?;
+    let settle = Settle { state: PENDING, attempts, next_attempt_at: at, last_error: problem };
+    core.db.run(move |c| Ok(queue::settle(c, Queue::Outbox, &id, &owner, &settle)?)).await?;
     Ok(())
 }

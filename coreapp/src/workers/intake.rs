@@ -9,9 +9,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use wire::cloud::{
-    CloudEvent, onprem_error, onprem_inbound, onprem_status, parse_notification, status_rank,
-};
+use wire::cloud::{CloudEvent, onprem_error, onprem_inbound, onprem_status, parse_notification, status_rank};
 use wire::settings::ApplicationSettings;
 
 use crate::Core;
@@ -60,12 +58,7 @@ fn handle_event(
 ) -> Result<(), CoreError> {
     let now = now_ms();
     let settle = |conn: &mut AnyConnection, state: &str, next: i64, err: Option<String>| {
-        let s = Settle {
-            state,
-            attempts: event.attempts + 1,
-            next_attempt_at: next,
-            last_error: err,
-        };
+        let s = Settle { state, attempts: event.attempts + 1, next_attempt_at: next, last_error: err };
         queue::settle(conn, Queue::Inbound, &event.id, owner, &s)
     };
     let parsed = match parse_notification(&event.body) {
@@ -95,18 +88,10 @@ fn handle_event(
     if young {
         for e in &ours {
             if let CloudEvent::Status { status, .. } = e {
-                let wamid = status
-                    .get("id")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default();
+                let wamid = status.get("id").and_then(|v| v.as_str()).unwrap_or_default();
                 if outbound::find_by_wamid(conn, wamid)?.is_none() {
                     let backoff = 250 * i64::from(event.attempts + 1).min(40);
-                    settle(
-                        conn,
-                        PENDING,
-                        now + backoff,
-                        Some(format!("status for unknown wamid {wamid}")),
-                    )?;
+                    settle(conn, PENDING, now + backoff, Some(format!("status for unknown wamid {wamid}")))?;
                     return Ok(());
                 }
             }
@@ -117,9 +102,7 @@ fn handle_event(
         for e in ours {
             match e {
                 CloudEvent::Status { status, .. } => handle_status(conn, status, settings, now)?,
-                CloudEvent::Message {
-                    contact, message, ..
-                } => handle_message(conn, contact.as_ref(), message, now)?,
+                CloudEvent::Message { contact, message, .. } => handle_message(conn, contact.as_ref(), message, now)?,
                 CloudEvent::Error { error, .. } => {
                     let body = json!({"errors": [onprem_error(error)]});
                     outbox::insert(conn, "", "error", &body.to_string(), now)?;
@@ -128,10 +111,7 @@ fn handle_event(
         }
         if !settle(conn, DONE, now, None)? {
             // Our claim lapsed and another node owns the event: undo.
-            return Err(CoreError::Internal(anyhow::anyhow!(
-                "claim on event {} lapsed",
-                event.id
-            )));
+            return Err(CoreError::Internal(anyhow::anyhow!("claim on event {} lapsed", event.id)));
         }
         Ok(())
     })
@@ -143,14 +123,8 @@ fn handle_status(
     settings: &ApplicationSettings,
     now: i64,
 ) -> Result<(), CoreError> {
-    let wamid = status
-        .get("id")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
-    let name = status
-        .get("status")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    let wamid = status.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+    let name = status.get("status").and_then(|v| v.as_str()).unwrap_or_default();
     let Some(msg) = outbound::find_by_wamid(conn, wamid)? else {
         tracing::warn!(%wamid, status = name, "status for a message we did not send dropped");
         return Ok(());
@@ -160,10 +134,7 @@ fn handle_status(
         tracing::debug!(message_id = %msg.id, status = name, "duplicate or out-of-order status dropped");
         return Ok(());
     }
-    let ts = status
-        .get("timestamp")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    let ts = status.get("timestamp").and_then(|v| v.as_str()).unwrap_or_default();
     if !outbound::record_status(conn, &msg.id, name, ts, now)? {
         return Ok(());
     }
@@ -181,14 +152,8 @@ fn handle_message(
     message: &serde_json::Value,
     now: i64,
 ) -> Result<(), CoreError> {
-    let wamid = message
-        .get("id")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
-    let from = message
-        .get("from")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
+    let wamid = message.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+    let from = message.get("from").and_then(|v| v.as_str()).unwrap_or_default();
     if inbound::message_id_for(conn, wamid)?.is_some() {
         tracing::debug!(%wamid, "duplicate inbound message dropped");
         return Ok(());

@@ -21,10 +21,7 @@ const GIVE_UP_AFTER_MS: i64 = 24 * 3600 * 1000;
 const BATCH: i64 = 64;
 
 pub async fn step(core: &Arc<Core>, pacer: &mut Pacer) -> anyhow::Result<usize> {
-    let (owner, lease) = (
-        core.owner.clone(),
-        core.config.workers.lease.as_millis() as i64,
-    );
+    let (owner, lease) = (core.owner.clone(), core.config.workers.lease.as_millis() as i64);
     let rows = core
         .db
         .run(move |conn| {
@@ -62,10 +59,7 @@ async fn send_one(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> {
         SendOutcome::Accepted { wamid } => {
             tracing::debug!(message_id = %row.id, %wamid, "accepted by Cloud");
             let id = row.id.clone();
-            let kept = core
-                .db
-                .run(move |c| Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?))
-                .await?;
+            let kept = core.db.run(move |c| Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?)).await?;
             if !kept {
                 tracing::warn!(message_id = %row.id, "claim lapsed before the send was recorded");
             }
@@ -80,9 +74,7 @@ async fn send_one(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> {
                 next_attempt_at: now + delay.as_millis() as i64,
                 last_error: Some(reason),
             };
-            core.db
-                .run(move |c| Ok(queue::settle(c, Queue::Outbound, &id, &owner, &settle)?))
-                .await?;
+            core.db.run(move |c| Ok(queue::settle(c, Queue::Outbound, &id, &owner, &settle)?)).await?;
         }
         SendOutcome::Retry { reason } => {
             let error = json!({"code": 408, "title": "Message is not valid",
@@ -100,12 +92,7 @@ async fn send_one(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> {
 
 /// Settles a message as failed and queues its `failed` status webhook, in
 /// one transaction.
-async fn fail(
-    core: &Arc<Core>,
-    row: Outbound,
-    attempts: i32,
-    onprem_error: Value,
-) -> anyhow::Result<()> {
+async fn fail(core: &Arc<Core>, row: Outbound, attempts: i32, onprem_error: Value) -> anyhow::Result<()> {
     let owner = core.owner.clone();
     core.db
         .run(move |conn| {
@@ -120,15 +107,9 @@ async fn fail(
                 if !queue::settle(conn, Queue::Outbound, &row.id, &owner, &settle)? {
                     return Ok(());
                 }
-                if outbound::record_status(conn, &row.id, "failed", &(now / 1000).to_string(), now)?
-                {
+                if outbound::record_status(conn, &row.id, "failed", &(now / 1000).to_string(), now)? {
                     outbound::set_last_status(conn, &row.id, "failed", now)?;
-                    let status = wire::cloud::onprem_failed_status(
-                        &row.id,
-                        &row.recipient,
-                        now / 1000,
-                        &onprem_error,
-                    );
+                    let status = wire::cloud::onprem_failed_status(&row.id, &row.recipient, now / 1000, &onprem_error);
                     let event = json!({"statuses": [status]});
                     outbox::insert(conn, &row.recipient, "status", &event.to_string(), now)?;
                 }

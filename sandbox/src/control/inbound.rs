@@ -40,17 +40,12 @@ struct TextBody {
     body: String,
 }
 
-pub(crate) async fn post(
-    State(state): State<AppState>,
-    body: Bytes,
-) -> Result<Json<Value>, ControlError> {
+pub(crate) async fn post(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ControlError> {
     let request: InboundRequest = serde_json::from_slice(&body)
         .map_err(|err| ControlError::bad_request(format!("invalid request body: {err}")))?;
 
     if request.from.is_empty() || !request.from.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ControlError::bad_request(
-            "from must be the user's wa_id: digits only, no '+'",
-        ));
+        return Err(ControlError::bad_request("from must be the user's wa_id: digits only, no '+'"));
     }
     let phone_number_id = match request.phone_number_id {
         Some(id) if state.hosts(&id) => id,
@@ -62,17 +57,12 @@ pub(crate) async fn post(
         }
         None => state.config.phone_number_ids[0].clone(),
     };
-    let name = request
-        .name
-        .filter(|name| !name.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+    let name = request.name.filter(|name| !name.trim().is_empty()).unwrap_or_else(|| DEFAULT_NAME.to_owned());
 
     let kind = request.kind.unwrap_or_else(|| "text".to_owned());
     let content = match kind.as_str() {
         "text" => {
-            let text = request
-                .text
-                .ok_or_else(|| ControlError::bad_request("text.body is required"))?;
+            let text = request.text.ok_or_else(|| ControlError::bad_request("text.body is required"))?;
             if text.body.is_empty() {
                 return Err(ControlError::bad_request("text.body must not be empty"));
             }
@@ -89,10 +79,7 @@ pub(crate) async fn post(
 
     let id = wamid::user(&request.from);
     let mut value = crate::webhooks::payload::Value::new(&phone_number_id);
-    value.contacts.push(Contact {
-        profile: Profile { name },
-        wa_id: request.from.clone(),
-    });
+    value.contacts.push(Contact { profile: Profile { name }, wa_id: request.from.clone() });
     value.messages.push(Message {
         from: request.from.clone(),
         id: id.clone(),
@@ -102,20 +89,14 @@ pub(crate) async fn post(
     });
     let notification = Notification::messages(&state.config.waba_id, value);
 
-    state.store.push_inbound(InboundRecord {
-        phone_number_id: phone_number_id.clone(),
-        wamid: id.clone(),
-    });
+    state.store.push_inbound(InboundRecord { phone_number_id: phone_number_id.clone(), wamid: id.clone() });
     info!(%phone_number_id, from = %request.from, wamid = %id, "inbound message");
 
     if state.webhooks.enabled() {
-        let signed = state
-            .webhooks
-            .sign(&notification)
-            .map_err(|err| ControlError {
-                status: http::StatusCode::INTERNAL_SERVER_ERROR,
-                message: format!("{err:#}"),
-            })?;
+        let signed = state.webhooks.sign(&notification).map_err(|err| ControlError {
+            status: http::StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("{err:#}"),
+        })?;
         let webhooks = state.webhooks.clone();
         state.tasks.spawn(
             "inbound webhook",

@@ -16,14 +16,9 @@ use crate::state::AppState;
 use crate::store::{InboxRecord, now_ms};
 
 /// `POST /_sandbox/inbox[/…]`: records headers and body, answers 200.
-pub(crate) async fn receive(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let body = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+pub(crate) async fn receive(State(state): State<AppState>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let body =
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     info!(path = uri.path(), "inbox received a webhook");
     state.store.push_inbox(InboxRecord {
         received_at: now_ms(),
@@ -37,10 +32,7 @@ pub(crate) async fn receive(
 /// `GET /_sandbox/inbox`: `{"data":[{"received_at","path","headers","body"}]}`,
 /// oldest first. With `hub.mode=subscribe` it answers Meta's verification
 /// handshake instead: the challenge when `hub.verify_token` is the sandbox's.
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
+pub(crate) async fn list(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
     if let Some(mode) = query.get("hub.mode") {
         let token_ok = query.get("hub.verify_token") == Some(&state.config.verify_token);
         return match query.get("hub.challenge") {

@@ -15,11 +15,7 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
     if !is_version(first_segment(request.uri().path())) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if let Err(err) = check(
-        &state.config.access_token,
-        request.headers(),
-        request.uri().query(),
-    ) {
+    if let Err(err) = check(&state.config.access_token, request.headers(), request.uri().query()) {
         return err.into_response();
     }
     next.run(request).await
@@ -27,18 +23,11 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
 
 /// Checks the token of a Graph request: `Authorization: Bearer <token>` (or
 /// `OAuth <token>`), else the `access_token` query parameter.
-pub(crate) fn check(
-    expected: &str,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<(), GraphError> {
+pub(crate) fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result<(), GraphError> {
     let token = match headers.get(header::AUTHORIZATION) {
         Some(value) => {
             let value = value.to_str().map_err(|_| GraphError::invalid_token())?;
-            let (scheme, token) = value
-                .trim()
-                .split_once(' ')
-                .ok_or_else(GraphError::invalid_token)?;
+            let (scheme, token) = value.trim().split_once(' ').ok_or_else(GraphError::invalid_token)?;
             if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("oauth")) {
                 return Err(GraphError::invalid_token());
             }
@@ -87,11 +76,7 @@ mod tests {
         assert_eq!((err.status, err.code), (StatusCode::UNAUTHORIZED, 190));
         for bad in ["Bearer nope", "Basic dG9rOg==", "Bearer", "tok"] {
             let err = check("tok", &with_auth(bad), None).unwrap_err();
-            assert_eq!(
-                (err.status, err.code),
-                (StatusCode::UNAUTHORIZED, 190),
-                "{bad}"
-            );
+            assert_eq!((err.status, err.code), (StatusCode::UNAUTHORIZED, 190), "{bad}");
         }
         assert!(check("tok", &HeaderMap::new(), Some("access_token=nope")).is_err());
         assert!(check("tok", &HeaderMap::new(), Some("access_token=")).is_err());

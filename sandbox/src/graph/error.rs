@@ -42,14 +42,7 @@ impl ErrorType {
 
 impl GraphError {
     fn new(status: StatusCode, kind: ErrorType, code: u32, message: impl Into<String>) -> Self {
-        GraphError {
-            status,
-            message: message.into(),
-            kind,
-            code,
-            subcode: None,
-            data: None,
-        }
+        GraphError { status, message: message.into(), kind, code, subcode: None, data: None }
     }
 
     /// No token in the `Authorization` header nor in `?access_token=`.
@@ -105,19 +98,12 @@ impl GraphError {
 
     /// `(#100) <detail>` for a parameter with a bad value.
     pub fn invalid_parameter(detail: impl AsRef<str>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            ErrorType::OAuthException,
-            100,
-            format!("(#100) {}", detail.as_ref()),
-        )
+        Self::new(StatusCode::BAD_REQUEST, ErrorType::OAuthException, 100, format!("(#100) {}", detail.as_ref()))
     }
 
     /// A `fields=` entry the node type does not have.
     pub fn nonexisting_field(field: &str, node_type: &str) -> Self {
-        Self::invalid_parameter(format!(
-            "Tried accessing nonexisting field ({field}) on node type ({node_type})"
-        ))
+        Self::invalid_parameter(format!("Tried accessing nonexisting field ({field}) on node type ({node_type})"))
     }
 }
 
@@ -159,10 +145,8 @@ impl IntoResponse for GraphError {
             headers.insert("x-fb-trace-id", value);
         }
         if self.status == StatusCode::UNAUTHORIZED {
-            let challenge = format!(
-                "OAuth \"Facebook Platform\" \"invalid_token\" \"{}\"",
-                self.message.replace('"', "'")
-            );
+            let challenge =
+                format!("OAuth \"Facebook Platform\" \"invalid_token\" \"{}\"", self.message.replace('"', "'"));
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 headers.insert(http::header::WWW_AUTHENTICATE, value);
             }
@@ -185,9 +169,7 @@ mod tests {
     async fn body_of(err: GraphError) -> (StatusCode, serde_json::Value) {
         let response = err.into_response();
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
@@ -213,12 +195,7 @@ mod tests {
     async fn token_error_envelope_has_no_optional_keys() {
         let (status, body) = body_of(GraphError::invalid_token()).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let mut keys: Vec<&str> = body["error"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let mut keys: Vec<&str> = body["error"].as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
         assert_eq!(keys, ["code", "fbtrace_id", "message", "type"]);
         assert_eq!(body["error"]["code"], 190);

@@ -32,9 +32,7 @@ pub fn check(payload: &Value) -> Result<String, GraphError> {
         Some(Value::String(kind)) if TYPES.contains(&kind.as_str()) => kind.clone(),
         Some(other) => {
             let list = TYPES.join(", ").to_uppercase();
-            return Err(GraphError::invalid_parameter(format!(
-                "Param type must be one of {{{list}}} - got {other}."
-            )));
+            return Err(GraphError::invalid_parameter(format!("Param type must be one of {{{list}}} - got {other}.")));
         }
     };
     let object = match payload.get(&kind) {
@@ -46,14 +44,10 @@ pub fn check(payload: &Value) -> Result<String, GraphError> {
         // A contacts message is an array of cards; everything else an object.
         "contacts" if object.is_array() => {}
         "contacts" => {
-            return Err(GraphError::invalid_parameter(
-                "Param contacts must be an array.",
-            ));
+            return Err(GraphError::invalid_parameter("Param contacts must be an array."));
         }
         other if !object.is_object() => {
-            return Err(GraphError::invalid_parameter(format!(
-                "Param {other} must be a JSON object."
-            )));
+            return Err(GraphError::invalid_parameter(format!("Param {other} must be a JSON object.")));
         }
         _ => {}
     }
@@ -62,17 +56,13 @@ pub fn check(payload: &Value) -> Result<String, GraphError> {
 
 fn check_text(text: &Value) -> Result<(), GraphError> {
     if !text.is_object() {
-        return Err(GraphError::invalid_parameter(
-            "Param text must be a JSON object.",
-        ));
+        return Err(GraphError::invalid_parameter("Param text must be a JSON object."));
     }
     let body = match text.get("body") {
         None | Some(Value::Null) => return Err(GraphError::missing_parameter("text['body']")),
         Some(Value::String(body)) => body,
         Some(_) => {
-            return Err(GraphError::invalid_parameter(
-                "Param text['body'] must be a string.",
-            ));
+            return Err(GraphError::invalid_parameter("Param text['body'] must be a string."));
         }
     };
     if body.trim().is_empty() {
@@ -85,9 +75,7 @@ fn check_text(text: &Value) -> Result<(), GraphError> {
     }
     match text.get("preview_url") {
         None | Some(Value::Null | Value::Bool(_)) => Ok(()),
-        Some(_) => Err(GraphError::invalid_parameter(
-            "Param text['preview_url'] must be a boolean.",
-        )),
+        Some(_) => Err(GraphError::invalid_parameter("Param text['preview_url'] must be a boolean.")),
     }
 }
 
@@ -100,19 +88,8 @@ pub fn pricing_category(kind: &str, payload: &Value) -> &'static str {
     if kind != "template" {
         return "service";
     }
-    let name = payload
-        .pointer("/template/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if ["marketing", "promo", "offer"]
-        .iter()
-        .any(|word| name.contains(word))
-    {
-        "marketing"
-    } else {
-        "utility"
-    }
+    let name = payload.pointer("/template/name").and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+    if ["marketing", "promo", "offer"].iter().any(|word| name.contains(word)) { "marketing" } else { "utility" }
 }
 
 #[cfg(test)]
@@ -144,15 +121,9 @@ mod tests {
         assert!(message_of(err).contains("4096"));
 
         let err = check(&json!({"type": "text", "text": {}})).unwrap_err();
-        assert_eq!(
-            message_of(err),
-            "(#100) The parameter text['body'] is required."
-        );
+        assert_eq!(message_of(err), "(#100) The parameter text['body'] is required.");
         let err = check(&json!({"type": "text", "text": {"body": "  "}})).unwrap_err();
-        assert_eq!(
-            message_of(err),
-            "(#100) The parameter text['body'] is required."
-        );
+        assert_eq!(message_of(err), "(#100) The parameter text['body'] is required.");
         assert!(check(&json!({"type": "text", "text": {"body": 5}})).is_err());
         assert!(check(&json!({"type": "text", "text": "hi"})).is_err());
         assert!(check(&json!({"text": {"body": "hi", "preview_url": "yes"}})).is_err());
@@ -162,10 +133,7 @@ mod tests {
     fn the_named_object_must_be_present() {
         let err = check(&json!({"type": "image", "text": {"body": "hi"}})).unwrap_err();
         assert_eq!(message_of(err), "(#100) The parameter image is required.");
-        assert_eq!(
-            check(&json!({"type": "image", "image": {"link": "https://x.test/a.jpg"}})).unwrap(),
-            "image"
-        );
+        assert_eq!(check(&json!({"type": "image", "image": {"link": "https://x.test/a.jpg"}})).unwrap(), "image");
         assert!(check(&json!({"type": "contacts", "contacts": [{}]})).is_ok());
         assert!(check(&json!({"type": "contacts", "contacts": {}})).is_err());
         assert!(check(&json!({"type": "location", "location": "here"})).is_err());
@@ -182,13 +150,7 @@ mod tests {
     fn pricing_categories() {
         assert_eq!(pricing_category("text", &json!({})), "service");
         let template = |name: &str| json!({"template": {"name": name}});
-        assert_eq!(
-            pricing_category("template", &template("order_update")),
-            "utility"
-        );
-        assert_eq!(
-            pricing_category("template", &template("spring_PROMO")),
-            "marketing"
-        );
+        assert_eq!(pricing_category("template", &template("order_update")), "utility");
+        assert_eq!(pricing_category("template", &template("spring_PROMO")), "marketing");
     }
 }

@@ -7,10 +7,7 @@ use crate::graph::GraphError;
 /// Cloud also prepends the business number's country code when `+` is
 /// missing; the sandbox's numbers have no country, so it does not.
 pub fn normalise(to: &str) -> Result<String, GraphError> {
-    let wa_id: String = to
-        .chars()
-        .filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')'))
-        .collect();
+    let wa_id: String = to.chars().filter(|c| !matches!(c, '+' | ' ' | '-' | '(' | ')')).collect();
     if wa_id.is_empty() || !wa_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(GraphError::invalid_parameter(format!(
             "Invalid parameter: to {to:?} is not a valid phone number."

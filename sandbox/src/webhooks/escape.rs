@@ -74,25 +74,18 @@ mod tests {
     #[test]
     fn escapes_slash_and_non_ascii_like_meta() {
         let value = json!({"a": "text/html", "b": "äöå", "c": "😀"});
-        assert_eq!(
-            render(&value),
-            r#"{"a":"text\/html","b":"\u00e4\u00f6\u00e5","c":"\ud83d\ude00"}"#
-        );
+        assert_eq!(render(&value), r#"{"a":"text\/html","b":"\u00e4\u00f6\u00e5","c":"\ud83d\ude00"}"#);
     }
 
     #[test]
     fn keeps_serde_escapes_and_mixed_runs() {
         let value = json!({"k/é": "a\"b\\c\n\u{1}x/y€z"});
-        assert_eq!(
-            render(&value),
-            r#"{"k\/\u00e9":"a\"b\\c\n\u0001x\/y\u20acz"}"#
-        );
+        assert_eq!(render(&value), r#"{"k\/\u00e9":"a\"b\\c\n\u0001x\/y\u20acz"}"#);
     }
 
     #[test]
     fn output_is_ascii_and_parses_back_to_the_same_value() {
-        let value =
-            json!({"name": "Zoë 🇩🇪", "url": "https://x.test/a?b=c", "n": [1, 2.5, null, true]});
+        let value = json!({"name": "Zoë 🇩🇪", "url": "https://x.test/a?b=c", "n": [1, 2.5, null, true]});
         let bytes = to_vec(&value).unwrap();
         assert!(bytes.is_ascii());
         let back: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

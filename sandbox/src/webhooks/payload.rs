@@ -117,13 +117,7 @@ impl Notification {
     pub fn messages(waba_id: &str, value: Value) -> Self {
         Notification {
             object: "whatsapp_business_account",
-            entry: vec![Entry {
-                id: waba_id.to_owned(),
-                changes: vec![Change {
-                    value,
-                    field: "messages",
-                }],
-            }],
+            entry: vec![Entry { id: waba_id.to_owned(), changes: vec![Change { value, field: "messages" }] }],
         }
     }
 }
@@ -151,22 +145,14 @@ impl Value {
 impl Pricing {
     /// Regular billable pricing in `category`.
     pub fn regular(category: &'static str) -> Self {
-        Pricing {
-            billable: true,
-            pricing_model: "PMP",
-            category,
-            kind: "regular",
-        }
+        Pricing { billable: true, pricing_model: "PMP", category, kind: "regular" }
     }
 }
 
 /// The display number of a hosted phone number id: `1555` and the id's last
 /// seven digits (zero padded), so every id gets a stable, distinct-looking number.
 pub fn display_phone_number(phone_number_id: &str) -> String {
-    let digits: Vec<char> = phone_number_id
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
+    let digits: Vec<char> = phone_number_id.chars().filter(char::is_ascii_digit).collect();
     let tail: String = digits[digits.len().saturating_sub(7)..].iter().collect();
     format!("1555{tail:0>7}")
 }
@@ -202,8 +188,7 @@ mod tests {
             biz_opaque_callback_data: None,
             pricing: Some(Pricing::regular("service")),
         });
-        let body =
-            serde_json::to_string(&Notification::messages("200000000000001", value)).unwrap();
+        let body = serde_json::to_string(&Notification::messages("200000000000001", value)).unwrap();
         assert_eq!(
             body,
             concat!(

@@ -33,10 +33,7 @@ impl RetryPolicy {
     /// The wait after the `failures`-th failed attempt (1-based), before jitter.
     pub fn delay(&self, failures: u32) -> Duration {
         let doublings = failures.saturating_sub(1).min(31);
-        self.initial
-            .checked_mul(1u32 << doublings)
-            .unwrap_or(self.max)
-            .min(self.max)
+        self.initial.checked_mul(1u32 << doublings).unwrap_or(self.max).min(self.max)
     }
 
     /// The wait after the `failures`-th failure with up to 10% added at random,
@@ -56,12 +53,7 @@ mod tests {
     fn doubles_from_200ms_up_to_30s() {
         let policy = RetryPolicy::default();
         let delays: Vec<u128> = (1..=11).map(|n| policy.delay(n).as_millis()).collect();
-        assert_eq!(
-            delays,
-            [
-                200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000, 30000
-            ]
-        );
+        assert_eq!(delays, [200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000, 30000]);
         assert_eq!(policy.delay(1000), Duration::from_secs(30));
     }
 

@@ -9,8 +9,7 @@ pub const HEADER: &str = "x-hub-signature-256";
 /// The header value for `body`: `sha256=` and the lowercase hex HMAC.
 pub fn sign(app_secret: &str, body: &[u8]) -> String {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes())
-        .expect("HMAC-SHA256 takes keys of any length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC-SHA256 takes keys of any length");
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -23,8 +22,7 @@ pub fn verify(app_secret: &str, body: &[u8], header: &str) -> bool {
     let Ok(expected) = hex::decode(hex_mac) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes())
-        .expect("HMAC-SHA256 takes keys of any length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC-SHA256 takes keys of any length");
     mac.update(body);
     mac.verify_slice(&expected).is_ok()
 }
@@ -49,11 +47,7 @@ mod tests {
         assert!(verify("secret", body, &header));
         assert!(!verify("other", body, &header));
         assert!(!verify("secret", b"{}", &header));
-        assert!(!verify(
-            "secret",
-            body,
-            header.trim_start_matches("sha256=")
-        ));
+        assert!(!verify("secret", body, header.trim_start_matches("sha256=")));
         assert!(!verify("secret", body, "sha256=zz"));
     }
 }

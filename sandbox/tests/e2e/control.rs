@@ -25,19 +25,11 @@ async fn sent_lists_accepted_calls_in_order() {
     assert_eq!(data[1]["wamid"], second.as_str());
     assert_eq!(data[2]["wamid"], Value::Null);
     assert_eq!(data[2]["payload"], read);
-    let times: Vec<i64> = data
-        .iter()
-        .map(|d| d["received_at"].as_i64().unwrap())
-        .collect();
+    let times: Vec<i64> = data.iter().map(|d| d["received_at"].as_i64().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
     assert!(times[0] > 1_600_000_000_000, "unix milliseconds");
 
-    let response = sandbox
-        .client
-        .delete(sandbox.url("/_sandbox/sent"))
-        .send()
-        .await
-        .unwrap();
+    let response = sandbox.client.delete(sandbox.url("/_sandbox/sent")).send().await.unwrap();
     assert!(response.status().is_success());
     let (_, body) = sandbox.control_get("/_sandbox/sent").await;
     assert_eq!(body, json!({"data": []}));
@@ -63,27 +55,13 @@ async fn one_sandbox_delivers_into_anothers_inbox() {
     let record = &data[0];
     assert_eq!(record["path"], "/_sandbox/inbox/cloud");
     assert_eq!(record["headers"]["content-type"], "application/json");
-    assert!(
-        record["headers"]["x-hub-signature-256"]
-            .as_str()
-            .unwrap()
-            .starts_with("sha256=")
-    );
+    assert!(record["headers"]["x-hub-signature-256"].as_str().unwrap().starts_with("sha256="));
     assert_eq!(record["body"]["object"], "whatsapp_business_account");
-    assert_eq!(
-        record["body"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"],
-        answer["id"]
-    );
+    assert_eq!(record["body"]["entry"][0]["changes"][0]["value"]["messages"][0]["id"], answer["id"]);
     assert!(record["received_at"].as_i64().unwrap() > 1_600_000_000_000);
 
     // Anything else is recorded as a string; DELETE clears.
-    let response = inbox
-        .client
-        .post(inbox.url("/_sandbox/inbox"))
-        .body("not json")
-        .send()
-        .await
-        .unwrap();
+    let response = inbox.client.post(inbox.url("/_sandbox/inbox")).body("not json").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let data = loop_until_records(&client, &url, 2).await;
     assert_eq!(data[1]["body"], "not json");
@@ -106,10 +84,7 @@ async fn loop_until_records(client: &reqwest::Client, url: &str, count: usize) -
         if data.len() >= count {
             return data;
         }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "inbox never got {count} records"
-        );
+        assert!(started.elapsed() < DEADLINE, "inbox never got {count} records");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
@@ -117,9 +92,8 @@ async fn loop_until_records(client: &reqwest::Client, url: &str, count: usize) -
 #[tokio::test]
 async fn inbox_answers_the_verification_handshake() {
     let inbox = TestSandbox::start(config(None)).await;
-    let url = inbox.url(
-        "/_sandbox/inbox?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=sandbox-verify-token",
-    );
+    let url =
+        inbox.url("/_sandbox/inbox?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=sandbox-verify-token");
     let response = inbox.client.get(url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "1158201444");
@@ -130,18 +104,14 @@ async fn inbox_answers_the_verification_handshake() {
 
     // A sandbox pointed at that inbox passes its own handshake.
     let sandbox = TestSandbox::start(config(Some(inbox.url("/_sandbox/inbox")))).await;
-    let (status, body) = sandbox
-        .control_post("/_sandbox/verify-webhook", &json!({}))
-        .await;
+    let (status, body) = sandbox.control_post("/_sandbox/verify-webhook", &json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["verified"], true);
     assert_eq!(body["status"], 200);
     assert_eq!(body["body"], body["challenge"]);
 
     let unconfigured = TestSandbox::start(config(None)).await;
-    let (status, _) = unconfigured
-        .control_post("/_sandbox/verify-webhook", &json!({}))
-        .await;
+    let (status, _) = unconfigured.control_post("/_sandbox/verify-webhook", &json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
 
     sandbox.stop().await;
@@ -166,18 +136,9 @@ async fn inbound_rejects_bad_requests() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{case}");
         assert!(body["error"]["message"].is_string(), "{case}: {body}");
     }
-    let (_, body) = sandbox
-        .control_post(
-            "/_sandbox/inbound",
-            &json!({"from": "1", "type": "image", "image": {"id": "1"}}),
-        )
-        .await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not supported yet")
-    );
+    let (_, body) =
+        sandbox.control_post("/_sandbox/inbound", &json!({"from": "1", "type": "image", "image": {"id": "1"}})).await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("not supported yet"));
     sandbox.stop().await;
 }
 
@@ -207,12 +168,7 @@ async fn shutdown_cancels_pending_webhooks() {
 #[tokio::test]
 async fn run_refuses_a_bad_config() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let bad = sandbox::Config {
-        webhook_url: Some("ftp://example.test/hook".into()),
-        ..sandbox::Config::default()
-    };
-    let err = sandbox::run(bad, listener, std::future::pending())
-        .await
-        .unwrap_err();
+    let bad = sandbox::Config { webhook_url: Some("ftp://example.test/hook".into()), ..sandbox::Config::default() };
+    let err = sandbox::run(bad, listener, std::future::pending()).await.unwrap_err();
     assert!(format!("{err:#}").contains("webhook_url"), "{err:#}");
 }

@@ -29,11 +29,7 @@ pub const APP_SECRET: &str = "sandbox-app-secret";
 
 /// A config for tests: the defaults, webhooks to `webhook_url`, short status delay.
 pub fn config(webhook_url: Option<String>) -> Config {
-    Config {
-        webhook_url,
-        status_delay: Duration::from_millis(20),
-        ..Config::default()
-    }
+    Config { webhook_url, status_delay: Duration::from_millis(20), ..Config::default() }
 }
 
 /// Polls `check` every 10 ms until it returns `Some`, failing after [`DEADLINE`].
@@ -66,12 +62,7 @@ impl TestSandbox {
         let handle = tokio::spawn(sandbox::run(config, listener, async {
             let _ = rx.await;
         }));
-        let sandbox = TestSandbox {
-            base,
-            client: reqwest::Client::new(),
-            shutdown: Some(tx),
-            handle: Some(handle),
-        };
+        let sandbox = TestSandbox { base, client: reqwest::Client::new(), shutdown: Some(tx), handle: Some(handle) };
         sandbox.wait_ready().await;
         sandbox
     }
@@ -102,26 +93,13 @@ impl TestSandbox {
 
     /// POSTs `body` to a Graph path with the sandbox's token.
     pub async fn graph_post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(self.graph_url(path))
-            .bearer_auth(TOKEN)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let response = self.client.post(self.graph_url(path)).bearer_auth(TOKEN).json(body).send().await.unwrap();
         into_json(response).await
     }
 
     /// GETs a Graph path with the sandbox's token.
     pub async fn graph_get(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(self.graph_url(path))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let response = self.client.get(self.graph_url(path)).bearer_auth(TOKEN).send().await.unwrap();
         into_json(response).await
     }
 
@@ -147,15 +125,7 @@ impl TestSandbox {
     }
 
     pub async fn control_post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        into_json(
-            self.client
-                .post(self.url(path))
-                .json(body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        into_json(self.client.post(self.url(path)).json(body).send().await.unwrap()).await
     }
 
     /// Asks the sandbox to shut down and checks that `run` returned `Ok`.
@@ -183,8 +153,7 @@ pub async fn into_json(response: reqwest::Response) -> (StatusCode, Value) {
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     (status, body)
 }
@@ -221,23 +190,14 @@ pub struct Receiver {
 impl Receiver {
     /// Answers 500 to the first `fail_first` requests, then 200.
     pub async fn start(fail_first: u32) -> Self {
-        let state = Arc::new(Mutex::new(ReceiverState {
-            fail_first,
-            ..ReceiverState::default()
-        }));
-        let app = Router::new()
-            .route("/hook", post(receive))
-            .with_state(state.clone());
+        let state = Arc::new(Mutex::new(ReceiverState { fail_first, ..ReceiverState::default() }));
+        let app = Router::new().route("/hook", post(receive)).with_state(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Receiver {
-            url,
-            state,
-            _server: server,
-        }
+        Receiver { url, state, _server: server }
     }
 
     /// Waits until `count` requests were accepted and returns them in arrival order.
@@ -255,11 +215,7 @@ impl Receiver {
     }
 }
 
-async fn receive(
-    State(state): State<Arc<Mutex<ReceiverState>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
+async fn receive(State(state): State<Arc<Mutex<ReceiverState>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let mut state = state.lock().unwrap();
     state.attempts += 1;
     if state.attempts <= state.fail_first {
@@ -282,21 +238,10 @@ pub fn expected_signature(secret: &str, body: &[u8]) -> String {
 
 /// Asserts the request is signed over its raw bytes with the default app secret.
 pub fn assert_signed(received: &Received) {
-    let header = received
-        .headers
-        .get("x-hub-signature-256")
-        .expect("X-Hub-Signature-256 header")
-        .to_str()
-        .unwrap();
+    let header = received.headers.get("x-hub-signature-256").expect("X-Hub-Signature-256 header").to_str().unwrap();
     assert_eq!(header, expected_signature(APP_SECRET, &received.body));
-    assert_eq!(
-        received.headers.get("content-type").unwrap(),
-        "application/json"
-    );
-    assert!(
-        received.body.is_ascii(),
-        "webhook bodies are escaped to ASCII"
-    );
+    assert_eq!(received.headers.get("content-type").unwrap(), "application/json");
+    assert!(received.body.is_ascii(), "webhook bodies are escaped to ASCII");
 }
 
 pub fn fixture(name: &str) -> Value {
@@ -319,11 +264,7 @@ pub fn key_paths(value: &Value) -> BTreeSet<String> {
         match value {
             Value::Object(map) => {
                 for (key, child) in map {
-                    let path = if prefix.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{prefix}.{key}")
-                    };
+                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
                     out.insert(path.clone());
                     walk(child, &path, out);
                 }
@@ -348,33 +289,20 @@ pub fn assert_same_shape(ours: &Value, fixture: &Value, fixture_only: &[&str], o
     let ours_paths = key_paths(ours);
     let fixture_paths = key_paths(fixture);
     let covered = |path: &String, prefixes: &[&str]| {
-        prefixes
-            .iter()
-            .any(|prefix| path == prefix || path.starts_with(&format!("{prefix}.")))
+        prefixes.iter().any(|prefix| path == prefix || path.starts_with(&format!("{prefix}.")))
     };
-    let missing: Vec<&String> = fixture_paths
-        .difference(&ours_paths)
-        .filter(|path| !covered(path, fixture_only))
-        .collect();
-    let extra: Vec<&String> = ours_paths
-        .difference(&fixture_paths)
-        .filter(|path| !covered(path, ours_only))
-        .collect();
+    let missing: Vec<&String> =
+        fixture_paths.difference(&ours_paths).filter(|path| !covered(path, fixture_only)).collect();
+    let extra: Vec<&String> = ours_paths.difference(&fixture_paths).filter(|path| !covered(path, ours_only)).collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
         "shape differs from the fixture: missing {missing:?}, extra {extra:?}\nours: {ours}"
     );
     // The documented differences must really be differences, or the list is stale.
     for prefix in fixture_only {
-        assert!(
-            !ours_paths.contains(*prefix),
-            "{prefix} is listed as fixture-only but the sandbox sends it"
-        );
+        assert!(!ours_paths.contains(*prefix), "{prefix} is listed as fixture-only but the sandbox sends it");
     }
     for prefix in ours_only {
-        assert!(
-            ours_paths.contains(*prefix),
-            "{prefix} is listed as sandbox-only but the sandbox does not send it"
-        );
+        assert!(ours_paths.contains(*prefix), "{prefix} is listed as sandbox-only but the sandbox does not send it");
     }
 }

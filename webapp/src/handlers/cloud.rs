@@ -52,19 +52,12 @@ pub fn signature_valid(secret: &str, header: Option<&str>, body: &[u8]) -> bool 
 
 pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let secret = &state.config.cloud_app_secret;
-    let header = headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok());
+    let header = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
     if secret.is_empty() || !signature_valid(secret, header, &body) {
-        tracing::warn!(
-            bytes = body.len(),
-            "Cloud webhook with a missing or wrong signature rejected"
-        );
+        tracing::warn!(bytes = body.len(), "Cloud webhook with a missing or wrong signature rejected");
         return (StatusCode::UNAUTHORIZED, "invalid signature").into_response();
     }
-    let request = proto::core::CloudWebhook {
-        body: body.to_vec(),
-    };
+    let request = proto::core::CloudWebhook { body: body.to_vec() };
     match state.cores.any().ingest_cloud_webhook(request).await {
         Ok(_) => (StatusCode::OK, "OK").into_response(),
         Err(status) => {

@@ -16,17 +16,8 @@ pub async fn send(State(state): State<AppState>, who: Principal, body: Bytes) ->
     who.require_user()?;
     let body = json_body(&body)?;
     let out = wire::messages::validate(&body)?;
-    let request = proto::core::SendMessageRequest {
-        payload_json: out.payload.to_string(),
-        recipient: out.recipient.clone(),
-    };
-    let reply = state
-        .cores
-        .for_recipient(&out.recipient)
-        .send_message(request)
-        .await
-        .map_err(to_api_error)?;
-    Ok(OnPrem::created(
-        json!({"messages": [{"id": reply.into_inner().message_id}]}),
-    ))
+    let request =
+        proto::core::SendMessageRequest { payload_json: out.payload.to_string(), recipient: out.recipient.clone() };
+    let reply = state.cores.for_recipient(&out.recipient).send_message(request).await.map_err(to_api_error)?;
+    Ok(OnPrem::created(json!({"messages": [{"id": reply.into_inner().message_id}]})))
 }

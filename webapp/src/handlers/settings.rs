@@ -22,12 +22,7 @@ fn application(doc: proto::core::JsonDoc) -> Result<Value, ApiError> {
 
 pub async fn get(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    let doc = state
-        .cores
-        .any()
-        .get_settings(proto::core::Empty {})
-        .await
-        .map_err(to_api_error)?;
+    let doc = state.cores.any().get_settings(proto::core::Empty {}).await.map_err(to_api_error)?;
     Ok(OnPrem::ok(application(doc.into_inner())?))
 }
 
@@ -37,26 +32,14 @@ pub async fn patch(State(state): State<AppState>, who: Principal, body: Bytes) -
     let patch = json_body(&body)?;
     // Validate here too, so a bad request never reaches a coreapp.
     wire::settings::ApplicationSettings::default().apply_patch(&patch)?;
-    let doc = proto::core::JsonDoc {
-        json: patch.to_string(),
-    };
-    state
-        .cores
-        .any()
-        .patch_settings(doc)
-        .await
-        .map_err(to_api_error)?;
+    let doc = proto::core::JsonDoc { json: patch.to_string() };
+    state.cores.any().patch_settings(doc).await.map_err(to_api_error)?;
     Ok(OnPrem::empty())
 }
 
 /// `DELETE`: back to the defaults.
 pub async fn reset(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    state
-        .cores
-        .any()
-        .reset_settings(proto::core::Empty {})
-        .await
-        .map_err(to_api_error)?;
+    state.cores.any().reset_settings(proto::core::Empty {}).await.map_err(to_api_error)?;
     Ok(OnPrem::empty())
 }

@@ -17,17 +17,12 @@ use crate::core::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, pass) = text.split_once(':')?;
     Some((user.to_string(), pass.to_string()))
@@ -45,9 +40,7 @@ pub async fn login(
         return Err(too_many_failures().into());
     }
     let Some((username, password)) = basic_credentials(&headers) else {
-        return Err(
-            ApiError::unauthenticated("Missing or invalid authentication credentials").into(),
-        );
+        return Err(ApiError::unauthenticated("Missing or invalid authentication credentials").into());
     };
     let body = json_body(&body)?;
     let new_password = match body.get("new_password") {
@@ -58,11 +51,7 @@ pub async fn login(
         }
         Some(other) => return Err(ApiError::invalid_value("new_password", other).into()),
     };
-    let request = proto::core::LoginRequest {
-        username,
-        password,
-        new_password,
-    };
+    let request = proto::core::LoginRequest { username, password, new_password };
     let reply = match state.cores.any().login(request).await {
         Ok(r) => r.into_inner(),
         Err(status) => {
@@ -96,12 +85,7 @@ pub async fn logout(State(state): State<AppState>, who: Principal) -> Reply {
         issued_before_ms: 0,
         expires_at_ms: who.token_expires_ms,
     };
-    state
-        .cores
-        .any()
-        .revoke_token(request)
-        .await
-        .map_err(to_api_error)?;
+    state.cores.any().revoke_token(request).await.map_err(to_api_error)?;
     state.auth.revoke_locally(Some(&token_id), None);
     Ok(OnPrem::empty())
 }
@@ -114,16 +98,8 @@ pub async fn create(State(state): State<AppState>, who: Principal, body: Bytes) 
     let password = required_str(&body, "password")?.to_string();
     validate_username(&username)?;
     validate_password(&password)?;
-    let request = proto::core::UserRequest {
-        username: username.clone(),
-        password,
-    };
-    state
-        .cores
-        .any()
-        .create_user(request)
-        .await
-        .map_err(to_api_error)?;
+    let request = proto::core::UserRequest { username: username.clone(), password };
+    state.cores.any().create_user(request).await.map_err(to_api_error)?;
     Ok(OnPrem::created(json!({"users": [{"username": username}]})))
 }
 
@@ -132,10 +108,7 @@ fn admin_or_self(who: &Principal, name: &str, what: &str) -> Result<(), crate::e
     if who.role == Role::Admin || who.username == name {
         Ok(())
     } else {
-        Err(
-            ApiError::forbidden(format!("Regular user cannot {what} other user information"))
-                .into(),
-        )
+        Err(ApiError::forbidden(format!("Regular user cannot {what} other user information")).into())
     }
 }
 
@@ -143,63 +116,29 @@ fn admin_or_self(who: &Principal, name: &str, what: &str) -> Result<(), crate::e
 pub async fn get(State(state): State<AppState>, who: Principal, Path(name): Path<String>) -> Reply {
     admin_or_self(&who, &name, "read")?;
     let request = proto::core::UserName { username: name };
-    let user = state
-        .cores
-        .any()
-        .get_user(request)
-        .await
-        .map_err(to_api_error)?
-        .into_inner();
-    Ok(OnPrem::ok(
-        json!({"users": [{"ROLES": user.role, "username": user.username}]}),
-    ))
+    let user = state.cores.any().get_user(request).await.map_err(to_api_error)?.into_inner();
+    Ok(OnPrem::ok(json!({"users": [{"ROLES": user.role, "username": user.username}]})))
 }
 
 /// `PUT /v1/users/{name}` (admin or self): `{"password"}`.
-pub async fn update(
-    State(state): State<AppState>,
-    who: Principal,
-    Path(name): Path<String>,
-    body: Bytes,
-) -> Reply {
+pub async fn update(State(state): State<AppState>, who: Principal, Path(name): Path<String>, body: Bytes) -> Reply {
     admin_or_self(&who, &name, "update")?;
     let body = json_body(&body)?;
     let password = required_str(&body, "password")?.to_string();
     validate_password(&password)?;
-    let request = proto::core::UserRequest {
-        username: name.clone(),
-        password,
-    };
-    state
-        .cores
-        .any()
-        .update_user(request)
-        .await
-        .map_err(to_api_error)?;
+    let request = proto::core::UserRequest { username: name.clone(), password };
+    state.cores.any().update_user(request).await.map_err(to_api_error)?;
     Ok(OnPrem::ok(json!({"users": [{"username": name}]})))
 }
 
 /// `DELETE /v1/users/{name}` (admin): the user and all its tokens.
-pub async fn delete(
-    State(state): State<AppState>,
-    who: Principal,
-    Path(name): Path<String>,
-) -> Reply {
+pub async fn delete(State(state): State<AppState>, who: Principal, Path(name): Path<String>) -> Reply {
     who.require(Role::Admin)?;
     if name == ADMIN {
         return Err(ApiError::invalid("Admin user cannot be deleted").into());
     }
-    let request = proto::core::UserName {
-        username: name.clone(),
-    };
-    state
-        .cores
-        .any()
-        .delete_user(request)
-        .await
-        .map_err(to_api_error)?;
-    state
-        .auth
-        .revoke_locally(None, Some((&name, chrono::Utc::now().timestamp_millis())));
+    let request = proto::core::UserName { username: name.clone() };
+    state.cores.any().delete_user(request).await.map_err(to_api_error)?;
+    state.auth.revoke_locally(None, Some((&name, chrono::Utc::now().timestamp_millis())));
     Ok(OnPrem::ok(json!({"users": [{"username": name}]})))
 }
