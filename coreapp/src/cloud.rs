@@ -13,7 +13,8 @@ pub enum SendOutcome {
     /// Cloud accepted the message and named it.
     Accepted { wamid: String },
     /// Try again later: throttling, a server error, a timeout, no connection.
-    Retry { reason: String },
+    /// `after` is set when the error itself says how long to wait.
+    Retry { reason: String, after: Option<Duration>, error: Value },
     /// Cloud refused the message for good; `error` is Cloud's error object.
     Failed { error: Value },
 }
@@ -55,12 +56,32 @@ impl CloudClient {
         let url = self.url(&format!("{}/messages", self.config.phone_number_id));
         let response = self.http.post(url).bearer_auth(&self.config.access_token).json(payload).send().await;
         match response {
-            Err(e) => SendOutcome::Retry { reason: format!("request failed: {e}") },
+            Err(e) => SendOutcome::Retry { reason: format!("request failed: {e}"), after: None, error: Value::Null },
             Ok(r) => {
                 let status = r.status().as_u16();
                 let body = r.json::<Value>().await.unwrap_or(Value::Null);
                 classify(status, &body)
             }
+        }
+    }
+
+    /// Marks a user's message read (`status: read` on the messages edge).
+    /// Returns Cloud's error object when it refuses, `Err(None)` when it
+    /// could not be reached.
+    pub async fn mark_read(&self, wamid: &str) -> Result<(), Option<Value>> {
+        let url = self.url(&format!("{}/messages", self.config.phone_number_id));
+        let payload = serde_json::json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid});
+        let response =
+            self.http.post(url).bearer_auth(&self.config.access_token).json(&payload).send().await.map_err(|e| {
+                tracing::warn!(error = %e, "mark-as-read request failed");
+                None
+            })?;
+        let status = response.status();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Some(body.get("error").cloned().unwrap_or(serde_json::json!({"code": status.as_u16()}))))
         }
     }
 
@@ -97,7 +118,10 @@ impl CloudClient {
 /// (130429), pair rate limit (131056), spam rate limit (131048), temporary
 /// service problems (131000 is generic and may pass; 2 and 4 are Graph's
 /// "temporarily unavailable" and app rate limit).
-const RETRIABLE_CODES: &[i64] = &[2, 4, 80007, 130429, 131000, 131048, 131056, 133016];
+const RETRIABLE_CODES: &[i64] = &[2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 131057, 133004, 133016];
+
+/// Cloud's (business, user) pair rate limit.
+pub const PAIR_RATE_LIMIT: i64 = 131056;
 
 /// The one retry classifier: 2xx with an id is accepted; 429, 5xx and the
 /// throttling codes are retried; any other 4xx fails for good.
@@ -105,14 +129,21 @@ pub fn classify(status: u16, body: &Value) -> SendOutcome {
     if (200..300).contains(&status) {
         return match body.pointer("/messages/0/id").and_then(Value::as_str) {
             Some(wamid) => SendOutcome::Accepted { wamid: wamid.to_string() },
-            None => SendOutcome::Retry { reason: format!("HTTP {status} without a message id") },
+            None => SendOutcome::Retry {
+                reason: format!("HTTP {status} without a message id"),
+                after: None,
+                error: Value::Null,
+            },
         };
     }
     let error = body.get("error").cloned().unwrap_or(Value::Null);
     let code = error.get("code").and_then(Value::as_i64);
     if status == 429 || status >= 500 || code.is_some_and(|c| RETRIABLE_CODES.contains(&c)) {
         let what = error.get("message").and_then(Value::as_str).unwrap_or("no error body");
-        return SendOutcome::Retry { reason: format!("HTTP {status}: {what}") };
+        // The pair rate limit allows one message per 6 s to a user: hold the
+        // recipient back that long rather than hammering it.
+        let after = (code == Some(PAIR_RATE_LIMIT)).then_some(Duration::from_secs(6));
+        return SendOutcome::Retry { reason: format!("HTTP {status}: {what}"), after, error };
     }
     let mut error = if error.is_object() {
         error
@@ -144,11 +175,13 @@ mod tests {
         let ok = json!({"messages": [{"id": "wamid.X"}]});
         assert_eq!(classify(200, &ok), SendOutcome::Accepted { wamid: "wamid.X".into() });
         let throttled = json!({"error": {"code": 130429, "message": "(#130429) Rate limit hit"}});
-        assert!(matches!(classify(400, &throttled), SendOutcome::Retry { .. }));
+        assert!(matches!(classify(400, &throttled), SendOutcome::Retry { after: None, .. }));
         assert!(matches!(classify(503, &Value::Null), SendOutcome::Retry { .. }));
         assert!(matches!(classify(429, &Value::Null), SendOutcome::Retry { .. }));
         let pair = json!({"error": {"code": 131056, "message": "pair rate limit"}});
-        assert!(matches!(classify(400, &pair), SendOutcome::Retry { .. }));
+        assert!(
+            matches!(classify(400, &pair), SendOutcome::Retry { after: Some(d), .. } if d == Duration::from_secs(6))
+        );
         let bad = json!({"error": {"code": 100, "message": "(#100) Invalid parameter"}});
         match classify(400, &bad) {
             SendOutcome::Failed { error } => {

@@ -1,17 +1,29 @@
-//! Accepting messages and Cloud webhooks: one durable write each, then a
-//! nudge to the worker that will carry them on.
+//! Accepting messages and Cloud webhooks (one durable write each, then a
+//! nudge to the worker that carries them on), mark-as-read, contacts and
+//! the application settings.
 
-use serde_json::Value;
-use wire::ApiError;
+use serde_json::{Value, json};
 use wire::settings::ApplicationSettings;
+use wire::{ApiError, ErrorCode};
 
+use crate::Core;
+use crate::cloud::SendOutcome;
 use crate::db::{AnyConnection, Db, now_ms};
 use crate::error::CoreError;
-use crate::store::{inbound, outbound, settings};
+use crate::store::{contacts, inbound, outbound, settings};
+use crate::workers::sender;
 
-/// Stores a validated on-prem message in the send queue; returns its id.
-/// Once this returns the message is committed and will reach a final status.
-pub async fn accept(db: &Db, recipient: String, payload_json: String) -> Result<String, CoreError> {
+/// How long `POST /v1/contacts` results are kept, as the old client.
+const CONTACT_CACHE_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// Stores a validated on-prem message in the send queue and returns its id.
+/// Once stored, the message is committed and will reach a final status.
+///
+/// With `sync_send` on, the message is sent before this returns: accepted
+/// gives the id; a refusal (or Cloud being unreachable) marks it failed,
+/// sends no webhook, and returns Cloud's error as the on-prem one, so the
+/// client may safely retry.
+pub async fn send(core: &Core, recipient: String, payload_json: String) -> Result<String, CoreError> {
     let payload: Value = serde_json::from_str(&payload_json)
         .map_err(|e| ApiError::invalid(format!("message payload is not JSON: {e}")))?;
     // The webapp validated it; validating again keeps a coreapp safe from
@@ -22,9 +34,49 @@ pub async fn accept(db: &Db, recipient: String, payload_json: String) -> Result<
     }
     let id = wire::ids::message_id();
     let stored = serde_json::to_string(&checked.payload).map_err(anyhow::Error::from)?;
-    let row_id = id.clone();
-    db.run(move |conn| Ok(outbound::insert(conn, &row_id, &recipient, &stored, now_ms())?)).await?;
-    Ok(id)
+    let lease_ms = core.config.workers.lease.as_millis() as i64;
+    let (row_id, owner) = (id.clone(), core.owner.clone());
+    let sync = core
+        .db
+        .run(move |conn| {
+            let sync = load_settings(conn)?.sync_send;
+            let now = now_ms();
+            let claim = sync.then_some((owner.as_str(), now + lease_ms));
+            outbound::insert(conn, &row_id, &recipient, &stored, now, claim)?;
+            Ok(sync)
+        })
+        .await?;
+    if !sync {
+        core.wake.sender.notify_one();
+        return Ok(id);
+    }
+
+    let row = core
+        .db
+        .run({
+            let id = id.clone();
+            move |conn| {
+                outbound::load(conn, &[id])?.pop().ok_or_else(|| CoreError::Internal(anyhow::anyhow!("row vanished")))
+            }
+        })
+        .await?;
+    let outcome = sender::attempt(core, &row).await?;
+    let owner = core.owner.clone();
+    match outcome {
+        SendOutcome::Accepted { wamid } => {
+            let rid = row.id.clone();
+            core.db.run(move |c| Ok(outbound::mark_sent(c, &rid, &owner, &wamid, 1, now_ms())?)).await?;
+            Ok(id)
+        }
+        SendOutcome::Failed { error } | SendOutcome::Retry { error, .. } if error.is_object() => {
+            sender::fail(core, &row, 1, None).await?;
+            Err(wire::cloud::onprem_api_error(&error).into())
+        }
+        SendOutcome::Failed { .. } | SendOutcome::Retry { .. } => {
+            sender::fail(core, &row, 1, None).await?;
+            Err(ApiError::new(ErrorCode::InternalError, "Cloud API did not answer; the message was not sent").into())
+        }
+    }
 }
 
 /// Stores a verified Cloud webhook body before Cloud gets its 200.
@@ -33,6 +85,77 @@ pub async fn ingest(db: &Db, body: Vec<u8>) -> Result<String, CoreError> {
         return Err(ApiError::invalid("empty webhook body").into());
     }
     db.run(move |conn| Ok(inbound::insert_event(conn, &body, now_ms())?)).await
+}
+
+/// `PUT /v1/messages/{id}` `{"status":"read"}`: marks a user's message read
+/// on Cloud.
+pub async fn mark_read(core: &Core, message_id: String) -> Result<(), CoreError> {
+    let id = message_id.clone();
+    let wamid = core.db.run(move |conn| Ok(inbound::wamid_of(conn, &id)?)).await?;
+    let Some(wamid) = wamid else {
+        return Err(ApiError::not_found(format!("Message with id {message_id} not found")).into());
+    };
+    match core.cloud.mark_read(&wamid).await {
+        Ok(()) => Ok(()),
+        Err(Some(error)) => Err(wire::cloud::onprem_api_error(&error).into()),
+        Err(None) => Err(ApiError::new(ErrorCode::InternalError, "Cloud API did not answer").into()),
+    }
+}
+
+/// `POST /v1/contacts`: every number written correctly is `valid` with its
+/// digits as `wa_id` (as the old client answered from v2.43 on), anything
+/// else `invalid`. Results are kept 7 days; `force_check` looks again.
+pub async fn check_contacts(db: &Db, inputs: Vec<String>, force_check: bool) -> Result<Vec<Value>, CoreError> {
+    db.run(move |conn| {
+        let now = now_ms();
+        let mut out = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let key: String = input.chars().take(64).collect();
+            let cached = if force_check { None } else { contacts::find(conn, &key)? };
+            let row = match cached {
+                Some(c) if now - c.checked_at < CONTACT_CACHE_MS => c,
+                _ => {
+                    let wa_id = wire::messages::normalise_phone(&input);
+                    let status = if wa_id.is_some() { "valid" } else { "invalid" };
+                    let row = contacts::Checked { input: key, status: status.into(), wa_id, checked_at: now };
+                    contacts::put(conn, &row)?;
+                    row
+                }
+            };
+            let mut item = json!({"input": input, "status": row.status});
+            if let Some(w) = row.wa_id {
+                item["wa_id"] = json!(w);
+            }
+            out.push(item);
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// `GET /v1/contacts/{wa_id}/identity`.
+pub async fn identity(db: &Db, wa_id: String) -> Result<Value, CoreError> {
+    db.run(move |conn| {
+        let Some(i) = contacts::identity(conn, &wa_id)? else {
+            return Err(ApiError::not_found(format!("No identity is known for {wa_id}")).into());
+        };
+        Ok(json!({"hash": i.hash, "created_timestamp": i.created_timestamp, "acknowledged": i.acknowledged != 0}))
+    })
+    .await
+}
+
+/// `PUT /v1/contacts/{wa_id}/identity` `{"hash"}`: acknowledges a changed key.
+pub async fn acknowledge_identity(db: &Db, wa_id: String, hash: String) -> Result<(), CoreError> {
+    db.run(move |conn| {
+        if contacts::identity(conn, &wa_id)?.is_none() {
+            return Err(ApiError::not_found(format!("No identity is known for {wa_id}")).into());
+        }
+        match contacts::acknowledge(conn, &wa_id, &hash)? {
+            0 => Err(ApiError::invalid_value("hash", &hash).into()),
+            _ => Ok(()),
+        }
+    })
+    .await
 }
 
 /// The application settings as stored (defaults when never set).

@@ -106,3 +106,21 @@ diesel::table! {
         delivered_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    contacts (input) {
+        input -> Text,
+        status -> Text,
+        wa_id -> Nullable<Text>,
+        checked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    contact_identities (wa_id) {
+        wa_id -> Text,
+        hash -> Text,
+        created_timestamp -> BigInt,
+        acknowledged -> Integer,
+    }
+}

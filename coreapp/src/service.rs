@@ -152,9 +152,30 @@ impl CoreRpc for Service {
 
     async fn send_message(&self, req: Request<SendMessageRequest>) -> Reply<SendMessageReply> {
         let r = req.into_inner();
-        let message_id = messaging::accept(&self.core.db, r.recipient, r.payload_json).await?;
-        self.core.wake.sender.notify_one();
+        let message_id = messaging::send(&self.core, r.recipient, r.payload_json).await?;
         Ok(Response::new(SendMessageReply { message_id }))
+    }
+
+    async fn mark_read(&self, req: Request<MessageId>) -> Reply<Empty> {
+        messaging::mark_read(&self.core, req.into_inner().message_id).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn check_contacts(&self, req: Request<CheckContactsRequest>) -> Reply<JsonDoc> {
+        let r = req.into_inner();
+        let results = messaging::check_contacts(&self.core.db, r.contacts, r.force_check).await?;
+        Ok(Response::new(JsonDoc { json: serde_json::Value::from(results).to_string() }))
+    }
+
+    async fn get_identity(&self, req: Request<WaId>) -> Reply<JsonDoc> {
+        let identity = messaging::identity(&self.core.db, req.into_inner().wa_id).await?;
+        Ok(Response::new(JsonDoc { json: identity.to_string() }))
+    }
+
+    async fn acknowledge_identity(&self, req: Request<AcknowledgeIdentityRequest>) -> Reply<Empty> {
+        let r = req.into_inner();
+        messaging::acknowledge_identity(&self.core.db, r.wa_id, r.hash).await?;
+        Ok(Response::new(Empty {}))
     }
 
     async fn ingest_cloud_webhook(&self, req: Request<CloudWebhook>) -> Reply<Empty> {

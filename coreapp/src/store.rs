@@ -3,6 +3,7 @@
 //! (and one transaction where several writes must land together).
 
 pub mod certs;
+pub mod contacts;
 pub mod inbound;
 pub mod outbound;
 pub mod outbox;

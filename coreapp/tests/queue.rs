@@ -46,7 +46,7 @@ async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
         t.db.run(|c| {
             let now = now_ms();
             for i in 0..5 {
-                outbound::insert(c, &format!("msg-{i}"), "15550000000", "{}", now - 10 + i)?;
+                outbound::insert(c, &format!("msg-{i}"), &format!("1555000000{i}"), "{}", now - 10 + i, None)?;
             }
             let a = queue::claim(c, Queue::Outbound, "node-a/1", now, 60_000, 3)?;
             let b = queue::claim(c, Queue::Outbound, "node-b/1", now, 60_000, 10)?;

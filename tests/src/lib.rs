@@ -123,6 +123,8 @@ pub struct Options {
     pub login_failures_per_hour: u32,
     /// The token coreapps present to the sandbox.
     pub cloud_token: String,
+    /// `POST /v1/messages` limit per webapp (0 = none).
+    pub messages_rps: u32,
 }
 
 impl Default for Options {
@@ -133,6 +135,7 @@ impl Default for Options {
             tls: true,
             login_failures_per_hour: 30,
             cloud_token: sandbox::Config::default().access_token,
+            messages_rps: 0,
         }
     }
 }
@@ -167,6 +170,8 @@ impl Stack {
             jwt_key: None,
             login_failures_per_hour: options.login_failures_per_hour,
             revocation_poll: Duration::from_secs(1),
+            messages_rps: options.messages_rps,
+            messages_burst: options.messages_rps,
         };
         let mut stack = Stack {
             engine,

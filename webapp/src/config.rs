@@ -28,6 +28,10 @@ pub struct Config {
     pub login_failures_per_hour: u32,
     /// How often revoked tokens are fetched from the coreapps.
     pub revocation_poll: Duration,
+    /// `POST /v1/messages` requests per second per webapp, and the burst
+    /// (`WA_WEB_MESSAGES_RPS`, `WA_WEB_MESSAGES_BURST`); 0 = no limit.
+    pub messages_rps: u32,
+    pub messages_burst: u32,
 }
 
 impl Config {
@@ -51,13 +55,17 @@ impl Config {
             Some(k) if (12..=128).contains(&k.chars().count()) => Some(k),
             Some(_) => bail!("WA_API_KEY must be between 12 and 128 characters"),
         };
-        let login_failures_per_hour = match var("WA_WEB_LOGIN_FAILURES_PER_HOUR") {
-            None => 30,
-            Some(v) => {
-                v.parse().map_err(|e| anyhow::anyhow!("WA_WEB_LOGIN_FAILURES_PER_HOUR has invalid value '{v}': {e}"))?
+        let number = |name: &str, default: u32| -> anyhow::Result<u32> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name} has invalid value '{v}': {e}")),
             }
         };
+        let messages_rps = number("WA_WEB_MESSAGES_RPS", 0)?;
+        let messages_burst = number("WA_WEB_MESSAGES_BURST", messages_rps * 3)?;
         Ok(Config {
+            messages_rps,
+            messages_burst,
             servername: var("WA_WEB_SERVERNAME").unwrap_or_else(|| "localhost".into()),
             tls,
             core_addrs,
@@ -66,7 +74,7 @@ impl Config {
             cloud_app_secret: var("WA_CLOUD_APP_SECRET").unwrap_or_default(),
             cloud_verify_token: var("WA_CLOUD_VERIFY_TOKEN").unwrap_or_default(),
             jwt_key: var("WA_WEB_JWT_CRYPTO_KEY").map(String::into_bytes),
-            login_failures_per_hour,
+            login_failures_per_hour: number("WA_WEB_LOGIN_FAILURES_PER_HOUR", 30)?,
             revocation_poll: Duration::from_secs(2),
         })
     }

@@ -61,6 +61,9 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut r = status.into_response();
+        if let Some(secs) = self.0.retry_after {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         r.extensions_mut().insert(Pending { payload: Value::Null, errors: vec![self.0] });
         r
     }

@@ -1,6 +1,7 @@
 //! Request handlers, one file per resource.
 
 pub mod cloud;
+pub mod contacts;
 pub mod health;
 pub mod messages;
 pub mod settings;

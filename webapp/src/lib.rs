@@ -7,6 +7,7 @@ pub mod config;
 pub mod core;
 pub mod envelope;
 pub mod handlers;
+pub mod limits;
 pub mod router;
 pub mod tls;
 
@@ -31,6 +32,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub cores: core::Cores,
     pub auth: Arc<auth::Auth>,
+    pub limits: Arc<limits::Limits>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -142,7 +144,11 @@ pub async fn run(
         None
     };
 
-    let state = AppState { config: Arc::new(config), cores, auth };
+    let limits = limits::Limits {
+        messages: (config.messages_rps > 0)
+            .then(|| limits::Bucket::new(f64::from(config.messages_rps), f64::from(config.messages_burst.max(1)))),
+    };
+    let state = AppState { config: Arc::new(config), cores, auth, limits: Arc::new(limits) };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let poller = tokio::spawn(auth::revocation_loop(state.clone(), state.config.revocation_poll, stop_rx));
 

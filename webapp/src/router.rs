@@ -2,10 +2,10 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::AppState;
-use crate::handlers::{cloud, health, messages, not_found, root, settings, users};
+use crate::handlers::{cloud, contacts, health, messages, not_found, root, settings, users};
 
 /// Cloud allows webhook payloads of up to 3 MB.
 const CLOUD_WEBHOOK_LIMIT: usize = 4 * 1024 * 1024;
@@ -20,6 +20,9 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/settings/application", get(settings::get).patch(settings::patch).delete(settings::reset))
         .route("/v1/health", get(health::get))
         .route("/v1/messages", post(messages::send))
+        .route("/v1/messages/{id}", put(messages::update))
+        .route("/v1/contacts", post(contacts::check))
+        .route("/v1/contacts/{wa_id}/identity", get(contacts::identity).put(contacts::acknowledge))
         .route(
             "/cloud/webhooks",
             get(cloud::verify).post(cloud::receive).layer(DefaultBodyLimit::max(CLOUD_WEBHOOK_LIMIT)),

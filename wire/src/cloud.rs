@@ -4,6 +4,8 @@
 
 use serde_json::{Value, json};
 
+use crate::{ApiError, ErrorCode};
+
 /// One event out of a Cloud notification, in the order Cloud listed it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CloudEvent {
@@ -106,6 +108,41 @@ const ERROR_MAP: &[(i64, u32, &str)] = &[
     (131053, 400, "Media download error"),
     (131000, 500, "Generic error"),
 ];
+
+/// Cloud's synchronous error codes -> the on-prem API error a legacy client
+/// expected from the old client for the same problem (sync send mode,
+/// mark-as-read). Codes not listed become 1014 with Cloud's words in
+/// `details`.
+#[rustfmt::skip]
+const SYNC_ERROR_MAP: &[(&[i64], ErrorCode)] = &[
+    (&[4, 80007, 130429, 131048, 131056], ErrorCode::TooManyRequests),
+    (&[131008], ErrorCode::ParameterMissing),
+    (&[100, 131009, 135000, 131051, 131053], ErrorCode::ParameterInvalid),
+    (&[131021], ErrorCode::BadUser),
+    (&[131026, 131047], ErrorCode::ReceiverIncapable),
+    (&[132000], ErrorCode::TemplateParamCountMismatch),
+    (&[132001], ErrorCode::TemplateMissing),
+    (&[132012], ErrorCode::TemplateParamFormatMismatch),
+    (&[0, 3, 10, 190, 368, 131005, 131031], ErrorCode::AccessDenied),
+];
+
+/// Translates a synchronous Cloud error (the `error` object of a Graph
+/// error response) into an on-prem API error.
+pub fn onprem_api_error(cloud: &Value) -> ApiError {
+    let code = cloud.get("code").and_then(Value::as_i64).unwrap_or(0);
+    let message = cloud.get("message").and_then(Value::as_str).unwrap_or("Cloud API error");
+    let mut details = format!("Cloud API error {code}: {message}");
+    if let Some(d) = cloud.pointer("/error_data/details").and_then(Value::as_str) {
+        details.push_str(". ");
+        details.push_str(d);
+    }
+    let mapped = SYNC_ERROR_MAP
+        .iter()
+        .find(|(codes, _)| codes.contains(&code) || (200..300).contains(&code) && codes.contains(&10))
+        .map(|(_, c)| *c)
+        .unwrap_or(ErrorCode::InternalError);
+    ApiError::new(mapped, details)
+}
 
 /// Translates a Cloud error object (`{code,title,message,error_data}`) to an
 /// on-prem one (`{code,title,details,href}`).
@@ -244,6 +281,28 @@ mod tests {
     fn other_objects_and_bad_json_are_rejected() {
         assert!(matches!(parse_notification(b"{\"object\":\"page\"}"), Err(ParseError::NotWhatsApp)));
         assert!(matches!(parse_notification(b"not json"), Err(ParseError::Json(_))));
+    }
+
+    #[test]
+    fn synchronous_errors_map_to_on_prem_codes() {
+        let cases = [
+            (130429, 1015),
+            (131056, 1015),
+            (131008, 1008),
+            (131009, 1009),
+            (131021, 1021),
+            (132001, 2001),
+            (132000, 2000),
+            (190, 1005),
+            (250, 1005),
+            (131000, 1014),
+            (999999, 1014),
+        ];
+        for (cloud, onprem) in cases {
+            let e = onprem_api_error(&json!({"code": cloud, "message": "m", "error_data": {"details": "d"}}));
+            assert_eq!(e.code.number(), onprem, "{cloud}");
+            assert!(e.details.contains(&cloud.to_string()) && e.details.ends_with("d"));
+        }
     }
 
     #[test]

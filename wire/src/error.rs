@@ -31,6 +31,13 @@ pub enum ErrorCode {
     PasswordChangeRequired,
     InvalidRequest,
     ReceiverIncapable,
+    BadUser,
+    TemplateParamCountMismatch,
+    TemplateMissing,
+    TemplateParamFormatMismatch,
+    NamespaceEmpty,
+    InvalidSectionCount,
+    InvalidRowCount,
 }
 
 /// What kind of failure a code is, in gRPC terms; used so the gRPC status of
@@ -81,6 +88,13 @@ const TABLE: &[Row] = &[
     Row { code: E::PasswordChangeRequired, number: 1024, title: "Password Change Required", http: 401, grpc: G::Unauthenticated },
     Row { code: E::InvalidRequest, number: 1025, title: "Invalid Request", http: 400, grpc: G::InvalidArgument },
     Row { code: E::ReceiverIncapable, number: 1026, title: "Receiver incapable", http: 501, grpc: G::Unimplemented },
+    Row { code: E::BadUser, number: 1021, title: "Bad User", http: 400, grpc: G::InvalidArgument },
+    Row { code: E::TemplateParamCountMismatch, number: 2000, title: "Template Param Count Mismatch", http: 400, grpc: G::InvalidArgument },
+    Row { code: E::TemplateMissing, number: 2001, title: "Template Missing", http: 404, grpc: G::NotFound },
+    Row { code: E::TemplateParamFormatMismatch, number: 2012, title: "Template Parameter Format Mismatch", http: 400, grpc: G::InvalidArgument },
+    Row { code: E::NamespaceEmpty, number: 2014, title: "Expected Namespace is Empty", http: 400, grpc: G::InvalidArgument },
+    Row { code: E::InvalidSectionCount, number: 2015, title: "Invalid number of sections", http: 400, grpc: G::InvalidArgument },
+    Row { code: E::InvalidRowCount, number: 2016, title: "Invalid number of rows", http: 400, grpc: G::InvalidArgument },
 ];
 
 impl ErrorCode {
@@ -121,11 +135,13 @@ pub struct ApiError {
     /// The HTTP status, where it differs from the code's usual one (1005 is
     /// 401 from the authentication layer but 403 for a missing role).
     pub status_override: Option<u16>,
+    /// Seconds a rate-limited client should wait (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, details: impl Into<String>) -> Self {
-        ApiError { code, details: details.into(), status_override: None }
+        ApiError { code, details: details.into(), status_override: None, retry_after: None }
     }
 
     /// 1008 `Missing mandatory parameter '<p>'`.
@@ -234,6 +250,13 @@ mod tests {
             E::PasswordChangeRequired,
             E::InvalidRequest,
             E::ReceiverIncapable,
+            E::BadUser,
+            E::TemplateParamCountMismatch,
+            E::TemplateMissing,
+            E::TemplateParamFormatMismatch,
+            E::NamespaceEmpty,
+            E::InvalidSectionCount,
+            E::InvalidRowCount,
         ];
         assert_eq!(all.len(), TABLE.len());
         for code in all {

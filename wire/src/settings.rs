@@ -40,6 +40,7 @@ const FIELDS: &[&str] = &[
     "axolotl_context_striping_disabled",
     "verbose_logging",
     "log_level",
+    "sync_send",
 ];
 
 /// Fields older clients accepted that have no meaning behind Cloud API (rate
@@ -77,6 +78,9 @@ pub struct ApplicationSettings {
     pub max_callback_backoff_delay_ms: u64,
     /// Emit `sent` statuses (older switch; see also `webhooks.message.sent`).
     pub sent_status: bool,
+    /// wa-onprem's own: `POST /v1/messages` answers only after Cloud
+    /// accepted the message, with Cloud's refusal as the on-prem error.
+    pub sync_send: bool,
     /// Only ever `false` here: from v2.35 it can no longer be enabled.
     pub pass_through: bool,
     /// Multiconnect heartbeat, seconds (> 0).
@@ -166,6 +170,7 @@ impl Default for ApplicationSettings {
             callback_backoff_delay_ms: 3_000,
             max_callback_backoff_delay_ms: 900_000,
             sent_status: false,
+            sync_send: false,
             pass_through: false,
             heartbeat_interval: 5,
             unhealthy_interval: 30,
@@ -214,6 +219,7 @@ impl ApplicationSettings {
         set(body, "", "callback_backoff_delay_ms", &mut self.callback_backoff_delay_ms, millis)?;
         set(body, "", "max_callback_backoff_delay_ms", &mut self.max_callback_backoff_delay_ms, millis)?;
         set(body, "", "sent_status", &mut self.sent_status, boolean)?;
+        set(body, "", "sync_send", &mut self.sync_send, boolean)?;
         if let Some(v) = body.get("pass_through") {
             if boolean("pass_through", v)? {
                 return Err(ApiError::invalid(
@@ -292,6 +298,7 @@ impl ApplicationSettings {
             "callback_backoff_delay_ms": self.callback_backoff_delay_ms,
             "max_callback_backoff_delay_ms": self.max_callback_backoff_delay_ms,
             "sent_status": self.sent_status,
+            "sync_send": self.sync_send,
             "pass_through": self.pass_through,
             "heartbeat_interval": self.heartbeat_interval,
             "unhealthy_interval": self.unhealthy_interval,
@@ -644,6 +651,7 @@ mod tests {
             "callback_backoff_delay_ms": 3000,
             "max_callback_backoff_delay_ms": 900000,
             "sent_status": false,
+            "sync_send": false,
             "pass_through": false,
             "heartbeat_interval": 5,
             "unhealthy_interval": 30,
@@ -845,6 +853,7 @@ mod tests {
             "callback_backoff_delay_ms": 1000,
             "max_callback_backoff_delay_ms": 5000,
             "sent_status": true,
+            "sync_send": true,
             "pass_through": false,
             "heartbeat_interval": 10,
             "unhealthy_interval": 60,
@@ -866,6 +875,7 @@ mod tests {
             callback_backoff_delay_ms: 1000,
             max_callback_backoff_delay_ms: 5000,
             sent_status: true,
+            sync_send: true,
             pass_through: false,
             heartbeat_interval: 10,
             unhealthy_interval: 60,

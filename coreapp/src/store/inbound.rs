@@ -46,3 +46,8 @@ pub fn insert_message(conn: &mut AnyConnection, id: &str, wamid: &str, from: &st
         .execute(conn)
         .map(drop)
 }
+
+/// The wamid of a user message we gave `id`.
+pub fn wamid_of(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<String>> {
+    im::table.find(id).select(im::wamid).first(conn).optional()
+}

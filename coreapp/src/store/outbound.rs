@@ -23,9 +23,20 @@ pub struct Outbound {
 }
 
 /// Stores an accepted message; from here on it will reach a final status.
-pub fn insert(conn: &mut AnyConnection, id: &str, recipient: &str, payload: &str, now: i64) -> QueryResult<()> {
+/// With `claim`, the row is born claimed by that owner until the lease
+/// ends (sync sends attempt it at once, and no worker takes it meanwhile).
+pub fn insert(
+    conn: &mut AnyConnection,
+    id: &str,
+    recipient: &str,
+    payload: &str,
+    now: i64,
+    claim: Option<(&str, i64)>,
+) -> QueryResult<()> {
     diesel::insert_into(om::table)
         .values((
+            om::lease_owner.eq(claim.map(|c| c.0)),
+            om::lease_until.eq(claim.map(|c| c.1)),
             om::id.eq(id),
             om::recipient.eq(recipient),
             om::payload.eq(payload),
@@ -101,4 +112,9 @@ pub fn record_status(
         Err(e) if super::is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// The wamid Cloud gave a message we sent.
+pub fn wamid_of(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<String>> {
+    om::table.find(id).select(om::wamid).first::<Option<String>>(conn).optional().map(Option::flatten)
 }

@@ -41,16 +41,22 @@ impl Queue {
         }
     }
 
-    /// Webhook events of one contact go out in order: only the oldest
-    /// pending event of a contact may be claimed, so a later one waits for
-    /// an earlier one that is failing.
+    /// One contact's webhook events, and one recipient's messages, go out in
+    /// order: only the oldest pending row of a contact (recipient) may be
+    /// claimed, so a later one waits for an earlier one that is failing or
+    /// held back (Cloud's pair rate limit).
     fn head_of_line(self) -> &'static str {
         match self {
+            Queue::Outbound => {
+                " AND NOT EXISTS (SELECT 1 FROM outbound_messages e \
+                 WHERE e.recipient = q.recipient AND e.state = 'pending' \
+                 AND (e.created_at < q.created_at OR (e.created_at = q.created_at AND e.id < q.id)))"
+            }
             Queue::Outbox => {
                 " AND NOT EXISTS (SELECT 1 FROM webhook_outbox e \
                  WHERE e.contact = q.contact AND e.state = 'pending' AND e.id < q.id)"
             }
-            Queue::Outbound | Queue::Inbound => "",
+            Queue::Inbound => "",
         }
     }
 }

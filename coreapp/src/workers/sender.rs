@@ -1,7 +1,9 @@
-//! The sender: claims queued messages, paces them under the number's Cloud
-//! throughput, sends them, and settles each one: accepted (wamid kept),
-//! retried with backoff, or failed with a `failed` status for the business.
+//! The sender: claims queued messages (the oldest of each recipient), paces
+//! them under the number's Cloud throughput, sends them, and settles each:
+//! accepted (wamid kept), retried with backoff (a recipient hit by the pair
+//! rate limit is held back 6 s), or failed with a `failed` status webhook.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -9,10 +11,11 @@ use tokio::task::JoinSet;
 
 use crate::Core;
 use crate::cloud::{SendOutcome, retry_delay};
-use crate::db::{now_ms, transaction};
+use crate::db::{AnyConnection, now_ms, transaction};
+use crate::error::CoreError;
 use crate::store::outbound::{self, Outbound};
-use crate::store::outbox;
 use crate::store::queue::{self, FAILED, PENDING, Queue, Settle};
+use crate::store::{inbound, outbox};
 use crate::workers::Pacer;
 
 /// A message still not accepted by Cloud after this long fails with the
@@ -39,7 +42,7 @@ pub async fn step(core: &Arc<Core>, pacer: &mut Pacer) -> anyhow::Result<usize> 
         let core = core.clone();
         tasks.spawn(async move {
             let id = row.id.clone();
-            if let Err(e) = send_one(&core, row).await {
+            if let Err(e) = send_and_settle(&core, row).await {
                 tracing::error!(message_id = %id, error = ?e, "could not settle a send; its lease will lapse and it will be retried");
             }
         });
@@ -48,10 +51,35 @@ pub async fn step(core: &Arc<Core>, pacer: &mut Pacer) -> anyhow::Result<usize> 
     Ok(n)
 }
 
-async fn send_one(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> {
+/// Maps the message ids a payload refers to (quoted replies, reactions) to
+/// Cloud's wamids, for the ids we know.
+fn referenced_wamids(conn: &mut AnyConnection, payload: &Value) -> Result<HashMap<String, String>, CoreError> {
+    let mut map = HashMap::new();
+    for id in wire::messages::referenced_ids(payload) {
+        let wamid = match inbound::wamid_of(conn, &id)? {
+            Some(w) => Some(w),
+            None => outbound::wamid_of(conn, &id)?,
+        };
+        if let Some(w) = wamid {
+            map.insert(id, w);
+        }
+    }
+    Ok(map)
+}
+
+/// Translates a stored message and hands it to Cloud once.
+pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
     let payload: Value = serde_json::from_str(&row.payload)?;
-    let cloud_payload = wire::messages::to_cloud(&row.recipient, &payload);
-    let outcome = core.cloud.send_message(&cloud_payload).await;
+    let refs = {
+        let payload = payload.clone();
+        core.db.run(move |conn| referenced_wamids(conn, &payload)).await?
+    };
+    let cloud_payload = wire::messages::to_cloud(&row.recipient, &payload, &|id| refs.get(id).cloned());
+    Ok(core.cloud.send_message(&cloud_payload).await)
+}
+
+async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> {
+    let outcome = attempt(core, &row).await?;
     let attempts = row.attempts + 1;
     let owner = core.owner.clone();
     let now = now_ms();
@@ -64,8 +92,8 @@ async fn send_one(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> {
                 tracing::warn!(message_id = %row.id, "claim lapsed before the send was recorded");
             }
         }
-        SendOutcome::Retry { reason } if now - row.created_at < GIVE_UP_AFTER_MS => {
-            let delay = retry_delay(attempts as u32);
+        SendOutcome::Retry { reason, after, .. } if now - row.created_at < GIVE_UP_AFTER_MS => {
+            let delay = after.unwrap_or_else(|| retry_delay(attempts as u32));
             tracing::warn!(message_id = %row.id, attempts, retry_in = ?delay, %reason, "send will be retried");
             let id = row.id.clone();
             let settle = Settle {
@@ -76,42 +104,39 @@ async fn send_one(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> {
             };
             core.db.run(move |c| Ok(queue::settle(c, Queue::Outbound, &id, &owner, &settle)?)).await?;
         }
-        SendOutcome::Retry { reason } => {
+        SendOutcome::Retry { reason, .. } => {
             let error = json!({"code": 408, "title": "Message is not valid",
                                "details": format!("Message was pending for more than 1 day. Last problem: {reason}")});
-            fail(core, row, attempts, error).await?;
+            fail(core, &row, attempts, Some(error)).await?;
         }
         SendOutcome::Failed { error } => {
             tracing::warn!(message_id = %row.id, cloud_error = %error, "Cloud refused the message");
-            fail(core, row, attempts, wire::cloud::onprem_error(&error)).await?;
+            fail(core, &row, attempts, Some(wire::cloud::onprem_error(&error))).await?;
         }
     }
     core.wake.delivery.notify_one();
     Ok(())
 }
 
-/// Settles a message as failed and queues its `failed` status webhook, in
-/// one transaction.
-async fn fail(core: &Arc<Core>, row: Outbound, attempts: i32, onprem_error: Value) -> anyhow::Result<()> {
-    let owner = core.owner.clone();
+/// Settles a message as failed and, when `webhook_error` is given, queues
+/// its `failed` status webhook, in one transaction.
+pub async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Option<Value>) -> anyhow::Result<()> {
+    let (owner, id, recipient) = (core.owner.clone(), row.id.clone(), row.recipient.clone());
     core.db
         .run(move |conn| {
             transaction(conn, |conn| {
                 let now = now_ms();
-                let settle = Settle {
-                    state: FAILED,
-                    attempts,
-                    next_attempt_at: now,
-                    last_error: Some(onprem_error.to_string()),
-                };
-                if !queue::settle(conn, Queue::Outbound, &row.id, &owner, &settle)? {
+                let last_error = webhook_error.as_ref().map(Value::to_string).or(Some("not sent".into()));
+                let settle = Settle { state: FAILED, attempts, next_attempt_at: now, last_error };
+                if !queue::settle(conn, Queue::Outbound, &id, &owner, &settle)? {
                     return Ok(());
                 }
-                if outbound::record_status(conn, &row.id, "failed", &(now / 1000).to_string(), now)? {
-                    outbound::set_last_status(conn, &row.id, "failed", now)?;
-                    let status = wire::cloud::onprem_failed_status(&row.id, &row.recipient, now / 1000, &onprem_error);
-                    let event = json!({"statuses": [status]});
-                    outbox::insert(conn, &row.recipient, "status", &event.to_string(), now)?;
+                if outbound::record_status(conn, &id, "failed", &(now / 1000).to_string(), now)? {
+                    outbound::set_last_status(conn, &id, "failed", now)?;
+                    if let Some(error) = &webhook_error {
+                        let status = wire::cloud::onprem_failed_status(&id, &recipient, now / 1000, error);
+                        outbox::insert(conn, &recipient, "status", &json!({"statuses": [status]}).to_string(), now)?;
+                    }
                 }
                 Ok(())
             })

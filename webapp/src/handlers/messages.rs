@@ -1,8 +1,9 @@
-//! `POST /v1/messages`.
+//! `/v1/messages`: sending, and marking a user's message read.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use bytes::Bytes;
-use serde_json::json;
+use serde_json::{Value, json};
+use wire::ApiError;
 
 use super::json_body;
 use crate::AppState;
@@ -14,10 +15,24 @@ use crate::envelope::{OnPrem, Reply};
 /// answers 201 with our id once it is durably queued.
 pub async fn send(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
     who.require_user()?;
+    state.limits.messages()?;
     let body = json_body(&body)?;
     let out = wire::messages::validate(&body)?;
     let request =
         proto::core::SendMessageRequest { payload_json: out.payload.to_string(), recipient: out.recipient.clone() };
     let reply = state.cores.for_recipient(&out.recipient).send_message(request).await.map_err(to_api_error)?;
     Ok(OnPrem::created(json!({"messages": [{"id": reply.into_inner().message_id}]})))
+}
+
+/// `PUT /v1/messages/{id}` `{"status":"read"}`.
+pub async fn update(State(state): State<AppState>, who: Principal, Path(id): Path<String>, body: Bytes) -> Reply {
+    who.require_user()?;
+    let body = json_body(&body)?;
+    match body.get("status") {
+        None | Some(Value::Null) => return Err(ApiError::missing("status").into()),
+        Some(Value::String(s)) if s == "read" => {}
+        Some(other) => return Err(ApiError::invalid_value("status", other).into()),
+    }
+    state.cores.any().mark_read(proto::core::MessageId { message_id: id }).await.map_err(to_api_error)?;
+    Ok(OnPrem::empty())
 }

@@ -1,0 +1,64 @@
+//! `contacts` (results of `POST /v1/contacts`, kept 7 days) and
+//! `contact_identities` (users' identity keys).
+
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::schema::{contact_identities as ci, contacts as c};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = c)]
+pub struct Checked {
+    pub input: String,
+    pub status: String,
+    pub wa_id: Option<String>,
+    pub checked_at: i64,
+}
+
+pub fn find(conn: &mut AnyConnection, input: &str) -> QueryResult<Option<Checked>> {
+    c::table.find(input).select(Checked::as_select()).first(conn).optional()
+}
+
+pub fn put(conn: &mut AnyConnection, row: &Checked) -> QueryResult<()> {
+    let n = diesel::update(c::table.find(&row.input))
+        .set((c::status.eq(&row.status), c::wa_id.eq(&row.wa_id), c::checked_at.eq(row.checked_at)))
+        .execute(conn)?;
+    if n == 0 {
+        match diesel::insert_into(c::table).values(row).execute(conn) {
+            Err(e) if super::is_unique_violation(&e) => {}
+            other => other.map(drop)?,
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = ci)]
+pub struct Identity {
+    pub wa_id: String,
+    pub hash: String,
+    pub created_timestamp: i64,
+    pub acknowledged: i32,
+}
+
+pub fn identity(conn: &mut AnyConnection, wa_id: &str) -> QueryResult<Option<Identity>> {
+    ci::table.find(wa_id).select(Identity::as_select()).first(conn).optional()
+}
+
+/// Records a user's identity key; a new key starts unacknowledged.
+pub fn put_identity(conn: &mut AnyConnection, row: &Identity) -> QueryResult<()> {
+    let n = diesel::update(ci::table.find(&row.wa_id).filter(ci::hash.ne(&row.hash)))
+        .set((ci::hash.eq(&row.hash), ci::created_timestamp.eq(row.created_timestamp), ci::acknowledged.eq(0)))
+        .execute(conn)?;
+    if n == 0 && identity(conn, &row.wa_id)?.is_none() {
+        match diesel::insert_into(ci::table).values(row).execute(conn) {
+            Err(e) if super::is_unique_violation(&e) => {}
+            other => other.map(drop)?,
+        }
+    }
+    Ok(())
+}
+
+pub fn acknowledge(conn: &mut AnyConnection, wa_id: &str, hash: &str) -> QueryResult<usize> {
+    diesel::update(ci::table.find(wa_id).filter(ci::hash.eq(hash))).set(ci::acknowledged.eq(1)).execute(conn)
+}
