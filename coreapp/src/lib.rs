@@ -49,6 +49,32 @@ pub struct Core {
     pub webhooks: reqwest::Client,
     /// This process's name on claimed work: `<node id>/<instance>`.
     pub owner: String,
+    /// The application settings as last read, and when.
+    settings: std::sync::Mutex<Option<(std::time::Instant, wire::settings::ApplicationSettings)>>,
+}
+
+/// How stale the cached settings may be. A PATCH through this node applies
+/// at once; through another node, within this time.
+const SETTINGS_TTL: Duration = Duration::from_secs(1);
+
+impl Core {
+    /// The application settings, read from the database at most once per
+    /// second (every message and every worker step needs them).
+    pub async fn settings(&self) -> Result<wire::settings::ApplicationSettings, error::CoreError> {
+        if let Some((at, s)) = self.settings.lock().expect("settings lock").as_ref()
+            && at.elapsed() < SETTINGS_TTL
+        {
+            return Ok(s.clone());
+        }
+        let fresh = messaging::get_settings(&self.db).await?;
+        *self.settings.lock().expect("settings lock") = Some((std::time::Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// Forgets the cached settings (after this node changed them).
+    pub fn settings_changed(&self) {
+        *self.settings.lock().expect("settings lock") = None;
+    }
 }
 
 /// `coreapp migrate`.
@@ -79,6 +105,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         wake: Wake::default(),
         webhooks,
         owner,
+        settings: std::sync::Mutex::new(None),
     }))
 }
 

@@ -36,14 +36,12 @@ pub async fn send(core: &Core, recipient: String, payload_json: String) -> Resul
     let stored = serde_json::to_string(&checked.payload).map_err(anyhow::Error::from)?;
     let lease_ms = core.config.workers.lease.as_millis() as i64;
     let (row_id, owner) = (id.clone(), core.owner.clone());
-    let sync = core
-        .db
+    let sync = core.settings().await?.sync_send;
+    core.db
         .run(move |conn| {
-            let sync = load_settings(conn)?.sync_send;
             let now = now_ms();
             let claim = sync.then_some((owner.as_str(), now + lease_ms));
-            outbound::insert(conn, &row_id, &recipient, &stored, now, claim)?;
-            Ok(sync)
+            Ok(outbound::insert(conn, &row_id, &recipient, &stored, now, claim)?)
         })
         .await?;
     if !sync {

@@ -104,12 +104,14 @@ impl CoreRpc for Service {
         let patch: serde_json::Value = serde_json::from_str(&req.into_inner().json)
             .map_err(|e| crate::error::api_status(&ApiError::invalid(format!("settings are not JSON: {e}"))))?;
         let s = messaging::patch_settings(&self.core.db, patch).await?;
+        self.core.settings_changed();
         self.core.wake.delivery.notify_one();
         Ok(settings_doc(&self.core, &s))
     }
 
     async fn reset_settings(&self, _: Request<Empty>) -> Reply<JsonDoc> {
         let s = messaging::reset_settings(&self.core.db).await?;
+        self.core.settings_changed();
         Ok(settings_doc(&self.core, &s))
     }
 

@@ -339,6 +339,35 @@ impl Stack {
         a.token()
     }
 
+    /// What Cloud (the sandbox) received, oldest first.
+    pub async fn cloud_received(&self) -> Vec<Value> {
+        let v: Value =
+            self.http.get(format!("{}/_sandbox/sent", self.sandbox)).send().await.unwrap().json().await.unwrap();
+        v["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits until Cloud received a message for `to` (digits) and returns
+    /// the payload it received.
+    pub async fn cloud_payload_for(&self, to: &str) -> Value {
+        let want = format!("+{to}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(e) = self.cloud_received().await.into_iter().find(|e| e["payload"]["to"] == want.as_str()) {
+                return e["payload"].clone();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "Cloud never received a message for {to}");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Plays a WhatsApp user writing to the business; returns Cloud's wamid.
+    pub async fn user_sends(&self, message: Value) -> String {
+        let r = self.http.post(format!("{}/_sandbox/inbound", self.sandbox)).json(&message).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "sandbox refused the inbound message");
+        let v: Value = r.json().await.unwrap();
+        v["id"].as_str().expect("the inbound wamid").to_string()
+    }
+
     /// Points `webhooks.url` at the receiver.
     pub async fn use_receiver(&self, token: &str) {
         let patch = serde_json::json!({"webhooks": {"url": self.receiver.url()}});

@@ -11,29 +11,24 @@ use tokio::task::JoinSet;
 
 use crate::Core;
 use crate::db::now_ms;
-use crate::messaging::load_settings;
 use crate::store::outbox::{self, Pending};
 use crate::store::queue::{self, PENDING, Queue, Settle};
 
 pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     let owner = core.owner.clone();
     let lease = core.config.workers.lease.as_millis() as i64;
-    let (settings, rows) = core
-        .db
-        .run(move |conn| {
-            let settings = load_settings(conn)?;
-            if settings.webhooks.url.is_none() {
-                return Ok((settings, Vec::new()));
-            }
-            let limit = i64::from(settings.webhooks.max_concurrent_requests) * 4;
-            let ids = queue::claim(conn, Queue::Outbox, &owner, now_ms(), lease, limit)?;
-            let rows = if ids.is_empty() { Vec::new() } else { outbox::load(conn, &ids)? };
-            Ok((settings, rows))
-        })
-        .await?;
+    let settings = core.settings().await?;
     let Some(url) = settings.webhooks.url.clone() else {
         return Ok(0);
     };
+    let limit = i64::from(settings.webhooks.max_concurrent_requests) * 4;
+    let rows = core
+        .db
+        .run(move |conn| {
+            let ids = queue::claim(conn, Queue::Outbox, &owner, now_ms(), lease, limit)?;
+            Ok(if ids.is_empty() { Vec::new() } else { outbox::load(conn, &ids)? })
+        })
+        .await?;
     let n = rows.len();
 
     let permits = Arc::new(tokio::sync::Semaphore::new(settings.webhooks.max_concurrent_requests as usize));

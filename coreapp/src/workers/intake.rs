@@ -15,7 +15,6 @@ use wire::settings::ApplicationSettings;
 use crate::Core;
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
-use crate::messaging::load_settings;
 use crate::store::queue::{self, DONE, FAILED, PENDING, Queue, Settle};
 use crate::store::{inbound, outbound, outbox};
 
@@ -28,6 +27,7 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     let owner = core.owner.clone();
     let lease = core.config.workers.lease.as_millis() as i64;
     let pnid = core.config.cloud.phone_number_id.clone();
+    let settings = core.settings().await?;
     let handled = core
         .db
         .run(move |conn| {
@@ -35,7 +35,6 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
             if ids.is_empty() {
                 return Ok(0);
             }
-            let settings = load_settings(conn)?;
             let events = inbound::load_events(conn, &ids)?;
             for event in &events {
                 handle_event(conn, event, &owner, &pnid, &settings)?;

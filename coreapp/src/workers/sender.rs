@@ -70,7 +70,9 @@ fn referenced_wamids(conn: &mut AnyConnection, payload: &Value) -> Result<HashMa
 /// Translates a stored message and hands it to Cloud once.
 pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
     let payload: Value = serde_json::from_str(&row.payload)?;
-    let refs = {
+    let refs = if wire::messages::referenced_ids(&payload).is_empty() {
+        HashMap::new()
+    } else {
         let payload = payload.clone();
         core.db.run(move |conn| referenced_wamids(conn, &payload)).await?
     };

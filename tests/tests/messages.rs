@@ -1,0 +1,334 @@
+//! Every on-prem message type through the real stack: what Cloud (the
+//! sandbox) receives is checked field by field. Replies and reactions name
+//! our message ids; Cloud must get its own wamids. Once per engine.
+
+use std::time::Duration;
+
+use e2e::{Auth, Engine, Options, Stack};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Mysql).await })*
+        }
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Sqlite).await })*
+        }
+    };
+}
+
+on_both_engines!(
+    every_type_reaches_cloud_as_translated,
+    replies_reactions_and_read_marks_use_clouds_ids,
+    validation_errors_end_to_end,
+    sync_send_answers_with_clouds_verdict,
+    contacts_are_checked_and_cached,
+    request_limit_answers_429_with_retry_after,
+);
+
+fn cloud(ty: &str, to: &str, object: Value) -> Value {
+    let mut m =
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": format!("+{to}"), "type": ty});
+    m[ty] = object;
+    m
+}
+
+async fn every_type_reaches_cloud_as_translated(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    // (on-prem object without `to`, expected Cloud payload for recipient)
+    let cases: Vec<(Value, Box<dyn Fn(&str) -> Value>)> = vec![
+        (
+            json!({"type": "text", "text": {"body": "Hi / ünïcode 👋"}, "preview_url": true, "ttl": "P1D"}),
+            Box::new(|to| cloud("text", to, json!({"body": "Hi / ünïcode 👋", "preview_url": true}))),
+        ),
+        (
+            json!({"type": "image", "image": {"link": "https://cdn.example.com/a.png", "caption": "cap"}}),
+            Box::new(|to| cloud("image", to, json!({"link": "https://cdn.example.com/a.png", "caption": "cap"}))),
+        ),
+        (
+            json!({"type": "document", "document": {"link": "https://cdn.example.com/d.pdf", "filename": "d.pdf", "caption": "c"}}),
+            Box::new(|to| {
+                cloud(
+                    "document",
+                    to,
+                    json!({"link": "https://cdn.example.com/d.pdf", "filename": "d.pdf", "caption": "c"}),
+                )
+            }),
+        ),
+        (
+            json!({"type": "audio", "audio": {"link": "https://cdn.example.com/a.ogg"}}),
+            Box::new(|to| cloud("audio", to, json!({"link": "https://cdn.example.com/a.ogg"}))),
+        ),
+        (
+            json!({"type": "video", "video": {"link": "https://cdn.example.com/v.mp4", "caption": "v"}}),
+            Box::new(|to| cloud("video", to, json!({"link": "https://cdn.example.com/v.mp4", "caption": "v"}))),
+        ),
+        (
+            json!({"type": "sticker", "sticker": {"link": "https://cdn.example.com/s.webp"}}),
+            Box::new(|to| cloud("sticker", to, json!({"link": "https://cdn.example.com/s.webp"}))),
+        ),
+        (
+            json!({"type": "location", "location": {"latitude": "37.758056", "longitude": -122.425332, "name": "HQ", "address": "1 Main St"}}),
+            Box::new(|to| {
+                cloud(
+                    "location",
+                    to,
+                    json!({"latitude": 37.758056, "longitude": -122.425332, "name": "HQ", "address": "1 Main St"}),
+                )
+            }),
+        ),
+        (
+            json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Ada L", "first_name": "Ada"},
+                   "phones": [{"phone": "+1 555 0100", "type": "WORK"}], "emails": [{"email": "ada@example.com", "type": "WORK"}]}]}),
+            Box::new(|to| {
+                cloud(
+                    "contacts",
+                    to,
+                    json!([{"name": {"formatted_name": "Ada L", "first_name": "Ada"},
+                   "phones": [{"phone": "+1 555 0100", "type": "WORK"}], "emails": [{"email": "ada@example.com", "type": "WORK"}]}]),
+                )
+            }),
+        ),
+        (
+            json!({"type": "interactive", "interactive": {"type": "button", "header": {"type": "text", "text": "H"},
+                   "body": {"text": "Pick"}, "footer": {"text": "F"},
+                   "action": {"buttons": [{"type": "reply", "reply": {"id": "y", "title": "Yes"}}, {"type": "reply", "reply": {"id": "n", "title": "No"}}]}}}),
+            Box::new(|to| {
+                cloud(
+                    "interactive",
+                    to,
+                    json!({"type": "button", "header": {"type": "text", "text": "H"},
+                   "body": {"text": "Pick"}, "footer": {"text": "F"},
+                   "action": {"buttons": [{"type": "reply", "reply": {"id": "y", "title": "Yes"}}, {"type": "reply", "reply": {"id": "n", "title": "No"}}]}}),
+                )
+            }),
+        ),
+        (
+            json!({"type": "interactive", "interactive": {"type": "list", "body": {"text": "Menu"},
+                   "action": {"button": "Open", "sections": [{"title": "Food", "rows": [{"id": "1", "title": "Pizza", "description": "Hot"}]}]}}}),
+            Box::new(|to| {
+                cloud(
+                    "interactive",
+                    to,
+                    json!({"type": "list", "body": {"text": "Menu"},
+                   "action": {"button": "Open", "sections": [{"title": "Food", "rows": [{"id": "1", "title": "Pizza", "description": "Hot"}]}]}}),
+                )
+            }),
+        ),
+        (
+            json!({"type": "template", "template": {"namespace": "legacy_ns", "name": "hello_world",
+                   "language": {"code": "en_US", "policy": "fallback"}}}),
+            Box::new(|to| {
+                cloud(
+                    "template",
+                    to,
+                    json!({"name": "hello_world", "language": {"code": "en_US", "policy": "deterministic"}}),
+                )
+            }),
+        ),
+        (
+            json!({"type": "hsm", "hsm": {"namespace": "legacy_ns", "element_name": "hello_world",
+                   "language": {"code": "en_US", "policy": "deterministic"}, "localizable_params": []}}),
+            Box::new(|to| {
+                cloud(
+                    "template",
+                    to,
+                    json!({"name": "hello_world", "language": {"code": "en_US", "policy": "deterministic"}}),
+                )
+            }),
+        ),
+    ];
+    for (i, (mut onprem, expected)) in cases.into_iter().enumerate() {
+        let to = format!("1555200{i:04}");
+        onprem["to"] = json!(to);
+        let a = s.call(Method::POST, "/v1/messages", Auth::Bearer(&token), Some(onprem.clone())).await;
+        assert_eq!(a.status, 201, "{onprem}: {}", a.body);
+        assert_eq!(s.cloud_payload_for(&to).await, expected(&to), "{onprem}");
+    }
+    s.stop().await;
+}
+
+async fn replies_reactions_and_read_marks_use_clouds_ids(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let user = "15553000001";
+    let wamid = s.user_sends(json!({"from": user, "type": "text", "text": {"body": "hello business"}})).await;
+    let inbound = s.receiver.wait_for(Duration::from_secs(20), |v| v.get("messages").is_some()).await;
+    let ours = inbound["messages"][0]["id"].as_str().unwrap().to_string();
+    assert_ne!(ours, wamid);
+
+    // A quoted reply and a reaction name our id; Cloud gets its wamid.
+    let reply = json!({"to": user, "text": {"body": "re"}, "context": {"message_id": ours}});
+    assert_eq!(s.call(Method::POST, "/v1/messages", Auth::Bearer(&token), Some(reply)).await.status, 201);
+    let react = json!({"to": user, "type": "reaction", "reaction": {"message_id": ours, "emoji": "👍"}});
+    assert_eq!(s.call(Method::POST, "/v1/messages", Auth::Bearer(&token), Some(react)).await.status, 201);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (reply, reaction) = loop {
+        let got = s.cloud_received().await;
+        let find = |ty: &str| {
+            got.iter().find(|e| e["payload"]["type"] == ty && e["payload"]["to"] == format!("+{user}")).cloned()
+        };
+        if let (Some(r), Some(x)) = (find("text"), find("reaction")) {
+            break (r, x);
+        }
+        assert!(std::time::Instant::now() < deadline, "Cloud never got the reply and the reaction");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(reply["payload"]["context"], json!({"message_id": wamid}));
+    assert_eq!(reaction["payload"]["reaction"], json!({"message_id": wamid, "emoji": "👍"}));
+
+    // Mark as read by our id.
+    let r = s
+        .call(Method::PUT, &format!("/v1/messages/{ours}"), Auth::Bearer(&token), Some(json!({"status": "read"})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let marks: Vec<Value> = s.cloud_received().await.into_iter().filter(|e| e["payload"]["status"] == "read").collect();
+    assert_eq!(marks.len(), 1);
+    assert_eq!(marks[0]["payload"], json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid}));
+    s.call(Method::PUT, "/v1/messages/unknown-id", Auth::Bearer(&token), Some(json!({"status": "read"})))
+        .await
+        .assert_error(404, 1006);
+    s.call(Method::PUT, &format!("/v1/messages/{ours}"), Auth::Bearer(&token), Some(json!({"status": "unread"})))
+        .await
+        .assert_error(400, 1009);
+    s.call(Method::PUT, &format!("/v1/messages/{ours}"), Auth::Bearer(&token), Some(json!({})))
+        .await
+        .assert_error(400, 1008);
+    s.stop().await;
+}
+
+async fn validation_errors_end_to_end(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    let to = "15551234567";
+    let cases: Vec<(Value, u16, u64)> = vec![
+        (json!({"to": to, "text": {"body": "x".repeat(4097)}}), 400, 1001),
+        (json!({"to": to, "text": {"body": "x"}, "recipient_type": "group"}), 400, 1002),
+        (json!({"to": to, "type": "image", "image": {}}), 400, 1008),
+        (json!({"to": to, "type": "audio", "audio": {"id": "1", "caption": "x"}}), 400, 1010),
+        (json!({"to": to, "type": "location", "location": {"latitude": 100, "longitude": 0}}), 400, 1009),
+        (
+            json!({"to": to, "type": "template", "template": {"namespace": "", "name": "t", "language": {"code": "en", "policy": "deterministic"}}}),
+            400,
+            2014,
+        ),
+        (
+            json!({"to": to, "type": "interactive", "interactive": {"type": "list", "body": {"text": "b"}, "action": {"button": "b", "sections": []}}}),
+            400,
+            2015,
+        ),
+        (
+            json!({"to": to, "type": "interactive", "interactive": {"type": "list", "body": {"text": "b"}, "action": {"button": "b",
+              "sections": [{"title": "s", "rows": (0..11).map(|i| json!({"id": i.to_string(), "title": "t"})).collect::<Vec<_>>()}]}}}),
+            400,
+            2016,
+        ),
+        (
+            json!({"to": to, "type": "hsm", "hsm": {"namespace": "ns", "language": {"code": "en", "policy": "fallback"}}}),
+            400,
+            1008,
+        ),
+    ];
+    for (body, status, code) in cases {
+        s.call(Method::POST, "/v1/messages", Auth::Bearer(&token), Some(body)).await.assert_error(status, code);
+    }
+    assert!(s.cloud_received().await.is_empty(), "nothing invalid reached Cloud");
+    s.stop().await;
+}
+
+async fn sync_send_answers_with_clouds_verdict(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let on = json!({"sync_send": true});
+    assert_eq!(s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&token), Some(on)).await.status, 200);
+    let ok = s
+        .call(
+            Method::POST,
+            "/v1/messages",
+            Auth::Bearer(&token),
+            Some(json!({"to": "15554000001", "text": {"body": "sync"}})),
+        )
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    // Answered after Cloud accepted: it is already there.
+    assert!(s.cloud_received().await.iter().any(|e| e["payload"]["to"] == "+15554000001"));
+    // A template Cloud does not know: its refusal is the answer, and the
+    // message is not left behind to be sent later.
+    let unknown = json!({"to": "15554000002", "type": "template",
+        "template": {"namespace": "ns", "name": "no_such_template", "language": {"code": "en_US", "policy": "deterministic"}}});
+    let refused = s.call(Method::POST, "/v1/messages", Auth::Bearer(&token), Some(unknown)).await;
+    refused.assert_error(404, 2001);
+    assert!(refused.body["errors"][0]["details"].as_str().unwrap().contains("132001"), "{}", refused.body);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !s.receiver.received().iter().any(|v| v["statuses"][0]["status"] == "failed"),
+        "no webhook for a refused sync send"
+    );
+    s.stop().await;
+}
+
+async fn contacts_are_checked_and_cached(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    let body = json!({"blocking": "wait", "contacts": ["+1 (631) 555-1001", "16315551002", "not a number"], "force_check": false});
+    let a = s.call(Method::POST, "/v1/contacts", Auth::Bearer(&token), Some(body.clone())).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        a.body["contacts"],
+        json!([{"input": "+1 (631) 555-1001", "status": "valid", "wa_id": "16315551001"},
+               {"input": "16315551002", "status": "valid", "wa_id": "16315551002"},
+               {"input": "not a number", "status": "invalid"}])
+    );
+    let again = s
+        .call(
+            Method::POST,
+            "/v1/contacts/",
+            Auth::Bearer(&token),
+            Some(json!({"contacts": ["16315551002"], "force_check": true})),
+        )
+        .await;
+    assert_eq!(again.body["contacts"][0]["status"], "valid");
+    for (bad, code) in [
+        (json!({"contacts": []}), 1009),
+        (json!({}), 1008),
+        (json!({"contacts": ["1"], "blocking": "later"}), 1009),
+        (json!({"contacts": ["1"], "force_check": "yes"}), 1009),
+        (json!({"contacts": [{}]}), 1009),
+    ] {
+        s.call(Method::POST, "/v1/contacts", Auth::Bearer(&token), Some(bad)).await.assert_error(400, code);
+    }
+    s.call(Method::GET, "/v1/contacts/16315551001/identity", Auth::Bearer(&token), None).await.assert_error(404, 1006);
+    s.stop().await;
+}
+
+async fn request_limit_answers_429_with_retry_after(engine: Engine) {
+    let s = Stack::start_with(engine, Options { messages_rps: 2, ..Options::default() }).await;
+    let token = s.admin_token().await;
+    let mut limited = None;
+    for i in 0..5 {
+        let a = s
+            .call(
+                Method::POST,
+                "/v1/messages",
+                Auth::Bearer(&token),
+                Some(json!({"to": format!("1555500000{i}"), "text": {"body": "x"}})),
+            )
+            .await;
+        if a.status == 429 {
+            limited = Some(a);
+            break;
+        }
+        assert_eq!(a.status, 201);
+    }
+    let a = limited.expect("the third request in a burst of 2 is limited");
+    a.assert_error(429, 1015);
+    assert!(a.headers.get("retry-after").is_some_and(|v| v.to_str().unwrap().parse::<u64>().unwrap() >= 1));
+    s.stop().await;
+}
