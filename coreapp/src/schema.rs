@@ -124,3 +124,18 @@ diesel::table! {
         acknowledged -> Integer,
     }
 }
+
+diesel::table! {
+    media (id) {
+        id -> Text,
+        origin -> Text,
+        mime_type -> Text,
+        cloud_id -> Nullable<Text>,
+        cloud_expires_at -> Nullable<BigInt>,
+        cloud_sha256 -> Nullable<Text>,
+        blob_sha256 -> Nullable<Text>,
+        size -> Nullable<BigInt>,
+        filename -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}

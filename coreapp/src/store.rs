@@ -5,6 +5,7 @@
 pub mod certs;
 pub mod contacts;
 pub mod inbound;
+pub mod media;
 pub mod outbound;
 pub mod outbox;
 pub mod queue;

@@ -105,6 +105,7 @@ const ERROR_MAP: &[(i64, u32, &str)] = &[
     (131047, 470, "Re-engagement message"),
     (131048, 471, "Spam rate limit hit"),
     (131051, 501, "Unknown message type"),
+    (131052, 400, "Media download error"),
     (131053, 400, "Media download error"),
     (131000, 500, "Generic error"),
 ];
@@ -205,17 +206,92 @@ pub fn onprem_failed_status(message_id: &str, recipient: &str, timestamp_s: i64,
     })
 }
 
+/// What inbound translation needs from the coreapp: our ids for the Cloud
+/// ids a user's message refers to.
+pub trait InboundIds {
+    /// Our id for a message we sent, by its wamid (replies, reactions).
+    fn message(&mut self, wamid: &str) -> Option<String>;
+    /// Our media id for a media object a user sent (the coreapp records it).
+    fn media(&mut self, kind: &str, media: &Value) -> String;
+}
+
+const MEDIA_KINDS: &[&str] = &["image", "audio", "video", "document", "sticker"];
+
+/// Cloud gives `sha256` in base64; the old client's webhooks carried hex.
+fn sha256_hex(v: &Value) -> Value {
+    use base64::Engine;
+    let Some(s) = v.as_str() else { return v.clone() };
+    match base64::engine::general_purpose::STANDARD.decode(s) {
+        Ok(bytes) if bytes.len() == 32 => json!(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        _ => v.clone(),
+    }
+}
+
 /// Translates a user's message into the on-prem `{"contacts","messages"}`
-/// webhook, with the message id replaced by ours.
-pub fn onprem_inbound(contact: Option<&Value>, message: &Value, message_id: &str) -> Value {
+/// webhook, with the message id replaced by ours:
+/// - media ids become ours; `audio` marked `voice` becomes the on-prem
+///   `voice` type; `sha256` becomes hex;
+/// - `context.id` and `reaction.message_id` naming a message we sent
+///   become our ids;
+/// - a number change carries `new_wa_id` (and Cloud's `wa_id`);
+/// - `unsupported` becomes the on-prem `unknown` with error 501;
+/// - message-level errors are mapped to on-prem codes.
+pub fn onprem_inbound(contact: Option<&Value>, message: &Value, message_id: &str, ids: &mut dyn InboundIds) -> Value {
     let mut msg = message.clone();
     msg["id"] = json!(message_id);
-    if msg.get("type").and_then(Value::as_str) == Some("unsupported") {
+    let kind = msg.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+
+    if MEDIA_KINDS.contains(&kind.as_str())
+        && let Some(media) = message.get(&kind).filter(|m| m.is_object())
+    {
+        let voice = kind == "audio" && media.get("voice").and_then(Value::as_bool) == Some(true);
+        let out_kind = if voice { "voice" } else { kind.as_str() };
+        let mut out = json!({"id": ids.media(out_kind, media)});
+        for key in ["mime_type", "caption", "filename", "animated"] {
+            if let Some(v) = media.get(key) {
+                out[key] = v.clone();
+            }
+        }
+        if let Some(sha) = media.get("sha256") {
+            out["sha256"] = sha256_hex(sha);
+        }
+        if let Some(map) = msg.as_object_mut() {
+            map.remove(&kind);
+            map.insert("type".into(), json!(out_kind));
+            map.insert(out_kind.into(), out);
+        }
+    }
+    if let Some(id) = message.pointer("/context/id").and_then(Value::as_str)
+        && let Some(ours) = ids.message(id)
+    {
+        msg["context"]["id"] = json!(ours);
+    }
+    if kind == "reaction"
+        && let Some(id) = message.pointer("/reaction/message_id").and_then(Value::as_str)
+        && let Some(ours) = ids.message(id)
+    {
+        msg["reaction"]["message_id"] = json!(ours);
+    }
+    if kind == "system"
+        && let Some(new) = message.pointer("/system/wa_id").or_else(|| message.pointer("/system/new_wa_id"))
+    {
+        msg["system"]["new_wa_id"] = new.clone();
+    }
+    if kind == "unsupported" {
         msg["type"] = json!("unknown");
-        msg["errors"] = json!([{"code": 501, "title": "Unknown message type"}]);
         if let Some(map) = msg.as_object_mut() {
             map.remove("unsupported");
         }
+        if msg.get("errors").is_none() {
+            msg["errors"] = json!([{"code": 131051, "title": "Message type unknown"}]);
+        }
+    }
+    if let Some(errors) = message.get("errors").and_then(Value::as_array) {
+        msg["errors"] = Value::Array(errors.iter().map(onprem_error).collect());
+    } else if kind == "unsupported" {
+        let errors: Vec<Value> =
+            msg["errors"].as_array().map(|e| e.iter().map(onprem_error).collect()).unwrap_or_default();
+        msg["errors"] = Value::Array(errors);
     }
     let mut out = json!({"messages": [msg]});
     if let Some(c) = contact {
@@ -229,86 +305,4 @@ pub fn onprem_inbound(contact: Option<&Value>, message: &Value, message_id: &str
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const TEXT: &str = include_str!("../tests/fixtures/cloud-webhooks/pywa-text.json");
-    const FAILED: &str = include_str!("../tests/fixtures/cloud-webhooks/bindambc-status-failed-131047.json");
-    const DELIVERED: &str = include_str!("../tests/fixtures/cloud-webhooks/pywa-status-delivered.json");
-
-    #[test]
-    fn inbound_text_becomes_on_prem_contacts_and_messages() {
-        let events = parse_notification(TEXT.as_bytes()).unwrap();
-        let [CloudEvent::Message { phone_number_id, contact, message }] = events.as_slice() else {
-            panic!("one message expected: {events:?}");
-        };
-        assert_eq!(phone_number_id, "1122334455667");
-        let out = onprem_inbound(contact.as_ref(), message, "ABGGFlA5Fpa");
-        assert_eq!(
-            out,
-            json!({"contacts": [{"profile": {"name": "Test Name"}, "wa_id": "972987654321"}],
-                   "messages": [{"from": "972987654321", "id": "ABGGFlA5Fpa", "timestamp": "1697043223",
-                                 "text": {"body": "Body Text"}, "type": "text"}]})
-        );
-    }
-
-    #[test]
-    fn failed_status_maps_the_error_and_keeps_legacy_fields() {
-        let events = parse_notification(FAILED.as_bytes()).unwrap();
-        let [CloudEvent::Status { status, .. }] = events.as_slice() else { panic!("{events:?}") };
-        let out = onprem_status(status, "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
-        assert_eq!(out["id"], "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
-        assert_eq!(out["status"], "failed");
-        assert_eq!(out["type"], "message");
-        assert_eq!(out["message"]["recipient_id"], "5511111111111");
-        assert_eq!(out["errors"][0]["code"], 470);
-        assert_eq!(out["errors"][0]["title"], "Re-engagement message");
-        assert!(out["errors"][0]["details"].as_str().unwrap().contains("131047"));
-    }
-
-    #[test]
-    fn delivered_status_keeps_conversation_and_pricing() {
-        let events = parse_notification(DELIVERED.as_bytes()).unwrap();
-        let [CloudEvent::Status { status, .. }] = events.as_slice() else { panic!("{events:?}") };
-        let out = onprem_status(status, "our-id");
-        assert_eq!(out["status"], "delivered");
-        assert_eq!(out["recipient_id"], status["recipient_id"]);
-        assert_eq!(out.get("pricing"), status.get("pricing"));
-        assert!(out.get("type").is_none());
-    }
-
-    #[test]
-    fn other_objects_and_bad_json_are_rejected() {
-        assert!(matches!(parse_notification(b"{\"object\":\"page\"}"), Err(ParseError::NotWhatsApp)));
-        assert!(matches!(parse_notification(b"not json"), Err(ParseError::Json(_))));
-    }
-
-    #[test]
-    fn synchronous_errors_map_to_on_prem_codes() {
-        let cases = [
-            (130429, 1015),
-            (131056, 1015),
-            (131008, 1008),
-            (131009, 1009),
-            (131021, 1021),
-            (132001, 2001),
-            (132000, 2000),
-            (190, 1005),
-            (250, 1005),
-            (131000, 1014),
-            (999999, 1014),
-        ];
-        for (cloud, onprem) in cases {
-            let e = onprem_api_error(&json!({"code": cloud, "message": "m", "error_data": {"details": "d"}}));
-            assert_eq!(e.code.number(), onprem, "{cloud}");
-            assert!(e.details.contains(&cloud.to_string()) && e.details.ends_with("d"));
-        }
-    }
-
-    #[test]
-    fn ranks_never_go_backwards() {
-        assert!(status_rank("read") > status_rank("delivered"));
-        assert!(status_rank("delivered") > status_rank("sent"));
-        assert!(status_rank("failed") > status_rank("read"));
-    }
-}
+mod tests;

@@ -166,12 +166,17 @@ pub fn release_node(conn: &mut AnyConnection, queue: Queue, node_prefix: &str) -
 
 /// Rows still to do, for health and metrics.
 pub fn depth(conn: &mut AnyConnection, queue: Queue) -> QueryResult<i64> {
+    count_in_state(conn, queue, PENDING)
+}
+
+/// Rows in a given state (benchmarks and metrics).
+pub fn count_in_state(conn: &mut AnyConnection, queue: Queue, state: &str) -> QueryResult<i64> {
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE state = '{PENDING}'", queue.table());
-    let rows: Vec<Count> = diesel::sql_query(sql).load(conn)?;
+    let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE state = ?", queue.table());
+    let rows: Vec<Count> = diesel::sql_query(sql).bind::<Text, _>(state).load(conn)?;
     Ok(rows.first().map(|c| c.n).unwrap_or(0))
 }

@@ -9,14 +9,16 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use wire::cloud::{CloudEvent, onprem_error, onprem_inbound, onprem_status, parse_notification, status_rank};
+use wire::cloud::{
+    CloudEvent, InboundIds, onprem_error, onprem_inbound, onprem_status, parse_notification, status_rank,
+};
 use wire::settings::ApplicationSettings;
 
 use crate::Core;
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
 use crate::store::queue::{self, DONE, FAILED, PENDING, Queue, Settle};
-use crate::store::{inbound, outbound, outbox};
+use crate::store::{contacts, inbound, media, outbound, outbox};
 
 /// How long a status for an unknown wamid waits for the sender to record it
 /// before it is dropped as not ours.
@@ -145,6 +147,72 @@ fn handle_status(
     Ok(())
 }
 
+/// Our ids for what a user's message refers to, from the database.
+struct DbIds<'c> {
+    conn: &'c mut AnyConnection,
+    now: i64,
+    /// The first database error; translation cannot fail, so it is kept
+    /// here and returned after.
+    error: Option<diesel::result::Error>,
+}
+
+impl DbIds<'_> {
+    fn keep<T>(&mut self, r: diesel::QueryResult<T>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+}
+
+impl InboundIds for DbIds<'_> {
+    fn message(&mut self, wamid: &str) -> Option<String> {
+        let found = outbound::find_by_wamid(self.conn, wamid);
+        self.keep(found).flatten().map(|m| m.id)
+    }
+
+    fn media(&mut self, _kind: &str, object: &serde_json::Value) -> String {
+        let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(String::from);
+        let row = media::Media {
+            id: uuid::Uuid::new_v4().to_string(),
+            origin: "inbound".into(),
+            mime_type: text("mime_type").unwrap_or_else(|| "application/octet-stream".into()),
+            cloud_id: text("id"),
+            cloud_expires_at: Some(self.now + media::INBOUND_CLOUD_LIFETIME_MS),
+            cloud_sha256: text("sha256"),
+            blob_sha256: None,
+            size: None,
+            filename: text("filename"),
+            created_at: self.now,
+        };
+        let inserted = media::insert(self.conn, &row);
+        self.keep(inserted);
+        row.id
+    }
+}
+
+/// Remembers a user's identity key (for `/v1/contacts/{wa_id}/identity`).
+fn record_identity(conn: &mut AnyConnection, message: &serde_json::Value) -> Result<(), CoreError> {
+    let (Some(from), Some(identity)) = (message.get("from").and_then(|v| v.as_str()), message.get("identity")) else {
+        return Ok(());
+    };
+    let Some(hash) = identity.get("hash").and_then(|v| v.as_str()) else { return Ok(()) };
+    let created = identity
+        .get("created_timestamp")
+        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .unwrap_or_default();
+    let row = contacts::Identity {
+        wa_id: from.to_string(),
+        hash: hash.to_string(),
+        created_timestamp: created,
+        acknowledged: i32::from(identity.get("acknowledged").and_then(|v| v.as_bool()).unwrap_or(false)),
+    };
+    Ok(contacts::put_identity(conn, &row)?)
+}
+
 fn handle_message(
     conn: &mut AnyConnection,
     contact: Option<&serde_json::Value>,
@@ -159,7 +227,12 @@ fn handle_message(
     }
     let id = wire::ids::message_id();
     inbound::insert_message(conn, &id, wamid, from, now)?;
-    let body = onprem_inbound(contact, message, &id);
+    record_identity(conn, message)?;
+    let mut ids = DbIds { conn, now, error: None };
+    let body = onprem_inbound(contact, message, &id, &mut ids);
+    if let Some(e) = ids.error {
+        return Err(e.into());
+    }
     outbox::insert(conn, from, "message", &body.to_string(), now)?;
     Ok(())
 }

@@ -1,0 +1,91 @@
+//! `bench`: measures the whole stack with its real binaries as separate
+//! processes, on loopback only, bounded in count and time. Run it through
+//! `scripts/bench`, which builds the release binaries first.
+
+mod load;
+mod stack;
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks of wa-onprem (release binaries, loopback only)")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// POST /v1/messages at rising concurrency against the full stack on
+    /// MariaDB with the sandbox as Cloud, the same client straight against
+    /// the sandbox as a baseline, and the rate the send queue drains to Cloud.
+    Messages {
+        /// Seconds per concurrency level.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Concurrency levels, comma separated.
+        #[arg(long, default_value = "1,8,32,64", value_delimiter = ',')]
+        concurrency: Vec<usize>,
+        /// Messages queued for the drain measurement.
+        #[arg(long, default_value_t = 10_000)]
+        drain: usize,
+        /// The business number's Cloud throughput given to the coreapp.
+        #[arg(long, default_value_t = 2_000)]
+        send_rate: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match Cli::parse().scenario {
+        Scenario::Messages { seconds, concurrency, drain, send_rate } => {
+            messages(Duration::from_secs(seconds), &concurrency, drain, send_rate).await
+        }
+    }
+}
+
+async fn messages(per_level: Duration, levels: &[usize], drain: usize, send_rate: u32) -> anyhow::Result<()> {
+    let stack = stack::Stack::start(stack::Options { send_rate }).await?;
+    let token = stack.admin_token().await?;
+
+    println!("== POST /v1/messages, text, {}s per level, MariaDB, TLS on ==", per_level.as_secs());
+    println!(
+        "{:>12} {:>12} {:>14} {:>10} {:>10} {:>8}",
+        "target", "concurrency", "requests/s", "p50 ms", "p99 ms", "errors"
+    );
+    for &c in levels {
+        let baseline = load::run(c, per_level, load::sandbox_send(&stack)).await;
+        baseline.print("sandbox", c);
+        let through = load::run(c, per_level, load::stack_send(&stack, &token)).await;
+        through.print("stack", c);
+    }
+
+    // Let the queue empty, then measure a backlog draining to Cloud.
+    stack.wait_queue_empty(Duration::from_secs(120)).await?;
+    println!(
+        "\n== drain: {drain} messages queued as fast as possible, then sent to Cloud (send rate {send_rate}/s) =="
+    );
+    let started = std::time::Instant::now();
+    let watcher = stack.watch_queue(started);
+    let burst = load::run_count(64, drain, load::stack_send(&stack, &token)).await;
+    burst.print("stack", 64);
+    let accepted_in = started.elapsed();
+    stack.wait_queue_empty(Duration::from_secs(300)).await?;
+    let total = started.elapsed();
+    let peak = watcher.await?;
+    println!(
+        "accepted {} in {:.1}s; all sent to Cloud after {:.1}s: drain {:.0} msg/s overall, {:.0} msg/s peak (1 s window)",
+        burst.ok,
+        accepted_in.as_secs_f64(),
+        total.as_secs_f64(),
+        burst.ok as f64 / total.as_secs_f64(),
+        peak
+    );
+    let delivered = stack.receiver.count();
+    println!("business webhooks received meanwhile: {delivered}");
+    stack.stop().await;
+    Ok(())
+}
