@@ -53,6 +53,8 @@ pub struct WorkerConfig {
     pub send_rate: u32,
     /// How often the Cloud API health check runs.
     pub health_interval: Duration,
+    /// Pending webhook events above which the API answers 1016.
+    pub max_callback_backlog: i64,
 }
 
 impl Default for WorkerConfig {
@@ -62,6 +64,7 @@ impl Default for WorkerConfig {
             lease: Duration::from_secs(60),
             send_rate: 80,
             health_interval: Duration::from_secs(5),
+            max_callback_backlog: 100_000,
         }
     }
 }

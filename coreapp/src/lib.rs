@@ -4,15 +4,18 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod cached;
 pub mod cloud;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
 pub mod messaging;
+pub mod metrics;
 pub mod schema;
 pub mod service;
 pub mod store;
+pub mod webhook_client;
 pub mod workers;
 
 use std::future::Future;
@@ -46,11 +49,15 @@ pub struct Core {
     pub media: media::MediaStore,
     pub wake: Wake,
     /// The HTTP client for the business's webhook server.
-    pub webhooks: reqwest::Client,
+    pub webhooks: webhook_client::WebhookClient,
     /// This process's name on claimed work: `<node id>/<instance>`.
     pub owner: String,
-    /// The application settings as last read, and when.
-    settings: std::sync::Mutex<Option<(std::time::Instant, wire::settings::ApplicationSettings)>>,
+    settings: cached::Cached<wire::settings::ApplicationSettings>,
+    webhook_ca: cached::Cached<Option<String>>,
+    /// Pending webhook events, refreshed by the delivery worker; above
+    /// `workers.max_callback_backlog` the API answers 1016 (as the old client).
+    pub outbox_depth: std::sync::atomic::AtomicI64,
+    pub metrics: metrics::Metrics,
 }
 
 /// How stale the cached settings may be. A PATCH through this node applies
@@ -61,19 +68,18 @@ impl Core {
     /// The application settings, read from the database at most once per
     /// second (every message and every worker step needs them).
     pub async fn settings(&self) -> Result<wire::settings::ApplicationSettings, error::CoreError> {
-        if let Some((at, s)) = self.settings.lock().expect("settings lock").as_ref()
-            && at.elapsed() < SETTINGS_TTL
-        {
-            return Ok(s.clone());
-        }
-        let fresh = messaging::get_settings(&self.db).await?;
-        *self.settings.lock().expect("settings lock") = Some((std::time::Instant::now(), fresh.clone()));
-        Ok(fresh)
+        self.settings.get(|| messaging::get_settings(&self.db)).await
     }
 
-    /// Forgets the cached settings (after this node changed them).
+    /// The private CA the webhook client trusts, if one was uploaded.
+    pub async fn webhook_ca(&self) -> Result<Option<String>, error::CoreError> {
+        self.webhook_ca.get(|| self.db.run(|conn| Ok(store::settings::get(conn, store::settings::WEBHOOK_CA)?))).await
+    }
+
+    /// Forgets cached settings and CA (after this node changed them).
     pub fn settings_changed(&self) {
-        *self.settings.lock().expect("settings lock") = None;
+        self.settings.invalidate();
+        self.webhook_ca.invalidate();
     }
 }
 
@@ -89,12 +95,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     accounts::bootstrap(&db).await.context("cannot prepare users and keys")?;
     let media_dir = config.media_dir.clone();
     let media = tokio::task::spawn_blocking(move || media::MediaStore::open(media_dir)).await??;
-    let webhooks = reqwest::Client::builder()
-        .user_agent(concat!("wa-onprem-coreapp/", env!("CARGO_PKG_VERSION")))
-        .timeout(Duration::from_secs(20))
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
+    let webhooks = webhook_client::WebhookClient::new()?;
     let owner = format!("{}/{}", config.node_id, wire::ids::random_hex(4));
     Ok(Arc::new(Core {
         cloud: cloud::CloudClient::new(config.cloud.clone())?,
@@ -105,7 +106,10 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         wake: Wake::default(),
         webhooks,
         owner,
-        settings: std::sync::Mutex::new(None),
+        settings: cached::Cached::new(SETTINGS_TTL),
+        webhook_ca: cached::Cached::new(SETTINGS_TTL),
+        outbox_depth: std::sync::atomic::AtomicI64::new(0),
+        metrics: metrics::Metrics::default(),
     }))
 }
 
@@ -142,6 +146,7 @@ pub async fn run(
         let c = c.clone();
         async move { workers::delivery::step(&c).await }
     }));
+    tasks.spawn(backlog_loop(core.clone(), stop_rx.clone()));
     tasks.spawn(health::probe_loop(
         core.health.clone(),
         core.cloud.clone(),
@@ -164,6 +169,21 @@ pub async fn run(
         tracing::warn!("workers did not finish within the grace period; their claims lapse and are resumed later");
     }
     served.context("gRPC server failed")
+}
+
+/// Keeps `outbox_depth` current (once a second), so the API can refuse
+/// new messages while the webhook backlog is over its limit.
+async fn backlog_loop(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match core.db.run(|conn| Ok(store::queue::depth(conn, store::queue::Queue::Outbox)?)).await {
+            Ok(n) => core.outbox_depth.store(n, std::sync::atomic::Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "cannot measure the webhook backlog"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
 }
 
 async fn resume_own_claims(core: &Arc<Core>) -> anyhow::Result<()> {

@@ -29,6 +29,14 @@ pub async fn send(core: &Core, recipient: String, payload_json: String) -> Resul
     // The webapp validated it; validating again keeps a coreapp safe from
     // any other gRPC client.
     let checked = wire::messages::validate(&payload)?;
+    let backlog = core.outbox_depth.load(std::sync::atomic::Ordering::Relaxed);
+    if backlog > core.config.workers.max_callback_backlog {
+        return Err(ApiError::new(
+            ErrorCode::SystemOverloaded,
+            format!("{backlog} webhook events wait for the webhook server; sending resumes when it catches up"),
+        )
+        .into());
+    }
     if checked.recipient != recipient {
         return Err(ApiError::invalid("recipient does not match the payload's 'to'").into());
     }
@@ -188,4 +196,27 @@ pub async fn reset_settings(db: &Db) -> Result<ApplicationSettings, CoreError> {
         Ok(defaults)
     })
     .await
+}
+
+/// `POST /v1/certificates/webhooks/ca`: a PEM bundle the webhook client
+/// will trust, on every coreapp.
+pub async fn set_webhook_ca(core: &Core, pem: String) -> Result<(), CoreError> {
+    crate::webhook_client::check_ca(&pem).map_err(ApiError::invalid)?;
+    core.db.run(move |conn| Ok(settings::put(conn, settings::WEBHOOK_CA, &pem, now_ms())?)).await?;
+    core.settings_changed();
+    Ok(())
+}
+
+pub async fn webhook_ca(core: &Core) -> Result<String, CoreError> {
+    core.settings_changed();
+    core.webhook_ca().await?.ok_or_else(|| ApiError::not_found("No webhook CA certificate is stored").into())
+}
+
+pub async fn delete_webhook_ca(core: &Core) -> Result<(), CoreError> {
+    let removed = core.db.run(|conn| Ok(settings::delete(conn, settings::WEBHOOK_CA)?)).await?;
+    core.settings_changed();
+    if removed == 0 {
+        return Err(ApiError::not_found("No webhook CA certificate is stored").into());
+    }
+    Ok(())
 }

@@ -186,6 +186,29 @@ impl CoreRpc for Service {
         Ok(Response::new(Empty {}))
     }
 
+    async fn set_webhook_ca(&self, req: Request<Pem>) -> Reply<Empty> {
+        messaging::set_webhook_ca(&self.core, req.into_inner().pem).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn get_webhook_ca(&self, _: Request<Empty>) -> Reply<Pem> {
+        Ok(Response::new(Pem { pem: messaging::webhook_ca(&self.core).await? }))
+    }
+
+    async fn delete_webhook_ca(&self, _: Request<Empty>) -> Reply<Empty> {
+        messaging::delete_webhook_ca(&self.core).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn stats(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        use crate::store::queue::{Queue, depth};
+        let (outbox, sends) =
+            self.core.db.run(|conn| Ok((depth(conn, Queue::Outbox)?, depth(conn, Queue::Outbound)?))).await?;
+        let mut snapshot = self.core.metrics.snapshot(outbox, sends);
+        snapshot["node_id"] = serde_json::json!(self.core.config.node_id);
+        Ok(Response::new(JsonDoc { json: snapshot.to_string() }))
+    }
+
     async fn get_web_certificate(&self, _: Request<Empty>) -> Reply<WebCertificate> {
         let pair = self.core.db.run(|conn| Ok(crate::store::certs::get(conn, crate::store::certs::WEBAPP)?)).await?;
         let (cert_pem, key_pem) = pair.unwrap_or_default();

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use receiver::Receiver;
+pub use receiver::{PrivateCa, Receiver};
 
 pub const PHONE_NUMBER_ID: &str = "100000000000001";
 pub const APP_SECRET: &str = "test-app-secret";
@@ -125,6 +125,8 @@ pub struct Options {
     pub cloud_token: String,
     /// `POST /v1/messages` limit per webapp (0 = none).
     pub messages_rps: u32,
+    /// Pending webhook events above which sends answer 1016.
+    pub max_callback_backlog: i64,
 }
 
 impl Default for Options {
@@ -136,6 +138,7 @@ impl Default for Options {
             login_failures_per_hour: 30,
             cloud_token: sandbox::Config::default().access_token,
             messages_rps: 0,
+            max_callback_backlog: 100_000,
         }
     }
 }
@@ -242,6 +245,7 @@ impl Stack {
                 workers: WorkerConfig {
                     poll_interval: Duration::from_millis(100),
                     health_interval: Duration::from_millis(500),
+                    max_callback_backlog: self.options.max_callback_backlog,
                     ..WorkerConfig::default()
                 },
             };
@@ -366,6 +370,25 @@ impl Stack {
         assert_eq!(r.status(), StatusCode::OK, "sandbox refused the inbound message");
         let v: Value = r.json().await.unwrap();
         v["id"].as_str().expect("the inbound wamid").to_string()
+    }
+
+    /// Signs a body as Cloud would and POSTs it to the webapp's intake.
+    pub async fn cloud_posts(&self, body: &Value) -> StatusCode {
+        use hmac::Mac;
+        let bytes = serde_json::to_vec(body).unwrap();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+        mac.update(&bytes);
+        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let r = self
+            .http
+            .post(format!("{}/cloud/webhooks", self.webs[0]))
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", sig)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        r.status()
     }
 
     /// Points `webhooks.url` at the receiver.

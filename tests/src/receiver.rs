@@ -34,6 +34,35 @@ async fn record(State(inner): State<Arc<Inner>>, body: String) -> StatusCode {
     StatusCode::OK
 }
 
+/// A private CA and a `localhost` server certificate it signed.
+pub struct PrivateCa {
+    pub ca_pem: String,
+    pub server_cert_pem: String,
+    pub server_key_pem: String,
+}
+
+impl PrivateCa {
+    pub fn new() -> PrivateCa {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "wa-onprem test CA");
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().unwrap();
+        let server =
+            CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&server_key, &issuer).unwrap();
+        PrivateCa { ca_pem: ca_cert.pem(), server_cert_pem: server.pem(), server_key_pem: server_key.serialize_pem() }
+    }
+}
+
+impl Default for PrivateCa {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Receiver {
     pub async fn start() -> Receiver {
         let inner = Arc::new(Inner::default());
@@ -41,6 +70,25 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/webhook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { inner, url }
+    }
+
+    /// The same receiver over HTTPS with a certificate of a private CA,
+    /// reached as `https://localhost:<port>/webhook`.
+    pub async fn start_tls(ca: &PrivateCa) -> Receiver {
+        let inner = Arc::new(Inner::default());
+        let app = Router::new().route("/webhook", post(record)).with_state(inner.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://localhost:{}/webhook", listener.local_addr().unwrap().port());
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+            ca.server_cert_pem.clone().into_bytes(),
+            ca.server_key_pem.clone().into_bytes(),
+        )
+        .await
+        .unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let server = axum_server::from_tcp_rustls(listener, tls).unwrap();
+        tokio::spawn(async move { server.serve(app.into_make_service()).await });
         Receiver { inner, url }
     }
 

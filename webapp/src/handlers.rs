@@ -1,5 +1,6 @@
 //! Request handlers, one file per resource.
 
+pub mod certificates;
 pub mod cloud;
 pub mod contacts;
 pub mod health;

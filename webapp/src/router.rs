@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 use crate::AppState;
-use crate::handlers::{cloud, contacts, health, messages, not_found, root, settings, users};
+use crate::handlers::{certificates, cloud, contacts, health, messages, not_found, root, settings, users};
 
 /// Cloud allows webhook payloads of up to 3 MB.
 const CLOUD_WEBHOOK_LIMIT: usize = 4 * 1024 * 1024;
@@ -19,6 +19,12 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/users/{name}", get(users::get).put(users::update).delete(users::delete))
         .route("/v1/settings/application", get(settings::get).patch(settings::patch).delete(settings::reset))
         .route("/v1/health", get(health::get))
+        .route(
+            "/v1/certificates/webhooks/ca",
+            get(certificates::get_webhook_ca)
+                .post(certificates::set_webhook_ca)
+                .delete(certificates::delete_webhook_ca),
+        )
         .route("/v1/messages", post(messages::send))
         .route("/v1/messages/{id}", put(messages::update))
         .route("/v1/contacts", post(contacts::check))

@@ -8,6 +8,8 @@ use crate::schema::settings;
 
 pub const APPLICATION: &str = "application";
 pub const JWT_KEY: &str = "auth.jwt_key";
+/// PEM of private CAs the webhook client trusts.
+pub const WEBHOOK_CA: &str = "webhooks.ca_pem";
 
 pub fn get(conn: &mut AnyConnection, name: &str) -> QueryResult<Option<String>> {
     settings::table.find(name).select(settings::value).first(conn).optional()
@@ -50,4 +52,8 @@ fn insert(conn: &mut AnyConnection, name: &str, value: &str, now: i64) -> QueryR
         .values((settings::name.eq(name), settings::value.eq(value), settings::updated_at.eq(now)))
         .execute(conn)
         .map(drop)
+}
+
+pub fn delete(conn: &mut AnyConnection, name: &str) -> QueryResult<usize> {
+    diesel::delete(settings::table.find(name)).execute(conn)
 }

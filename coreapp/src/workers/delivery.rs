@@ -33,12 +33,14 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
 
     let permits = Arc::new(tokio::sync::Semaphore::new(settings.webhooks.max_concurrent_requests as usize));
     let settings = Arc::new(settings);
+    let client = core.webhooks.with_ca(core.webhook_ca().await?.as_deref());
     let mut tasks = JoinSet::new();
     for row in rows {
-        let (core, url, permits, settings) = (core.clone(), url.clone(), permits.clone(), settings.clone());
+        let (core, url, permits, settings, client) =
+            (core.clone(), url.clone(), permits.clone(), settings.clone(), client.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire().await.expect("semaphore open");
-            let result = match post(&core, &url, &row).await {
+            let result = match post(&core, &client, &url, &row).await {
                 Ok(()) => delivered(&core, &row).await,
                 Err(problem) => {
                     let attempts = row.attempts + 1;
@@ -56,18 +58,39 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     Ok(n)
 }
 
-async fn post(core: &Core, url: &str, row: &Pending) -> Result<(), String> {
-    let response = core
-        .webhooks
+async fn post(core: &Core, client: &reqwest::Client, url: &str, row: &Pending) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let sent = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(row.payload.clone())
         .send()
-        .await
-        .map_err(|e| format!("request failed: {e}"))?;
+        .await;
+    let latency = started.elapsed().as_millis() as u64;
+    let response = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            core.metrics.callback("error", latency);
+            // The source chain says why (refused, TLS, timeout).
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                why.push_str(": ");
+                why.push_str(&s.to_string());
+                source = s.source();
+            }
+            return Err(format!("request failed: {why}"));
+        }
+    };
     match response.status().as_u16() {
-        200 => Ok(()),
-        other => Err(format!("target answered HTTP {other}")),
+        200 => {
+            core.metrics.callback("success", latency);
+            Ok(())
+        }
+        other => {
+            core.metrics.callback(&other.to_string(), latency);
+            Err(format!("target answered HTTP {other}"))
+        }
     }
 }
 

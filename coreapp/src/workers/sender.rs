@@ -87,6 +87,7 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
     let now = now_ms();
     match outcome {
         SendOutcome::Accepted { wamid } => {
+            core.metrics.messages_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::debug!(message_id = %row.id, %wamid, "accepted by Cloud");
             let id = row.id.clone();
             let kept = core.db.run(move |c| Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?)).await?;
@@ -94,7 +95,10 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
                 tracing::warn!(message_id = %row.id, "claim lapsed before the send was recorded");
             }
         }
-        SendOutcome::Retry { reason, after, .. } if now - row.created_at < GIVE_UP_AFTER_MS => {
+        SendOutcome::Retry { reason, after, error } if now - row.created_at < GIVE_UP_AFTER_MS => {
+            if let Some(code) = error.get("code").and_then(Value::as_i64) {
+                core.metrics.cloud_error(code);
+            }
             let delay = after.unwrap_or_else(|| retry_delay(attempts as u32));
             tracing::warn!(message_id = %row.id, attempts, retry_in = ?delay, %reason, "send will be retried");
             let id = row.id.clone();
@@ -112,6 +116,7 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
             fail(core, &row, attempts, Some(error)).await?;
         }
         SendOutcome::Failed { error } => {
+            core.metrics.cloud_error(error.get("code").and_then(Value::as_i64).unwrap_or(0));
             tracing::warn!(message_id = %row.id, cloud_error = %error, "Cloud refused the message");
             fail(core, &row, attempts, Some(wire::cloud::onprem_error(&error))).await?;
         }

@@ -1,0 +1,230 @@
+//! On-prem webhooks with the old client's guarantees, whatever Cloud does:
+//! duplicates and late statuses (injected as signed Cloud POSTs) reach the
+//! business once and never go backwards; batches are split; events for
+//! other numbers are dropped; the status toggles hold; a private CA is
+//! trusted once uploaded; a full backlog makes the API answer 1016.
+
+use std::time::Duration;
+
+use e2e::{Auth, Engine, Options, PHONE_NUMBER_ID, PrivateCa, Receiver, Stack};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Mysql).await })*
+        }
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Sqlite).await })*
+        }
+    };
+}
+
+on_both_engines!(
+    statuses_arrive_once_and_never_go_backwards,
+    status_toggles_are_honoured,
+    batches_are_split_and_foreign_numbers_dropped,
+    a_private_ca_is_trusted_once_uploaded,
+    a_full_backlog_answers_1016,
+);
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn notification(values: Vec<Value>) -> Value {
+    let changes: Vec<Value> = values.into_iter().map(|v| json!({"field": "messages", "value": v})).collect();
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "200000000000001", "changes": changes}]})
+}
+
+fn statuses(pnid: &str, list: Vec<Value>) -> Value {
+    json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": pnid}, "statuses": list})
+}
+
+fn status(wamid: &str, name: &str, to: &str) -> Value {
+    json!({"id": wamid, "status": name, "timestamp": "1790000000", "recipient_id": to})
+}
+
+fn user_text(pnid: &str, from: &str, wamid: &str, body: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": pnid},
+           "contacts": [{"profile": {"name": "U"}, "wa_id": from}],
+           "messages": [{"from": from, "id": wamid, "timestamp": "1790000000", "type": "text", "text": {"body": body}}]})
+}
+
+/// Sends a text and returns (our id, Cloud's wamid).
+async fn send_text(s: &Stack, token: &str, to: &str) -> (String, String) {
+    let a =
+        s.call(Method::POST, "/v1/messages", Auth::Bearer(token), Some(json!({"to": to, "text": {"body": "x"}}))).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let id = a.body["messages"][0]["id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        if let Some(e) = s.cloud_received().await.into_iter().find(|e| e["payload"]["to"] == format!("+{to}")) {
+            return (id, e["wamid"].as_str().unwrap().to_string());
+        }
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn statuses_for(r: &Receiver, id: &str) -> Vec<String> {
+    r.received()
+        .iter()
+        .flat_map(|v| v["statuses"].as_array().cloned().unwrap_or_default())
+        .filter(|st| st["id"] == id)
+        .map(|st| st["status"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn statuses_arrive_once_and_never_go_backwards(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let to = "15556000001";
+    let (id, wamid) = send_text(&s, &token, to).await;
+    s.receiver.wait_for(WAIT, |v| v["statuses"][0]["id"] == id.as_str() && v["statuses"][0]["status"] == "read").await;
+
+    // Cloud repeats itself and its stragglers arrive late: a second `read`,
+    // a `delivered` after `read`, a `sent` after everything.
+    let late = notification(vec![statuses(
+        PHONE_NUMBER_ID,
+        vec![status(&wamid, "read", to), status(&wamid, "delivered", to), status(&wamid, "sent", to)],
+    )]);
+    assert_eq!(s.cloud_posts(&late).await, 200);
+    assert_eq!(s.cloud_posts(&late).await, 200);
+    // A marker event behind them, on the same contact, proves they were handled.
+    let marker = notification(vec![user_text(PHONE_NUMBER_ID, to, "wamid.MARKER", "after")]);
+    assert_eq!(s.cloud_posts(&marker).await, 200);
+    s.receiver.wait_for(WAIT, |v| v["messages"][0]["text"]["body"] == "after").await;
+    assert_eq!(statuses_for(&s.receiver, &id), ["delivered", "read"], "each once, in order");
+    s.stop().await;
+}
+
+async fn status_toggles_are_honoured(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let toggles = json!({"webhooks": {"message": {"sent": true, "delivered": true, "read": false}}});
+    assert_eq!(
+        s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&token), Some(toggles)).await.status,
+        200
+    );
+    let to = "15556000002";
+    let (id, _) = send_text(&s, &token, to).await;
+    s.receiver
+        .wait_for(WAIT, |v| v["statuses"][0]["id"] == id.as_str() && v["statuses"][0]["status"] == "delivered")
+        .await;
+    // `read` is off: a later event on the same contact shows it was skipped.
+    let marker = notification(vec![user_text(PHONE_NUMBER_ID, to, "wamid.MARK2", "later")]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.cloud_posts(&marker).await, 200);
+    s.receiver.wait_for(WAIT, |v| v["messages"][0]["text"]["body"] == "later").await;
+    assert_eq!(statuses_for(&s.receiver, &id), ["sent", "delivered"]);
+    s.stop().await;
+}
+
+async fn batches_are_split_and_foreign_numbers_dropped(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let mut errors = statuses(PHONE_NUMBER_ID, vec![]);
+    errors["errors"] = json!([{"code": 131000, "title": "Something went wrong", "message": "Something went wrong",
+                                "error_data": {"details": "Unsupported webhook payload"}}]);
+    let batch = notification(vec![
+        user_text(PHONE_NUMBER_ID, "15557000001", "wamid.B1", "first"),
+        user_text("999999999999999", "15557000002", "wamid.B2", "not ours"),
+        user_text(PHONE_NUMBER_ID, "15557000003", "wamid.B3", "third"),
+        errors,
+    ]);
+    assert_eq!(s.cloud_posts(&batch).await, 200);
+    s.receiver.wait_for(WAIT, |v| v.get("errors").is_some()).await;
+    s.receiver.wait_for(WAIT, |v| v["messages"][0]["text"]["body"] == "third").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = s.receiver.received();
+    let bodies: Vec<&str> = got.iter().filter_map(|v| v["messages"][0]["text"]["body"].as_str()).collect();
+    assert_eq!(bodies.len(), 2, "one on-prem event per message: {got:?}");
+    assert!(bodies.contains(&"first") && bodies.contains(&"third") && !bodies.contains(&"not ours"));
+    let error = got.iter().find(|v| v.get("errors").is_some()).unwrap();
+    assert_eq!(error["errors"][0]["code"], 500);
+    assert!(error.get("messages").is_none());
+    s.stop().await;
+}
+
+async fn a_private_ca_is_trusted_once_uploaded(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    let ca = PrivateCa::new();
+    let secure = Receiver::start_tls(&ca).await;
+    let patch = json!({"webhooks": {"url": secure.url()}, "callback_backoff_delay_ms": 200, "max_callback_backoff_delay_ms": 400});
+    assert_eq!(s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&token), Some(patch)).await.status, 200);
+
+    let hello = notification(vec![user_text(PHONE_NUMBER_ID, "15558000001", "wamid.TLS1", "over tls")]);
+    assert_eq!(s.cloud_posts(&hello).await, 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(secure.received().is_empty(), "an unknown CA is not trusted");
+
+    let url = format!("{}/v1/certificates/webhooks/ca", s.webs[0]);
+    let upload = |ct: &'static str, body: String| {
+        s.http.post(&url).bearer_auth(&token).header("content-type", ct).body(body).send()
+    };
+    let a = e2e::Answer::read(upload("application/json", ca.ca_pem.clone()).await.unwrap()).await;
+    a.assert_error(400, 1009);
+    e2e::Answer::read(upload("text/plain", String::new()).await.unwrap()).await.assert_error(400, 1008);
+    e2e::Answer::read(upload("text/plain", "not a certificate".into()).await.unwrap()).await.assert_error(400, 1009);
+    let ok = upload("text/plain", ca.ca_pem.clone()).await.unwrap();
+    assert_eq!(ok.status(), 200);
+
+    let got = secure.wait_for(WAIT, |v| v["messages"][0]["text"]["body"] == "over tls").await;
+    assert_eq!(got["contacts"][0]["wa_id"], "15558000001");
+    let pem = s.http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(pem.status(), 200);
+    assert!(pem.headers()["content-disposition"].to_str().unwrap().contains("webhookCaCerts.pem"));
+    assert_eq!(pem.text().await.unwrap(), ca.ca_pem);
+    assert_eq!(s.http.delete(&url).bearer_auth(&token).send().await.unwrap().status(), 200);
+    s.call(Method::GET, "/v1/certificates/webhooks/ca", Auth::Bearer(&token), None).await.assert_error(404, 1006);
+    s.stop().await;
+}
+
+async fn a_full_backlog_answers_1016(engine: Engine) {
+    let s = Stack::start_with(engine, Options { max_callback_backlog: 2, ..Options::default() }).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    s.receiver.fail_with(503);
+    for i in 0..4 {
+        let m = notification(vec![user_text(
+            PHONE_NUMBER_ID,
+            &format!("1555900000{i}"),
+            &format!("wamid.BL{i}"),
+            "queued",
+        )]);
+        assert_eq!(s.cloud_posts(&m).await, 200);
+    }
+    let send = || {
+        s.call(
+            Method::POST,
+            "/v1/messages",
+            Auth::Bearer(&token),
+            Some(json!({"to": "15559100000", "text": {"body": "x"}})),
+        )
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let a = send().await;
+        if a.status == 503 {
+            a.assert_error(503, 1016);
+            break;
+        }
+        assert_eq!(a.status, 201);
+        assert!(std::time::Instant::now() < deadline, "never refused with 1016");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Once the webhook server catches up, sends are accepted again.
+    s.receiver.fail_with(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while send().await.status != 201 {
+        assert!(std::time::Instant::now() < deadline, "sends never resumed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.stop().await;
+}

@@ -1,0 +1,46 @@
+//! `/v1/certificates/webhooks/ca` (admin): a private CA the coreapps trust
+//! when delivering webhooks to the business's server.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use wire::ApiError;
+use wire::users::Role;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::core::to_api_error;
+use crate::envelope::{Failure, OnPrem, Reply};
+
+/// `POST`: the PEM text, sent as `Content-Type: text/plain`.
+pub async fn set_webhook_ca(State(state): State<AppState>, who: Principal, headers: HeaderMap, body: Bytes) -> Reply {
+    who.require(Role::Admin)?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type.split(';').next().map(str::trim) != Some("text/plain") {
+        return Err(ApiError::invalid_value("Content-Type", content_type).into());
+    }
+    let pem = String::from_utf8(body.to_vec()).map_err(|_| ApiError::invalid("The certificate is not text"))?;
+    if pem.trim().is_empty() {
+        return Err(ApiError::missing("certificate").into());
+    }
+    state.cores.any().set_webhook_ca(proto::core::Pem { pem }).await.map_err(to_api_error)?;
+    Ok(OnPrem::empty())
+}
+
+/// `GET`: the stored PEM as an attachment.
+pub async fn get_webhook_ca(State(state): State<AppState>, who: Principal) -> Result<Response, Failure> {
+    who.require(Role::Admin)?;
+    let pem = state.cores.any().get_webhook_ca(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner().pem;
+    let mut r = pem.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r.headers_mut()
+        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=webhookCaCerts.pem"));
+    Ok(r)
+}
+
+pub async fn delete_webhook_ca(State(state): State<AppState>, who: Principal) -> Reply {
+    who.require(Role::Admin)?;
+    state.cores.any().delete_webhook_ca(proto::core::Empty {}).await.map_err(to_api_error)?;
+    Ok(OnPrem::empty())
+}
