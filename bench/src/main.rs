@@ -4,6 +4,7 @@
 
 mod load;
 mod stack;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -35,6 +36,20 @@ enum Scenario {
         #[arg(long, default_value_t = 2_000)]
         send_rate: u32,
     },
+    /// Signed Cloud status webhooks POSTed to the intake at fixed rising
+    /// rates; on-prem events per second reaching the business's server, and
+    /// the latency from intake to delivery.
+    Webhooks {
+        /// Seconds per rate.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        /// Status events per second offered, comma separated.
+        #[arg(long, default_value = "1000,2000,3000,4000", value_delimiter = ',')]
+        rates: Vec<u64>,
+        /// Statuses per Cloud POST (Cloud batches up to 1000).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+    },
 }
 
 #[tokio::main]
@@ -43,6 +58,9 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().scenario {
         Scenario::Messages { seconds, concurrency, drain, send_rate } => {
             messages(Duration::from_secs(seconds), &concurrency, drain, send_rate).await
+        }
+        Scenario::Webhooks { seconds, rates, batch } => {
+            webhooks::run(Duration::from_secs(seconds), &rates, batch.max(1)).await
         }
     }
 }

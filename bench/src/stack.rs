@@ -23,15 +23,23 @@ pub struct Options {
     pub send_rate: u32,
 }
 
-/// Counts the on-prem webhooks the business would receive.
+/// Counts the on-prem webhooks the business would receive, and for status
+/// events keeps when each arrived (the webhooks scenario's latencies).
 #[derive(Clone, Default)]
 pub struct Receiver {
     count: Arc<AtomicU64>,
+    arrivals: Arc<std::sync::Mutex<Vec<(String, String, Instant)>>>,
+    pub record: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Receiver {
     pub fn count(&self) -> u64 {
         self.count.load(Ordering::Relaxed)
+    }
+
+    /// (message id, status, arrival) of every status event since the last call.
+    pub fn take_arrivals(&self) -> Vec<(String, String, Instant)> {
+        std::mem::take(&mut *self.arrivals.lock().expect("arrivals lock"))
     }
 }
 
@@ -81,13 +89,23 @@ impl Stack {
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_for_pool, 2)).await??;
 
         let receiver = Receiver::default();
-        let counter = receiver.count.clone();
+        let r = receiver.clone();
         let app = axum::Router::new().route(
             "/hook",
-            axum::routing::post(move || {
-                let counter = counter.clone();
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let r = r.clone();
                 async move {
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    let now = Instant::now();
+                    r.count.fetch_add(1, Ordering::Relaxed);
+                    if r.record.load(Ordering::Relaxed)
+                        && let Ok(v) = serde_json::from_slice::<Value>(&body)
+                    {
+                        let mut arrivals = r.arrivals.lock().expect("arrivals lock");
+                        for st in v["statuses"].as_array().into_iter().flatten() {
+                            let id = st["id"].as_str().unwrap_or_default().to_string();
+                            arrivals.push((id, st["status"].as_str().unwrap_or_default().to_string(), now));
+                        }
+                    }
                     "ok"
                 }
             }),
@@ -194,6 +212,11 @@ impl Stack {
             bail!("could not set the webhook URL: {}", r.text().await?);
         }
         Ok(token)
+    }
+
+    /// The database, for scenarios that seed rows.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     async fn count(&self, state: &'static str) -> anyhow::Result<i64> {

@@ -1,0 +1,175 @@
+//! The webhooks scenario: Cloud status webhooks, signed as Cloud signs
+//! them, POSTed to the webapp's intake at fixed rates (open loop), each
+//! translated and delivered to the business's server. Outbound messages
+//! with known wamids are seeded in the database first, so every status maps
+//! to one of our messages, as in production.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use coreapp::db::now_ms;
+use coreapp::store::outbound;
+use serde_json::json;
+
+use crate::stack::{PNID, Stack};
+
+const APP_SECRET: &str = "sandbox-app-secret";
+const STATUSES: [&str; 3] = ["sent", "delivered", "read"];
+
+fn sign(body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(APP_SECRET.as_bytes()).expect("any key length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+pub async fn run(per_rate: Duration, rates: &[u64], batch: usize) -> anyhow::Result<()> {
+    let stack = crate::stack::Stack::start(crate::stack::Options { send_rate: 80 }).await?;
+    let token = stack.admin_token().await?;
+    // Every status goes to the business, `sent` included.
+    let patch = json!({"sent_status": true});
+    stack.http.patch(format!("{}/v1/settings/application", stack.web)).bearer_auth(&token).json(&patch).send().await?;
+
+    let messages_needed: u64 = rates.iter().map(|r| r * per_rate.as_secs() / 3 + 1).sum();
+    println!("seeding {messages_needed} sent messages with known wamids...");
+    let ids = seed(&stack, messages_needed as usize).await?;
+    stack.receiver.record.store(true, Ordering::Relaxed);
+
+    println!("\n== Cloud status webhooks -> on-prem webhooks, {batch} status(es) per POST, MariaDB, TLS on ==");
+    println!(
+        "{:>10} {:>12} {:>14} {:>12} {:>10} {:>10} {:>8}",
+        "offered/s", "posted/s", "delivered/s", "in time", "p50 ms", "p99 ms", "errors"
+    );
+    let mut next = 0usize;
+    for &rate in rates {
+        let events = (rate * per_rate.as_secs()) as usize;
+        let first = next;
+        next += events.div_ceil(3);
+        let plan: Vec<(String, &str, String)> = (0..events)
+            .map(|k| {
+                let m = first + k / 3;
+                (ids[m].0.clone(), STATUSES[k % 3], format!("wamid.BENCH{m}"))
+            })
+            .collect();
+        stack.receiver.take_arrivals();
+        let (posted, errors, sent_at, elapsed) = offer(&stack, &plan, rate, batch).await;
+        // Wait for the tail (bounded), then match arrivals to sends.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut arrived: HashMap<(String, String), Instant> = HashMap::new();
+        while arrived.len() < posted && Instant::now() < deadline {
+            for (id, st, at) in stack.receiver.take_arrivals() {
+                arrived.entry((id, st)).or_insert(at);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut latencies: Vec<Duration> = sent_at
+            .iter()
+            .filter_map(|((id, st), t)| arrived.get(&(id.clone(), st.to_string())).map(|a| a.duration_since(*t)))
+            .collect();
+        latencies.sort();
+        let pct = |p: f64| {
+            latencies
+                .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
+                .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+        };
+        let last = arrived.values().max().copied();
+        let span = last.map(|l| l.duration_since(sent_at.values().min().copied().unwrap_or(l))).unwrap_or(elapsed);
+        println!(
+            "{:>10} {:>12.0} {:>14.0} {:>12} {:>10.1} {:>10.1} {:>8}",
+            rate,
+            posted as f64 / elapsed.as_secs_f64(),
+            arrived.len() as f64 / span.as_secs_f64().max(elapsed.as_secs_f64()),
+            format!("{}/{}", arrived.len(), posted),
+            pct(0.5),
+            pct(0.99),
+            errors
+        );
+    }
+    stack.stop().await;
+    Ok(())
+}
+
+/// Inserts `n` messages as already accepted by Cloud, with wamids
+/// `wamid.BENCH<i>`; returns (our id, recipient) of each.
+async fn seed(stack: &Stack, n: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let rows: Vec<(String, String)> =
+        (0..n).map(|i| (wire::ids::message_id(), format!("1556{:07}", i % 10_000_000))).collect();
+    let chunk_rows = rows.clone();
+    stack
+        .db()
+        .run(move |conn| {
+            for (i, (id, to)) in chunk_rows.iter().enumerate() {
+                let now = now_ms();
+                outbound::insert(conn, id, to, r#"{"type":"text","text":{"body":"seed"}}"#, now, Some(("seed", now)))?;
+                outbound::mark_sent(conn, id, "seed", &format!("wamid.BENCH{i}"), 1, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(rows)
+}
+
+type SentAt = HashMap<(String, &'static str), Instant>;
+
+/// POSTs the planned statuses at `rate` events per second; returns how many
+/// were accepted, errors, when each was posted, and the time it took.
+async fn offer(
+    stack: &Stack,
+    plan: &[(String, &'static str, String)],
+    rate: u64,
+    batch: usize,
+) -> (usize, usize, SentAt, Duration) {
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .http1_only()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a client");
+    let url = Arc::new(format!("{}/cloud/webhooks", stack.web));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    let interval = Duration::from_secs_f64(batch as f64 / rate as f64);
+    for (k, chunk) in plan.chunks(batch).enumerate() {
+        let due = started + interval * k as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let statuses: Vec<_> = chunk
+            .iter()
+            .map(|(_, st, wamid)| json!({"id": wamid, "status": st, "timestamp": (now_ms() / 1000).to_string(), "recipient_id": "15560000000"}))
+            .collect();
+        let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "200000000000001", "changes": [{"field": "messages",
+            "value": {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": PNID},
+                      "statuses": statuses}}]}]})
+        .to_string();
+        let keys: Vec<(String, &'static str)> = chunk.iter().map(|(id, st, _)| (id.clone(), *st)).collect();
+        let (client, url) = (client.clone(), url.clone());
+        tasks.spawn(async move {
+            let sig = sign(body.as_bytes());
+            let t = Instant::now();
+            let ok = client
+                .post(url.as_str())
+                .header("content-type", "application/json")
+                .header("x-hub-signature-256", sig)
+                .body(body)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().as_u16() == 200);
+            (ok, keys, t)
+        });
+    }
+    let (mut posted, mut errors, mut sent_at) = (0, 0, SentAt::new());
+    while let Some(r) = tasks.join_next().await {
+        let (ok, keys, t) = r.expect("a post task");
+        if ok {
+            posted += keys.len();
+            for k in keys {
+                sent_at.insert(k, t);
+            }
+        } else {
+            errors += keys.len();
+        }
+    }
+    (posted, errors, sent_at, started.elapsed())
+}
