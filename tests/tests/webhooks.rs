@@ -29,6 +29,7 @@ on_both_engines!(
     batches_are_split_and_foreign_numbers_dropped,
     a_private_ca_is_trusted_once_uploaded,
     a_full_backlog_answers_1016,
+    a_server_down_for_a_while_gets_everything_in_order,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -225,6 +226,47 @@ async fn a_full_backlog_answers_1016(engine: Engine) {
     while send().await.status != 201 {
         assert!(std::time::Instant::now() < deadline, "sends never resumed");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.stop().await;
+}
+
+async fn a_server_down_for_a_while_gets_everything_in_order(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let fast = json!({"callback_backoff_delay_ms": "100", "max_callback_backoff_delay_ms": "300"});
+    assert_eq!(s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&token), Some(fast)).await.status, 200);
+    s.receiver.fail_with(500);
+    let users = ["15557100001", "15557100002", "15557100003"];
+    for round in 0..4 {
+        for (u, user) in users.iter().enumerate() {
+            let m = notification(vec![user_text(
+                PHONE_NUMBER_ID,
+                user,
+                &format!("wamid.D{u}-{round}"),
+                &format!("{u}:{round}"),
+            )]);
+            assert_eq!(s.cloud_posts(&m).await, 200);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(s.receiver.received().is_empty());
+    s.receiver.fail_with(0);
+    let deadline = std::time::Instant::now() + WAIT;
+    while s.receiver.received().len() < 12 {
+        assert!(std::time::Instant::now() < deadline, "only {} of 12 events arrived", s.receiver.received().len());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let got = s.receiver.received();
+    assert_eq!(got.len(), 12, "each event once: {got:?}");
+    for u in 0..users.len() {
+        let order: Vec<String> = got
+            .iter()
+            .filter_map(|v| v["messages"][0]["text"]["body"].as_str())
+            .filter(|b| b.starts_with(&format!("{u}:")))
+            .map(String::from)
+            .collect();
+        assert_eq!(order, (0..4).map(|r| format!("{u}:{r}")).collect::<Vec<_>>(), "contact {u} in order");
     }
     s.stop().await;
 }

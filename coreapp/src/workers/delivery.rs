@@ -32,29 +32,45 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     let n = rows.len();
 
     let permits = Arc::new(tokio::sync::Semaphore::new(settings.webhooks.max_concurrent_requests as usize));
-    let settings = Arc::new(settings);
     let client = core.webhooks.with_ca(core.webhook_ca().await?.as_deref());
     let mut tasks = JoinSet::new();
     for row in rows {
-        let (core, url, permits, settings, client) =
-            (core.clone(), url.clone(), permits.clone(), settings.clone(), client.clone());
+        let (core, url, permits, client) = (core.clone(), url.clone(), permits.clone(), client.clone());
         tasks.spawn(async move {
             let _permit = permits.acquire().await.expect("semaphore open");
-            let result = match post(&core, &client, &url, &row).await {
-                Ok(()) => delivered(&core, &row).await,
-                Err(problem) => {
-                    let attempts = row.attempts + 1;
-                    let at = now_ms() + settings.callback_retry_delay(attempts as u32).as_millis() as i64;
-                    tracing::warn!(event_id = %row.id, kind = %row.kind, attempts, %problem, "webhook delivery failed");
-                    release(&core, &row, attempts, at, Some(problem)).await
-                }
-            };
-            if let Err(e) = result {
-                tracing::error!(event_id = %row.id, error = ?e, "could not settle a webhook event");
-            }
+            let result = post(&core, &client, &url, &row).await;
+            (row, result)
         });
     }
-    while tasks.join_next().await.is_some() {}
+    let mut outcomes = Vec::with_capacity(n);
+    while let Some(done) = tasks.join_next().await {
+        outcomes.push(done?);
+    }
+    // The results of the whole step in one transaction: one commit, not one
+    // per event.
+    let owner = core.owner.clone();
+    core.db
+        .run(move |conn| {
+            crate::db::transaction(conn, |conn| {
+                let now = now_ms();
+                for (row, result) in &outcomes {
+                    let attempts = row.attempts + 1;
+                    match result {
+                        Ok(()) => {
+                            outbox::mark_delivered(conn, &row.id, &owner, attempts, now)?;
+                        }
+                        Err(problem) => {
+                            let at = now + settings.callback_retry_delay(attempts as u32).as_millis() as i64;
+                            tracing::warn!(event_id = %row.id, kind = %row.kind, attempts, %problem, "webhook delivery failed");
+                            let settle = Settle { state: PENDING, attempts, next_attempt_at: at, last_error: Some(problem.clone()) };
+                            queue::settle(conn, Queue::Outbox, &row.id, &owner, &settle)?;
+                        }
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await?;
     Ok(n)
 }
 
@@ -92,17 +108,4 @@ async fn post(core: &Core, client: &reqwest::Client, url: &str, row: &Pending) -
             Err(format!("target answered HTTP {other}"))
         }
     }
-}
-
-async fn delivered(core: &Core, row: &Pending) -> anyhow::Result<()> {
-    let (id, owner, attempts) = (row.id.clone(), core.owner.clone(), row.attempts + 1);
-    core.db.run(move |c| Ok(outbox::mark_delivered(c, &id, &owner, attempts, now_ms())?)).await?;
-    Ok(())
-}
-
-async fn release(core: &Core, row: &Pending, attempts: i32, at: i64, problem: Option<String>) -> anyhow::Result<()> {
-    let (id, owner) = (row.id.clone(), core.owner.clone());
-    let settle = Settle { state: PENDING, attempts, next_attempt_at: at, last_error: problem };
-    core.db.run(move |c| Ok(queue::settle(c, Queue::Outbox, &id, &owner, &settle)?)).await?;
-    Ok(())
 }

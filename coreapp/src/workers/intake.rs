@@ -1,6 +1,7 @@
 //! Intake: turns stored Cloud webhooks into on-prem events for the business.
 //!
-//! Each stored notification is handled in one transaction: statuses are
+//! A claimed batch of stored notifications is handled in one transaction
+//! (one by one when any of them fails): statuses are
 //! mapped from wamid to our message id, deduplicated and kept monotonic;
 //! user messages get our id (deduplicated by wamid); everything is queued in
 //! the webhook outbox in Cloud's order. A status that arrives before our
@@ -23,7 +24,7 @@ use crate::store::{contacts, inbound, media, outbound, outbox};
 /// How long a status for an unknown wamid waits for the sender to record it
 /// before it is dropped as not ours.
 const UNKNOWN_WAMID_PATIENCE_MS: i64 = 10 * 60 * 1000;
-const BATCH: i64 = 32;
+const BATCH: i64 = 128;
 
 pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     let owner = core.owner.clone();
@@ -38,8 +39,22 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
                 return Ok(0);
             }
             let events = inbound::load_events(conn, &ids)?;
-            for event in &events {
-                handle_event(conn, event, &owner, &pnid, &settings)?;
+            // One transaction for the batch: one commit instead of one per
+            // webhook. If any event fails, the batch is undone and the
+            // events go one by one, so one bad event holds back no other.
+            let batch = transaction(conn, |conn| {
+                for event in &events {
+                    handle_event(conn, event, &owner, &pnid, &settings)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = batch {
+                tracing::warn!(error = %e, "a webhook batch failed; handling its events one by one");
+                for event in &events {
+                    if let Err(e) = transaction(conn, |conn| handle_event(conn, event, &owner, &pnid, &settings)) {
+                        tracing::error!(event_id = %event.id, error = %e, "webhook event failed; retried when its claim lapses");
+                    }
+                }
             }
             Ok(events.len())
         })
@@ -99,23 +114,22 @@ fn handle_event(
         }
     }
 
-    transaction(conn, |conn| {
-        for e in ours {
-            match e {
-                CloudEvent::Status { status, .. } => handle_status(conn, status, settings, now)?,
-                CloudEvent::Message { contact, message, .. } => handle_message(conn, contact.as_ref(), message, now)?,
-                CloudEvent::Error { error, .. } => {
-                    let body = json!({"errors": [onprem_error(error)]});
-                    outbox::insert(conn, "", "error", &body.to_string(), now)?;
-                }
+    // The caller holds a transaction: these writes land together or not at all.
+    for e in ours {
+        match e {
+            CloudEvent::Status { status, .. } => handle_status(conn, status, settings, now)?,
+            CloudEvent::Message { contact, message, .. } => handle_message(conn, contact.as_ref(), message, now)?,
+            CloudEvent::Error { error, .. } => {
+                let body = json!({"errors": [onprem_error(error)]});
+                outbox::insert(conn, "", "error", &body.to_string(), now)?;
             }
         }
-        if !settle(conn, DONE, now, None)? {
-            // Our claim lapsed and another node owns the event: undo.
-            return Err(CoreError::Internal(anyhow::anyhow!("claim on event {} lapsed", event.id)));
-        }
-        Ok(())
-    })
+    }
+    if !settle(conn, DONE, now, None)? {
+        // Our claim lapsed and another node owns the event: undo.
+        return Err(CoreError::Internal(anyhow::anyhow!("claim on event {} lapsed", event.id)));
+    }
+    Ok(())
 }
 
 fn handle_status(
