@@ -38,17 +38,3 @@ pub fn insert(conn: &mut AnyConnection, contact: &str, kind: &str, payload: &str
 pub fn load(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Pending>> {
     wo::table.filter(wo::id.eq_any(ids)).order(wo::id).select(Pending::as_select()).load(conn)
 }
-
-pub fn mark_delivered(conn: &mut AnyConnection, id: &str, owner: &str, attempts: i32, now: i64) -> QueryResult<bool> {
-    let n = diesel::update(wo::table.filter(wo::id.eq(id)).filter(wo::lease_owner.eq(owner)))
-        .set((
-            wo::state.eq(super::queue::DONE),
-            wo::attempts.eq(attempts),
-            wo::delivered_at.eq(Some(now)),
-            wo::lease_owner.eq(None::<String>),
-            wo::lease_until.eq(None::<i64>),
-            wo::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
-    Ok(n == 1)
-}

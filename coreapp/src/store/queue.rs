@@ -151,6 +151,15 @@ pub fn settle(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str, s: 
     Ok(n == 1)
 }
 
+/// Removes a finished row (a delivered webhook event, a handled Cloud
+/// webhook), as the old client dropped a callback once acknowledged.
+/// False when `owner` no longer held it.
+pub fn finish(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str) -> QueryResult<bool> {
+    let sql = format!("DELETE FROM {} WHERE id = ? AND lease_owner = ?", queue.table());
+    let n = diesel::sql_query(sql).bind::<Text, _>(id).bind::<Text, _>(owner).execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Releases every claim held under this node's name (`<node>/<instance>`)
 /// by an earlier run of the same node, so work a crashed process held is
 /// resumed at once on restart instead of after the lease.

@@ -57,7 +57,7 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
                     let attempts = row.attempts + 1;
                     match result {
                         Ok(()) => {
-                            outbox::mark_delivered(conn, &row.id, &owner, attempts, now)?;
+                            queue::finish(conn, Queue::Outbox, &row.id, &owner)?;
                         }
                         Err(problem) => {
                             let at = now + settings.callback_retry_delay(attempts as u32).as_millis() as i64;

@@ -18,7 +18,7 @@ use wire::settings::ApplicationSettings;
 use crate::Core;
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
-use crate::store::queue::{self, DONE, FAILED, PENDING, Queue, Settle};
+use crate::store::queue::{self, FAILED, PENDING, Queue, Settle};
 use crate::store::{contacts, inbound, media, outbound, outbox};
 
 /// How long a status for an unknown wamid waits for the sender to record it
@@ -125,7 +125,7 @@ fn handle_event(
             }
         }
     }
-    if !settle(conn, DONE, now, None)? {
+    if !queue::finish(conn, Queue::Inbound, &event.id, owner)? {
         // Our claim lapsed and another node owns the event: undo.
         return Err(CoreError::Internal(anyhow::anyhow!("claim on event {} lapsed", event.id)));
     }
