@@ -223,6 +223,22 @@ impl Stack {
         Ok(self.db.run(move |conn| Ok(queue::count_in_state(conn, Queue::Outbound, state)?)).await?)
     }
 
+    /// Waits until no Cloud webhook and no on-prem event is pending.
+    pub async fn wait_idle(&self, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let (inbound, outbox) =
+                self.db.run(|c| Ok((queue::depth(c, Queue::Inbound)?, queue::depth(c, Queue::Outbox)?))).await?;
+            if inbound == 0 && outbox == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("webhooks still pending after {within:?}: {inbound} from Cloud, {outbox} to the business");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn wait_queue_empty(&self, within: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + within;
         while self.count(queue::PENDING).await? > 0 {

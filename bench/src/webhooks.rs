@@ -32,7 +32,7 @@ pub async fn run(per_rate: Duration, rates: &[u64], batch: usize) -> anyhow::Res
     let patch = json!({"sent_status": true});
     stack.http.patch(format!("{}/v1/settings/application", stack.web)).bearer_auth(&token).json(&patch).send().await?;
 
-    let messages_needed: u64 = rates.iter().map(|r| r * per_rate.as_secs() / 3 + 1).sum();
+    let messages_needed: u64 = rates.iter().map(|r| (r / 3).max(1) * per_rate.as_secs()).sum();
     println!("seeding {messages_needed} sent messages with known wamids...");
     let ids = seed(&stack, messages_needed as usize).await?;
     stack.receiver.record.store(true, Ordering::Relaxed);
@@ -44,17 +44,31 @@ pub async fn run(per_rate: Duration, rates: &[u64], batch: usize) -> anyhow::Res
     );
     let mut next = 0usize;
     for &rate in rates {
-        let events = (rate * per_rate.as_secs()) as usize;
+        // Statuses of one message come a second apart, as Cloud sends them:
+        // second t carries `sent` for group t, `delivered` for group t-1
+        // and `read` for group t-2 (a group is a third of a second's load).
+        let group = (rate / 3).max(1) as usize;
+        let seconds = per_rate.as_secs() as usize;
         let first = next;
-        next += events.div_ceil(3);
-        let plan: Vec<(String, &str, String)> = (0..events)
-            .map(|k| {
-                let m = first + k / 3;
-                (ids[m].0.clone(), STATUSES[k % 3], format!("wamid.BENCH{m}"))
-            })
-            .collect();
+        next += group * seconds;
+        let mut plan: Vec<(String, &str, String)> = Vec::new();
+        for t in 0..seconds + 2 {
+            let mut second: Vec<(String, &str, String)> = Vec::new();
+            for (s_idx, name) in STATUSES.iter().enumerate() {
+                let Some(g) = t.checked_sub(s_idx).filter(|g| *g < seconds) else { continue };
+                for j in 0..group {
+                    let m = first + g * group + j;
+                    second.push((ids[m].0.clone(), *name, format!("wamid.BENCH{m}")));
+                }
+            }
+            // Interleave the three streams across the second.
+            second.sort_by_key(|(id, _, _)| id.clone());
+            plan.extend(second);
+        }
+        let events = plan.len();
         stack.receiver.take_arrivals();
-        let (posted, errors, sent_at, elapsed) = offer(&stack, &plan, rate, batch).await;
+        let (posted, errors, sent_at, elapsed) =
+            offer(&stack, &plan, events as u64 * 1000 / (elapsed_ms(seconds + 2)), batch).await;
         // Wait for the tail (bounded), then match arrivals to sends.
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut arrived: HashMap<(String, String), Instant> = HashMap::new();
@@ -74,18 +88,23 @@ pub async fn run(per_rate: Duration, rates: &[u64], batch: usize) -> anyhow::Res
                 .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
                 .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
         };
-        let last = arrived.values().max().copied();
-        let span = last.map(|l| l.duration_since(sent_at.values().min().copied().unwrap_or(l))).unwrap_or(elapsed);
+        let first_post = sent_at.values().min().copied();
+        let last_arrival = arrived.values().max().copied();
+        let span = match (first_post, last_arrival) {
+            (Some(a), Some(b)) => b.duration_since(a),
+            _ => elapsed,
+        };
         println!(
             "{:>10} {:>12.0} {:>14.0} {:>12} {:>10.1} {:>10.1} {:>8}",
             rate,
             posted as f64 / elapsed.as_secs_f64(),
-            arrived.len() as f64 / span.as_secs_f64().max(elapsed.as_secs_f64()),
+            arrived.len() as f64 / span.as_secs_f64(),
             format!("{}/{}", arrived.len(), posted),
             pct(0.5),
             pct(0.99),
             errors
         );
+        stack.wait_idle(Duration::from_secs(120)).await?;
     }
     stack.stop().await;
     Ok(())
@@ -112,6 +131,10 @@ async fn seed(stack: &Stack, n: usize) -> anyhow::Result<Vec<(String, String)>> 
 }
 
 type SentAt = HashMap<(String, &'static str), Instant>;
+
+fn elapsed_ms(seconds: usize) -> u64 {
+    seconds as u64 * 1000
+}
 
 /// POSTs the planned statuses at `rate` events per second; returns how many
 /// were accepted, errors, when each was posted, and the time it took.
