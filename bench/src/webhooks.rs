@@ -119,10 +119,23 @@ async fn seed(stack: &Stack, n: usize) -> anyhow::Result<Vec<(String, String)>> 
     stack
         .db()
         .run(move |conn| {
-            for (i, (id, to)) in chunk_rows.iter().enumerate() {
-                let now = now_ms();
-                outbound::insert(conn, id, to, r#"{"type":"text","text":{"body":"seed"}}"#, now, Some(("seed", now)))?;
-                outbound::mark_sent(conn, id, "seed", &format!("wamid.BENCH{i}"), 1, now)?;
+            for (c, chunk) in chunk_rows.chunks(1000).enumerate() {
+                coreapp::db::transaction(conn, |conn| {
+                    for (k, (id, to)) in chunk.iter().enumerate() {
+                        let i = c * 1000 + k;
+                        let now = now_ms();
+                        outbound::insert(
+                            conn,
+                            id,
+                            to,
+                            r#"{"type":"text","text":{"body":"seed"}}"#,
+                            now,
+                            Some(("seed", now)),
+                        )?;
+                        outbound::mark_sent(conn, id, "seed", &format!("wamid.BENCH{i}"), 1, now)?;
+                    }
+                    Ok(())
+                })?;
             }
             Ok(())
         })
@@ -171,14 +184,24 @@ async fn offer(
         tasks.spawn(async move {
             let sig = sign(body.as_bytes());
             let t = Instant::now();
-            let ok = client
+            let answer = client
                 .post(url.as_str())
                 .header("content-type", "application/json")
                 .header("x-hub-signature-256", sig)
                 .body(body)
                 .send()
-                .await
-                .is_ok_and(|r| r.status().as_u16() == 200);
+                .await;
+            let ok = match answer {
+                Ok(r) if r.status().as_u16() == 200 => true,
+                Ok(r) => {
+                    eprintln!("intake answered HTTP {}", r.status());
+                    false
+                }
+                Err(e) => {
+                    eprintln!("intake POST failed: {e:?}");
+                    false
+                }
+            };
             (ok, keys, t)
         });
     }
