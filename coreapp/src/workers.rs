@@ -13,6 +13,11 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+/// Below this many items a step counts as a trickle.
+const LINGER_BELOW: usize = 8;
+/// How long a worker lets a trickle gather into a batch.
+const LINGER: Duration = Duration::from_millis(5);
+
 /// Runs `step` until shutdown. `step` returns how many items it handled;
 /// while it finds work it runs again at once.
 pub async fn run_loop<F, Fut>(
@@ -35,6 +40,13 @@ pub async fn run_loop<F, Fut>(
             Ok(0) => {
                 failures = 0;
                 poll
+            }
+            Ok(n) if n < LINGER_BELOW => {
+                // A trickle: wait a moment so the next claim takes a batch
+                // (one transaction for many rows) instead of one row.
+                failures = 0;
+                tokio::time::sleep(LINGER).await;
+                continue;
             }
             Ok(_) => {
                 failures = 0;

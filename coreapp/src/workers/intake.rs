@@ -7,6 +7,7 @@
 //! the webhook outbox in Cloud's order. A status that arrives before our
 //! sender recorded the wamid (Cloud can be that fast) waits and is retried.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -99,17 +100,23 @@ fn handle_event(
         })
         .collect();
 
-    // Wait for the sender rather than drop a status that raced ahead of it.
+    // Our messages the statuses name, looked up once. A status that raced
+    // ahead of the sender (Cloud can be that fast) waits for it.
     let young = now - event.received_at < UNKNOWN_WAMID_PATIENCE_MS;
-    if young {
-        for e in &ours {
-            if let CloudEvent::Status { status, .. } = e {
-                let wamid = status.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-                if outbound::find_by_wamid(conn, wamid)?.is_none() {
+    let mut known = HashMap::new();
+    for e in &ours {
+        if let CloudEvent::Status { status, .. } = e {
+            let wamid = status.get("id").and_then(|v| v.as_str()).unwrap_or_default();
+            match outbound::find_by_wamid(conn, wamid)? {
+                Some(m) => {
+                    known.insert(wamid.to_string(), m);
+                }
+                None if young => {
                     let backoff = 250 * i64::from(event.attempts + 1).min(40);
                     settle(conn, PENDING, now + backoff, Some(format!("status for unknown wamid {wamid}")))?;
                     return Ok(());
                 }
+                None => {}
             }
         }
     }
@@ -117,7 +124,7 @@ fn handle_event(
     // The caller holds a transaction: these writes land together or not at all.
     for e in ours {
         match e {
-            CloudEvent::Status { status, .. } => handle_status(conn, status, settings, now)?,
+            CloudEvent::Status { status, .. } => handle_status(conn, status, &mut known, settings, now)?,
             CloudEvent::Message { contact, message, .. } => handle_message(conn, contact.as_ref(), message, now)?,
             CloudEvent::Error { error, .. } => {
                 let body = json!({"errors": [onprem_error(error)]});
@@ -135,12 +142,13 @@ fn handle_event(
 fn handle_status(
     conn: &mut AnyConnection,
     status: &serde_json::Value,
+    known: &mut HashMap<String, outbound::Outbound>,
     settings: &ApplicationSettings,
     now: i64,
 ) -> Result<(), CoreError> {
     let wamid = status.get("id").and_then(|v| v.as_str()).unwrap_or_default();
     let name = status.get("status").and_then(|v| v.as_str()).unwrap_or_default();
-    let Some(msg) = outbound::find_by_wamid(conn, wamid)? else {
+    let Some(msg) = known.get_mut(wamid) else {
         tracing::warn!(%wamid, status = name, "status for a message we did not send dropped");
         return Ok(());
     };
@@ -154,6 +162,8 @@ fn handle_status(
         return Ok(());
     }
     outbound::set_last_status(conn, &msg.id, name, now)?;
+    // A later status for the same message in this notification sees it.
+    msg.last_status = Some(name.to_string());
     if settings.status_webhook_enabled(name) {
         let body = json!({"statuses": [onprem_status(status, &msg.id)]});
         outbox::insert(conn, &msg.recipient, "status", &body.to_string(), now)?;
