@@ -2,6 +2,17 @@
 //! returns `QueryResult`; callers compose them inside one `Db::run` closure
 //! (and one transaction where several writes must land together).
 
+/// A multi-row INSERT. Diesel's batch inserts do not go through the
+/// multi-backend connection, so this dispatches to the concrete one.
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            crate::db::AnyConnection::Mysql(c) => diesel::insert_into($table).values($rows).execute(c),
+            crate::db::AnyConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    };
+}
+
 pub mod certs;
 pub mod contacts;
 pub mod inbound;

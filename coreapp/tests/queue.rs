@@ -108,7 +108,7 @@ async fn webhook_events_of_one_contact_go_in_order(mysql: bool) {
             // Alice's first event fails and waits: her second one waits too.
             let s = Settle { state: PENDING, attempts: 1, next_attempt_at: now + 3_000, last_error: None };
             queue::settle(c, Queue::Outbox, &a1, "n/1", &s)?;
-            assert!(queue::finish(c, Queue::Outbox, &b1, "n/1")?);
+            assert_eq!(queue::finish_many(c, Queue::Outbox, std::slice::from_ref(&b1), "n/1")?, 1);
             let second = queue::claim(c, Queue::Outbox, "n/1", now + 100, 60_000, 10)?;
             let third = queue::claim(c, Queue::Outbox, "n/1", now + 3_001, 60_000, 10)?;
             Ok((first, second, third))

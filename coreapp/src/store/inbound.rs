@@ -35,19 +35,31 @@ pub fn load_events(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<
     ie::table.filter(ie::id.eq_any(ids)).order(ie::id).select(Event::as_select()).load(conn)
 }
 
-/// Our id for a user message, if we have seen its wamid.
-pub fn message_id_for(conn: &mut AnyConnection, wamid: &str) -> QueryResult<Option<String>> {
-    im::table.filter(im::wamid.eq(wamid)).select(im::id).first(conn).optional()
-}
-
-pub fn insert_message(conn: &mut AnyConnection, id: &str, wamid: &str, from: &str, now: i64) -> QueryResult<()> {
-    diesel::insert_into(im::table)
-        .values((im::id.eq(id), im::wamid.eq(wamid), im::from_wa_id.eq(from), im::received_at.eq(now)))
-        .execute(conn)
-        .map(drop)
-}
-
 /// The wamid of a user message we gave `id`.
 pub fn wamid_of(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<String>> {
     im::table.find(id).select(im::wamid).first(conn).optional()
+}
+
+/// Which of these wamids of user messages we have already seen.
+pub fn known_wamids(conn: &mut AnyConnection, wamids: &[String]) -> QueryResult<Vec<String>> {
+    if wamids.is_empty() {
+        return Ok(Vec::new());
+    }
+    im::table.filter(im::wamid.eq_any(wamids)).select(im::wamid).load(conn)
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = im)]
+pub struct NewMessage {
+    pub id: String,
+    pub wamid: String,
+    pub from_wa_id: String,
+    pub received_at: i64,
+}
+
+pub fn insert_messages(conn: &mut AnyConnection, rows: &[NewMessage]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    insert_rows!(conn, im::table, rows)
 }

@@ -31,3 +31,10 @@ pub fn insert(conn: &mut AnyConnection, row: &Media) -> QueryResult<()> {
 pub fn find(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<Media>> {
     m::table.find(id).select(Media::as_select()).first(conn).optional()
 }
+
+pub fn insert_many(conn: &mut AnyConnection, rows: &[Media]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    insert_rows!(conn, m::table, rows)
+}

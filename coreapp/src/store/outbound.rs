@@ -77,10 +77,6 @@ pub fn mark_sent(
     Ok(n == 1)
 }
 
-pub fn find_by_wamid(conn: &mut AnyConnection, wamid: &str) -> QueryResult<Option<Outbound>> {
-    om::table.filter(om::wamid.eq(wamid)).select(Outbound::as_select()).first(conn).optional()
-}
-
 pub fn set_last_status(conn: &mut AnyConnection, id: &str, status: &str, now: i64) -> QueryResult<usize> {
     diesel::update(om::table.find(id)).set((om::last_status.eq(status), om::updated_at.eq(now))).execute(conn)
 }
@@ -117,4 +113,40 @@ pub fn record_status(
 /// The wamid Cloud gave a message we sent.
 pub fn wamid_of(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<String>> {
     om::table.find(id).select(om::wamid).first::<Option<String>>(conn).optional().map(Option::flatten)
+}
+
+/// The messages we sent with these wamids (one statement for a batch).
+pub fn find_by_wamids(conn: &mut AnyConnection, wamids: &[String]) -> QueryResult<Vec<Outbound>> {
+    if wamids.is_empty() {
+        return Ok(Vec::new());
+    }
+    om::table.filter(om::wamid.eq_any(wamids)).select(Outbound::as_select()).load(conn)
+}
+
+/// Every status recorded for these messages, as (message id, status).
+pub fn statuses_of(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    ms::table.filter(ms::message_id.eq_any(ids)).select((ms::message_id, ms::status)).load(conn)
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = ms)]
+pub struct NewStatus {
+    pub id: String,
+    pub message_id: String,
+    pub status: String,
+    pub cloud_timestamp: String,
+    pub created_at: i64,
+}
+
+/// Records statuses in one statement. A status recorded meanwhile by
+/// another node violates the unique index and fails the statement (and the
+/// caller's transaction), so no status is recorded twice.
+pub fn insert_statuses(conn: &mut AnyConnection, rows: &[NewStatus]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    insert_rows!(conn, ms::table, rows)
 }

@@ -18,6 +18,44 @@ pub struct Pending {
     pub created_at: i64,
 }
 
+/// An on-prem event to queue for the business's webhook server.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = wo)]
+pub struct NewEvent {
+    pub id: String,
+    pub contact: String,
+    pub kind: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+}
+
+impl NewEvent {
+    /// A pending event; its id orders it after every event made before.
+    pub fn new(contact: &str, kind: &str, payload: String, now: i64) -> Self {
+        NewEvent {
+            id: super::ordered_id(),
+            contact: contact.to_string(),
+            kind: kind.to_string(),
+            payload,
+            state: PENDING.to_string(),
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        }
+    }
+}
+
+/// Queues events in one statement.
+pub fn insert_many(conn: &mut AnyConnection, rows: &[NewEvent]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    insert_rows!(conn, wo::table, rows)
+}
+
 pub fn insert(conn: &mut AnyConnection, contact: &str, kind: &str, payload: &str, now: i64) -> QueryResult<String> {
     let id = super::ordered_id();
     diesel::insert_into(wo::table)

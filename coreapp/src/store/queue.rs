@@ -151,13 +151,21 @@ pub fn settle(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str, s: 
     Ok(n == 1)
 }
 
-/// Removes a finished row (a delivered webhook event, a handled Cloud
-/// webhook), as the old client dropped a callback once acknowledged.
-/// False when `owner` no longer held it.
-pub fn finish(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str) -> QueryResult<bool> {
-    let sql = format!("DELETE FROM {} WHERE id = ? AND lease_owner = ?", queue.table());
-    let n = diesel::sql_query(sql).bind::<Text, _>(id).bind::<Text, _>(owner).execute(conn)?;
-    Ok(n == 1)
+/// Removes finished rows held by `owner` in one statement (a delivered
+/// webhook event, a handled Cloud webhook), as the old client dropped a
+/// callback once acknowledged. Returns how many it removed: fewer than
+/// asked means some claims lapsed.
+pub fn finish_many(conn: &mut AnyConnection, queue: Queue, ids: &[String], owner: &str) -> QueryResult<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!("DELETE FROM {} WHERE lease_owner = ? AND id IN ({marks})", queue.table());
+    let mut q = diesel::sql_query(sql).into_boxed().bind::<Text, _>(owner.to_string());
+    for id in ids {
+        q = q.bind::<Text, _>(id.clone());
+    }
+    q.execute(conn)
 }
 
 /// Releases every claim held under this node's name (`<node>/<instance>`)

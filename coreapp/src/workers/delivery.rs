@@ -53,12 +53,13 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
         .run(move |conn| {
             crate::db::transaction(conn, |conn| {
                 let now = now_ms();
+                let delivered: Vec<String> =
+                    outcomes.iter().filter(|(_, r)| r.is_ok()).map(|(row, _)| row.id.clone()).collect();
+                queue::finish_many(conn, Queue::Outbox, &delivered, &owner)?;
                 for (row, result) in &outcomes {
                     let attempts = row.attempts + 1;
                     match result {
-                        Ok(()) => {
-                            queue::finish(conn, Queue::Outbox, &row.id, &owner)?;
-                        }
+                        Ok(()) => {}
                         Err(problem) => {
                             let at = now + settings.callback_retry_delay(attempts as u32).as_millis() as i64;
                             tracing::warn!(event_id = %row.id, kind = %row.kind, attempts, %problem, "webhook delivery failed");

@@ -1,16 +1,25 @@
 //! Intake: turns stored Cloud webhooks into on-prem events for the business.
 //!
-//! A claimed batch of stored notifications is handled in one transaction
-//! (one by one when any of them fails): statuses are
-//! mapped from wamid to our message id, deduplicated and kept monotonic;
-//! user messages get our id (deduplicated by wamid); everything is queued in
-//! the webhook outbox in Cloud's order. A status that arrives before our
-//! sender recorded the wamid (Cloud can be that fast) waits and is retried.
+//! A claimed batch of stored notifications is handled in one transaction,
+//! with a handful of statements whatever its size: the messages its
+//! statuses name are read at once, the statuses they already reached at
+//! once, the user messages already seen at once; then every event is worked
+//! out in memory, in Cloud's order, and the results are written with one
+//! multi-row statement per table. The rules:
+//! - statuses map from wamid to our message id, are recorded once, and
+//!   never go backwards (`read` after `delivered` is fine, `delivered`
+//!   after `read` is dropped);
+//! - user messages get our id and are deduplicated by wamid;
+//! - a status that arrives before our sender recorded its wamid (Cloud can
+//!   be that fast) waits and is retried, for up to 10 minutes.
+//!
+//! If the batch fails (another node recorded a status meanwhile, a lease
+//! lapsed), it is undone and its notifications go one by one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use wire::cloud::{
     CloudEvent, InboundIds, onprem_error, onprem_inbound, onprem_status, parse_notification, status_rank,
 };
@@ -19,6 +28,7 @@ use wire::settings::ApplicationSettings;
 use crate::Core;
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
+use crate::store::outbox::NewEvent;
 use crate::store::queue::{self, FAILED, PENDING, Queue, Settle};
 use crate::store::{contacts, inbound, media, outbound, outbox};
 
@@ -40,20 +50,12 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
                 return Ok(0);
             }
             let events = inbound::load_events(conn, &ids)?;
-            // One transaction for the batch: one commit instead of one per
-            // webhook. If any event fails, the batch is undone and the
-            // events go one by one, so one bad event holds back no other.
-            let batch = transaction(conn, |conn| {
+            let ctx = Context { owner: &owner, pnid: &pnid, settings: &settings };
+            if let Err(e) = transaction(conn, |conn| handle_batch(conn, &events, &ctx)) {
+                tracing::warn!(error = %e, "a webhook batch failed; handling its notifications one by one");
                 for event in &events {
-                    handle_event(conn, event, &owner, &pnid, &settings)?;
-                }
-                Ok(())
-            });
-            if let Err(e) = batch {
-                tracing::warn!(error = %e, "a webhook batch failed; handling its events one by one");
-                for event in &events {
-                    if let Err(e) = transaction(conn, |conn| handle_event(conn, event, &owner, &pnid, &settings)) {
-                        tracing::error!(event_id = %event.id, error = %e, "webhook event failed; retried when its claim lapses");
+                    if let Err(e) = transaction(conn, |conn| handle_batch(conn, std::slice::from_ref(event), &ctx)) {
+                        tracing::error!(event_id = %event.id, error = %e, "webhook failed; retried when its claim lapses");
                     }
                 }
             }
@@ -66,140 +68,188 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     Ok(handled)
 }
 
-fn handle_event(
-    conn: &mut AnyConnection,
-    event: &inbound::Event,
-    owner: &str,
-    pnid: &str,
-    settings: &ApplicationSettings,
-) -> Result<(), CoreError> {
+struct Context<'a> {
+    owner: &'a str,
+    pnid: &'a str,
+    settings: &'a ApplicationSettings,
+}
+
+/// What a batch writes, gathered in memory first.
+#[derive(Default)]
+struct Writes {
+    statuses: Vec<outbound::NewStatus>,
+    messages: Vec<inbound::NewMessage>,
+    media: Vec<media::Media>,
+    identities: Vec<contacts::Identity>,
+    outbox: Vec<NewEvent>,
+    finished: Vec<String>,
+}
+
+fn wamid_of(v: &Value) -> Option<&str> {
+    v.get("id").and_then(Value::as_str)
+}
+
+/// Handles stored notifications (the caller holds a transaction).
+fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Context<'_>) -> Result<(), CoreError> {
     let now = now_ms();
-    let settle = |conn: &mut AnyConnection, state: &str, next: i64, err: Option<String>| {
-        let s = Settle { state, attempts: event.attempts + 1, next_attempt_at: next, last_error: err };
-        queue::settle(conn, Queue::Inbound, &event.id, owner, &s)
+    let settle = |conn: &mut AnyConnection, event: &inbound::Event, state: &str, next: i64, err: String| {
+        let s = Settle { state, attempts: event.attempts + 1, next_attempt_at: next, last_error: Some(err) };
+        queue::settle(conn, Queue::Inbound, &event.id, ctx.owner, &s)
     };
-    let parsed = match parse_notification(&event.body) {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!(event_id = %event.id, error = %e, "stored Cloud webhook is unreadable; set aside");
-            settle(conn, FAILED, now, Some(e.to_string()))?;
-            return Ok(());
-        }
-    };
-    let ours: Vec<&CloudEvent> = parsed
-        .iter()
-        .filter(|e| {
-            let mine = pnid.is_empty() || e.phone_number_id() == pnid;
-            if !mine {
-                tracing::warn!(
-                    phone_number_id = e.phone_number_id(),
-                    "webhook event for a number that is not ours dropped"
-                );
-            }
-            mine
-        })
-        .collect();
 
-    // Our messages the statuses name, looked up once. A status that raced
-    // ahead of the sender (Cloud can be that fast) waits for it.
-    let young = now - event.received_at < UNKNOWN_WAMID_PATIENCE_MS;
-    let mut known = HashMap::new();
-    for e in &ours {
-        if let CloudEvent::Status { status, .. } = e {
-            let wamid = status.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-            match outbound::find_by_wamid(conn, wamid)? {
-                Some(m) => {
-                    known.insert(wamid.to_string(), m);
-                }
-                None if young => {
-                    let backoff = 250 * i64::from(event.attempts + 1).min(40);
-                    settle(conn, PENDING, now + backoff, Some(format!("status for unknown wamid {wamid}")))?;
-                    return Ok(());
-                }
-                None => {}
+    // Parse, and keep the events of our number.
+    let mut parsed: Vec<(&inbound::Event, Vec<CloudEvent>)> = Vec::with_capacity(events.len());
+    for event in events {
+        match parse_notification(&event.body) {
+            Ok(list) => {
+                let ours = list
+                    .into_iter()
+                    .filter(|e| {
+                        let mine = ctx.pnid.is_empty() || e.phone_number_id() == ctx.pnid;
+                        if !mine {
+                            tracing::warn!(
+                                phone_number_id = e.phone_number_id(),
+                                "webhook event for a number that is not ours dropped"
+                            );
+                        }
+                        mine
+                    })
+                    .collect();
+                parsed.push((event, ours));
+            }
+            Err(e) => {
+                tracing::warn!(event_id = %event.id, error = %e, "stored Cloud webhook is unreadable; set aside");
+                settle(conn, event, FAILED, now, e.to_string())?;
             }
         }
     }
 
-    // The caller holds a transaction: these writes land together or not at all.
-    for e in ours {
-        match e {
-            CloudEvent::Status { status, .. } => handle_status(conn, status, &mut known, settings, now)?,
-            CloudEvent::Message { contact, message, .. } => handle_message(conn, contact.as_ref(), message, now)?,
-            CloudEvent::Error { error, .. } => {
-                let body = json!({"errors": [onprem_error(error)]});
-                outbox::insert(conn, "", "error", &body.to_string(), now)?;
+    // One read each: our messages named by wamid (statuses, replies,
+    // reactions), the statuses they reached, the user messages seen.
+    let mut wamids = Vec::new();
+    let mut inbound_wamids = Vec::new();
+    for (_, list) in &parsed {
+        for e in list {
+            match e {
+                CloudEvent::Status { status, .. } => wamids.extend(wamid_of(status).map(String::from)),
+                CloudEvent::Message { message, .. } => {
+                    inbound_wamids.extend(wamid_of(message).map(String::from));
+                    for p in ["/context/id", "/reaction/message_id"] {
+                        wamids.extend(message.pointer(p).and_then(Value::as_str).map(String::from));
+                    }
+                }
+                CloudEvent::Error { .. } => {}
             }
         }
     }
-    if !queue::finish(conn, Queue::Inbound, &event.id, owner)? {
-        // Our claim lapsed and another node owns the event: undo.
-        return Err(CoreError::Internal(anyhow::anyhow!("claim on event {} lapsed", event.id)));
+    let known: HashMap<String, outbound::Outbound> =
+        outbound::find_by_wamids(conn, &wamids)?.into_iter().filter_map(|m| m.wamid.clone().map(|w| (w, m))).collect();
+    let message_ids: Vec<String> = known.values().map(|m| m.id.clone()).collect();
+    let mut reached: HashMap<String, u8> = HashMap::new();
+    for (id, status) in outbound::statuses_of(conn, &message_ids)? {
+        let r = reached.entry(id).or_default();
+        *r = (*r).max(status_rank(&status));
+    }
+    let mut seen: HashSet<String> = inbound::known_wamids(conn, &inbound_wamids)?.into_iter().collect();
+
+    let mut w = Writes::default();
+    for (event, list) in &parsed {
+        let young = now - event.received_at < UNKNOWN_WAMID_PATIENCE_MS;
+        let waiting = list.iter().find_map(|e| match e {
+            CloudEvent::Status { status, .. } => wamid_of(status).filter(|w| !known.contains_key(*w)),
+            _ => None,
+        });
+        if let (true, Some(wamid)) = (young, waiting) {
+            let backoff = 250 * i64::from(event.attempts + 1).min(40);
+            settle(conn, event, PENDING, now + backoff, format!("status for unknown wamid {wamid}"))?;
+            continue;
+        }
+        for e in list {
+            match e {
+                CloudEvent::Status { status, .. } => {
+                    status_event(status, &known, &mut reached, ctx.settings, now, &mut w)
+                }
+                CloudEvent::Message { contact, message, .. } => {
+                    let Some(wamid) = wamid_of(message) else { continue };
+                    if !seen.insert(wamid.to_string()) {
+                        tracing::debug!(%wamid, "duplicate inbound message dropped");
+                        continue;
+                    }
+                    message_event(contact.as_ref(), message, wamid, &known, now, &mut w);
+                }
+                CloudEvent::Error { error, .. } => {
+                    let body = json!({"errors": [onprem_error(error)]});
+                    w.outbox.push(NewEvent::new("", "error", body.to_string(), now));
+                }
+            }
+        }
+        w.finished.push(event.id.clone());
+    }
+
+    outbound::insert_statuses(conn, &w.statuses)?;
+    inbound::insert_messages(conn, &w.messages)?;
+    media::insert_many(conn, &w.media)?;
+    for identity in &w.identities {
+        contacts::put_identity(conn, identity)?;
+    }
+    outbox::insert_many(conn, &w.outbox)?;
+    let removed = queue::finish_many(conn, Queue::Inbound, &w.finished, ctx.owner)?;
+    if removed != w.finished.len() {
+        // Some claims lapsed and another node owns those events: undo.
+        return Err(CoreError::Internal(anyhow::anyhow!("{} claims lapsed", w.finished.len() - removed)));
     }
     Ok(())
 }
 
-fn handle_status(
-    conn: &mut AnyConnection,
-    status: &serde_json::Value,
-    known: &mut HashMap<String, outbound::Outbound>,
+fn status_event(
+    status: &Value,
+    known: &HashMap<String, outbound::Outbound>,
+    reached: &mut HashMap<String, u8>,
     settings: &ApplicationSettings,
     now: i64,
-) -> Result<(), CoreError> {
-    let wamid = status.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-    let name = status.get("status").and_then(|v| v.as_str()).unwrap_or_default();
-    let Some(msg) = known.get_mut(wamid) else {
+    w: &mut Writes,
+) {
+    let wamid = wamid_of(status).unwrap_or_default();
+    let name = status.get("status").and_then(Value::as_str).unwrap_or_default();
+    let Some(msg) = known.get(wamid) else {
         tracing::warn!(%wamid, status = name, "status for a message we did not send dropped");
-        return Ok(());
+        return;
     };
-    let current = msg.last_status.as_deref().map(status_rank).unwrap_or(0);
-    if status_rank(name) <= current {
+    let rank = status_rank(name);
+    let current = reached.entry(msg.id.clone()).or_default();
+    if rank == 0 || rank <= *current {
         tracing::debug!(message_id = %msg.id, status = name, "duplicate or out-of-order status dropped");
-        return Ok(());
+        return;
     }
-    let ts = status.get("timestamp").and_then(|v| v.as_str()).unwrap_or_default();
-    if !outbound::record_status(conn, &msg.id, name, ts, now)? {
-        return Ok(());
-    }
-    outbound::set_last_status(conn, &msg.id, name, now)?;
-    // A later status for the same message in this notification sees it.
-    msg.last_status = Some(name.to_string());
+    *current = rank;
+    w.statuses.push(outbound::NewStatus {
+        id: crate::store::ordered_id(),
+        message_id: msg.id.clone(),
+        status: name.to_string(),
+        cloud_timestamp: status.get("timestamp").and_then(Value::as_str).unwrap_or_default().to_string(),
+        created_at: now,
+    });
     if settings.status_webhook_enabled(name) {
         let body = json!({"statuses": [onprem_status(status, &msg.id)]});
-        outbox::insert(conn, &msg.recipient, "status", &body.to_string(), now)?;
+        w.outbox.push(NewEvent::new(&msg.recipient, "status", body.to_string(), now));
     }
-    Ok(())
 }
 
-/// Our ids for what a user's message refers to, from the database.
-struct DbIds<'c> {
-    conn: &'c mut AnyConnection,
+/// Our ids for what a user's message refers to: messages we sent (known
+/// from the batch read) and new media rows.
+struct BatchIds<'a> {
+    known: &'a HashMap<String, outbound::Outbound>,
+    media: &'a mut Vec<media::Media>,
     now: i64,
-    /// The first database error; translation cannot fail, so it is kept
-    /// here and returned after.
-    error: Option<diesel::result::Error>,
 }
 
-impl DbIds<'_> {
-    fn keep<T>(&mut self, r: diesel::QueryResult<T>) -> Option<T> {
-        match r {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.error.get_or_insert(e);
-                None
-            }
-        }
-    }
-}
-
-impl InboundIds for DbIds<'_> {
+impl InboundIds for BatchIds<'_> {
     fn message(&mut self, wamid: &str) -> Option<String> {
-        let found = outbound::find_by_wamid(self.conn, wamid);
-        self.keep(found).flatten().map(|m| m.id)
+        self.known.get(wamid).map(|m| m.id.clone())
     }
 
-    fn media(&mut self, _kind: &str, object: &serde_json::Value) -> String {
-        let text = |k: &str| object.get(k).and_then(|v| v.as_str()).map(String::from);
+    fn media(&mut self, _kind: &str, object: &Value) -> String {
+        let text = |k: &str| object.get(k).and_then(Value::as_str).map(String::from);
         let row = media::Media {
             id: uuid::Uuid::new_v4().to_string(),
             origin: "inbound".into(),
@@ -212,51 +262,50 @@ impl InboundIds for DbIds<'_> {
             filename: text("filename"),
             created_at: self.now,
         };
-        let inserted = media::insert(self.conn, &row);
-        self.keep(inserted);
-        row.id
+        let id = row.id.clone();
+        self.media.push(row);
+        id
     }
 }
 
-/// Remembers a user's identity key (for `/v1/contacts/{wa_id}/identity`).
-fn record_identity(conn: &mut AnyConnection, message: &serde_json::Value) -> Result<(), CoreError> {
-    let (Some(from), Some(identity)) = (message.get("from").and_then(|v| v.as_str()), message.get("identity")) else {
-        return Ok(());
-    };
-    let Some(hash) = identity.get("hash").and_then(|v| v.as_str()) else { return Ok(()) };
+fn message_event(
+    contact: Option<&Value>,
+    message: &Value,
+    wamid: &str,
+    known: &HashMap<String, outbound::Outbound>,
+    now: i64,
+    w: &mut Writes,
+) {
+    let from = message.get("from").and_then(Value::as_str).unwrap_or_default();
+    let id = wire::ids::message_id();
+    w.messages.push(inbound::NewMessage {
+        id: id.clone(),
+        wamid: wamid.to_string(),
+        from_wa_id: from.to_string(),
+        received_at: now,
+    });
+    if let Some(identity) = identity_of(message) {
+        w.identities.push(identity);
+    }
+    let mut ids = BatchIds { known, media: &mut w.media, now };
+    let body = onprem_inbound(contact, message, &id, &mut ids);
+    w.outbox.push(NewEvent::new(from, "message", body.to_string(), now));
+}
+
+/// A user's identity key, when the message carries one (kept for
+/// `/v1/contacts/{wa_id}/identity`).
+fn identity_of(message: &Value) -> Option<contacts::Identity> {
+    let from = message.get("from").and_then(Value::as_str)?;
+    let identity = message.get("identity")?;
+    let hash = identity.get("hash").and_then(Value::as_str)?;
     let created = identity
         .get("created_timestamp")
         .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
         .unwrap_or_default();
-    let row = contacts::Identity {
+    Some(contacts::Identity {
         wa_id: from.to_string(),
         hash: hash.to_string(),
         created_timestamp: created,
-        acknowledged: i32::from(identity.get("acknowledged").and_then(|v| v.as_bool()).unwrap_or(false)),
-    };
-    Ok(contacts::put_identity(conn, &row)?)
-}
-
-fn handle_message(
-    conn: &mut AnyConnection,
-    contact: Option<&serde_json::Value>,
-    message: &serde_json::Value,
-    now: i64,
-) -> Result<(), CoreError> {
-    let wamid = message.get("id").and_then(|v| v.as_str()).unwrap_or_default();
-    let from = message.get("from").and_then(|v| v.as_str()).unwrap_or_default();
-    if inbound::message_id_for(conn, wamid)?.is_some() {
-        tracing::debug!(%wamid, "duplicate inbound message dropped");
-        return Ok(());
-    }
-    let id = wire::ids::message_id();
-    inbound::insert_message(conn, &id, wamid, from, now)?;
-    record_identity(conn, message)?;
-    let mut ids = DbIds { conn, now, error: None };
-    let body = onprem_inbound(contact, message, &id, &mut ids);
-    if let Some(e) = ids.error {
-        return Err(e.into());
-    }
-    outbox::insert(conn, from, "message", &body.to_string(), now)?;
-    Ok(())
+        acknowledged: i32::from(identity.get("acknowledged").and_then(Value::as_bool).unwrap_or(false)),
+    })
 }
