@@ -289,7 +289,11 @@ impl Stack {
         }
         let config = self.db_config.clone();
         let _ = tokio::task::spawn_blocking(move || coreapp::db::drop_mysql_database(&config)).await;
-        let _ = std::fs::remove_dir_all(&self._dir);
+        if std::env::var_os("WA_BENCH_KEEP_LOGS").is_some() {
+            println!("logs kept in {}", self._dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self._dir);
+        }
     }
 }
 
