@@ -297,10 +297,11 @@ impl Stack {
     }
 }
 
-fn spawn(name: &str, env: &[(&str, String)], log: Stdio) -> anyhow::Result<Child> {
+/// Starts a binary; its log (tracing writes to stdout) goes to `log`.
+fn spawn(name: &str, env: &[(&str, String)], log: std::fs::File) -> anyhow::Result<Child> {
     Command::new(binary(name)?)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
+        .stdout(Stdio::from(log.try_clone()?))
         .stderr(log)
         .spawn()
         .with_context(|| format!("cannot start {name}"))

@@ -54,6 +54,21 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
     }
 }
 
+/// MySQL sessions run at READ COMMITTED. At MySQL's default (REPEATABLE
+/// READ) a claim's `SELECT ... FOR UPDATE SKIP LOCKED` also locks the gaps
+/// of the range it scans, which blocks every insert of new work into that
+/// range (new messages, new Cloud webhooks) until the claim commits; under
+/// load inserts then queued behind claims until the pool timed out.
+#[derive(Debug)]
+struct MysqlSession;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for MysqlSession {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
 impl Db {
     /// Opens the pool on an existing, migrated database. Refuses to start on
     /// a database that is missing migrations or carries newer ones.
@@ -73,7 +88,7 @@ impl Db {
         let builder = Pool::builder().connection_timeout(Duration::from_secs(10)).test_on_check_out(false);
         let builder = match engine {
             Engine::Sqlite => builder.max_size(1).connection_customizer(Box::new(SqlitePragmas)),
-            Engine::Mysql => builder.max_size(pool_size.max(2)),
+            Engine::Mysql => builder.max_size(pool_size.max(2)).connection_customizer(Box::new(MysqlSession)),
         };
         let pool = builder
             .build(ConnectionManager::<AnyConnection>::new(url))
