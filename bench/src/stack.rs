@@ -123,8 +123,8 @@ impl Stack {
             }
             DbConfig::Sqlite { .. } => unreachable!("the bench runs on MariaDB"),
         };
-        let logs = |name: &str| -> anyhow::Result<Stdio> {
-            Ok(std::fs::File::create(dir.join(format!("{name}.log")))?.into())
+        let logs = |name: &str| -> anyhow::Result<std::fs::File> {
+            Ok(std::fs::File::create(dir.join(format!("{name}.log")))?)
         };
         let mut children = Vec::new();
         let sandbox_env = [
