@@ -10,10 +10,13 @@ use serde_json::json;
 
 use crate::stack::{CLOUD_TOKEN, PNID, Stack};
 
+/// Builds request number `n`.
+type Build = Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
+
 /// Builds request `n` and names the status that counts as success.
 #[derive(Clone)]
 pub struct Target {
-    build: Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>,
+    build: Build,
     ok: u16,
 }
 

@@ -1,11 +1,14 @@
 //! The sandbox's configuration, read once from `WA_SANDBOX_*` environment variables.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+
+use crate::settings::{self, DEFAULT_UNDELIVERABLE, Rules, Settings};
 
 /// Default listen address (`WA_SANDBOX_LISTEN`).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9080";
@@ -17,12 +20,18 @@ const DEFAULT_PHONE_NUMBER_IDS: &str = "100000000000001";
 const DEFAULT_WABA_ID: &str = "200000000000001";
 const DEFAULT_WEBHOOK_URL: &str = "https://127.0.0.1:9090/cloud/webhooks";
 const DEFAULT_STATUS_DELAY_MS: u64 = 200;
+const DEFAULT_WEBHOOK_VERSION: &str = "v24.0";
+const DEFAULT_BATCH_WINDOW_MS: u64 = 20;
+const DEFAULT_BATCH_MAX: usize = 1000;
+/// Meta retries for 7 days; a sandbox keeps the shape with a shorter horizon
+/// so a dead receiver does not keep work around for a week.
+const DEFAULT_RETRY_HORIZON_MS: u64 = 10 * 60 * 1000;
 
 /// Everything the simulator needs to know, built once in `main` (or directly by tests).
 ///
 /// The defaults are the dev stack's, so a sandbox and a webapp started with no
 /// settings agree with each other.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Config {
     /// The one Bearer token the Graph endpoints accept (`WA_SANDBOX_ACCESS_TOKEN`).
     pub access_token: String,
@@ -42,6 +51,37 @@ pub struct Config {
     /// Pause between the `sent`, `delivered` and `read` statuses of a message
     /// (`WA_SANDBOX_STATUS_DELAY_MS`).
     pub status_delay: Duration,
+    /// Base of the media download URLs it hands out (`WA_SANDBOX_PUBLIC_URL`);
+    /// `None` uses the `Host` the client called.
+    pub public_url: Option<String>,
+    /// The rules that reject traffic (`WA_SANDBOX_WINDOW`,
+    /// `WA_SANDBOX_PAIR_RATE_LIMIT`, `WA_SANDBOX_THROUGHPUT`, `WA_SANDBOX_UNDELIVERABLE`).
+    pub rules: Rules,
+    /// Share of delivered messages that get `read` (`WA_SANDBOX_READ_RATE`).
+    pub read_rate: f64,
+    /// Share of messages whose `delivered` is skipped (`WA_SANDBOX_SKIP_DELIVERED_RATE`).
+    pub skip_delivered_rate: f64,
+    /// Webhook payload version (`WA_SANDBOX_WEBHOOK_VERSION`); `conversation`
+    /// appears in statuses only up to v23.0.
+    pub webhook_version: String,
+    /// Items within this window share a POST (`WA_SANDBOX_WEBHOOK_BATCH_WINDOW_MS`).
+    pub webhook_batch_window: Duration,
+    /// Most items per POST, 1 to 1000 (`WA_SANDBOX_WEBHOOK_BATCH_MAX`).
+    pub webhook_batch_max: usize,
+    /// How long a failing delivery is retried (`WA_SANDBOX_WEBHOOK_RETRY_HORIZON_MS`).
+    pub webhook_retry_horizon: Duration,
+    /// Share of POSTs sent twice (`WA_SANDBOX_WEBHOOK_DUPLICATE_RATE`).
+    pub webhook_duplicate_rate: f64,
+    /// Share of messages whose statuses go out newest first (`WA_SANDBOX_WEBHOOK_REORDER_RATE`).
+    pub webhook_reorder_rate: f64,
+    /// HTTP status of token errors (`WA_SANDBOX_AUTH_ERROR_STATUS`, 401).
+    pub auth_error_status: u16,
+    /// HTTP status of 130429 and 131056 (`WA_SANDBOX_THROTTLE_STATUS`, 400).
+    pub throttle_status: u16,
+    /// Require `appsecret_proof` on Graph calls (`WA_SANDBOX_APPSECRET_PROOF`).
+    pub require_appsecret_proof: bool,
+    /// Log as JSON lines (`WA_SANDBOX_LOG_FORMAT=json`); read by `main`.
+    pub log_json: bool,
 }
 
 // === impl Config ===
@@ -57,6 +97,20 @@ impl Default for Config {
             webhook_url: Some(DEFAULT_WEBHOOK_URL.to_owned()),
             webhook_tls_verify: false,
             status_delay: Duration::from_millis(DEFAULT_STATUS_DELAY_MS),
+            public_url: None,
+            rules: Rules::default(),
+            read_rate: 1.0,
+            skip_delivered_rate: 0.0,
+            webhook_version: DEFAULT_WEBHOOK_VERSION.to_owned(),
+            webhook_batch_window: Duration::from_millis(DEFAULT_BATCH_WINDOW_MS),
+            webhook_batch_max: DEFAULT_BATCH_MAX,
+            webhook_retry_horizon: Duration::from_millis(DEFAULT_RETRY_HORIZON_MS),
+            webhook_duplicate_rate: 0.0,
+            webhook_reorder_rate: 0.0,
+            auth_error_status: 401,
+            throttle_status: 400,
+            require_appsecret_proof: false,
+            log_json: false,
         }
     }
 }
@@ -73,6 +127,20 @@ impl fmt::Debug for Config {
             .field("webhook_url", &self.webhook_url)
             .field("webhook_tls_verify", &self.webhook_tls_verify)
             .field("status_delay", &self.status_delay)
+            .field("public_url", &self.public_url)
+            .field("rules", &self.rules)
+            .field("read_rate", &self.read_rate)
+            .field("skip_delivered_rate", &self.skip_delivered_rate)
+            .field("webhook_version", &self.webhook_version)
+            .field("webhook_batch_window", &self.webhook_batch_window)
+            .field("webhook_batch_max", &self.webhook_batch_max)
+            .field("webhook_retry_horizon", &self.webhook_retry_horizon)
+            .field("webhook_duplicate_rate", &self.webhook_duplicate_rate)
+            .field("webhook_reorder_rate", &self.webhook_reorder_rate)
+            .field("auth_error_status", &self.auth_error_status)
+            .field("throttle_status", &self.throttle_status)
+            .field("require_appsecret_proof", &self.require_appsecret_proof)
+            .field("log_json", &self.log_json)
             .finish()
     }
 }
@@ -128,22 +196,54 @@ impl Config {
             }
         };
 
-        let webhook_tls_verify = match env.get("WA_SANDBOX_WEBHOOK_TLS_VERIFY")? {
-            None => false,
-            Some(value) => parse_bool(&value)
-                .ok_or_else(|| anyhow!("WA_SANDBOX_WEBHOOK_TLS_VERIFY: expected true or false, got {value:?}"))?,
+        let webhook_tls_verify = env.bool("WA_SANDBOX_WEBHOOK_TLS_VERIFY", false)?;
+        let status_delay = env.millis("WA_SANDBOX_STATUS_DELAY_MS", DEFAULT_STATUS_DELAY_MS)?;
+
+        let public_url = match env.get("WA_SANDBOX_PUBLIC_URL")? {
+            None => None,
+            Some(url) if url.trim().is_empty() => None,
+            Some(url) => {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                check_webhook_url(&url).context("WA_SANDBOX_PUBLIC_URL")?;
+                Some(url)
+            }
         };
 
-        let status_delay = match env.get("WA_SANDBOX_STATUS_DELAY_MS")? {
-            None => Duration::from_millis(DEFAULT_STATUS_DELAY_MS),
-            Some(value) => value
-                .trim()
-                .parse()
-                .map(Duration::from_millis)
-                .map_err(|_| anyhow!("WA_SANDBOX_STATUS_DELAY_MS: expected milliseconds, got {value:?}"))?,
+        let defaults = Rules::default();
+        let mut rules = defaults.clone();
+        rules.window.enabled = env.bool("WA_SANDBOX_WINDOW", false)?;
+        if let Some(value) = env.get("WA_SANDBOX_PAIR_RATE_LIMIT")? {
+            rules.pair_rate_limit = parse_pair_limit(&value, &defaults.pair_rate_limit)
+                .map_err(|err| anyhow!("WA_SANDBOX_PAIR_RATE_LIMIT: {err}"))?;
+        }
+        if let Some(value) = env.get("WA_SANDBOX_THROUGHPUT")? {
+            rules.throughput = parse_throughput(&value, &phone_number_ids, &defaults.throughput)
+                .map_err(|err| anyhow!("WA_SANDBOX_THROUGHPUT: {err}"))?;
+        }
+        if let Some(value) = env.get("WA_SANDBOX_UNDELIVERABLE")? {
+            rules.undeliverable =
+                parse_undeliverable(&value).map_err(|err| anyhow!("WA_SANDBOX_UNDELIVERABLE: {err}"))?;
+        }
+
+        let webhook_version = env.string("WA_SANDBOX_WEBHOOK_VERSION", DEFAULT_WEBHOOK_VERSION)?.trim().to_owned();
+        if settings::parse_version(&webhook_version).is_none() {
+            bail!("WA_SANDBOX_WEBHOOK_VERSION: expected a version like v24.0, got {webhook_version:?}");
+        }
+        let webhook_batch_max = match env.get("WA_SANDBOX_WEBHOOK_BATCH_MAX")? {
+            None => DEFAULT_BATCH_MAX,
+            Some(value) => match value.trim().parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => bail!("WA_SANDBOX_WEBHOOK_BATCH_MAX: expected 1 to 1000, got {value:?}"),
+            },
         };
 
-        Ok(Config {
+        let log_json = match env.get("WA_SANDBOX_LOG_FORMAT")?.as_deref().map(str::trim) {
+            None | Some("" | "text") => false,
+            Some("json") => true,
+            Some(other) => bail!("WA_SANDBOX_LOG_FORMAT: expected text or json, got {other:?}"),
+        };
+
+        let config = Config {
             access_token,
             app_secret,
             verify_token,
@@ -152,7 +252,24 @@ impl Config {
             webhook_url,
             webhook_tls_verify,
             status_delay,
-        })
+            public_url,
+            rules,
+            read_rate: env.rate("WA_SANDBOX_READ_RATE", 1.0)?,
+            skip_delivered_rate: env.rate("WA_SANDBOX_SKIP_DELIVERED_RATE", 0.0)?,
+            webhook_version,
+            webhook_batch_window: env.millis("WA_SANDBOX_WEBHOOK_BATCH_WINDOW_MS", DEFAULT_BATCH_WINDOW_MS)?,
+            webhook_batch_max,
+            webhook_retry_horizon: env.millis("WA_SANDBOX_WEBHOOK_RETRY_HORIZON_MS", DEFAULT_RETRY_HORIZON_MS)?,
+            webhook_duplicate_rate: env.rate("WA_SANDBOX_WEBHOOK_DUPLICATE_RATE", 0.0)?,
+            webhook_reorder_rate: env.rate("WA_SANDBOX_WEBHOOK_REORDER_RATE", 0.0)?,
+            auth_error_status: env.status("WA_SANDBOX_AUTH_ERROR_STATUS", 401, &[400, 401, 403])?,
+            throttle_status: env.status("WA_SANDBOX_THROTTLE_STATUS", 400, &[400, 429])?,
+            require_appsecret_proof: env.bool("WA_SANDBOX_APPSECRET_PROOF", false)?,
+            log_json,
+        };
+        // The remaining cross-field checks (ranges) are the settings' own.
+        config.validate()?;
+        Ok(config)
     }
 
     /// Like [`Config::listen_from_env`], with the variables taken from `lookup`.
@@ -169,11 +286,79 @@ impl Config {
         if self.phone_number_ids.is_empty() {
             bail!("config: phone_number_ids is empty");
         }
+        if let Some(bad) = self.phone_number_ids.iter().chain([&self.waba_id]).find(|id| !is_graph_id(id)) {
+            bail!("config: {bad:?} is not a numeric id");
+        }
         if let Some(url) = &self.webhook_url {
             check_webhook_url(url).context("config: webhook_url")?;
         }
-        Ok(())
+        if let Some(url) = &self.public_url {
+            check_webhook_url(url).context("config: public_url")?;
+        }
+        Settings::from_config(self).validate(&self.phone_number_ids).map_err(|err| anyhow!("config: {err}"))
     }
+}
+
+/// `off`, `on`, or `<burst>/<period_ms>` (which also switches it on).
+fn parse_pair_limit(value: &str, defaults: &settings::PairRateLimit) -> Result<settings::PairRateLimit, String> {
+    let value = value.trim();
+    if let Some(enabled) = parse_bool(value) {
+        return Ok(settings::PairRateLimit { enabled, ..defaults.clone() });
+    }
+    let (burst, period) =
+        value.split_once('/').ok_or_else(|| format!("expected off, on or BURST/PERIOD_MS, got {value:?}"))?;
+    match (burst.trim().parse::<u32>(), period.trim().parse::<u64>()) {
+        (Ok(burst), Ok(period_ms)) if burst > 0 && period_ms > 0 => {
+            Ok(settings::PairRateLimit { enabled: true, burst, period_ms })
+        }
+        _ => Err(format!("expected off, on or BURST/PERIOD_MS (both positive), got {value:?}")),
+    }
+}
+
+/// `off`, `on`, or a comma list of a default rate and `<phone_number_id>=<rate>` entries.
+fn parse_throughput(
+    value: &str,
+    hosted: &[String],
+    defaults: &settings::Throughput,
+) -> Result<settings::Throughput, String> {
+    let value = value.trim();
+    if let Some(enabled) = parse_bool(value) {
+        return Ok(settings::Throughput { enabled, ..defaults.clone() });
+    }
+    let mut throughput = settings::Throughput { enabled: true, mps: defaults.mps, per_number: BTreeMap::new() };
+    for part in value.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        let rate = |raw: &str| match raw.trim().parse::<f64>() {
+            Ok(mps) if mps.is_finite() && mps > 0.0 => Ok(mps),
+            _ => Err(format!("{raw:?} is not a positive number of messages per second")),
+        };
+        match part.split_once('=') {
+            None => throughput.mps = rate(part)?,
+            Some((id, mps)) => {
+                let id = id.trim();
+                if !hosted.iter().any(|hosted| hosted == id) {
+                    return Err(format!("{id} is not one of WA_SANDBOX_PHONE_NUMBER_IDS"));
+                }
+                throughput.per_number.insert(id.to_owned(), rate(mps)?);
+            }
+        }
+    }
+    Ok(throughput)
+}
+
+/// `off`, `on` (the default pattern), or a comma list of patterns.
+fn parse_undeliverable(value: &str) -> Result<settings::Undeliverable, String> {
+    let value = value.trim();
+    if let Some(enabled) = parse_bool(value) {
+        return Ok(settings::Undeliverable { enabled, patterns: vec![DEFAULT_UNDELIVERABLE.to_owned()] });
+    }
+    let patterns: Vec<String> = value.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    if patterns.is_empty() {
+        return Err("expected off, on or a comma list of patterns".into());
+    }
+    for pattern in &patterns {
+        settings::check_pattern(pattern)?;
+    }
+    Ok(settings::Undeliverable { enabled: true, patterns })
 }
 
 struct Env<'a, F>(&'a F);
@@ -188,6 +373,44 @@ impl<F: Fn(&str) -> Option<OsString>> Env<'_, F> {
 
     fn string(&self, name: &str, default: &str) -> anyhow::Result<String> {
         Ok(self.get(name)?.unwrap_or_else(|| default.to_owned()))
+    }
+
+    fn bool(&self, name: &str, default: bool) -> anyhow::Result<bool> {
+        match self.get(name)? {
+            None => Ok(default),
+            Some(value) => parse_bool(&value).ok_or_else(|| anyhow!("{name}: expected on or off, got {value:?}")),
+        }
+    }
+
+    fn millis(&self, name: &str, default: u64) -> anyhow::Result<Duration> {
+        match self.get(name)? {
+            None => Ok(Duration::from_millis(default)),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map(Duration::from_millis)
+                .map_err(|_| anyhow!("{name}: expected milliseconds, got {value:?}")),
+        }
+    }
+
+    fn rate(&self, name: &str, default: f64) -> anyhow::Result<f64> {
+        match self.get(name)? {
+            None => Ok(default),
+            Some(value) => match value.trim().parse::<f64>() {
+                Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+                _ => Err(anyhow!("{name}: expected a number from 0 to 1, got {value:?}")),
+            },
+        }
+    }
+
+    fn status(&self, name: &str, default: u16, allowed: &[u16]) -> anyhow::Result<u16> {
+        match self.get(name)? {
+            None => Ok(default),
+            Some(value) => match value.trim().parse::<u16>() {
+                Ok(status) if allowed.contains(&status) => Ok(status),
+                _ => Err(anyhow!("{name}: expected one of {allowed:?}, got {value:?}")),
+            },
+        }
     }
 }
 
@@ -253,8 +476,61 @@ mod tests {
                 webhook_url: Some("http://localhost:1/hook".into()),
                 webhook_tls_verify: true,
                 status_delay: Duration::from_millis(5),
+                ..Config::default()
             }
         );
+    }
+
+    #[test]
+    fn reads_the_rules_and_knobs() {
+        let config = Config::from_lookup(lookup(&[
+            ("WA_SANDBOX_PHONE_NUMBER_IDS", "111,222"),
+            ("WA_SANDBOX_WINDOW", "on"),
+            ("WA_SANDBOX_PAIR_RATE_LIMIT", "3/1000"),
+            ("WA_SANDBOX_THROUGHPUT", "100000, 222=5"),
+            ("WA_SANDBOX_UNDELIVERABLE", "1555*,*99"),
+            ("WA_SANDBOX_READ_RATE", "0.5"),
+            ("WA_SANDBOX_SKIP_DELIVERED_RATE", "0.25"),
+            ("WA_SANDBOX_WEBHOOK_VERSION", "v23.0"),
+            ("WA_SANDBOX_WEBHOOK_BATCH_WINDOW_MS", "0"),
+            ("WA_SANDBOX_WEBHOOK_BATCH_MAX", "10"),
+            ("WA_SANDBOX_WEBHOOK_RETRY_HORIZON_MS", "1000"),
+            ("WA_SANDBOX_WEBHOOK_DUPLICATE_RATE", "1"),
+            ("WA_SANDBOX_WEBHOOK_REORDER_RATE", "0.1"),
+            ("WA_SANDBOX_AUTH_ERROR_STATUS", "400"),
+            ("WA_SANDBOX_THROTTLE_STATUS", "429"),
+            ("WA_SANDBOX_APPSECRET_PROOF", "yes"),
+            ("WA_SANDBOX_PUBLIC_URL", "http://sandbox:9080/"),
+            ("WA_SANDBOX_LOG_FORMAT", "json"),
+        ]))
+        .unwrap();
+        let rules = &config.rules;
+        assert!(rules.window.enabled);
+        assert_eq!(
+            (rules.pair_rate_limit.enabled, rules.pair_rate_limit.burst, rules.pair_rate_limit.period_ms),
+            (true, 3, 1000)
+        );
+        assert!(rules.throughput.enabled);
+        assert_eq!(rules.throughput.mps_of("111"), 100_000.0);
+        assert_eq!(rules.throughput.mps_of("222"), 5.0);
+        assert_eq!(rules.undeliverable.patterns, ["1555*", "*99"]);
+        assert!(rules.undeliverable.enabled);
+        assert_eq!((config.read_rate, config.skip_delivered_rate), (0.5, 0.25));
+        assert_eq!(config.webhook_version, "v23.0");
+        assert_eq!(config.webhook_batch_window, Duration::ZERO);
+        assert_eq!(config.webhook_batch_max, 10);
+        assert_eq!(config.webhook_retry_horizon, Duration::from_secs(1));
+        assert_eq!((config.webhook_duplicate_rate, config.webhook_reorder_rate), (1.0, 0.1));
+        assert_eq!((config.auth_error_status, config.throttle_status), (400, 429));
+        assert!(config.require_appsecret_proof && config.log_json);
+        assert_eq!(config.public_url.as_deref(), Some("http://sandbox:9080"));
+
+        let off = Config::from_lookup(lookup(&[("WA_SANDBOX_THROUGHPUT", "off"), ("WA_SANDBOX_UNDELIVERABLE", "on")]))
+            .unwrap();
+        assert!(!off.rules.throughput.enabled);
+        assert_eq!(off.rules.undeliverable.patterns, [DEFAULT_UNDELIVERABLE]);
+        let on = Config::from_lookup(lookup(&[("WA_SANDBOX_PAIR_RATE_LIMIT", "on")])).unwrap();
+        assert_eq!((on.rules.pair_rate_limit.burst, on.rules.pair_rate_limit.period_ms), (45, 6000));
     }
 
     #[test]
@@ -274,6 +550,19 @@ mod tests {
             ("WA_SANDBOX_WEBHOOK_TLS_VERIFY", "maybe"),
             ("WA_SANDBOX_STATUS_DELAY_MS", "-1"),
             ("WA_SANDBOX_ACCESS_TOKEN", ""),
+            ("WA_SANDBOX_WINDOW", "sometimes"),
+            ("WA_SANDBOX_PAIR_RATE_LIMIT", "0/6000"),
+            ("WA_SANDBOX_THROUGHPUT", "fast"),
+            ("WA_SANDBOX_THROUGHPUT", "999=10"),
+            ("WA_SANDBOX_UNDELIVERABLE", "+1555*"),
+            ("WA_SANDBOX_READ_RATE", "2"),
+            ("WA_SANDBOX_WEBHOOK_VERSION", "24.0"),
+            ("WA_SANDBOX_WEBHOOK_BATCH_MAX", "5000"),
+            ("WA_SANDBOX_WEBHOOK_DUPLICATE_RATE", "-0.1"),
+            ("WA_SANDBOX_AUTH_ERROR_STATUS", "500"),
+            ("WA_SANDBOX_THROTTLE_STATUS", "401"),
+            ("WA_SANDBOX_PUBLIC_URL", "sandbox:9080"),
+            ("WA_SANDBOX_LOG_FORMAT", "xml"),
         ] {
             let err = Config::from_lookup(lookup(&[(name, value)])).unwrap_err();
             assert!(format!("{err:#}").contains(name), "{name}={value:?} gave {err:#}");

@@ -1,36 +1,56 @@
-//! A local WhatsApp Cloud API simulator: the Graph send endpoint and phone
-//! number node, signed status and inbound-message webhooks, and a control
-//! API under `/_sandbox/` to play the WhatsApp user.
+//! A local WhatsApp Cloud API simulator: the Graph send endpoint with every
+//! message type validated, media, templates, phone numbers and the business
+//! account; signed, batched status and inbound-message webhooks; the rules
+//! Cloud enforces (throughput, pair rate limit, 24-hour window, undeliverable
+//! numbers), each switchable; fault injection; and a control API under
+//! `/_sandbox/` to play the WhatsApp user and drive all of it.
 //!
 //! It is the dev stack's upstream (no internet needed) and a product feature
 //! for demos and benchmarks, not a test mock. Everything lives in memory.
 
+mod clock;
 mod config;
 mod control;
-mod graph;
+mod faults;
+pub mod graph;
 mod lifecycle;
+mod media;
 mod messages;
+mod nodes;
 mod phone_numbers;
 mod router;
+mod rules;
+mod settings;
 mod state;
+mod stats;
 mod store;
 mod tasks;
+mod templates;
+mod waba;
 pub mod wamid;
 pub mod webhooks;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-pub use config::Config;
+pub use config::{Config, DEFAULT_LISTEN};
+pub use settings::{
+    DEFAULT_UNDELIVERABLE, HttpKnobs, Lifecycle, PairRateLimit, Rules, Settings, Throughput, Undeliverable,
+    WebhookKnobs, WindowRule,
+};
 
+use clock::Clock;
+use settings::SettingsCell;
 use state::AppState;
+use stats::Stats;
 use tasks::Tasks;
 use webhooks::Webhooks;
-use webhooks::retry::RetryPolicy;
 
 /// How long in-flight requests may take to finish after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -52,12 +72,21 @@ pub async fn run(
         webhook_url = config.webhook_url.as_deref().unwrap_or("(none)"),
         webhook_tls_verify = config.webhook_tls_verify,
         status_delay_ms = config.status_delay.as_millis() as u64,
+        rules = ?config.rules,
+        webhook_version = %config.webhook_version,
         "sandbox listening"
     );
 
     let (tasks, stopper) = Tasks::new();
-    let webhooks = Webhooks::new(&config, RetryPolicy::default())?;
-    let app = router::build(AppState::new(config, webhooks, tasks));
+    let clock = Clock::new();
+    let settings = Arc::new(SettingsCell::new(Settings::from_config(&config), config.phone_number_ids.clone()));
+    let stats = Arc::new(Stats::default());
+    let (webhooks, queue) = Webhooks::new(&config, settings.clone(), stats.clone())?;
+    tasks.spawn_service(
+        "webhook batcher",
+        webhooks::batcher::run(queue, webhooks.clone(), tasks.clone(), clock.clone()),
+    );
+    let app = router::build(AppState::new(config, clock, settings, stats, webhooks, tasks));
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     let signal = async move {
@@ -65,6 +94,10 @@ pub async fn run(
         info!("shutting down");
         let _ = stopping_tx.send(true);
     };
+    // Small answers on kept-alive connections: never wait for Nagle.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
     let grace_expired = async move {
         if stopping_rx.wait_for(|stopping| *stopping).await.is_ok() {

@@ -1,16 +1,25 @@
-//! What happens to a message after the send endpoint accepted it: the
-//! `sent`, `delivered` and `read` status webhooks.
+//! What happens to a message after the send endpoint accepted it: `sent`,
+//! `delivered`, `read` (and `played` for voice) status webhooks, or one
+//! `failed` status when a rule or the media says so.
 //!
-//! One background task per message posts its statuses one after the other:
-//! the next status is scheduled only once the previous webhook was delivered
-//! (or dropped), so a receiver sees them in order even across retries. Meta
-//! does not promise that order; a later cut may shuffle on request.
+//! One background task per message queues its statuses one after the other:
+//! the next status waits until the POST carrying the previous one was
+//! delivered (or dropped), so a receiver sees them in order even across
+//! retries and batches. With the reorder knob a message's statuses are
+//! emitted newest first instead, to exercise receivers that must cope.
 
-use tracing::{Instrument as _, info_span};
+use rand::Rng as _;
+use sha2::{Digest, Sha256};
+use tracing::{Instrument as _, debug_span};
 
+use crate::settings::Settings;
 use crate::state::AppState;
-use crate::webhooks::Outcome;
-use crate::webhooks::payload::{Notification, Pricing, Status, StatusKind, Value, timestamp_now};
+use crate::stats::Stats;
+use crate::webhooks::ItemChange;
+use crate::webhooks::payload::{Conversation, Origin, Pricing, Status, StatusKind, WebhookError};
+
+/// How long a conversation lasted under conversation-based pricing.
+const CONVERSATION_SECS: i64 = 24 * 60 * 60;
 
 /// A message the business sent, as far as its statuses need to know.
 #[derive(Debug, Clone)]
@@ -18,105 +27,180 @@ pub(crate) struct Outgoing {
     pub phone_number_id: String,
     pub wamid: String,
     pub recipient_id: String,
-    /// Pricing category: `service`, `utility`, `marketing`, …
+    /// Pricing category: `service`, `utility`, `marketing`, `authentication`.
     pub category: &'static str,
+    /// Free of charge (service messages; utility templates inside the window).
+    pub free: bool,
     pub biz_opaque_callback_data: Option<String>,
+    /// A voice message gets `played` after `read`.
+    pub voice: bool,
+    pub fate: Fate,
 }
 
-/// The statuses every message goes through, in order.
-const PROGRESSION: [StatusKind; 3] = [StatusKind::Sent, StatusKind::Delivered, StatusKind::Read];
+/// Whether the message reaches the user.
+#[derive(Debug, Clone)]
+pub(crate) enum Fate {
+    Deliver,
+    /// One `failed` status with this code and details.
+    Fail {
+        code: u32,
+        details: String,
+    },
+}
 
 /// Schedules the status webhooks of `message`; returns at once.
 pub(crate) fn start(state: &AppState, message: Outgoing) {
     if !state.webhooks.enabled() {
         return;
     }
-    let span = info_span!("lifecycle", wamid = %message.wamid);
+    let span = debug_span!("lifecycle", wamid = %message.wamid);
     let state_for_task = state.clone();
-    state.tasks.spawn(
-        "status lifecycle",
-        async move {
-            let state = state_for_task;
-            for (step, kind) in PROGRESSION.into_iter().enumerate() {
-                if step > 0 {
-                    tokio::time::sleep(state.config.status_delay).await;
-                }
-                let notification = Notification::messages(&state.config.waba_id, status_value(&message, kind));
-                let signed = match state.webhooks.sign(&notification) {
-                    Ok(signed) => signed,
-                    Err(err) => {
-                        tracing::error!(error = %err, "could not render a status webhook");
-                        return;
-                    }
-                };
-                if let Outcome::Dropped { .. } = state.webhooks.deliver(&signed).await {
-                    // Carry on: a later status may still get through, as on Cloud.
-                    tracing::warn!(status = ?kind, "status webhook dropped");
-                }
-            }
-        }
-        .instrument(span),
-    );
+    state.tasks.spawn("status lifecycle", run(state_for_task, message).instrument(span));
 }
 
-/// `changes[].value` for one status of `message`.
-pub(crate) fn status_value(message: &Outgoing, kind: StatusKind) -> Value {
-    let mut value = Value::new(&message.phone_number_id);
-    value.statuses.push(Status {
+async fn run(state: AppState, message: Outgoing) {
+    let epoch = state.epoch();
+    let (plan, reorder) = plan(&message, &state.settings.get());
+    // Pricing rides on `sent` and on the first of delivered/read (spec 5.6).
+    let priced_second = plan.iter().copied().find(|kind| matches!(kind, StatusKind::Delivered | StatusKind::Read));
+
+    for (step, kind) in plan.into_iter().enumerate() {
+        // `sent` goes out at once; everything else after the status delay,
+        // read anew each time so a patch applies to messages under way.
+        if step > 0 || kind == StatusKind::Failed {
+            tokio::time::sleep(state.settings.get().status_delay()).await;
+        }
+        if state.epoch() != epoch {
+            return;
+        }
+        let priced = kind == StatusKind::Sent || Some(kind) == priced_second;
+        let status = status(&state, &message, kind, priced);
+        count(&state.stats, kind);
+        let delivered = state.webhooks.send(&message.phone_number_id, ItemChange::Status(status));
+        if !reorder {
+            // Whatever the outcome: a dropped status does not stop the next, as on Cloud.
+            let _ = delivered.await;
+        }
+    }
+}
+
+/// The statuses `message` goes through, and whether they go out newest first.
+fn plan(message: &Outgoing, settings: &Settings) -> (Vec<StatusKind>, bool) {
+    let mut rng = rand::rng();
+    let mut plan = match &message.fate {
+        Fate::Fail { .. } => vec![StatusKind::Failed],
+        Fate::Deliver => {
+            let mut plan = vec![StatusKind::Sent];
+            let skip_delivered = rng.random_bool(settings.lifecycle.skip_delivered_rate);
+            let read = rng.random_bool(settings.lifecycle.read_rate);
+            if !skip_delivered || !read {
+                plan.push(StatusKind::Delivered);
+            }
+            if read {
+                plan.push(StatusKind::Read);
+                if message.voice {
+                    plan.push(StatusKind::Played);
+                }
+            }
+            plan
+        }
+    };
+    let reorder = plan.len() > 1 && rng.random_bool(settings.webhooks.reorder_rate);
+    if reorder {
+        plan.reverse();
+    }
+    (plan, reorder)
+}
+
+/// One status of `message`.
+pub(crate) fn status(state: &AppState, message: &Outgoing, kind: StatusKind, priced: bool) -> Status {
+    let settings = state.settings.get();
+    let now = state.clock.now_secs();
+    let failed = kind == StatusKind::Failed;
+    let conversation = (settings.with_conversation() && !failed).then(|| Conversation {
+        id: conversation_id(&message.wamid),
+        expiration_timestamp: (kind == StatusKind::Sent).then(|| (now + CONVERSATION_SECS).to_string()),
+        origin: Origin { kind: message.category },
+    });
+    let errors = match (&message.fate, failed) {
+        (Fate::Fail { code, details }, true) => vec![WebhookError::new(*code, details.clone())],
+        _ => Vec::new(),
+    };
+    Status {
         id: message.wamid.clone(),
         status: kind,
-        timestamp: timestamp_now(),
+        timestamp: now.to_string(),
         recipient_id: message.recipient_id.clone(),
         biz_opaque_callback_data: message.biz_opaque_callback_data.clone(),
-        // Pricing rides on `sent` and on one of `delivered`/`read` (spec 5.6).
-        pricing: (kind != StatusKind::Read).then(|| Pricing::regular(message.category)),
-    });
-    value
+        conversation,
+        pricing: (priced && !failed).then(|| Pricing::for_message(message.category, message.free)),
+        errors,
+    }
+}
+
+/// A stable 32-hex-digit id per message: webhooks v23 give every message its own.
+fn conversation_id(wamid: &str) -> String {
+    hex::encode(&Sha256::digest(wamid.as_bytes())[..16])
+}
+
+fn count(stats: &Stats, kind: StatusKind) {
+    let counter = match kind {
+        StatusKind::Sent => &stats.statuses.sent,
+        StatusKind::Delivered => &stats.statuses.delivered,
+        StatusKind::Read => &stats.statuses.read,
+        StatusKind::Played => &stats.statuses.played,
+        StatusKind::Failed => &stats.statuses.failed,
+    };
+    Stats::bump(counter);
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
-    fn outgoing(opaque: Option<&str>) -> Outgoing {
+    fn message(voice: bool, fate: Fate) -> Outgoing {
         Outgoing {
-            phone_number_id: "100000000000001".into(),
-            wamid: "wamid.X".into(),
-            recipient_id: "16505551234".into(),
-            category: "utility",
-            biz_opaque_callback_data: opaque.map(str::to_owned),
+            phone_number_id: "1".into(),
+            wamid: "wamid.A".into(),
+            recipient_id: "1555".into(),
+            category: "service",
+            free: true,
+            biz_opaque_callback_data: None,
+            voice,
+            fate,
         }
     }
 
-    fn status_json(message: &Outgoing, kind: StatusKind) -> serde_json::Value {
-        let value = serde_json::to_value(status_value(message, kind)).unwrap();
-        value["statuses"][0].clone()
+    fn settings(read_rate: f64, skip_delivered_rate: f64, reorder_rate: f64) -> Settings {
+        let mut settings = Settings::from_config(&crate::Config::default());
+        settings.lifecycle.read_rate = read_rate;
+        settings.lifecycle.skip_delivered_rate = skip_delivered_rate;
+        settings.webhooks.reorder_rate = reorder_rate;
+        settings
     }
 
     #[test]
-    fn pricing_on_sent_and_delivered_only() {
-        let message = outgoing(None);
-        let sent = status_json(&message, StatusKind::Sent);
-        assert_eq!(sent["status"], "sent");
-        assert_eq!(
-            sent["pricing"],
-            json!({"billable": true, "pricing_model": "PMP", "category": "utility", "type": "regular"})
-        );
-        assert!(status_json(&message, StatusKind::Delivered)["pricing"].is_object());
-        let read = status_json(&message, StatusKind::Read);
-        assert_eq!(read["status"], "read");
-        assert!(read.get("pricing").is_none());
-        assert!(read.get("biz_opaque_callback_data").is_none());
-        assert!(read["timestamp"].as_str().unwrap().parse::<u64>().is_ok());
+    fn plans() {
+        use StatusKind::*;
+        let deliver = message(false, Fate::Deliver);
+        assert_eq!(plan(&deliver, &settings(1.0, 0.0, 0.0)), (vec![Sent, Delivered, Read], false));
+        assert_eq!(plan(&deliver, &settings(0.0, 0.0, 0.0)), (vec![Sent, Delivered], false));
+        assert_eq!(plan(&deliver, &settings(1.0, 1.0, 0.0)), (vec![Sent, Read], false));
+        // Delivered cannot be skipped when nothing else follows.
+        assert_eq!(plan(&deliver, &settings(0.0, 1.0, 0.0)), (vec![Sent, Delivered], false));
+        assert_eq!(plan(&deliver, &settings(1.0, 0.0, 1.0)), (vec![Read, Delivered, Sent], true));
+        let voice = message(true, Fate::Deliver);
+        assert_eq!(plan(&voice, &settings(1.0, 0.0, 0.0)).0, vec![Sent, Delivered, Read, Played]);
+        assert_eq!(plan(&voice, &settings(0.0, 0.0, 0.0)).0, vec![Sent, Delivered], "no play without a read");
+        let failed = message(false, Fate::Fail { code: 131047, details: String::new() });
+        assert_eq!(plan(&failed, &settings(1.0, 0.0, 1.0)), (vec![Failed], false), "nothing to reorder");
     }
 
     #[test]
-    fn echoes_biz_opaque_callback_data() {
-        let message = outgoing(Some("order-42"));
-        for kind in PROGRESSION {
-            assert_eq!(status_json(&message, kind)["biz_opaque_callback_data"], "order-42");
-        }
+    fn conversation_ids_are_per_message() {
+        let a = conversation_id("wamid.A");
+        assert_eq!(a.len(), 32);
+        assert_eq!(a, conversation_id("wamid.A"));
+        assert_ne!(a, conversation_id("wamid.B"));
     }
 }

@@ -1,21 +1,34 @@
 //! `POST /{version}/{phone_number_id}/messages`: sends, mark-as-read, typing indicators.
+//!
+//! A send is validated (always), then the switchable rules apply: the
+//! synchronous throughput (130429) and pair (131056) limits, then the
+//! asynchronous ones, which accept the message and fail it by webhook:
+//! undeliverable recipients (131026), the 24-hour window (131047), and media
+//! that cannot be sent (131053).
 
 pub mod content;
+pub mod fields;
+pub mod interactive;
 pub mod recipient;
+pub mod template;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::Method;
+use http::{Method, StatusCode};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::graph::GraphError;
-use crate::lifecycle::{self, Outgoing};
+use crate::graph::{GraphError, codes};
+use crate::lifecycle::{self, Fate, Outgoing};
+use crate::media::{self, kinds::Kind};
+use crate::rules::pattern;
 use crate::state::AppState;
-use crate::store::{SentRecord, now_ms};
+use crate::stats::Stats;
+use crate::store::SentRecord;
+use crate::templates::check as template_check;
 use crate::wamid;
 
 /// Handles every method on the `messages` edge; only POST is supported.
@@ -25,15 +38,22 @@ pub(crate) async fn edge(
     Path((_version, phone_number_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, GraphError> {
-    if method != Method::POST || !state.hosts(&phone_number_id) {
+    let Some(index) = state.number_index(&phone_number_id).filter(|_| method == Method::POST) else {
         return Err(GraphError::unsupported_request(&method, &phone_number_id));
+    };
+    let result = handle(&state, index, &phone_number_id, &body);
+    if let Err(err) = &result {
+        state.stats.refused(err.code);
     }
-    let payload: Value = serde_json::from_slice(&body)
+    result
+}
+
+fn handle(state: &AppState, index: usize, phone_number_id: &str, body: &[u8]) -> Result<Response, GraphError> {
+    let payload: Value = serde_json::from_slice(body)
         .map_err(|_| GraphError::invalid_parameter("Request body must be a JSON object."))?;
     let Some(fields) = payload.as_object() else {
         return Err(GraphError::invalid_parameter("Request body must be a JSON object."));
     };
-
     match fields.get("messaging_product") {
         None | Some(Value::Null) => return Err(GraphError::missing_parameter("messaging_product")),
         Some(Value::String(product)) if product == "whatsapp" => {}
@@ -43,22 +63,51 @@ pub(crate) async fn edge(
             )));
         }
     }
-
-    if fields.get("status").is_some_and(|status| !status.is_null()) {
-        return mark_read(&state, &phone_number_id, payload);
+    if !state.accounts.is_registered(index) {
+        return Err(GraphError::whatsapp(
+            133010,
+            "Phone number not registered on the WhatsApp Business Platform. Register it with POST /{phone-number-id}/register.",
+        ));
     }
-    send(&state, &phone_number_id, payload)
+    if fields.get("status").is_some_and(|status| !status.is_null()) {
+        return mark_read(state, phone_number_id, payload);
+    }
+    send(state, index, phone_number_id, payload)
 }
 
-/// A message send: validate, answer with a wamid, start its status lifecycle.
-fn send(state: &AppState, phone_number_id: &str, payload: Value) -> Result<Response, GraphError> {
+/// A message send: validate, apply the rules, answer with a wamid, start its
+/// status lifecycle.
+fn send(state: &AppState, index: usize, phone_number_id: &str, payload: Value) -> Result<Response, GraphError> {
+    match payload.get("recipient_type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(kind)) if kind == "individual" => {}
+        // Groups exist on Cloud, but the sandbox hosts none.
+        Some(Value::String(kind)) if kind == "group" => {
+            return Err(GraphError::whatsapp(
+                131009,
+                "Groups are not available in the sandbox: send to an individual.",
+            ));
+        }
+        Some(other) => {
+            return Err(GraphError::invalid_parameter(format!(
+                "Param recipient_type must be one of {{INDIVIDUAL, GROUP}} - got {other}."
+            )));
+        }
+    }
     let to = match payload.get("to") {
         None | Some(Value::Null) => return Err(GraphError::missing_parameter("to")),
-        Some(Value::String(to)) => to.clone(),
+        Some(Value::String(to)) => to.as_str(),
         Some(_) => return Err(GraphError::invalid_parameter("Param to must be a string.")),
     };
-    let wa_id = recipient::normalise(&to)?;
-    let kind = content::check(&payload)?;
+    let wa_id = recipient::normalise(to)?;
+    if wa_id == state.display_numbers[index] {
+        return Err(GraphError::whatsapp_default(131021));
+    }
+    let checked = content::check(&payload)?;
+    if let Some(context) = payload.get("context").filter(|c| !c.is_null()) {
+        let context = fields::Obj::new(context, "context")?;
+        context.required_string("message_id")?;
+    }
     let biz_opaque_callback_data = match payload.get("biz_opaque_callback_data") {
         None | Some(Value::Null) => None,
         Some(Value::String(data)) if data.chars().count() <= 512 => Some(data.clone()),
@@ -68,59 +117,124 @@ fn send(state: &AppState, phone_number_id: &str, payload: Value) -> Result<Respo
             ));
         }
     };
+    if let Some(target) = &checked.reaction_target
+        && state.store.inbound(target).is_some_and(|message| message.kind == "reaction")
+    {
+        return Err(fields::invalid("You cannot react to a message that is itself a reaction."));
+    }
+    let template = match &checked.template {
+        Some((name, language)) => {
+            let template =
+                state.templates.find(name, language).ok_or_else(|| template_check::not_found(name, language))?;
+            template_check::check_status(&template)?;
+            template_check::check_parameters(&template, &payload["template"])?;
+            Some(template)
+        }
+        None => None,
+    };
+
+    // The switchable rules. Synchronous ones first: a refused send leaves no trace.
+    let settings = state.settings.get();
+    let rules = &settings.rules;
+    let now = state.clock.now_ms();
+    if rules.throughput.enabled && !state.limits.take_throughput(index, now, rules.throughput.mps_of(phone_number_id)) {
+        return Err(throttled(130429, settings.http.throttle_status, Some(codes::THROUGHPUT_SUBCODE)));
+    }
+    if rules.pair_rate_limit.enabled
+        && !state.limits.take_pair(index, &wa_id, now, rules.pair_rate_limit.burst, rules.pair_rate_limit.period_ms)
+    {
+        return Err(throttled(131056, settings.http.throttle_status, None));
+    }
+    let window_open = state.limits.window_open(index, &wa_id, now);
+    let media_kind = Kind::from_type(&checked.kind);
+    let fate = if rules.undeliverable.enabled && pattern::any(&rules.undeliverable.patterns, &wa_id) {
+        Fate::Fail { code: 131026, details: codes::lookup(131026).map_or("", |row| row.details).to_owned() }
+    } else if rules.window.enabled && template.is_none() && !window_open {
+        Fate::Fail { code: 131047, details: codes::lookup(131047).map_or("", |row| row.details).to_owned() }
+    } else if let (Some(kind), Some(media)) = (media_kind, &checked.media)
+        && let Some(problem) = media::send_problem(state, kind, media)
+    {
+        Fate::Fail { code: 131053, details: problem }
+    } else {
+        Fate::Deliver
+    };
+    drop(settings);
+
+    let (category, free) = match &template {
+        Some(template) => {
+            let category = template.pricing_category();
+            (category, category == "utility" && window_open)
+        }
+        // Service conversations are free since November 2024.
+        None => ("service", true),
+    };
+    let voice = checked.kind == "audio"
+        && (checked.voice || checked.media.as_ref().is_some_and(|media| media::is_voice(state, media)));
 
     let wamid = wamid::business(&wa_id);
-    let category = content::pricing_category(&kind, &payload);
-    info!(%phone_number_id, %wa_id, %wamid, %kind, "message accepted");
+    debug!(%phone_number_id, %wa_id, %wamid, kind = %checked.kind, "message accepted");
+    Stats::bump(&state.stats.sends_accepted);
 
     let answer = SendAnswer {
         messaging_product: "whatsapp",
-        contacts: [AnswerContact { input: to, wa_id: wa_id.clone() }],
+        contacts: [AnswerContact { input: to, wa_id: &wa_id }],
         messages: [AnswerMessage {
-            id: wamid.clone(),
+            id: &wamid,
             // Only template sends carry message_status (template pacing).
-            message_status: (kind == "template").then_some("accepted"),
+            message_status: template.is_some().then_some("accepted"),
         }],
     };
+    let response = Json(&answer).into_response();
 
+    let outgoing = Outgoing {
+        phone_number_id: phone_number_id.to_owned(),
+        wamid: wamid.clone(),
+        recipient_id: wa_id.clone(),
+        category,
+        free,
+        biz_opaque_callback_data,
+        voice,
+        fate,
+    };
     state.store.push_sent(SentRecord {
         phone_number_id: phone_number_id.to_owned(),
-        wamid: Some(wamid.clone()),
+        wamid: Some(wamid),
+        to: Some(wa_id),
+        kind: Some(checked.kind),
         payload,
-        received_at: now_ms(),
+        received_at: now,
     });
+    lifecycle::start(state, outgoing);
+    Ok(response)
+}
 
-    lifecycle::start(
-        state,
-        Outgoing {
-            phone_number_id: phone_number_id.to_owned(),
-            wamid,
-            recipient_id: wa_id.clone(),
-            category,
-            biz_opaque_callback_data,
-        },
-    );
-
-    Ok(Json(answer).into_response())
+/// 130429 or 131056, with the configured status.
+fn throttled(code: u32, status: u16, subcode: Option<u32>) -> GraphError {
+    let mut err =
+        GraphError::whatsapp_default(code).with_status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST));
+    if let Some(subcode) = subcode {
+        err = err.with_subcode(subcode);
+    }
+    err
 }
 
 /// The 200 answer to a send, in Cloud's key order.
 #[derive(Serialize)]
-struct SendAnswer {
+struct SendAnswer<'a> {
     messaging_product: &'static str,
-    contacts: [AnswerContact; 1],
-    messages: [AnswerMessage; 1],
+    contacts: [AnswerContact<'a>; 1],
+    messages: [AnswerMessage<'a>; 1],
 }
 
 #[derive(Serialize)]
-struct AnswerContact {
-    input: String,
-    wa_id: String,
+struct AnswerContact<'a> {
+    input: &'a str,
+    wa_id: &'a str,
 }
 
 #[derive(Serialize)]
-struct AnswerMessage {
-    id: String,
+struct AnswerMessage<'a> {
+    id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     message_status: Option<&'static str>,
 }
@@ -150,16 +264,20 @@ fn mark_read(state: &AppState, phone_number_id: &str, payload: Value) -> Result<
             return Err(GraphError::invalid_parameter("Param typing_indicator['type'] must be one of {TEXT}."));
         }
     }
-    if !state.store.is_inbound(phone_number_id, &message_id) {
-        // Cloud's exact answer for foreign ids is unconfirmed; accept and say so.
-        debug!(%message_id, "mark-as-read for a message no simulated user sent");
+    // Only messages the number received can be marked read (spec 2.3).
+    if state.store.inbound(&message_id).is_none_or(|message| message.phone_number_id != phone_number_id) {
+        return Err(GraphError::invalid_parameter(format!(
+            "Invalid parameter: message_id {message_id} is not a message this phone number received."
+        )));
     }
-    info!(%phone_number_id, %message_id, "marked as read");
+    debug!(%phone_number_id, %message_id, "marked as read");
     state.store.push_sent(SentRecord {
         phone_number_id: phone_number_id.to_owned(),
         wamid: None,
+        to: None,
+        kind: None,
         payload,
-        received_at: now_ms(),
+        received_at: state.clock.now_ms(),
     });
     Ok(Json(json!({ "success": true })).into_response())
 }

@@ -1,20 +1,28 @@
-//! `GET /{version}/{phone_number_id}`: the phone number node, with `fields=`.
+//! The phone number node and its edges (spec 4.2 to 4.4): `GET /{pnid}`
+//! with `fields=`, `POST /{pnid}` (two-step PIN), the business profile,
+//! register / deregister (10 calls per 72 h, 133016; PIN 133005) and the
+//! verification code calls.
+
+pub mod account;
 
 use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use http::Method;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, Method};
 use serde_json::{Map, Value, json};
+use tracing::info;
 
-use crate::graph::GraphError;
+use crate::graph::{self, GraphError};
+use crate::nodes::select_fields;
 use crate::state::AppState;
-use crate::webhooks::payload::display_phone_number;
 
 const NODE_TYPE: &str = "WhatsAppBusinessPhoneNumber";
 
 /// Fields returned when the request names none (Graph's defaults).
-const DEFAULT_FIELDS: &[&str] = &[
+pub(crate) const DEFAULT_FIELDS: &[&str] = &[
     "verified_name",
     "code_verification_status",
     "display_phone_number",
@@ -23,75 +31,363 @@ const DEFAULT_FIELDS: &[&str] = &[
     "throughput",
 ];
 
-/// Handles every method on a node path; only GET on a hosted number is supported.
-pub(crate) async fn node(
-    State(state): State<AppState>,
-    method: Method,
-    Path((_version, id)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, GraphError> {
-    if method != Method::GET || !state.hosts(&id) {
-        return Err(GraphError::unsupported_request(&method, &id));
-    }
-    let all = fields_of(&state, &id);
-    let requested = match query.get("fields") {
-        Some(list) => parse_fields(list),
-        None => DEFAULT_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
-    };
+const VERTICALS: &[&str] = &[
+    "UNDEFINED",
+    "OTHER",
+    "AUTO",
+    "BEAUTY",
+    "APPAREL",
+    "EDU",
+    "ENTERTAIN",
+    "EVENT_PLAN",
+    "FINANCE",
+    "GROCERY",
+    "GOVT",
+    "HOTEL",
+    "HEALTH",
+    "NONPROFIT",
+    "PROF_SERVICES",
+    "RETAIL",
+    "TRAVEL",
+    "RESTAURANT",
+    "NOT_A_BIZ",
+];
 
-    let mut out = Map::new();
-    out.insert("id".into(), json!(id));
-    for field in requested {
-        if field == "id" {
-            continue;
+const LOCALIZATION_REGIONS: &[&str] =
+    &["AU", "ID", "IN", "JP", "SG", "KR", "DE", "CH", "GB", "BR", "BH", "ZA", "AE", "CA"];
+
+/// When every sandbox number was "onboarded".
+const ONBOARDED: &str = "2025-10-23T00:00:00+0000";
+
+/// `GET` / `POST /{phone-number-id}`.
+pub(crate) fn node(
+    state: &AppState,
+    method: &Method,
+    index: usize,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, GraphError> {
+    let id = &state.config.phone_number_ids[index];
+    match *method {
+        Method::GET => {
+            let fields = select_fields(fields_of(state, index), query.get("fields"), DEFAULT_FIELDS, NODE_TYPE)?;
+            Ok(Json(Value::Object(fields)).into_response())
         }
-        let value = all.get(&field).ok_or_else(|| GraphError::nonexisting_field(&field, NODE_TYPE))?;
-        out.insert(field, value.clone());
+        Method::POST => {
+            // Setting the two-step verification PIN; it cannot be removed through the API.
+            let params = graph::read_params(headers, query, body)?;
+            let pin = pin_of(&params)?;
+            state.accounts.with(index, |account| account.pin = Some(pin));
+            info!(phone_number_id = %id, "two-step verification PIN set");
+            Ok(success())
+        }
+        _ => Err(GraphError::unsupported_request(method, id)),
     }
-    Ok(Json(Value::Object(out)))
 }
 
-/// Every field the sandbox knows for a hosted number.
-fn fields_of(state: &AppState, id: &str) -> Map<String, Value> {
+fn success() -> Response {
+    Json(json!({ "success": true })).into_response()
+}
+
+/// Every field the sandbox knows for number `index`.
+pub(crate) fn fields_of(state: &AppState, index: usize) -> Map<String, Value> {
+    let id = &state.config.phone_number_ids[index];
+    let account = state.accounts.with(index, |account| account.clone());
+    let settings = state.settings.get();
+    let throughput = &settings.rules.throughput;
+    let level = if !throughput.enabled || throughput.mps_of(id) > 80.0 { "HIGH" } else { "STANDARD" };
+    let can_send = if account.registered { "AVAILABLE" } else { "BLOCKED" };
+
     let mut fields = Map::new();
     let mut put = |name: &str, value: Value| {
         fields.insert(name.to_owned(), value);
     };
     put("verified_name", json!("Sandbox Business"));
     put("code_verification_status", json!("VERIFIED"));
-    put("display_phone_number", json!(display_phone_number(id)));
+    put("display_phone_number", json!(state.display_numbers[index]));
     put("quality_rating", json!("GREEN"));
     put("platform_type", json!("CLOUD_API"));
-    put("throughput", json!({ "level": "STANDARD" }));
-    put("status", json!("CONNECTED"));
+    put("throughput", json!({ "level": level }));
+    put("status", json!(if account.registered { "CONNECTED" } else { "DISCONNECTED" }));
     put("name_status", json!("APPROVED"));
+    put("new_name_status", json!("NONE"));
     put("account_mode", json!("LIVE"));
     put("is_official_business_account", json!(false));
-    put("is_pin_enabled", json!(false));
-    put("messaging_limit_tier", json!("TIER_1K"));
-    if let Some(url) = &state.config.webhook_url {
+    put("is_pin_enabled", json!(account.pin.is_some()));
+    put("messaging_limit_tier", json!("TIER_UNLIMITED"));
+    put("whatsapp_business_manager_messaging_limit", json!("TIER_UNLIMITED"));
+    put("last_onboarded_time", json!(ONBOARDED));
+    put(
+        "health_status",
+        json!({"can_send_message": can_send, "entities": [
+            {"entity_type": "PHONE_NUMBER", "id": id, "can_send_message": can_send},
+            {"entity_type": "WABA", "id": state.config.waba_id, "can_send_message": "AVAILABLE"}]}),
+    );
+    if let Some(url) = state.webhooks.url().filter(|_| state.webhooks.subscribed()) {
         put("webhook_configuration", json!({ "application": url }));
     }
+    put("id", json!(id));
     fields
 }
 
-/// Splits `a,b{c,d},e` at top-level commas and keeps each field's name
-/// (sub-field selections are answered in full).
-fn parse_fields(list: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut depth = 0usize;
-    let mut current = String::new();
-    for ch in list.chars() {
-        match ch {
-            '{' => depth += 1,
-            '}' => depth = depth.saturating_sub(1),
-            ',' if depth == 0 => names.push(std::mem::take(&mut current)),
-            _ if depth == 0 => current.push(ch),
-            _ => {}
+fn pin_of(params: &Map<String, Value>) -> Result<String, GraphError> {
+    match params.get("pin") {
+        None | Some(Value::Null) => Err(GraphError::missing_parameter("pin")),
+        Some(Value::String(pin)) if pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit()) => Ok(pin.clone()),
+        Some(_) => Err(GraphError::invalid_parameter("Param pin must be a 6-digit string.")),
+    }
+}
+
+/// Resolves the node of an edge to a hosted number, or the Graph error.
+fn hosted(state: &AppState, method: &Method, node: &str) -> Result<usize, GraphError> {
+    state.number_index(node).ok_or_else(|| GraphError::unsupported_request(method, node))
+}
+
+/// `GET` / `POST /{phone-number-id}/whatsapp_business_profile`.
+pub(crate) async fn profile(
+    State(state): State<AppState>,
+    method: Method,
+    Path((_version, node)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let index = hosted(&state, &method, &node)?;
+    match method {
+        Method::GET => {
+            let profile = state.accounts.with(index, |account| account.profile.clone());
+            let Value::Object(all) = serde_json::to_value(&profile).unwrap_or_default() else {
+                return Err(GraphError::server_failure(http::StatusCode::INTERNAL_SERVER_ERROR));
+            };
+            let mut entry = match query.get("fields") {
+                Some(list) => {
+                    let mut picked = Map::new();
+                    for name in crate::nodes::parse_fields(list) {
+                        let value = all
+                            .get(&name)
+                            .ok_or_else(|| GraphError::nonexisting_field(&name, "WhatsAppBusinessProfile"))?;
+                        picked.insert(name, value.clone());
+                    }
+                    picked
+                }
+                None => all,
+            };
+            entry.insert("messaging_product".into(), json!("whatsapp"));
+            Ok(Json(json!({ "data": [entry] })).into_response())
+        }
+        Method::POST => {
+            let params = graph::read_params(&headers, &query, &body)?;
+            require_whatsapp(&params)?;
+            let mut profile = state.accounts.with(index, |account| account.profile.clone());
+            apply_profile(&mut profile, &params, &state.config.phone_number_ids[index])?;
+            state.accounts.with(index, |account| account.profile = profile);
+            Ok(success())
+        }
+        _ => Err(GraphError::unsupported_request(&method, &node)),
+    }
+}
+
+fn require_whatsapp(params: &Map<String, Value>) -> Result<(), GraphError> {
+    match params.get("messaging_product") {
+        None | Some(Value::Null) => Err(GraphError::missing_parameter("messaging_product")),
+        Some(Value::String(p)) if p == "whatsapp" => Ok(()),
+        Some(other) => Err(GraphError::invalid_parameter(format!(
+            "Param messaging_product must be one of {{WHATSAPP}} - got {other}."
+        ))),
+    }
+}
+
+/// Applies a profile update after checking every field's limits.
+fn apply_profile(profile: &mut account::Profile, params: &Map<String, Value>, id: &str) -> Result<(), GraphError> {
+    let text = |key: &str, min: usize, max: usize| -> Result<Option<String>, GraphError> {
+        match params.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if (min..=max).contains(&s.chars().count()) => Ok(Some(s.clone())),
+            Some(_) => Err(GraphError::invalid_parameter(format!(
+                "Param {key} must be a string of {min} to {max} characters."
+            ))),
+        }
+    };
+    if let Some(about) = text("about", 1, 139)? {
+        profile.about = about;
+    }
+    if let Some(address) = text("address", 0, 256)? {
+        profile.address = address;
+    }
+    if let Some(description) = text("description", 0, 512)? {
+        profile.description = description;
+    }
+    if let Some(email) = text("email", 0, 128)? {
+        if !email.is_empty() && !email.contains('@') {
+            return Err(GraphError::invalid_parameter("Param email must be an email address."));
+        }
+        profile.email = email;
+    }
+    if let Some(vertical) = text("vertical", 1, 32)? {
+        if !VERTICALS.contains(&vertical.as_str()) {
+            return Err(GraphError::invalid_parameter(format!(
+                "Param vertical must be one of {{{}}} - got \"{vertical}\".",
+                VERTICALS.join(", ")
+            )));
+        }
+        profile.vertical = vertical;
+    }
+    match params.get("websites") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(sites)) => {
+            let mut websites = Vec::new();
+            for site in sites {
+                match site.as_str() {
+                    Some(url) if url.chars().count() <= 256 && crate::messages::fields::is_http_url(url) => {
+                        websites.push(url.to_owned())
+                    }
+                    _ => {
+                        return Err(GraphError::invalid_parameter(
+                            "Param websites must hold http(s) URLs of at most 256 characters.",
+                        ));
+                    }
+                }
+            }
+            if websites.len() > 2 {
+                return Err(GraphError::invalid_parameter("Param websites can hold at most 2 URLs."));
+            }
+            profile.websites = websites;
+        }
+        Some(_) => return Err(GraphError::invalid_parameter("Param websites must be an array.")),
+    }
+    if let Some(handle) = text("profile_picture_handle", 1, 1024)? {
+        // The handle comes from the Resumable Upload API, which the sandbox
+        // does not host: any handle is taken and shown as a picture URL.
+        let digest = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(handle.as_bytes())[..8]);
+        profile.profile_picture_url = format!("https://pps.whatsapp.net/v/sandbox/{id}_{digest}.jpg");
+    }
+    Ok(())
+}
+
+/// `POST /{phone-number-id}/register`.
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    method: Method,
+    Path((_version, node)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let index = hosted(&state, &method, &node)?;
+    if method != Method::POST {
+        return Err(GraphError::unsupported_request(&method, &node));
+    }
+    let params = graph::read_params(&headers, &query, &body)?;
+    require_whatsapp(&params)?;
+    let pin = pin_of(&params)?;
+    if let Some(region) = params.get("data_localization_region")
+        && !region.as_str().is_some_and(|r| LOCALIZATION_REGIONS.contains(&r))
+    {
+        return Err(GraphError::invalid_parameter(format!(
+            "Param data_localization_region must be one of {{{}}}.",
+            LOCALIZATION_REGIONS.join(", ")
+        )));
+    }
+    if let Some(backup) = params.get("backup") {
+        // Migration from On-Premises: the backup is opaque, but must be complete.
+        let complete = backup.get("data").and_then(Value::as_str).is_some_and(|d| !d.is_empty())
+            && backup.get("password").and_then(Value::as_str).is_some();
+        if !complete {
+            return Err(GraphError::invalid_parameter("Param backup must hold data and password."));
         }
     }
-    names.push(current);
-    names.into_iter().map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()).collect()
+    let now = state.clock.now_ms();
+    state.accounts.with(index, |account| {
+        if !account.registration_call(now) {
+            return Err(GraphError::whatsapp_default(133016));
+        }
+        match &account.pin {
+            Some(existing) if existing != &pin => Err(GraphError::whatsapp_default(133005)),
+            _ => {
+                // A first registration sets the PIN.
+                account.pin = Some(pin);
+                account.registered = true;
+                Ok(())
+            }
+        }
+    })?;
+    info!(phone_number_id = %node, "registered");
+    Ok(success())
+}
+
+/// `POST /{phone-number-id}/deregister`.
+pub(crate) async fn deregister(
+    State(state): State<AppState>,
+    method: Method,
+    Path((_version, node)): Path<(String, String)>,
+) -> Result<Response, GraphError> {
+    let index = hosted(&state, &method, &node)?;
+    if method != Method::POST {
+        return Err(GraphError::unsupported_request(&method, &node));
+    }
+    let now = state.clock.now_ms();
+    state.accounts.with(index, |account| {
+        if !account.registration_call(now) {
+            return Err(GraphError::whatsapp_default(133016));
+        }
+        account.registered = false;
+        Ok(())
+    })?;
+    info!(phone_number_id = %node, "deregistered");
+    Ok(success())
+}
+
+/// `POST /{phone-number-id}/request_code` (`code_method`, `language`).
+pub(crate) async fn request_code(
+    State(state): State<AppState>,
+    method: Method,
+    Path((_version, node)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    hosted(&state, &method, &node)?;
+    if method != Method::POST {
+        return Err(GraphError::unsupported_request(&method, &node));
+    }
+    let params = graph::read_params(&headers, &query, &body)?;
+    match params.get("code_method").and_then(Value::as_str) {
+        None => return Err(GraphError::missing_parameter("code_method")),
+        Some(m) if m.eq_ignore_ascii_case("sms") || m.eq_ignore_ascii_case("voice") => {}
+        Some(other) => {
+            return Err(GraphError::invalid_parameter(format!(
+                "Param code_method must be one of {{SMS, VOICE}} - got \"{other}\"."
+            )));
+        }
+    }
+    if params.get("language").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(GraphError::missing_parameter("language"));
+    }
+    Ok(success())
+}
+
+/// `POST /{phone-number-id}/verify_code` (`code`): any six digits verify.
+pub(crate) async fn verify_code(
+    State(state): State<AppState>,
+    method: Method,
+    Path((_version, node)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    hosted(&state, &method, &node)?;
+    if method != Method::POST {
+        return Err(GraphError::unsupported_request(&method, &node));
+    }
+    let params = graph::read_params(&headers, &query, &body)?;
+    match params.get("code").and_then(Value::as_str) {
+        None => Err(GraphError::missing_parameter("code")),
+        Some(code) if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) => Ok(success()),
+        Some(_) => {
+            Err(GraphError::whatsapp(136025, "Verify code error: the code must be 6 digits.").with_subcode(2_388_093))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -99,10 +395,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_field_lists() {
-        assert_eq!(parse_fields("a,b"), ["a", "b"]);
-        assert_eq!(parse_fields(" a , throughput{level},b,"), ["a", "throughput", "b"]);
-        assert_eq!(parse_fields("x{y{z},w},v"), ["x", "v"]);
-        assert!(parse_fields("").is_empty());
+    fn profile_updates_are_checked() {
+        let mut profile = account::Account::default().profile;
+        let params = json!({"about": "Open 9-5", "websites": ["https://a.test", "http://b.test"], "vertical": "RETAIL",
+            "profile_picture_handle": "4::abc"});
+        apply_profile(&mut profile, params.as_object().unwrap(), "1").unwrap();
+        assert_eq!(profile.about, "Open 9-5");
+        assert_eq!(profile.websites.len(), 2);
+        assert!(profile.profile_picture_url.starts_with("https://"));
+        for bad in [
+            json!({"about": ""}),
+            json!({"about": "x".repeat(140)}),
+            json!({"email": "nope"}),
+            json!({"vertical": "SPACE"}),
+            json!({"websites": ["a", "b"]}),
+            json!({"websites": ["https://a.test", "https://b.test", "https://c.test"]}),
+            json!({"description": "x".repeat(513)}),
+        ] {
+            assert!(apply_profile(&mut profile, bad.as_object().unwrap(), "1").is_err(), "{bad}");
+        }
     }
 }

@@ -1,28 +1,124 @@
-//! What every handler shares: the config, the records, the webhook client, the task spawner.
+//! What every handler shares: the config, the clock, the settings, the
+//! records, the webhook client, the task spawner, behind one `Arc`.
 
+use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::faults::Faults;
+use crate::media::store::MediaStore;
+use crate::phone_numbers::account::Accounts;
+use crate::rules::Limits;
+use crate::settings::{Settings, SettingsCell};
+use crate::stats::Stats;
 use crate::store::Store;
 use crate::tasks::Tasks;
+use crate::templates::store::Templates;
 use crate::webhooks::Webhooks;
+use crate::webhooks::payload::display_phone_number;
 
-/// Cheap to clone; handed to every axum handler.
+/// Cheap to clone (one reference count); handed to every axum handler.
 #[derive(Clone)]
-pub(crate) struct AppState {
-    pub config: Arc<Config>,
-    pub store: Arc<Store>,
+pub(crate) struct AppState(Arc<Shared>);
+
+pub(crate) struct Shared {
+    pub config: Config,
+    pub clock: Clock,
+    pub settings: Arc<SettingsCell>,
+    pub stats: Arc<Stats>,
+    pub store: Store,
+    pub media: MediaStore,
+    pub templates: Templates,
+    pub accounts: Accounts,
+    pub limits: Limits,
+    pub faults: Faults,
     pub webhooks: Webhooks,
     pub tasks: Tasks,
+    /// Display numbers of the hosted numbers, same order as the ids.
+    pub display_numbers: Vec<String>,
+    /// Bumped by reset, so status lifecycles started before it stop.
+    epoch: AtomicU64,
 }
 
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+// === impl AppState ===
+
 impl AppState {
-    pub(crate) fn new(config: Config, webhooks: Webhooks, tasks: Tasks) -> Self {
-        AppState { config: Arc::new(config), store: Arc::new(Store::default()), webhooks, tasks }
+    pub(crate) fn new(
+        config: Config,
+        clock: Clock,
+        settings: Arc<SettingsCell>,
+        stats: Arc<Stats>,
+        webhooks: Webhooks,
+        tasks: Tasks,
+    ) -> Self {
+        let numbers = config.phone_number_ids.len();
+        let display_numbers = config.phone_number_ids.iter().map(|id| display_phone_number(id)).collect();
+        AppState(Arc::new(Shared {
+            clock,
+            settings,
+            stats,
+            store: Store::default(),
+            media: MediaStore::default(),
+            templates: Templates::preloaded(),
+            accounts: Accounts::new(numbers),
+            limits: Limits::new(numbers),
+            faults: Faults::default(),
+            webhooks,
+            tasks,
+            display_numbers,
+            epoch: AtomicU64::new(0),
+            config,
+        }))
+    }
+
+    /// Position of a hosted number in `Config::phone_number_ids`.
+    pub(crate) fn number_index(&self, phone_number_id: &str) -> Option<usize> {
+        self.config.phone_number_ids.iter().position(|id| id == phone_number_id)
     }
 
     /// Whether `phone_number_id` is one of the numbers this sandbox hosts.
     pub(crate) fn hosts(&self, phone_number_id: &str) -> bool {
-        self.config.phone_number_ids.iter().any(|id| id == phone_number_id)
+        self.number_index(phone_number_id).is_some()
+    }
+
+    /// Whether `id` is the business account.
+    pub(crate) fn is_waba(&self, id: &str) -> bool {
+        self.config.waba_id == id
+    }
+
+    /// Whether a fresh node id would collide with a fixed one.
+    pub(crate) fn is_fixed_id(&self, id: &str) -> bool {
+        self.hosts(id) || self.is_waba(id)
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
+    }
+
+    /// Back to the state at start: records, media, templates, accounts,
+    /// counters, faults, settings and the clock. Pending status webhooks of
+    /// earlier messages are abandoned.
+    pub(crate) fn reset(&self) {
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+        self.clock.reset();
+        self.settings.replace(Settings::from_config(&self.config));
+        self.store.reset();
+        self.media.reset();
+        self.templates.reset();
+        self.accounts.reset();
+        self.limits.reset();
+        self.faults.clear();
+        self.stats.reset();
+        self.webhooks.set_subscribed(true);
     }
 }

@@ -3,7 +3,7 @@
 //! Each list keeps the newest [`MAX_RECORDS`] entries, so a benchmark pushing
 //! millions of messages through the sandbox does not grow it without bound.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
@@ -19,9 +19,14 @@ pub(crate) struct SentRecord {
     /// indicator calls, which create no message (their target is in
     /// `payload.message_id`).
     pub wamid: Option<String>,
+    /// The recipient's wa_id (`to` normalised); `null` for mark-as-read.
+    pub to: Option<String>,
+    /// The message type; `null` for mark-as-read.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
     /// The JSON body as received.
     pub payload: serde_json::Value,
-    /// Unix milliseconds.
+    /// Unix milliseconds on the sandbox clock.
     pub received_at: i64,
 }
 
@@ -43,13 +48,18 @@ pub(crate) struct InboxRecord {
 pub(crate) struct InboundRecord {
     pub phone_number_id: String,
     pub wamid: String,
+    /// The message `type` (a reaction cannot be reacted to).
+    pub kind: String,
 }
 
 #[derive(Default)]
 struct Records {
     sent: VecDeque<SentRecord>,
     inbox: VecDeque<InboxRecord>,
-    inbound: VecDeque<InboundRecord>,
+    /// Inbound messages by wamid, for mark-as-read and reactions; `inbound_order`
+    /// keeps the insertion order so the oldest can be dropped at the cap.
+    inbound: HashMap<String, InboundRecord>,
+    inbound_order: VecDeque<String>,
 }
 
 /// All records behind one mutex, never held across an await.
@@ -69,8 +79,17 @@ impl Store {
         push_capped(&mut self.lock().sent, record);
     }
 
-    pub(crate) fn sent(&self) -> Vec<SentRecord> {
-        self.lock().sent.iter().cloned().collect()
+    /// The newest `limit` sends that `keep` accepts, oldest first.
+    pub(crate) fn sent(&self, keep: impl Fn(&SentRecord) -> bool, limit: usize) -> Vec<SentRecord> {
+        let records = self.lock();
+        let mut picked: Vec<SentRecord> = records.sent.iter().rev().filter(|r| keep(r)).take(limit).cloned().collect();
+        picked.reverse();
+        picked
+    }
+
+    /// The send that created `wamid`.
+    pub(crate) fn sent_message(&self, wamid: &str) -> Option<SentRecord> {
+        self.lock().sent.iter().rev().find(|r| r.wamid.as_deref() == Some(wamid)).cloned()
     }
 
     pub(crate) fn clear_sent(&self) {
@@ -90,12 +109,35 @@ impl Store {
     }
 
     pub(crate) fn push_inbound(&self, record: InboundRecord) {
-        push_capped(&mut self.lock().inbound, record);
+        let mut records = self.lock();
+        if records.inbound_order.len() == MAX_RECORDS
+            && let Some(oldest) = records.inbound_order.pop_front()
+        {
+            records.inbound.remove(&oldest);
+        }
+        records.inbound_order.push_back(record.wamid.clone());
+        records.inbound.insert(record.wamid.clone(), record);
     }
 
-    /// Whether `wamid` is a message a simulated user sent to `phone_number_id`.
-    pub(crate) fn is_inbound(&self, phone_number_id: &str, wamid: &str) -> bool {
-        self.lock().inbound.iter().any(|r| r.phone_number_id == phone_number_id && r.wamid == wamid)
+    /// The inbound message `wamid`, if a simulated user sent it.
+    pub(crate) fn inbound(&self, wamid: &str) -> Option<InboundRecord> {
+        self.lock().inbound.get(wamid).cloned()
+    }
+
+    /// The newest message the business sent `wa_id` from `phone_number_id`
+    /// (the natural target of a reply the user sends).
+    pub(crate) fn last_sent_to(&self, phone_number_id: &str, wa_id: &str) -> Option<String> {
+        self.lock()
+            .sent
+            .iter()
+            .rev()
+            .find(|r| r.phone_number_id == phone_number_id && r.to.as_deref() == Some(wa_id) && r.wamid.is_some())
+            .and_then(|r| r.wamid.clone())
+    }
+
+    /// Forgets everything.
+    pub(crate) fn reset(&self) {
+        *self.lock() = Records::default();
     }
 }
 
@@ -106,7 +148,7 @@ fn push_capped<T>(list: &mut VecDeque<T>, item: T) {
     list.push_back(item);
 }
 
-/// Now in unix milliseconds.
+/// Real time in unix milliseconds (the inbox records when it really received).
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -117,6 +159,21 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inbound_lookup_and_cap() {
+        let store = Store::default();
+        for n in 0..MAX_RECORDS + 2 {
+            store.push_inbound(InboundRecord {
+                phone_number_id: "1".into(),
+                wamid: format!("w{n}"),
+                kind: "text".into(),
+            });
+        }
+        assert!(store.inbound("w0").is_none() && store.inbound("w1").is_none());
+        assert_eq!(store.inbound("w2").unwrap().kind, "text");
+        assert!(store.inbound(&format!("w{}", MAX_RECORDS + 1)).is_some());
+    }
 
     #[test]
     fn lists_are_capped_oldest_first() {

@@ -57,6 +57,23 @@ impl Tasks {
     }
 }
 
+impl Tasks {
+    /// Like [`Tasks::spawn`] for work that runs as long as the sandbox (the
+    /// webhook batcher): not counted as pending work at shutdown.
+    pub(crate) fn spawn_service(&self, what: &'static str, work: impl Future<Output = ()> + Send + 'static) {
+        let mut stop = self.stop.clone();
+        tokio::spawn(
+            async move {
+                tokio::select! {
+                    () = work => {}
+                    _ = stop.wait_for(|stopped| *stopped) => debug!(what, "stopped by shutdown"),
+                }
+            }
+            .instrument(Span::current()),
+        );
+    }
+}
+
 // === impl Stopper ===
 
 impl Stopper {

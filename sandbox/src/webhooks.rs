@@ -1,21 +1,35 @@
-//! Webhooks out: Meta-style rendering, signing, and delivery with retries.
+//! Webhooks out: Meta-style rendering, signing, batching, and delivery with
+//! retries, duplicates on request.
+//!
+//! Everything bound for the webhook URL goes through one queue. A batcher
+//! collects what arrives within the batch window (up to the batch maximum)
+//! into one POST with several `entry`/`changes`/`statuses` items, as Meta
+//! does; each POST is then delivered, and retried, on its own. Whoever queued
+//! an item can wait for the outcome of the POST that carried it: the status
+//! lifecycle does, so one message's statuses never overtake each other.
 
+pub mod batcher;
 pub mod escape;
 pub mod payload;
 pub mod retry;
 pub mod signature;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use rand::Rng as _;
 use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::settings::SettingsCell;
+use crate::stats::Stats;
+use payload::{Contact, Message, Status, WebhookError};
 use retry::RetryPolicy;
 
 /// User agent of Meta's webhook sender.
@@ -38,8 +52,32 @@ pub enum Outcome {
     Delivered { attempts: u32 },
     /// Every attempt failed until the retry horizon passed.
     Dropped { attempts: u32 },
-    /// No webhook URL is configured.
+    /// No webhook URL is configured (or the app is unsubscribed).
     Disabled,
+}
+
+/// One thing to tell the business about; the batcher decides which POST carries it.
+#[derive(Debug)]
+pub(crate) struct Item {
+    pub phone_number_id: String,
+    pub change: ItemChange,
+    /// Told the outcome of the POST that carried the item.
+    pub done: Option<oneshot::Sender<Outcome>>,
+}
+
+/// What an item adds to a POST.
+#[derive(Debug)]
+pub(crate) enum ItemChange {
+    /// A status of an outgoing message (statuses of one number share a change).
+    Status(Status),
+    /// An inbound message with its sender (one change each).
+    Message { contacts: Vec<Contact>, message: Message },
+    /// `value.errors` of a `messages` change.
+    Errors(Vec<WebhookError>),
+    /// A template's status changed.
+    TemplateStatus(payload::TemplateStatusUpdate),
+    /// Another field with its value, as given.
+    Other { field: String, value: serde_json::Value },
 }
 
 /// Why one attempt failed.
@@ -59,10 +97,15 @@ pub(crate) struct Webhooks {
 
 struct Inner {
     client: reqwest::Client,
-    url: Option<url::Url>,
     app_secret: String,
     verify_token: String,
-    policy: RetryPolicy,
+    waba_id: String,
+    settings: Arc<SettingsCell>,
+    stats: Arc<Stats>,
+    /// `POST /{waba}/subscribed_apps` on, `DELETE` off: no subscription, no webhooks.
+    subscribed: AtomicBool,
+    queue: mpsc::UnboundedSender<Item>,
+    backoff: RetryPolicy,
 }
 
 /// What the GET verification handshake showed.
@@ -79,8 +122,12 @@ pub(crate) struct Handshake {
 // === impl Webhooks ===
 
 impl Webhooks {
-    pub(crate) fn new(config: &Config, policy: RetryPolicy) -> anyhow::Result<Self> {
-        let url = config.webhook_url.as_deref().map(url::Url::parse).transpose().context("webhook_url")?;
+    /// The client and the receiving end of its queue (for [`batcher::run`]).
+    pub(crate) fn new(
+        config: &Config,
+        settings: Arc<SettingsCell>,
+        stats: Arc<Stats>,
+    ) -> anyhow::Result<(Self, mpsc::UnboundedReceiver<Item>)> {
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -88,20 +135,56 @@ impl Webhooks {
             .danger_accept_invalid_certs(!config.webhook_tls_verify)
             .build()
             .context("building the webhook HTTP client")?;
-        Ok(Webhooks {
+        let (queue, receiver) = mpsc::unbounded_channel();
+        let webhooks = Webhooks {
             inner: Arc::new(Inner {
                 client,
-                url,
                 app_secret: config.app_secret.clone(),
                 verify_token: config.verify_token.clone(),
-                policy,
+                waba_id: config.waba_id.clone(),
+                settings,
+                stats,
+                subscribed: AtomicBool::new(true),
+                queue,
+                backoff: RetryPolicy::default(),
             }),
-        })
+        };
+        Ok((webhooks, receiver))
     }
 
-    /// False when no webhook URL is configured.
+    /// The URL webhooks go to now, if any.
+    pub(crate) fn url(&self) -> Option<String> {
+        self.inner.settings.get().webhooks.url.clone()
+    }
+
+    /// False when no webhook URL is configured or the app is unsubscribed.
     pub(crate) fn enabled(&self) -> bool {
-        self.inner.url.is_some()
+        self.inner.subscribed.load(Ordering::Relaxed) && self.inner.settings.get().webhooks.url.is_some()
+    }
+
+    pub(crate) fn subscribed(&self) -> bool {
+        self.inner.subscribed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_subscribed(&self, subscribed: bool) {
+        self.inner.subscribed.store(subscribed, Ordering::Relaxed);
+    }
+
+    pub(crate) fn waba_id(&self) -> &str {
+        &self.inner.waba_id
+    }
+
+    /// Queues an item; the returned receiver gets the outcome of its POST.
+    pub(crate) fn send(&self, phone_number_id: &str, change: ItemChange) -> oneshot::Receiver<Outcome> {
+        let (done, outcome) = oneshot::channel();
+        let item = Item { phone_number_id: phone_number_id.to_owned(), change, done: Some(done) };
+        if let Err(mpsc::error::SendError(item)) = self.inner.queue.send(item) {
+            // The batcher has stopped (shutdown): nobody will deliver it.
+            if let Some(done) = item.done {
+                let _ = done.send(Outcome::Disabled);
+            }
+        }
+        outcome
     }
 
     /// Renders `payload` the way Meta does and signs those bytes.
@@ -114,23 +197,28 @@ impl Webhooks {
     /// POSTs `signed` until the receiver answers 2xx or the retry horizon
     /// passes. Runs in a background task: callers never await it in a request.
     pub(crate) async fn deliver(&self, signed: &Signed) -> Outcome {
-        let Some(url) = &self.inner.url else {
+        let settings = self.inner.settings.get();
+        let Some(url) = settings.webhooks.url.as_deref().and_then(|url| url::Url::parse(url).ok()) else {
             return Outcome::Disabled;
         };
-        let policy = self.inner.policy;
+        let policy =
+            RetryPolicy { horizon: Duration::from_millis(settings.webhooks.retry_horizon_ms), ..self.inner.backoff };
+        drop(settings);
         let started = Instant::now();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            match self.attempt(url, signed).await {
+            match self.attempt(&url, signed).await {
                 Ok(()) => {
                     debug!(attempts, "webhook delivered");
                     return Outcome::Delivered { attempts };
                 }
                 Err(err) => {
+                    Stats::bump(&self.inner.stats.webhook_failed_attempts);
                     let wait = policy.jittered_delay(attempts);
                     if started.elapsed() + wait > policy.horizon {
                         warn!(attempts, error = %err, "webhook dropped after retrying for the whole horizon");
+                        Stats::bump(&self.inner.stats.webhook_dropped_posts);
                         return Outcome::Dropped { attempts };
                     }
                     info!(attempts, error = %err, retry_in_ms = wait.as_millis() as u64, "webhook delivery failed, will retry");
@@ -159,11 +247,12 @@ impl Webhooks {
     /// Performs Meta's GET verification handshake against the webhook URL.
     /// `None` when no URL is configured.
     pub(crate) async fn handshake(&self) -> Option<anyhow::Result<Handshake>> {
-        let url = self.inner.url.as_ref()?;
-        Some(self.handshake_at(url.clone()).await)
+        let url = self.url()?;
+        Some(self.handshake_at(&url).await)
     }
 
-    async fn handshake_at(&self, mut url: url::Url) -> anyhow::Result<Handshake> {
+    async fn handshake_at(&self, url: &str) -> anyhow::Result<Handshake> {
+        let mut url = url::Url::parse(url).context("webhook URL")?;
         // Shown without the query added below, which carries the verify token.
         let shown = url.to_string();
         let challenge = rand::rng().random_range(1_000_000_000u64..10_000_000_000).to_string();
@@ -176,6 +265,14 @@ impl Webhooks {
         let body = response.text().await.context("reading the verification answer")?;
         Ok(Handshake { url: shown, verified: status == 200 && body == challenge, challenge, status, body })
     }
+
+    pub(crate) fn settings(&self) -> &SettingsCell {
+        &self.inner.settings
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
 }
 
 #[cfg(test)]
@@ -185,15 +282,25 @@ mod tests {
     use sha2::Sha256;
 
     use super::*;
+    use crate::settings::Settings;
 
-    fn webhooks(url: Option<&str>, policy: RetryPolicy) -> Webhooks {
-        let config = Config { webhook_url: url.map(str::to_owned), ..Config::default() };
-        Webhooks::new(&config, policy).unwrap()
+    fn webhooks(url: Option<&str>, horizon_ms: u64) -> Webhooks {
+        let config = Config {
+            webhook_url: url.map(str::to_owned),
+            webhook_retry_horizon: Duration::from_millis(horizon_ms),
+            ..Config::default()
+        };
+        let settings = Arc::new(SettingsCell::new(Settings::from_config(&config), config.phone_number_ids.clone()));
+        let (mut hooks, _queue) = Webhooks::new(&config, settings, Arc::default()).unwrap();
+        // Quick retries; the horizon still comes from the settings.
+        Arc::get_mut(&mut hooks.inner).unwrap().backoff =
+            RetryPolicy { initial: Duration::from_millis(1), max: Duration::from_millis(4), horizon: Duration::ZERO };
+        hooks
     }
 
     #[test]
     fn signs_exactly_the_rendered_bytes() {
-        let hooks = webhooks(None, RetryPolicy::default());
+        let hooks = webhooks(None, 1000);
         let signed = hooks.sign(&json!({"b": "text/html", "a": "äöå"})).unwrap();
         assert_eq!(&signed.body[..], br#"{"a":"\u00e4\u00f6\u00e5","b":"text\/html"}"#);
 
@@ -206,7 +313,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_url_nothing_is_sent() {
-        let hooks = webhooks(None, RetryPolicy::default());
+        let hooks = webhooks(None, 1000);
         assert!(!hooks.enabled());
         let signed = hooks.sign(&json!({})).unwrap();
         assert_eq!(hooks.deliver(&signed).await, Outcome::Disabled);
@@ -216,16 +323,20 @@ mod tests {
     #[tokio::test]
     async fn gives_up_after_the_horizon() {
         // Port 1 on loopback refuses connections at once.
-        let policy = RetryPolicy {
-            initial: Duration::from_millis(1),
-            max: Duration::from_millis(4),
-            horizon: Duration::from_millis(60),
-        };
-        let hooks = webhooks(Some("http://127.0.0.1:1/hook"), policy);
+        let hooks = webhooks(Some("http://127.0.0.1:1/hook"), 60);
         let signed = hooks.sign(&json!({})).unwrap();
         match hooks.deliver(&signed).await {
             Outcome::Dropped { attempts } => assert!(attempts > 1, "{attempts}"),
             other => panic!("expected a drop, got {other:?}"),
         }
+        assert!(hooks.stats().to_json()["webhooks"]["dropped_posts"] == 1);
+    }
+
+    #[tokio::test]
+    async fn unsubscribing_disables() {
+        let hooks = webhooks(Some("http://127.0.0.1:1/hook"), 60);
+        assert!(hooks.enabled());
+        hooks.set_subscribed(false);
+        assert!(!hooks.enabled());
     }
 }

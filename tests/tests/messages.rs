@@ -30,6 +30,9 @@ on_both_engines!(
     request_limit_answers_429_with_retry_after,
 );
 
+/// The Cloud payload expected for a recipient.
+type Expected = Box<dyn Fn(&str) -> Value>;
+
 fn cloud(ty: &str, to: &str, object: Value) -> Value {
     let mut m =
         json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": format!("+{to}"), "type": ty});
@@ -41,7 +44,7 @@ async fn every_type_reaches_cloud_as_translated(engine: Engine) {
     let s = Stack::start(engine).await;
     let token = s.admin_token().await;
     // (on-prem object without `to`, expected Cloud payload for recipient)
-    let cases: Vec<(Value, Box<dyn Fn(&str) -> Value>)> = vec![
+    let cases: Vec<(Value, Expected)> = vec![
         (
             json!({"type": "text", "text": {"body": "Hi / ünïcode 👋"}, "preview_url": true, "ttl": "P1D"}),
             Box::new(|to| cloud("text", to, json!({"body": "Hi / ünïcode 👋", "preview_url": true}))),

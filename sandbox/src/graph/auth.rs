@@ -1,29 +1,89 @@
-//! The Graph gate: versioned paths only, and the sandbox's access token.
+//! The Graph gate: versioned paths only, the sandbox's access token (and
+//! `appsecret_proof` when required), then the installed faults.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
 use http::{HeaderMap, StatusCode, header};
+use sha2::Sha256;
 
 use super::{GraphError, first_segment, is_version};
 use crate::state::AppState;
+use crate::stats::Stats;
 
 /// Route layer of every Graph route: a path whose first segment is not a
 /// version gets a plain 404 (it is not a Graph path at all), a request without
-/// the right token gets the Graph 401.
+/// the right token gets the Graph 401, then faults may answer instead.
 pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !is_version(first_segment(request.uri().path())) {
+    let path = request.uri().path();
+    let version = first_segment(path);
+    if !is_version(version) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    if let Err(err) = check(&state.config.access_token, request.headers(), request.uri().query()) {
+    if let Err(err) = authorize(&state, request.headers(), request.uri().query()) {
         return err.into_response();
+    }
+    let rest = &path[1 + version.len()..];
+    if let Some(answer) = apply_faults(&state, request.method(), rest).await {
+        return answer;
     }
     next.run(request).await
 }
 
+/// Layer of the media download URLs: the token, then faults (path
+/// `/whatsapp_business/attachments/`).
+pub(crate) async fn download_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Err(err) = authorize(&state, request.headers(), request.uri().query()) {
+        return err.into_response();
+    }
+    let path = request.uri().path().to_owned();
+    if let Some(answer) = apply_faults(&state, request.method(), &path).await {
+        return answer;
+    }
+    next.run(request).await
+}
+
+/// The token check with the configured status for failures.
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> Result<(), GraphError> {
+    let settings = state.settings.get();
+    let status = StatusCode::from_u16(settings.http.auth_error_status).unwrap_or(StatusCode::UNAUTHORIZED);
+    let token = check(&state.config.access_token, headers, query).map_err(|err| err.with_status(status))?;
+    if state.config.require_appsecret_proof {
+        let proof = query.and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(key, _)| key == "appsecret_proof")
+                .map(|(_, value)| value.into_owned())
+        });
+        if proof.as_deref() != Some(appsecret_proof(&state.config.app_secret, &token).as_str()) {
+            return Err(GraphError::invalid_appsecret_proof());
+        }
+    }
+    Ok(())
+}
+
+/// `hex(HMAC-SHA256(key = app secret, message = access token))` (spec 1.3).
+pub fn appsecret_proof(app_secret: &str, token: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC-SHA256 takes keys of any length");
+    mac.update(token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn apply_faults(state: &AppState, method: &http::Method, path: &str) -> Option<Response> {
+    let verdict = state.faults.evaluate(method, path, state.clock.now_ms());
+    if verdict.fired > 0 {
+        Stats::add(&state.stats.faults_fired, verdict.fired);
+    }
+    if !verdict.delay.is_zero() {
+        tokio::time::sleep(verdict.delay).await;
+    }
+    let throttle_status = state.settings.get().http.throttle_status;
+    verdict.answer.map(|action| action.respond(throttle_status))
+}
+
 /// Checks the token of a Graph request: `Authorization: Bearer <token>` (or
 /// `OAuth <token>`), else the `access_token` query parameter.
-pub(crate) fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result<(), GraphError> {
+pub(crate) fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result<String, GraphError> {
     let token = match headers.get(header::AUTHORIZATION) {
         Some(value) => {
             let value = value.to_str().map_err(|_| GraphError::invalid_token())?;
@@ -47,7 +107,7 @@ pub(crate) fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) ->
     if token != expected {
         return Err(GraphError::invalid_token());
     }
-    Ok(())
+    Ok(token)
 }
 
 #[cfg(test)]
@@ -68,6 +128,15 @@ mod tests {
         assert!(check("tok", &with_auth("bearer  tok "), None).is_ok());
         assert!(check("tok", &with_auth("OAuth tok"), None).is_ok());
         assert!(check("tok", &HeaderMap::new(), Some("fields=id&access_token=tok")).is_ok());
+    }
+
+    #[test]
+    fn appsecret_proof_is_the_hmac_of_the_token() {
+        // The well-known HMAC-SHA256 example: key "key", the quick brown fox.
+        assert_eq!(
+            appsecret_proof("key", "The quick brown fox jumps over the lazy dog"),
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
     }
 
     #[test]

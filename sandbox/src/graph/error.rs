@@ -8,6 +8,8 @@ use http::{HeaderValue, Method, StatusCode};
 use rand::Rng as _;
 use serde::Serialize;
 
+use super::codes;
+
 /// `type` of a Graph error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorType {
@@ -104,6 +106,61 @@ impl GraphError {
     /// A `fields=` entry the node type does not have.
     pub fn nonexisting_field(field: &str, node_type: &str) -> Self {
         Self::invalid_parameter(format!("Tried accessing nonexisting field ({field}) on node type ({node_type})"))
+    }
+
+    /// A WhatsApp-specific error: `(#<code>) <title>` with
+    /// `error_data: {messaging_product, details}`, status from the code table.
+    pub fn whatsapp(code: u32, details: impl Into<String>) -> Self {
+        let (title, status) = match codes::lookup(code) {
+            Some(row) => (row.title, StatusCode::from_u16(row.http).unwrap_or(StatusCode::BAD_REQUEST)),
+            None => ("Unknown error", StatusCode::BAD_REQUEST),
+        };
+        let mut err = Self::new(status, ErrorType::OAuthException, code, format!("(#{code}) {title}"));
+        err.data = Some(serde_json::json!({ "messaging_product": "whatsapp", "details": details.into() }));
+        err
+    }
+
+    /// A WhatsApp error with the table's default details.
+    pub fn whatsapp_default(code: u32) -> Self {
+        let details = codes::lookup(code).map_or("", |row| row.details);
+        Self::whatsapp(code, details)
+    }
+
+    /// The 5xx answers Graph gives when it fails (code 2 for 503, 1 otherwise).
+    pub fn server_failure(status: StatusCode) -> Self {
+        let (code, message) = if status == StatusCode::SERVICE_UNAVAILABLE {
+            (2, "Service temporarily unavailable")
+        } else {
+            (1, "An unknown error has occurred.")
+        };
+        Self::new(status, ErrorType::OAuthException, code, message)
+    }
+
+    /// `appsecret_proof` missing or wrong while the sandbox requires it.
+    pub fn invalid_appsecret_proof() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorType::GraphMethodException,
+            100,
+            "Invalid appsecret_proof provided in the API argument",
+        )
+    }
+
+    /// The same error with another HTTP status.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The same error with an `error_subcode`.
+    pub fn with_subcode(mut self, subcode: u32) -> Self {
+        self.subcode = Some(subcode);
+        self
+    }
+
+    /// `error_data.details`, when there is one.
+    pub fn details(&self) -> Option<&str> {
+        self.data.as_ref()?.get("details")?.as_str()
     }
 }
 

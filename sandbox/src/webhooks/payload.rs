@@ -2,7 +2,7 @@
 //!
 //! Typed structs rather than `json!` so the keys come out in Meta's order
 //! (serde_json's own map sorts them); the shapes follow the fixtures in
-//! `tests/fixtures/` (pywa-text.json, pywa-status-*.json).
+//! `tests/fixtures/` (one per event kind).
 
 use serde::Serialize;
 
@@ -18,14 +18,39 @@ pub struct Notification {
 pub struct Entry {
     /// The WABA id (not the phone number id).
     pub id: String,
+    /// Unix seconds, a number; Meta sets it on management fields (template updates), not on `messages`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<i64>,
     pub changes: Vec<Change>,
 }
 
-/// One `changes[]` item; the sandbox only emits `field: "messages"` so far.
+/// One `changes[]` item.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
-    pub value: Value,
-    pub field: &'static str,
+    pub value: ChangeValue,
+    pub field: String,
+}
+
+/// `changes[].value`: typed for the fields the sandbox emits itself, free-form
+/// for the others.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ChangeValue {
+    Messages(Value),
+    TemplateStatus(TemplateStatusUpdate),
+    Other(serde_json::Value),
+}
+
+/// `message_template_status_update`: a template was approved, rejected, paused, …
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateStatusUpdate {
+    pub event: String,
+    /// A number here, unlike most ids (fixture `pywa-template-status-approved.json`).
+    pub message_template_id: u64,
+    pub message_template_name: String,
+    pub message_template_language: String,
+    pub reason: String,
+    pub message_template_category: String,
 }
 
 /// `changes[].value` for the `messages` field.
@@ -39,6 +64,9 @@ pub struct Value {
     pub messages: Vec<Message>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub statuses: Vec<Status>,
+    /// System, app or account level errors (spec 5.7).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<WebhookError>,
 }
 
 /// Which business number the change is about.
@@ -64,15 +92,19 @@ pub struct Profile {
 /// An inbound `messages[]` item.
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
+    /// `{from, id}` of the message replied to, or `{forwarded: true}`, …
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<serde_json::Value>,
     pub from: String,
     pub id: String,
     /// Unix seconds, as a string like Meta sends it.
     pub timestamp: String,
-    /// The object named by `type`, e.g. `{"text":{"body":"hi"}}`.
-    #[serde(flatten)]
-    pub content: serde_json::Map<String, serde_json::Value>,
     #[serde(rename = "type")]
     pub kind: String,
+    /// The object named by `type` (e.g. `{"text":{"body":"hi"}}`) and any
+    /// optional siblings (`referral`, `identity`, `errors`).
+    #[serde(flatten)]
+    pub content: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The state a status webhook reports.
@@ -82,6 +114,9 @@ pub enum StatusKind {
     Sent,
     Delivered,
     Read,
+    /// First play of a voice message.
+    Played,
+    Failed,
 }
 
 /// A `statuses[]` item about a message the business sent.
@@ -95,9 +130,30 @@ pub struct Status {
     pub recipient_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub biz_opaque_callback_data: Option<String>,
-    /// Webhooks v24.0+ carry no `conversation`, so neither does the sandbox.
+    /// Only in webhook payload versions up to v23.0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Conversation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pricing: Option<Pricing>,
+    /// Why a `failed` message failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<WebhookError>,
+}
+
+/// The conversation a status belongs to (webhooks v23.0 and older).
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    pub id: String,
+    /// Only on `sent`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_timestamp: Option<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Origin {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
 }
 
 /// Per-message pricing (PMP, since July 2025).
@@ -110,6 +166,23 @@ pub struct Pricing {
     pub kind: &'static str,
 }
 
+/// An error in a webhook (`statuses[].errors`, `messages[].errors`, `value.errors`).
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookError {
+    pub code: u32,
+    pub title: String,
+    /// Always the title (spec 5.7).
+    pub message: String,
+    pub error_data: ErrorData,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub href: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorData {
+    pub details: String,
+}
+
 // === impl Notification ===
 
 impl Notification {
@@ -117,7 +190,11 @@ impl Notification {
     pub fn messages(waba_id: &str, value: Value) -> Self {
         Notification {
             object: "whatsapp_business_account",
-            entry: vec![Entry { id: waba_id.to_owned(), changes: vec![Change { value, field: "messages" }] }],
+            entry: vec![Entry {
+                id: waba_id.to_owned(),
+                time: None,
+                changes: vec![Change { value: ChangeValue::Messages(value), field: "messages".into() }],
+            }],
         }
     }
 }
@@ -136,6 +213,7 @@ impl Value {
             contacts: Vec::new(),
             messages: Vec::new(),
             statuses: Vec::new(),
+            errors: Vec::new(),
         }
     }
 }
@@ -143,9 +221,35 @@ impl Value {
 // === impl Pricing ===
 
 impl Pricing {
-    /// Regular billable pricing in `category`.
-    pub fn regular(category: &'static str) -> Self {
-        Pricing { billable: true, pricing_model: "PMP", category, kind: "regular" }
+    /// Pricing of a message in `category`; service conversations and
+    /// utility templates inside an open window are free (PMP, July 2025).
+    pub fn for_message(category: &'static str, free: bool) -> Self {
+        if free {
+            Pricing { billable: false, pricing_model: "PMP", category, kind: "free_customer_service" }
+        } else {
+            Pricing { billable: true, pricing_model: "PMP", category, kind: "regular" }
+        }
+    }
+}
+
+// === impl WebhookError ===
+
+impl WebhookError {
+    /// The webhook form of `code` (title from the code table).
+    pub fn new(code: u32, details: impl Into<String>) -> Self {
+        let title = crate::graph::codes::lookup(code).map_or("Unknown error", |row| row.title).to_owned();
+        WebhookError {
+            code,
+            message: title.clone(),
+            title,
+            error_data: ErrorData { details: details.into() },
+            href: Some(crate::graph::codes::HREF),
+        }
+    }
+
+    /// The table's default details for `code`.
+    pub fn with_default_details(code: u32) -> Self {
+        Self::new(code, crate::graph::codes::lookup(code).map_or("", |row| row.details))
     }
 }
 
@@ -155,15 +259,6 @@ pub fn display_phone_number(phone_number_id: &str) -> String {
     let digits: Vec<char> = phone_number_id.chars().filter(char::is_ascii_digit).collect();
     let tail: String = digits[digits.len().saturating_sub(7)..].iter().collect();
     format!("1555{tail:0>7}")
-}
-
-/// Now as unix seconds, the way webhook timestamps are written.
-pub fn timestamp_now() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[cfg(test)]
@@ -186,7 +281,9 @@ mod tests {
             timestamp: "1700000000".into(),
             recipient_id: "491701234567".into(),
             biz_opaque_callback_data: None,
-            pricing: Some(Pricing::regular("service")),
+            conversation: None,
+            pricing: Some(Pricing::for_message("service", false)),
+            errors: Vec::new(),
         });
         let body = serde_json::to_string(&Notification::messages("200000000000001", value)).unwrap();
         assert_eq!(
@@ -198,5 +295,14 @@ mod tests {
                 r#""pricing":{"billable":true,"pricing_model":"PMP","category":"service","type":"regular"}}]},"field":"messages"}]}]}"#
             )
         );
+    }
+
+    #[test]
+    fn errors_repeat_the_title_as_message() {
+        let error = serde_json::to_value(WebhookError::with_default_details(131047)).unwrap();
+        assert_eq!(error["title"], "Re-engagement message");
+        assert_eq!(error["message"], "Re-engagement message");
+        assert!(error["error_data"]["details"].as_str().unwrap().contains("24 hours"));
+        assert_eq!(error["href"], crate::graph::codes::HREF);
     }
 }

@@ -3,14 +3,15 @@
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{DEADLINE, PNID, TestSandbox, config, expected_signature};
+use crate::support::{DEADLINE, PNID, Receiver, TestSandbox, USER, config, expected_signature, names};
 
 #[tokio::test]
 async fn sent_lists_accepted_calls_in_order() {
     let sandbox = TestSandbox::start(config(None)).await;
     let first = sandbox.send_text("+16505551234", "one").await;
     let second = sandbox.send_text("16505551234", "two").await;
-    let read = json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN"});
+    let inbound = sandbox.inbound(json!({"from": USER, "text": {"body": "hi"}})).await;
+    let read = json!({"messaging_product": "whatsapp", "status": "read", "message_id": inbound["id"]});
     let (status, _) = sandbox.graph_post(&format!("{PNID}/messages"), &read).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -22,9 +23,19 @@ async fn sent_lists_accepted_calls_in_order() {
     assert_eq!(data[0]["phone_number_id"], PNID);
     assert_eq!(data[0]["payload"]["to"], "+16505551234");
     assert_eq!(data[0]["payload"]["text"]["body"], "one");
+    assert_eq!(data[0]["to"], USER);
+    assert_eq!(data[0]["type"], "text");
     assert_eq!(data[1]["wamid"], second.as_str());
     assert_eq!(data[2]["wamid"], Value::Null);
     assert_eq!(data[2]["payload"], read);
+
+    // Filters, and the newest few.
+    let (_, only) = sandbox.control_get(&format!("/_sandbox/sent?wamid={second}")).await;
+    assert_eq!(only["data"].as_array().unwrap().len(), 1);
+    let (_, newest) = sandbox.control_get("/_sandbox/sent?limit=1").await;
+    assert_eq!(newest["data"][0]["payload"], read);
+    let (_, to) = sandbox.control_get("/_sandbox/sent?to=%2B16505551234&type=text").await;
+    assert_eq!(to["data"].as_array().unwrap().len(), 2);
     let times: Vec<i64> = data.iter().map(|d| d["received_at"].as_i64().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]));
     assert!(times[0] > 1_600_000_000_000, "unix milliseconds");
@@ -128,17 +139,32 @@ async fn inbound_rejects_bad_requests() {
         json!({"from": "16505551234"}),
         json!({"from": "16505551234", "text": {"body": ""}}),
         json!({"from": "16505551234", "phone_number_id": "42", "text": {"body": "x"}}),
-        json!({"from": "16505551234", "type": "image", "image": {"id": "1"}}),
+        json!({"from": "16505551234", "type": "hologram", "hologram": {}}),
+        json!({"from": "16505551234", "type": "image", "image": {"mime_type": "application/pdf"}}),
+        json!({"from": "16505551234", "type": "audio", "audio": {"mime_type": "audio/amr"}}),
+        json!({"from": "16505551234", "type": "image", "image": {"data": "not base64!"}}),
+        json!({"from": "16505551234", "type": "audio", "audio": {"caption": "no"}}),
+        json!({"from": "16505551234", "type": "location", "location": {"latitude": "north"}}),
+        json!({"from": "16505551234", "type": "contacts", "contacts": []}),
+        json!({"from": "16505551234", "type": "interactive", "interactive": {"type": "poll_reply"}}),
+        json!({"from": "16505551234", "type": "button", "button": {}}),
+        json!({"from": "16505551234", "type": "reaction", "reaction": {"emoji": "x"}}),
+        json!({"from": "16505551234", "type": "order", "order": {"catalog_id": "1", "product_items": []}}),
+        json!({"from": "16505551234", "type": "system", "system": {"type": "user_changed_number"}}),
+        json!({"from": "16505551234", "text": {"body": "x"}, "context": "yes"}),
+        json!({"from": "16505551234", "text": {"body": "x"}, "referral": "ad"}),
         json!({"text": {"body": "x"}}),
+        json!("just a string"),
     ];
     for case in cases {
         let (status, body) = sandbox.control_post("/_sandbox/inbound", &case).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{case}");
         assert!(body["error"]["message"].is_string(), "{case}: {body}");
     }
-    let (_, body) =
-        sandbox.control_post("/_sandbox/inbound", &json!({"from": "1", "type": "image", "image": {"id": "1"}})).await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("not supported yet"));
+    let (_, body) = sandbox
+        .control_post("/_sandbox/inbound", &json!({"from": "1", "type": "audio", "audio": {"mime_type": "audio/amr"}}))
+        .await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("base64"), "{body}");
     sandbox.stop().await;
 }
 
@@ -171,4 +197,131 @@ async fn run_refuses_a_bad_config() {
     let bad = sandbox::Config { webhook_url: Some("ftp://example.test/hook".into()), ..sandbox::Config::default() };
     let err = sandbox::run(bad, listener, std::future::pending()).await.unwrap_err();
     assert!(format!("{err:#}").contains("webhook_url"), "{err:#}");
+}
+
+#[tokio::test]
+async fn clock_advances_and_resets() {
+    let sandbox = TestSandbox::start(config(None)).await;
+    let (_, before) = sandbox.control_get("/_sandbox/clock").await;
+    assert_eq!(before["offset_ms"], 0);
+    let (status, after) =
+        sandbox.control_post("/_sandbox/clock/advance", &json!({"days": 1, "hours": 2, "seconds": 3})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(after["offset_ms"], 93_603_000);
+    assert!(after["now"].as_i64().unwrap() - before["now"].as_i64().unwrap() >= 93_603);
+    for bad in [json!({}), json!({"weeks": 1}), json!({"days": -1}), json!({"days": "one"})] {
+        let (status, _) = sandbox.control_post("/_sandbox/clock/advance", &bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let (status, _) = sandbox.control_post("/_sandbox/reset", &json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sandbox.control_get("/_sandbox/clock").await.1["offset_ms"], 0);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn settings_are_read_and_patched() {
+    let sandbox = TestSandbox::start(config(None)).await;
+    let (status, settings) = sandbox.control_get("/_sandbox/settings").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(settings["rules"]["window"], json!({"enabled": false}));
+    assert_eq!(settings["rules"]["pair_rate_limit"], json!({"enabled": false, "burst": 45, "period_ms": 6000}));
+    assert_eq!(settings["rules"]["throughput"], json!({"enabled": true, "mps": 80.0, "per_number": {}}));
+    assert_eq!(settings["rules"]["undeliverable"], json!({"enabled": false, "patterns": ["*0000"]}));
+    assert_eq!(settings["lifecycle"], json!({"status_delay_ms": 20, "read_rate": 1.0, "skip_delivered_rate": 0.0}));
+    assert_eq!(settings["webhooks"]["payload_version"], "v24.0");
+    assert_eq!(settings["webhooks"]["batch_window_ms"], 20);
+    assert_eq!(settings["http"], json!({"auth_error_status": 401, "throttle_status": 400}));
+
+    let patched = sandbox.settings(json!({"lifecycle": {"status_delay_ms": 5}})).await;
+    assert_eq!(patched["lifecycle"]["status_delay_ms"], 5);
+    assert_eq!(patched["rules"], settings["rules"], "untouched parts stay");
+    for bad in [
+        json!({"lifecycle": {"read_rate": 2}}),
+        json!({"rules": {"throughput": {"per_number": {"999": 5}}}}),
+        json!({"webhooks": {"batch_max": 5000}}),
+        json!({"surprise": true}),
+    ] {
+        let response = sandbox.client.patch(sandbox.url("/_sandbox/settings")).json(&bad).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(sandbox.control_get("/_sandbox/settings").await.1["lifecycle"]["status_delay_ms"], 5);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn reset_forgets_everything() {
+    let sandbox = TestSandbox::start(config(None)).await;
+    sandbox.send_text(USER, "before").await;
+    sandbox.settings(json!({"rules": {"window": {"enabled": true}}})).await;
+    sandbox.fault(json!({"delay_ms": 1})).await;
+    sandbox
+        .control_post(
+            "/_sandbox/templates/status",
+            &json!({"name": "hello_world", "language": "en_US", "status": "PAUSED"}),
+        )
+        .await;
+    let id = sandbox.upload_ok(include_bytes!("../../src/media/samples/sample.png"), "image/png").await;
+
+    let (status, body) = sandbox.control_post("/_sandbox/reset", &json!({})).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"success": true})));
+    assert_eq!(sandbox.control_get("/_sandbox/sent").await.1, json!({"data": []}));
+    assert_eq!(sandbox.control_get("/_sandbox/faults").await.1, json!({"data": []}));
+    assert_eq!(sandbox.control_get("/_sandbox/settings").await.1["rules"]["window"]["enabled"], false);
+    assert_eq!(sandbox.graph_get(&id).await.0, StatusCode::BAD_REQUEST);
+    let (_, template) = sandbox.graph_get("1000000000000001?fields=status").await;
+    assert_eq!(template["status"], "APPROVED");
+    assert_eq!(sandbox.stats().await["sends"]["accepted"], 0);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn statuses_and_raw_webhooks_on_demand() {
+    let receiver = Receiver::start(0).await;
+    let sandbox = TestSandbox::start(config(Some(receiver.url.clone()))).await;
+    let wamid = sandbox.send_text(USER, "will fail late").await;
+    receiver.statuses_of(&wamid, |s| s.len() >= 3).await;
+    let (status, shown) = sandbox
+        .control_post("/_sandbox/status", &json!({"id": wamid, "status": "failed", "error": {"code": 131049}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["errors"][0]["code"], 131049);
+    let statuses = receiver.statuses_of(&wamid, |s| s.len() >= 4).await;
+    assert_eq!(names(&statuses), ["sent", "delivered", "read", "failed"]);
+    let (status, _) = sandbox.control_post("/_sandbox/status", &json!({"id": "wamid.nope", "status": "read"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _) = sandbox
+        .control_post(
+            "/_sandbox/webhook",
+            &json!({"field": "account_update", "value": {"phone_number": "15550000001", "event": "VERIFIED_ACCOUNT"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let body = crate::support::eventually("the account update", || {
+        receiver
+            .received()
+            .into_iter()
+            .map(|r| r.json())
+            .find(|b| b["entry"][0]["changes"][0]["field"] == "account_update")
+    })
+    .await;
+    assert_eq!(body["entry"][0]["changes"][0]["value"]["event"], "VERIFIED_ACCOUNT");
+    assert!(body["entry"][0]["time"].is_number());
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn stats_count_what_happened() {
+    let receiver = Receiver::start(0).await;
+    let sandbox = TestSandbox::start(config(Some(receiver.url.clone()))).await;
+    let wamid = sandbox.send_text(USER, "count me").await;
+    sandbox.inbound(json!({"from": USER, "text": {"body": "and me"}})).await;
+    receiver.statuses_of(&wamid, |s| s.len() >= 3).await;
+    let stats = sandbox.stats().await;
+    assert_eq!(stats["sends"]["accepted"], 1);
+    assert_eq!(stats["inbound"], 1);
+    assert_eq!(stats["statuses"]["read"], 1);
+    assert!(stats["webhooks"]["items"].as_u64().unwrap() >= 3, "{stats}");
+    sandbox.stop().await;
 }

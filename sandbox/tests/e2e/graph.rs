@@ -1,41 +1,24 @@
-//! The Graph surface: send, auth, errors, the phone number node.
+//! Graph conventions: versions, tokens, the error envelope, unknown nodes,
+//! the send answer, mark-as-read.
 
 use base64::Engine as _;
+use hmac::{Hmac, Mac};
 use http::StatusCode;
 use serde_json::{Value, json};
+use sha2::Sha256;
 
-use crate::support::{PNID, TOKEN, TestSandbox, config};
-
-fn assert_graph_error(status: StatusCode, body: &Value, want_status: StatusCode, code: u64) {
-    assert_eq!(status, want_status, "{body}");
-    let error = body["error"].as_object().expect("Graph error envelope");
-    assert_eq!(error["code"], code, "{body}");
-    assert!(error["message"].is_string());
-    assert!(error["type"].is_string());
-    let trace = error["fbtrace_id"].as_str().unwrap();
-    assert!(trace.len() >= 20, "{trace}");
-    for key in error.keys() {
-        assert!(
-            ["message", "type", "code", "error_subcode", "error_data", "fbtrace_id"].contains(&key.as_str()),
-            "unexpected key {key} in {body}"
-        );
-    }
-}
+use crate::support::{PNID, TOKEN, TestSandbox, USER, assert_graph_error, config, into_json};
 
 #[tokio::test]
 async fn send_text_answers_with_a_wamid_for_the_normalised_number() {
     let sandbox = TestSandbox::start(config(None)).await;
     let (status, body) = sandbox
-        .graph_post(
-            &format!("{PNID}/messages"),
-            &json!({
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": "+1 (650) 555-1234",
-                "type": "text",
-                "text": {"preview_url": false, "body": "Hello"},
-            }),
-        )
+        .send(json!({
+            "recipient_type": "individual",
+            "to": "+1 (650) 555-1234",
+            "type": "text",
+            "text": {"preview_url": false, "body": "Hello"},
+        }))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["messaging_product"], "whatsapp");
@@ -64,21 +47,32 @@ async fn send_text_answers_with_a_wamid_for_the_normalised_number() {
 }
 
 #[tokio::test]
-async fn template_sends_report_message_status() {
+async fn to_is_normalised_like_cloud() {
     let sandbox = TestSandbox::start(config(None)).await;
-    let (status, body) = sandbox
-        .graph_post(
-            &format!("{PNID}/messages"),
-            &json!({
-                "messaging_product": "whatsapp",
-                "to": "491701234567",
-                "type": "template",
-                "template": {"name": "order_update", "language": {"code": "en_US"}},
-            }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["messages"][0]["message_status"], "accepted");
+    for (input, wa_id) in [
+        ("(650) 555-1234", "16505551234"),
+        ("+44 20 7946 0958", "442079460958"),
+        ("0044 20 7946 0958", "442079460958"),
+        ("+52 55 1234 5678", "5215512345678"),
+    ] {
+        let (status, body) = sandbox.send(json!({"to": input, "text": {"body": "x"}})).await;
+        assert_eq!(status, StatusCode::OK, "{input}: {body}");
+        assert_eq!(body["contacts"][0], json!({"input": input, "wa_id": wa_id}));
+    }
+    // The business cannot write to itself.
+    let (status, body) = sandbox.send(json!({"to": "+1 555 000 0001", "text": {"body": "x"}})).await;
+    assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 131021);
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn any_version_prefix_works() {
+    let sandbox = TestSandbox::start(config(None)).await;
+    for version in ["v1.0", "v20.0", "v24.0", "v99.0"] {
+        let response =
+            sandbox.client.get(sandbox.url(&format!("/{version}/{PNID}"))).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{version}");
+    }
     sandbox.stop().await;
 }
 
@@ -89,32 +83,51 @@ async fn tokens_are_checked() {
     let url = sandbox.graph_url(&format!("{PNID}/messages"));
 
     let response = sandbox.client.post(&url).json(&send).send().await.unwrap();
-    let (status, body) = crate::support::into_json(response).await;
+    let (status, body) = into_json(response).await;
     assert_graph_error(status, &body, StatusCode::UNAUTHORIZED, 190);
     assert_eq!(body["error"]["type"], "OAuthException");
 
     let response = sandbox.client.post(&url).bearer_auth("wrong").json(&send).send().await.unwrap();
-    let (status, body) = crate::support::into_json(response).await;
+    let (status, body) = into_json(response).await;
     assert_graph_error(status, &body, StatusCode::UNAUTHORIZED, 190);
     assert_eq!(body["error"]["type"], "OAuthException");
 
     // The health check of the stack: GET the phone number node.
     let response = sandbox.client.get(sandbox.graph_url(PNID)).send().await.unwrap();
-    let (status, body) = crate::support::into_json(response).await;
+    let (status, body) = into_json(response).await;
     assert_graph_error(status, &body, StatusCode::UNAUTHORIZED, 190);
 
     // The token may also come as a query parameter.
     let response = sandbox.client.post(format!("{url}?access_token={TOKEN}")).json(&send).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+
+    // Real Graph often answers 400 to bad tokens: the status is a setting.
+    sandbox.settings(json!({"http": {"auth_error_status": 400}})).await;
+    let response = sandbox.client.post(&url).bearer_auth("wrong").json(&send).send().await.unwrap();
+    let (status, body) = into_json(response).await;
+    assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 190);
     sandbox.stop().await;
 }
 
 #[tokio::test]
-async fn unknown_phone_number_ids_are_graph_method_errors() {
+async fn appsecret_proof_when_required() {
+    let sandbox = TestSandbox::start(sandbox::Config { require_appsecret_proof: true, ..config(None) }).await;
+    let (status, body) = sandbox.graph_get(PNID).await;
+    assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
+    assert_eq!(body["error"]["message"], "Invalid appsecret_proof provided in the API argument");
+
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"sandbox-app-secret").unwrap();
+    mac.update(TOKEN.as_bytes());
+    let proof = hex::encode(mac.finalize().into_bytes());
+    let (status, body) = sandbox.graph_get(&format!("{PNID}?appsecret_proof={proof}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_node_ids_are_graph_method_errors() {
     let sandbox = TestSandbox::start(config(None)).await;
-    let (status, body) = sandbox
-        .graph_post("999999/messages", &json!({"messaging_product": "whatsapp", "to": "1", "text": {"body": "x"}}))
-        .await;
+    let (status, body) = sandbox.send_from("999999", json!({"to": "1", "text": {"body": "x"}})).await;
     assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
     assert_eq!(
         body["error"]["message"],
@@ -124,10 +137,19 @@ async fn unknown_phone_number_ids_are_graph_method_errors() {
     assert_eq!(body["error"]["type"], "GraphMethodException");
     assert_eq!(body["error"]["error_subcode"], 33);
 
-    let (status, body) = sandbox.graph_get("999999").await;
+    for path in ["999999", "999999/whatsapp_business_profile", "999999/phone_numbers", "999999/message_templates"] {
+        let (status, body) = sandbox.graph_get(path).await;
+        assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
+        assert_eq!(body["error"]["error_subcode"], 33, "{path}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().starts_with("Unsupported get request. Object with ID '999999'")
+        );
+    }
+    // A phone number is not a business account, and the other way round.
+    let (status, body) = sandbox.graph_get(&format!("{PNID}/message_templates")).await;
     assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
-    assert_eq!(body["error"]["error_subcode"], 33);
-    assert!(body["error"]["message"].as_str().unwrap().starts_with("Unsupported get request. Object with ID '999999'"));
+    let (status, body) = sandbox.graph_get("200000000000001/whatsapp_business_profile").await;
+    assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
     sandbox.stop().await;
 }
 
@@ -150,6 +172,7 @@ async fn invalid_sends_get_code_100() {
         ),
         (json!({"messaging_product": "whatsapp", "to": "1", "text": {"body": "x".repeat(4097)}}), None),
         (json!({"messaging_product": "whatsapp", "to": "1", "type": "fax", "fax": {}}), None),
+        (json!({"messaging_product": "whatsapp", "to": "1", "recipient_type": "crowd", "text": {"body": "x"}}), None),
         (json!(["not", "an", "object"]), None),
     ];
     for (payload, message) in cases {
@@ -159,60 +182,39 @@ async fn invalid_sends_get_code_100() {
             assert_eq!(body["error"]["message"], message, "{payload}");
         }
     }
-    // Nothing invalid was recorded.
+    // Nothing invalid was recorded, and the refusals were counted.
     let (_, sent) = sandbox.control_get("/_sandbox/sent").await;
     assert_eq!(sent, json!({"data": []}));
+    assert_eq!(sandbox.stats().await["sends"]["refused"]["100"], 10);
     sandbox.stop().await;
 }
 
 #[tokio::test]
-async fn mark_as_read_succeeds() {
+async fn mark_as_read_and_typing_indicator() {
     let sandbox = TestSandbox::start(config(None)).await;
-    let (status, body) = sandbox
-        .graph_post(
-            &format!("{PNID}/messages"),
-            &json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.ABC",
-                    "typing_indicator": {"type": "text"}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"success": true}));
+    let inbound = sandbox.inbound(json!({"from": USER, "text": {"body": "hi"}})).await;
+    let wamid = inbound["id"].as_str().unwrap();
+    for payload in [
+        json!({"status": "read", "message_id": wamid}),
+        json!({"status": "read", "message_id": wamid, "typing_indicator": {"type": "text"}}),
+    ] {
+        let (status, body) = sandbox.send(payload).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"success": true})));
+    }
 
-    let (status, body) = sandbox
-        .graph_post(&format!("{PNID}/messages"), &json!({"messaging_product": "whatsapp", "status": "read"}))
-        .await;
+    // Only messages the number received can be marked read.
+    let sent = sandbox.send_text(USER, "mine").await;
+    for unknown in ["wamid.ABC", sent.as_str()] {
+        let (status, body) = sandbox.send(json!({"status": "read", "message_id": unknown})).await;
+        assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
+    }
+    let (status, body) = sandbox.send(json!({"status": "read"})).await;
     assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
     assert_eq!(body["error"]["message"], "(#100) The parameter message_id is required.");
-    sandbox.stop().await;
-}
-
-#[tokio::test]
-async fn phone_number_node_honours_fields() {
-    let sandbox = TestSandbox::start(config(None)).await;
-    let (status, body) = sandbox.graph_get(PNID).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body,
-        json!({
-            "id": PNID,
-            "display_phone_number": "15550000001",
-            "verified_name": "Sandbox Business",
-            "quality_rating": "GREEN",
-            "code_verification_status": "VERIFIED",
-            "platform_type": "CLOUD_API",
-            "throughput": {"level": "STANDARD"},
-        })
-    );
-
-    let (status, body) = sandbox.graph_get(&format!("{PNID}?fields=display_phone_number,quality_rating")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"id": PNID, "display_phone_number": "15550000001", "quality_rating": "GREEN"}));
-
-    let (status, body) = sandbox.graph_get(&format!("{PNID}?fields=id,status")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!({"id": PNID, "status": "CONNECTED"}));
-
-    let (status, body) = sandbox.graph_get(&format!("{PNID}?fields=bogus")).await;
+    let (status, body) =
+        sandbox.send(json!({"status": "read", "message_id": wamid, "typing_indicator": {"type": "audio"}})).await;
+    assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
+    let (status, body) = sandbox.send(json!({"status": "unread", "message_id": wamid})).await;
     assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
     sandbox.stop().await;
 }
@@ -222,6 +224,8 @@ async fn unknown_paths() {
     let sandbox = TestSandbox::start(config(None)).await;
     let (status, body) = sandbox.graph_get(&format!("{PNID}/nothing/here")).await;
     assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
+    let (status, body) = sandbox.graph_get(&format!("{PNID}/nothing")).await;
+    assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
 
     let response = sandbox.client.get(sandbox.graph_url(&format!("{PNID}/nothing/here"))).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -230,5 +234,15 @@ async fn unknown_paths() {
         let response = sandbox.client.get(sandbox.url(path)).bearer_auth(TOKEN).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn errors_carry_a_trace_header() {
+    let sandbox = TestSandbox::start(config(None)).await;
+    let response = sandbox.client.get(sandbox.graph_url("999999")).bearer_auth(TOKEN).send().await.unwrap();
+    let header = response.headers().get("x-fb-trace-id").unwrap().to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["fbtrace_id"], header.as_str());
     sandbox.stop().await;
 }
