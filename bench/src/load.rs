@@ -22,7 +22,7 @@ pub struct Target {
 
 fn recipient(n: usize) -> String {
     // A different user per message, as a bulk send would have.
-    format!("1555{:07}", n % 10_000_000)
+    format!("1666{:07}", n % 10_000_000)
 }
 
 /// `POST /v1/messages` through the stack.

@@ -133,7 +133,7 @@ async fn crash_and_resume(db: DbConfig) {
 
     let mut accepted = HashMap::new();
     for i in 0..MESSAGES {
-        let recipient = format!("1555{i:07}");
+        let recipient = format!("1666{i:07}");
         let payload = json!({"to": recipient, "type": "text", "text": {"body": format!("crash-{i}")}});
         let request = proto::core::SendMessageRequest { payload_json: payload.to_string(), recipient };
         let id = grpc.send_message(request).await.expect("accepted").into_inner().message_id;
@@ -170,11 +170,27 @@ async fn crash_and_resume(db: DbConfig) {
         if accepted.keys().all(|id| read.contains(id)) {
             break read;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {MESSAGES} accepted messages never reached read",
-            accepted.keys().filter(|id| !read.contains(*id)).count()
-        );
+        if Instant::now() >= deadline {
+            let missing: Vec<(&String, &usize)> = accepted.iter().filter(|(id, _)| !read.contains(*id)).collect();
+            let seen: Vec<Value> = inbox["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|e| e["body"]["statuses"].as_array().cloned().unwrap_or_default())
+                .filter(|s| missing.iter().any(|(id, _)| s["id"] == id.as_str()))
+                .collect();
+            let cloud: Vec<Value> = get(&http, &format!("{cloud}/_sandbox/sent")).await["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| missing.iter().any(|(_, i)| e["payload"]["text"]["body"] == format!("crash-{i}")))
+                .cloned()
+                .collect();
+            panic!(
+                "{} of {MESSAGES} accepted messages never reached read: {missing:?}; their statuses: {seen:?}; Cloud got: {cloud:?}",
+                missing.len()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(accepted.keys().all(|id| read.contains(id)));

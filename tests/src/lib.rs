@@ -127,6 +127,8 @@ pub struct Options {
     pub messages_rps: u32,
     /// Pending webhook events above which sends answer 1016.
     pub max_callback_backlog: i64,
+    /// Timeout of one Cloud API request.
+    pub cloud_timeout: Duration,
 }
 
 impl Default for Options {
@@ -139,6 +141,7 @@ impl Default for Options {
             cloud_token: sandbox::Config::default().access_token,
             messages_rps: 0,
             max_callback_backlog: 100_000,
+            cloud_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -240,7 +243,7 @@ impl Stack {
                     access_token: self.options.cloud_token.clone(),
                     phone_number_id: PHONE_NUMBER_ID.into(),
                     waba_id: sandbox::Config::default().waba_id,
-                    timeout: Duration::from_secs(10),
+                    timeout: self.options.cloud_timeout,
                 },
                 workers: WorkerConfig {
                     poll_interval: Duration::from_millis(100),
@@ -389,6 +392,23 @@ impl Stack {
             .await
             .unwrap();
         r.status()
+    }
+
+    /// `POST /_sandbox/faults`: installs a fault on the sandbox's Graph API.
+    pub async fn cloud_fault(&self, fault: Value) -> Value {
+        let r = self.http.post(format!("{}/_sandbox/faults", self.sandbox)).json(&fault).send().await.unwrap();
+        assert!(r.status().is_success(), "sandbox refused the fault {fault}");
+        r.json().await.unwrap()
+    }
+
+    /// `PATCH /_sandbox/settings`: switches the sandbox's rules and knobs.
+    pub async fn cloud_settings(&self, patch: Value) {
+        let r = self.http.patch(format!("{}/_sandbox/settings", self.sandbox)).json(&patch).send().await.unwrap();
+        assert!(
+            r.status().is_success(),
+            "sandbox refused the settings {patch}: {}",
+            r.text().await.unwrap_or_default()
+        );
     }
 
     /// Points `webhooks.url` at the receiver.

@@ -101,6 +101,7 @@ pub fn status_rank(status: &str) -> u8 {
 const ERROR_MAP: &[(i64, u32, &str)] = &[
     (130429, 429, "Rate limit hit"),
     (130472, 472, "User's number is part of an experiment"),
+    (131021, 1021, "Bad User"),
     (131026, 1026, "Receiver incapable"),
     (131047, 470, "Re-engagement message"),
     (131048, 471, "Spam rate limit hit"),

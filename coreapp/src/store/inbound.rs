@@ -31,6 +31,30 @@ pub fn insert_event(conn: &mut AnyConnection, body: &[u8], now: i64) -> QueryRes
     Ok(id)
 }
 
+/// Stores part of a notification to be handled again later (statuses that
+/// arrived before our sender recorded their wamids), keeping when Cloud
+/// first delivered it.
+pub fn insert_deferred(
+    conn: &mut AnyConnection,
+    body: &[u8],
+    received_at: i64,
+    attempts: i32,
+    next_attempt_at: i64,
+) -> QueryResult<String> {
+    let id = super::ordered_id();
+    diesel::insert_into(ie::table)
+        .values((
+            ie::id.eq(&id),
+            ie::body.eq(body),
+            ie::state.eq(PENDING),
+            ie::attempts.eq(attempts),
+            ie::next_attempt_at.eq(next_attempt_at),
+            ie::received_at.eq(received_at),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
 pub fn load_events(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Event>> {
     ie::table.filter(ie::id.eq_any(ids)).order(ie::id).select(Event::as_select()).load(conn)
 }

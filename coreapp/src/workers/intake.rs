@@ -29,7 +29,7 @@ use crate::Core;
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
 use crate::store::outbox::NewEvent;
-use crate::store::queue::{self, FAILED, PENDING, Queue, Settle};
+use crate::store::queue::{self, FAILED, Queue, Settle};
 use crate::store::{contacts, inbound, media, outbound, outbox};
 
 /// How long a status for an unknown wamid waits for the sender to record it
@@ -154,17 +154,35 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
 
     let mut w = Writes::default();
     for (event, list) in &parsed {
+        // Statuses that raced ahead of our sender (their wamid is not
+        // recorded yet) wait in a notification of their own; the rest of
+        // this one goes on now, so they hold back nothing batched with them.
         let young = now - event.received_at < UNKNOWN_WAMID_PATIENCE_MS;
-        let waiting = list.iter().find_map(|e| match e {
-            CloudEvent::Status { status, .. } => wamid_of(status).filter(|w| !known.contains_key(*w)),
-            _ => None,
+        let (waiting, ready): (Vec<&CloudEvent>, Vec<&CloudEvent>) = list.iter().partition(|e| match e {
+            CloudEvent::Status { status, .. } => young && wamid_of(status).is_some_and(|w| !known.contains_key(w)),
+            _ => false,
         });
-        if let (true, Some(wamid)) = (young, waiting) {
+        if let Some(first) = waiting.first() {
+            let statuses: Vec<Value> = waiting
+                .iter()
+                .filter_map(|e| match e {
+                    CloudEvent::Status { status, .. } => Some(status.clone()),
+                    _ => None,
+                })
+                .collect();
+            let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "", "changes": [{"field": "messages",
+                "value": {"metadata": {"phone_number_id": first.phone_number_id()}, "statuses": statuses}}]}]});
             let backoff = 250 * i64::from(event.attempts + 1).min(40);
-            settle(conn, event, PENDING, now + backoff, format!("status for unknown wamid {wamid}"))?;
-            continue;
+            inbound::insert_deferred(
+                conn,
+                body.to_string().as_bytes(),
+                event.received_at,
+                event.attempts + 1,
+                now + backoff,
+            )?;
+            tracing::debug!(event_id = %event.id, waiting = statuses.len(), "statuses for wamids not recorded yet wait");
         }
-        for e in list {
+        for e in ready {
             match e {
                 CloudEvent::Status { status, .. } => {
                     status_event(status, &known, &mut reached, ctx.settings, now, &mut w)
