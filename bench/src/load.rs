@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::stack::{CLOUD_TOKEN, PNID, Stack};
+use crate::stack::{BASELINE_PNID, CLOUD_TOKEN, Stack};
 
 /// Builds request number `n`.
 type Build = Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
@@ -40,7 +40,7 @@ pub fn stack_send(stack: &Stack, token: &str) -> Target {
 
 /// The same message straight to the sandbox's Cloud API.
 pub fn sandbox_send(stack: &Stack) -> Target {
-    let url = format!("{}/v24.0/{PNID}/messages", stack.sandbox);
+    let url = format!("{}/v24.0/{BASELINE_PNID}/messages", stack.sandbox);
     Target {
         build: Arc::new(move |c, n| {
             c.post(&url).bearer_auth(CLOUD_TOKEN).json(&json!({"messaging_product": "whatsapp", "to": recipient(n),

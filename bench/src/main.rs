@@ -27,7 +27,7 @@ enum Scenario {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
         /// Concurrency levels, comma separated.
-        #[arg(long, default_value = "1,8,32,64", value_delimiter = ',')]
+        #[arg(long, default_value = "1,8,16,24,32,64", value_delimiter = ',')]
         concurrency: Vec<usize>,
         /// Messages queued for the drain measurement.
         #[arg(long, default_value_t = 10_000)]
@@ -81,8 +81,10 @@ async fn messages(per_level: Duration, levels: &[usize], drain: usize, send_rate
         through.print("stack", c);
     }
 
-    // Let the queue empty, then measure a backlog draining to Cloud.
+    // Let the queue and the status webhooks of the runs above settle, then
+    // measure a backlog draining to Cloud (its own statuses still flow).
     stack.wait_queue_empty(Duration::from_secs(120)).await?;
+    stack.wait_idle(Duration::from_secs(300)).await?;
     println!(
         "\n== drain: {drain} messages queued as fast as possible, then sent to Cloud (send rate {send_rate}/s) =="
     );

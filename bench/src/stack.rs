@@ -16,6 +16,9 @@ use coreapp::store::queue::{self, Queue};
 use serde_json::{Value, json};
 
 pub const PNID: &str = "100000000000001";
+/// A second number on the sandbox, not the stack's: the baseline sends from
+/// it, so its status webhooks are dropped by the stack as not ours.
+pub const BASELINE_PNID: &str = "100000000000002";
 pub const CLOUD_TOKEN: &str = "sandbox-token";
 const ADMIN_PASSWORD: &str = "Bench#pass1";
 
@@ -131,6 +134,7 @@ impl Stack {
             ("WA_SANDBOX_LISTEN", format!("127.0.0.1:{sandbox_port}")),
             ("WA_SANDBOX_WEBHOOK_URL", format!("{web}/cloud/webhooks")),
             ("WA_SANDBOX_STATUS_DELAY_MS", "100".into()),
+            ("WA_SANDBOX_PHONE_NUMBER_IDS", format!("{PNID},{BASELINE_PNID}")),
             ("WA_SANDBOX_THROUGHPUT", "100000".into()),
             ("RUST_LOG", "warn".into()),
         ];

@@ -2,6 +2,7 @@
 //! the media volume and the Cloud API client, and runs the background
 //! workers (sending, webhook intake, webhook delivery).
 
+pub mod accept;
 pub mod accounts;
 pub mod auth;
 pub mod cached;
@@ -57,6 +58,8 @@ pub struct Core {
     /// Pending webhook events, refreshed by the delivery worker; above
     /// `workers.max_callback_backlog` the API answers 1016 (as the old client).
     pub outbox_depth: std::sync::atomic::AtomicI64,
+    /// Stores accepted messages with group commit.
+    pub acceptor: accept::Acceptor,
     pub metrics: metrics::Metrics,
 }
 
@@ -92,6 +95,7 @@ pub fn migrate(config: &Config) -> anyhow::Result<Vec<String>> {
 pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     let (db_config, pool_size) = (config.db.clone(), config.db_pool_size);
     let db = tokio::task::spawn_blocking(move || Db::connect(&db_config, pool_size)).await??;
+    let acceptor = accept::Acceptor::start(db.clone());
     accounts::bootstrap(&db).await.context("cannot prepare users and keys")?;
     let media_dir = config.media_dir.clone();
     let media = tokio::task::spawn_blocking(move || media::MediaStore::open(media_dir)).await??;
@@ -109,6 +113,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         settings: cached::Cached::new(SETTINGS_TTL),
         webhook_ca: cached::Cached::new(SETTINGS_TTL),
         outbox_depth: std::sync::atomic::AtomicI64::new(0),
+        acceptor,
         metrics: metrics::Metrics::default(),
     }))
 }

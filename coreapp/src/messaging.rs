@@ -43,15 +43,10 @@ pub async fn send(core: &Core, recipient: String, payload_json: String) -> Resul
     let id = wire::ids::message_id();
     let stored = serde_json::to_string(&checked.payload).map_err(anyhow::Error::from)?;
     let lease_ms = core.config.workers.lease.as_millis() as i64;
-    let (row_id, owner) = (id.clone(), core.owner.clone());
     let sync = core.settings().await?.sync_send;
-    core.db
-        .run(move |conn| {
-            let now = now_ms();
-            let claim = sync.then_some((owner.as_str(), now + lease_ms));
-            Ok(outbound::insert(conn, &row_id, &recipient, &stored, now, claim)?)
-        })
-        .await?;
+    let now = now_ms();
+    let claim = sync.then(|| (core.owner.clone(), now + lease_ms));
+    core.acceptor.store(outbound::NewOutbound::new(id.clone(), recipient, stored, now, claim)).await?;
     if !sync {
         core.wake.sender.notify_one();
         return Ok(id);

@@ -54,6 +54,50 @@ pub fn load(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Outboun
     om::table.filter(om::id.eq_any(ids)).select(Outbound::as_select()).load(conn)
 }
 
+/// A message to store, as its row.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = om)]
+pub struct NewOutbound {
+    pub id: String,
+    pub recipient: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl NewOutbound {
+    /// A pending message; with `claim`, born claimed by that owner until
+    /// the given time (a sync send attempts it at once).
+    pub fn new(id: String, recipient: String, payload: String, now: i64, claim: Option<(String, i64)>) -> Self {
+        let (lease_owner, lease_until) = claim.map_or((None, None), |(o, t)| (Some(o), Some(t)));
+        NewOutbound {
+            id,
+            recipient,
+            payload,
+            state: PENDING.to_string(),
+            attempts: 0,
+            next_attempt_at: now,
+            lease_owner,
+            lease_until,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+/// Stores accepted messages in one statement.
+pub fn insert_many(conn: &mut AnyConnection, rows: &[NewOutbound]) -> QueryResult<usize> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    insert_rows!(conn, om::table, rows)
+}
+
 /// Records Cloud's acceptance and releases the claim, if still ours.
 pub fn mark_sent(
     conn: &mut AnyConnection,
