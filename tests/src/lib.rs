@@ -73,6 +73,8 @@ pub struct Stack {
     pub sandbox: String,
     pub receiver: Receiver,
     pub web_config: webapp::Config,
+    /// gRPC addresses of the coreapps.
+    pub cores: Vec<String>,
     options: Options,
     storage: Storage,
     processes: Vec<Running>,
@@ -191,6 +193,7 @@ impl Stack {
             sandbox: String::new(),
             receiver,
             web_config,
+            cores: Vec::new(),
             options,
             storage,
             processes: Vec::new(),
@@ -216,6 +219,7 @@ impl Stack {
         let scheme = if self.options.tls { "https" } else { "http" };
         let sandbox_addr = sandbox_l.local_addr().unwrap();
         let core_addrs: Vec<SocketAddr> = core_ls.iter().map(|l| l.local_addr().unwrap()).collect();
+        self.cores = core_addrs.iter().map(|a| a.to_string()).collect();
         self.webs = web_ls.iter().map(|l| format!("{scheme}://{}", l.local_addr().unwrap())).collect();
         self.sandbox = format!("http://{sandbox_addr}");
 
