@@ -9,6 +9,24 @@
 
 pub mod receiver;
 
+/// Declares each listed scenario `async fn name(engine: Engine)` as two
+/// tests, `mysql::name` and `sqlite::name`, so every end-to-end scenario
+/// runs once on MariaDB and once on SQLite. The calling file imports
+/// `Engine`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Mysql).await })*
+        }
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Sqlite).await })*
+        }
+    };
+}
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -11,20 +11,7 @@ use e2e::{Auth, Engine, Options, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod mysql {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::Engine::Mysql).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::Engine::Sqlite).await })*
-        }
-    };
-}
-
-on_both_engines!(
+e2e::on_both_engines!(
     throttling_is_retried_until_accepted,
     server_errors_drops_and_timeouts_are_retried,
     the_pair_rate_limit_holds_a_recipient_back,

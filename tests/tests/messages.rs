@@ -8,20 +8,7 @@ use e2e::{Auth, Engine, Options, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod mysql {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::Engine::Mysql).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::Engine::Sqlite).await })*
-        }
-    };
-}
-
-on_both_engines!(
+e2e::on_both_engines!(
     every_type_reaches_cloud_as_translated,
     replies_reactions_and_read_marks_use_clouds_ids,
     validation_errors_end_to_end,

@@ -10,20 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod mysql {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::Engine::Mysql).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::Engine::Sqlite).await })*
-        }
-    };
-}
-
-on_both_engines!(
+e2e::on_both_engines!(
     first_login_and_password_change,
     users_and_roles,
     settings_round_trip,

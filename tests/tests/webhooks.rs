@@ -10,20 +10,7 @@ use e2e::{Auth, Engine, Options, PHONE_NUMBER_ID, PrivateCa, Receiver, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod mysql {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::Engine::Mysql).await })*
-        }
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-              async fn $name() { super::$name(super::Engine::Sqlite).await })*
-        }
-    };
-}
-
-on_both_engines!(
+e2e::on_both_engines!(
     statuses_arrive_once_and_never_go_backwards,
     status_toggles_are_honoured,
     batches_are_split_and_foreign_numbers_dropped,
