@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .skip_protoc_run()
         .file_descriptor_set_path(&out)
+        // Media chunks are handed on as they come, without a copy.
+        .bytes(".wa.core.v1.MediaChunk.data")
         .compile_protos(&protos, &includes)?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())

@@ -30,9 +30,41 @@ pub enum ProbeError {
     Unreachable(String),
 }
 
+/// Why a media call to Cloud did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// Worth trying again later: throttling, a server error, no answer.
+    Retry(String),
+    /// Cloud refused; its Graph error object (or the bare HTTP status).
+    Refused(Value),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Retry(why) => write!(f, "{why}"),
+            CallError::Refused(error) => write!(f, "Cloud refused: {error}"),
+        }
+    }
+}
+
+/// What `GET /{media-id}` tells about a media file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudMedia {
+    /// Download URL, valid 5 minutes, needing the token.
+    pub url: String,
+    pub mime_type: Option<String>,
+    /// Hex, as this endpoint gives it.
+    pub sha256: Option<String>,
+    pub file_size: Option<u64>,
+}
+
 #[derive(Clone)]
 pub struct CloudClient {
     http: reqwest::Client,
+    /// For media transfers: no limit on the whole request (a 100 MB file
+    /// may take a while), only on each read.
+    media_http: reqwest::Client,
     config: CloudConfig,
 }
 
@@ -44,7 +76,12 @@ impl CloudClient {
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
             .build()?;
-        Ok(CloudClient { http, config })
+        let media_http = reqwest::Client::builder()
+            .user_agent(concat!("wa-onprem-coreapp/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(5))
+            .read_timeout(config.timeout)
+            .build()?;
+        Ok(CloudClient { http, media_http, config })
     }
 
     fn url(&self, path: &str) -> String {
@@ -111,6 +148,117 @@ impl CloudClient {
             let msg = body.pointer("/error/message").and_then(Value::as_str).unwrap_or("rejected");
             Err(ProbeError::Rejected(format!("HTTP {status}: {msg}")))
         }
+    }
+}
+
+// === media ===
+
+impl CloudClient {
+    /// `POST /{phone-number-id}/media`: uploads a file from the volume,
+    /// streamed from disk. Returns Cloud's media id.
+    pub async fn upload_media(
+        &self,
+        path: &std::path::Path,
+        mime_type: &str,
+        filename: &str,
+        size: u64,
+    ) -> Result<String, CallError> {
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| CallError::Retry(format!("cannot read {}: {e}", path.display())))?;
+        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file), size)
+            .file_name(filename.to_string())
+            .mime_str(mime_type)
+            .map_err(|e| CallError::Refused(serde_json::json!({"code": 131053, "message": format!("{e}")})))?;
+        let form = reqwest::multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", mime_type.to_string())
+            .part("file", part);
+        let url = self.url(&format!("{}/media", self.config.phone_number_id));
+        let response = self.media_http.post(url).bearer_auth(&self.config.access_token).multipart(form).send().await;
+        let body = answer(response).await?;
+        match body.get("id").and_then(Value::as_str) {
+            Some(id) => Ok(id.to_string()),
+            None => Err(CallError::Retry("upload answered without a media id".into())),
+        }
+    }
+
+    /// `GET /{media-id}`: a fresh download URL and what Cloud knows.
+    pub async fn media_info(&self, media_id: &str) -> Result<CloudMedia, CallError> {
+        let url = self.url(media_id);
+        let response = self
+            .http
+            .get(url)
+            .query(&[("phone_number_id", self.config.phone_number_id.as_str())])
+            .bearer_auth(&self.config.access_token)
+            .send()
+            .await;
+        let body = answer(response).await?;
+        let text = |k: &str| body.get(k).and_then(Value::as_str).map(String::from);
+        let Some(url) = text("url") else {
+            return Err(CallError::Retry("media lookup answered without a URL".into()));
+        };
+        let file_size = body.get("file_size").and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+        Ok(CloudMedia { url, mime_type: text("mime_type"), sha256: text("sha256"), file_size })
+    }
+
+    /// `GET <url>` with the token: the response, its body still to be read.
+    /// An expired URL is refused (404, or 401/403).
+    pub async fn media_download(&self, url: &str) -> Result<reqwest::Response, CallError> {
+        let response = self
+            .media_http
+            .get(url)
+            .bearer_auth(&self.config.access_token)
+            .send()
+            .await
+            .map_err(|e| CallError::Retry(format!("download failed: {e}")))?;
+        let status = response.status().as_u16();
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        if status == 429 || status >= 500 {
+            return Err(CallError::Retry(format!("download answered HTTP {status}")));
+        }
+        Err(CallError::Refused(
+            serde_json::json!({"code": status, "message": format!("download answered HTTP {status}")}),
+        ))
+    }
+
+    /// `DELETE /{media-id}`.
+    pub async fn delete_media(&self, media_id: &str) -> Result<(), CallError> {
+        let url = self.url(media_id);
+        let response = self
+            .http
+            .delete(url)
+            .query(&[("phone_number_id", self.config.phone_number_id.as_str())])
+            .bearer_auth(&self.config.access_token)
+            .send()
+            .await;
+        answer(response).await.map(drop)
+    }
+}
+
+/// Reads a Graph answer: the JSON body on success; otherwise whether to
+/// try again (the same rules as [`classify`]) or Cloud's error.
+async fn answer(response: reqwest::Result<reqwest::Response>) -> Result<Value, CallError> {
+    let response = response.map_err(|e| CallError::Retry(format!("request failed: {e}")))?;
+    let status = response.status().as_u16();
+    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    if (200..300).contains(&status) {
+        return Ok(body);
+    }
+    let error = body.get("error").cloned().unwrap_or(Value::Null);
+    let code = error.get("code").and_then(Value::as_i64);
+    if status == 429 || status >= 500 || code.is_some_and(|c| RETRIABLE_CODES.contains(&c)) {
+        let what = error.get("message").and_then(Value::as_str).unwrap_or("no error body");
+        return Err(CallError::Retry(format!("HTTP {status}: {what}")));
+    }
+    if error.is_object() {
+        Err(CallError::Refused(error))
+    } else {
+        Err(CallError::Refused(
+            serde_json::json!({"code": 0, "message": format!("HTTP {status} without a Graph error body")}),
+        ))
     }
 }
 

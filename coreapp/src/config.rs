@@ -55,6 +55,11 @@ pub struct WorkerConfig {
     pub health_interval: Duration,
     /// Pending webhook events above which the API answers 1016.
     pub max_callback_backlog: i64,
+    /// How often the media garbage collector runs.
+    pub gc_interval: Duration,
+    /// How long media ids and their files are kept when
+    /// `garbagecollector_enable.media` is on.
+    pub media_retention: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -65,6 +70,8 @@ impl Default for WorkerConfig {
             send_rate: 80,
             health_interval: Duration::from_secs(5),
             max_callback_backlog: 100_000,
+            gc_interval: Duration::from_secs(600),
+            media_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -100,7 +107,15 @@ impl Config {
             }
             other => bail!("WA_DB_ENGINE has invalid value '{other}': expected MYSQL or SQLITE"),
         };
-        let workers = WorkerConfig { send_rate: parse("WA_CLOUD_SEND_RATE", 80)?, ..WorkerConfig::default() };
+        let retention_days: u64 = parse("WA_MEDIA_RETENTION_DAYS", 30)?;
+        if retention_days == 0 {
+            bail!("WA_MEDIA_RETENTION_DAYS must be at least 1");
+        }
+        let workers = WorkerConfig {
+            send_rate: parse("WA_CLOUD_SEND_RATE", 80)?,
+            media_retention: Duration::from_secs(retention_days * 24 * 3600),
+            ..WorkerConfig::default()
+        };
         if workers.send_rate == 0 {
             bail!("WA_CLOUD_SEND_RATE must be at least 1");
         }
@@ -133,11 +148,12 @@ impl Config {
     /// The effective configuration without secrets, for the start-up log.
     pub fn describe(&self) -> String {
         format!(
-            "node={} db={} pool={} media={} cloud={}/{} phone_number_id={} token={} send_rate={}/s",
+            "node={} db={} pool={} media={} media_retention={}d cloud={}/{} phone_number_id={} token={} send_rate={}/s",
             self.node_id,
             self.db.describe(),
             self.db_pool_size,
             self.media_dir.display(),
+            self.workers.media_retention.as_secs() / 86400,
             self.cloud.base_url,
             self.cloud.api_version,
             self.cloud.phone_number_id,

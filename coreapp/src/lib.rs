@@ -1,6 +1,7 @@
 //! coreapp: the engine behind the webapp. Serves gRPC, owns the database,
 //! the media volume and the Cloud API client, and runs the background
-//! workers (sending, webhook intake, webhook delivery).
+//! workers (sending, webhook intake, webhook delivery, media downloads and
+//! the media garbage collector).
 
 pub mod accept;
 pub mod accounts;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod media_files;
 pub mod messaging;
 pub mod metrics;
 pub mod schema;
@@ -39,6 +41,7 @@ pub struct Wake {
     pub sender: Arc<Notify>,
     pub intake: Arc<Notify>,
     pub delivery: Arc<Notify>,
+    pub downloader: Arc<Notify>,
 }
 
 /// Everything a request or a worker needs.
@@ -151,6 +154,17 @@ pub async fn run(
         let c = c.clone();
         async move { workers::delivery::step(&c).await }
     }));
+    let c = core.clone();
+    tasks.spawn(workers::run_loop("downloader", c.wake.downloader.clone(), poll, stop_rx.clone(), move || {
+        let c = c.clone();
+        async move { workers::downloader::step(&c).await }
+    }));
+    let c = core.clone();
+    let gc_interval = core.config.workers.gc_interval;
+    tasks.spawn(workers::run_loop("media-gc", Arc::new(Notify::new()), gc_interval, stop_rx.clone(), move || {
+        let c = c.clone();
+        async move { workers::gc::step(&c).await }
+    }));
     tasks.spawn(backlog_loop(core.clone(), stop_rx.clone()));
     tasks.spawn(health::probe_loop(
         core.health.clone(),
@@ -197,7 +211,8 @@ async fn resume_own_claims(core: &Arc<Core>) -> anyhow::Result<()> {
         .db
         .run(move |conn| {
             let mut n = 0;
-            for q in [store::queue::Queue::Outbound, store::queue::Queue::Inbound, store::queue::Queue::Outbox] {
+            use store::queue::Queue;
+            for q in [Queue::Outbound, Queue::Inbound, Queue::Outbox, Queue::MediaDownload] {
                 n += store::queue::release_node(conn, q, &node)?;
             }
             Ok(n)

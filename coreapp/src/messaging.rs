@@ -40,6 +40,9 @@ pub async fn send(core: &Core, recipient: String, payload_json: String) -> Resul
     if checked.recipient != recipient {
         return Err(ApiError::invalid("recipient does not match the payload's 'to'").into());
     }
+    if let Some(unknown) = crate::media_files::unknown_ids(core, &checked.payload).await?.first() {
+        return Err(ApiError::not_found(format!("Media with id {unknown} not found")).into());
+    }
     let id = wire::ids::message_id();
     let stored = serde_json::to_string(&checked.payload).map_err(anyhow::Error::from)?;
     let lease_ms = core.config.workers.lease.as_millis() as i64;

@@ -54,6 +54,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        media_resends -> Integer,
     }
 }
 
@@ -137,5 +138,38 @@ diesel::table! {
         size -> Nullable<BigInt>,
         filename -> Nullable<Text>,
         created_at -> BigInt,
+        upload_id -> Nullable<Text>,
+        upload_expires_at -> Nullable<BigInt>,
+        cloud_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    media_blobs (sha256) {
+        sha256 -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    media_downloads (id) {
+        id -> Text,
+        media_id -> Text,
+        event_id -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    job_leases (name) {
+        name -> Text,
+        lease_owner -> Nullable<Text>,
+        lease_until -> BigInt,
     }
 }

@@ -10,7 +10,9 @@ use wire::ApiError;
 use crate::cloud::ProbeError;
 use crate::health::CloudHealth;
 use crate::store::revocations::Revocation;
-use crate::{Core, accounts, messaging};
+use crate::{Core, accounts, media_files, messaging};
+
+use proto::core::media_chunk::Part;
 
 pub struct Service {
     core: Arc<Core>,
@@ -31,6 +33,41 @@ fn user_reply((username, role): (String, wire::users::Role)) -> Response<UserRep
 fn settings_doc(core: &Core, s: &wire::settings::ApplicationSettings) -> Response<JsonDoc> {
     let json = s.to_onprem_json(core.health.wa_id().as_deref()).to_string();
     Response::new(JsonDoc { json })
+}
+
+/// What a download streams: the file's chunks, or the status of a failed read.
+type MediaStream = tokio_stream::wrappers::ReceiverStream<Result<MediaChunk, Status>>;
+
+fn chunk(part: Part) -> MediaChunk {
+    MediaChunk { part: Some(part) }
+}
+
+/// Hands the `data` chunks of an upload stream to the writer, until `end`
+/// (whose size must match). A stream that stops early, or fails, reaches
+/// the writer as an error, so a partial file is never stored.
+async fn pump_upload(
+    mut stream: tonic::Streaming<MediaChunk>,
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+) {
+    let mut total = 0u64;
+    let problem = loop {
+        match stream.message().await {
+            Ok(Some(MediaChunk { part: Some(Part::Data(data)) })) => {
+                total += data.len() as u64;
+                if tx.send(Ok(data)).await.is_err() {
+                    return; // the writer stopped: it has its own error
+                }
+            }
+            Ok(Some(MediaChunk { part: Some(Part::End(end)) })) if end.size == total => return,
+            Ok(Some(MediaChunk { part: Some(Part::End(end)) })) => {
+                break format!("upload said it sent {} bytes, {total} arrived", end.size);
+            }
+            Ok(Some(_)) => break "unexpected message in an upload".to_string(),
+            Ok(None) => break "upload stream ended before its end".to_string(),
+            Err(status) => break format!("upload stream failed: {}", status.message()),
+        }
+    };
+    let _ = tx.send(Err(media_files::interrupted(problem))).await;
 }
 
 #[tonic::async_trait]
@@ -197,6 +234,62 @@ impl CoreRpc for Service {
 
     async fn delete_webhook_ca(&self, _: Request<Empty>) -> Reply<Empty> {
         messaging::delete_webhook_ca(&self.core).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn upload_media(&self, req: Request<tonic::Streaming<MediaChunk>>) -> Reply<MediaId> {
+        let mut stream = req.into_inner();
+        let mime_type = match stream.message().await? {
+            Some(MediaChunk { part: Some(Part::Info(info)) }) => info.mime_type,
+            _ => return Err(crate::error::api_status(&ApiError::invalid("an upload starts with its media info"))),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(media_files::CHUNKS_IN_FLIGHT);
+        let (_, stored) = tokio::join!(pump_upload(stream, tx), media_files::upload(&self.core, mime_type, rx));
+        Ok(Response::new(MediaId { media_id: stored? }))
+    }
+
+    type DownloadMediaStream = MediaStream;
+
+    async fn download_media(&self, req: Request<MediaId>) -> Reply<MediaStream> {
+        let (row, file) = media_files::open(&self.core, req.into_inner().media_id).await?;
+        let info = MediaInfo {
+            mime_type: row.mime_type.clone(),
+            filename: media_files::file_name(&row),
+            size: file.metadata().map(|m| m.len()).unwrap_or_default(),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(media_files::CHUNKS_IN_FLIGHT);
+        // The reader blocks on the channel when the client is slower than
+        // the disk, so at most a few chunks are in memory.
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            if tx.blocking_send(Ok(chunk(Part::Info(info)))).is_err() {
+                return;
+            }
+            let mut file = file;
+            loop {
+                let mut buf = vec![0u8; media::CHUNK];
+                match file.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx.blocking_send(Ok(chunk(Part::Data(buf.into())))).is_err() {
+                            return; // the client went away
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading a media file failed");
+                        let _ = tx.blocking_send(Err(Status::internal("reading the media file failed")));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+
+    async fn delete_media(&self, req: Request<MediaId>) -> Reply<Empty> {
+        media_files::delete(&self.core, req.into_inner().media_id).await?;
         Ok(Response::new(Empty {}))
     }
 

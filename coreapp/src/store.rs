@@ -15,7 +15,9 @@ macro_rules! insert_rows {
 
 pub mod certs;
 pub mod contacts;
+pub mod downloads;
 pub mod inbound;
+pub mod leases;
 pub mod media;
 pub mod outbound;
 pub mod outbox;

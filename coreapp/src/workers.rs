@@ -4,6 +4,8 @@
 //! On shutdown a worker finishes the batch in hand and stops.
 
 pub mod delivery;
+pub mod downloader;
+pub mod gc;
 pub mod intake;
 pub mod sender;
 

@@ -9,9 +9,17 @@ use proto::core::core_client::CoreClient;
 use tonic::transport::{Channel, Endpoint};
 use wire::{ApiError, ErrorCode};
 
+/// HTTP/2 flow-control window of media connections: large enough that a
+/// transfer is not held up by round trips, small enough to bound memory.
+pub const MEDIA_WINDOW: u32 = 1024 * 1024;
+
 #[derive(Clone)]
 pub struct Cores {
     clients: Arc<Vec<CoreClient<Channel>>>,
+    /// Separate connections for media transfers: no overall deadline (a
+    /// 100 MB file over a slow link takes its time), and bulk bytes do not
+    /// queue in front of small calls.
+    media_clients: Arc<Vec<CoreClient<Channel>>>,
     next: Arc<AtomicUsize>,
 }
 
@@ -20,23 +28,40 @@ impl Cores {
     /// until the first request, so the webapp may start before its coreapps.
     pub fn new(addrs: &[String]) -> anyhow::Result<Self> {
         let mut clients = Vec::with_capacity(addrs.len());
+        let mut media_clients = Vec::with_capacity(addrs.len());
         for addr in addrs {
             let uri = if addr.contains("://") { addr.clone() } else { format!("http://{addr}") };
-            let channel = Endpoint::from_shared(uri)
+            let endpoint = Endpoint::from_shared(uri)
                 .map_err(|e| anyhow::anyhow!("WA_CORE_ADDRS entry '{addr}' is not valid: {e}"))?
                 .connect_timeout(Duration::from_secs(3))
-                .timeout(Duration::from_secs(45))
-                .tcp_nodelay(true)
+                .tcp_nodelay(true);
+            clients.push(CoreClient::new(endpoint.clone().timeout(Duration::from_secs(45)).connect_lazy()));
+            let media = endpoint
+                .initial_stream_window_size(MEDIA_WINDOW)
+                .initial_connection_window_size(MEDIA_WINDOW)
                 .connect_lazy();
-            clients.push(CoreClient::new(channel));
+            media_clients.push(CoreClient::new(media));
         }
-        Ok(Cores { clients: Arc::new(clients), next: Arc::new(AtomicUsize::new(0)) })
+        Ok(Cores {
+            clients: Arc::new(clients),
+            media_clients: Arc::new(media_clients),
+            next: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    fn pick(&self) -> usize {
+        self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len()
     }
 
     /// Any coreapp (round robin).
     pub fn any(&self) -> CoreClient<Channel> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        self.clients[i].clone()
+        self.clients[self.pick()].clone()
+    }
+
+    /// Any coreapp, on its media connection. Every coreapp serves every
+    /// media id (they share the volume).
+    pub fn media(&self) -> CoreClient<Channel> {
+        self.media_clients[self.pick()].clone()
     }
 
     /// The coreapp that owns a recipient (`crc32(to) % n`, as the old

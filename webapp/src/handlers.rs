@@ -4,6 +4,7 @@ pub mod certificates;
 pub mod cloud;
 pub mod contacts;
 pub mod health;
+pub mod media;
 pub mod messages;
 pub mod settings;
 pub mod users;

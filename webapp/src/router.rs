@@ -5,7 +5,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 use crate::AppState;
-use crate::handlers::{certificates, cloud, contacts, health, messages, not_found, root, settings, users};
+use crate::handlers::{certificates, cloud, contacts, health, media, messages, not_found, root, settings, users};
 
 /// Cloud allows webhook payloads of up to 3 MB.
 const CLOUD_WEBHOOK_LIMIT: usize = 4 * 1024 * 1024;
@@ -27,6 +27,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/messages", post(messages::send))
         .route("/v1/messages/{id}", put(messages::update))
+        // Uploads stream their raw body (up to 100 MB); no body limit applies.
+        .route("/v1/media", post(media::upload))
+        .route("/v1/media/{id}", get(media::download).delete(media::delete))
         .route("/v1/contacts", post(contacts::check))
         .route("/v1/contacts/{wa_id}/identity", get(contacts::identity).put(contacts::acknowledge))
         .route(

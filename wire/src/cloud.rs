@@ -218,14 +218,19 @@ pub trait InboundIds {
 
 const MEDIA_KINDS: &[&str] = &["image", "audio", "video", "document", "sticker"];
 
-/// Cloud gives `sha256` in base64; the old client's webhooks carried hex.
-fn sha256_hex(v: &Value) -> Value {
+/// Cloud gives `sha256` in base64 in webhooks; the old client's webhooks
+/// (and Cloud's own media lookup) carry hex. `None` unless `s` is a base64
+/// SHA-256.
+pub fn sha256_base64_to_hex(s: &str) -> Option<String> {
     use base64::Engine;
-    let Some(s) = v.as_str() else { return v.clone() };
     match base64::engine::general_purpose::STANDARD.decode(s) {
-        Ok(bytes) if bytes.len() == 32 => json!(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()),
-        _ => v.clone(),
+        Ok(bytes) if bytes.len() == 32 => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        _ => None,
     }
+}
+
+fn sha256_hex(v: &Value) -> Value {
+    v.as_str().and_then(sha256_base64_to_hex).map(Value::String).unwrap_or_else(|| v.clone())
 }
 
 /// Translates a user's message into the on-prem `{"contacts","messages"}`

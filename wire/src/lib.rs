@@ -5,6 +5,7 @@
 pub mod cloud;
 pub mod error;
 pub mod ids;
+pub mod media;
 pub mod messages;
 pub mod settings;
 pub mod users;

@@ -20,6 +20,7 @@ pub struct Outbound {
     pub wamid: Option<String>,
     pub last_status: Option<String>,
     pub created_at: i64,
+    pub media_resends: i32,
 }
 
 /// Stores an accepted message; from here on it will reach a final status.
@@ -115,6 +116,24 @@ pub fn mark_sent(
             om::lease_owner.eq(None::<String>),
             om::lease_until.eq(None::<i64>),
             om::last_error.eq(None::<String>),
+            om::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Puts a message Cloud accepted as `wamid` back in the queue, to be sent
+/// again (its media was rejected after the send; see the intake). Returns
+/// false when the message moved on meanwhile.
+pub fn resend(conn: &mut AnyConnection, id: &str, wamid: &str, now: i64) -> QueryResult<bool> {
+    let n = diesel::update(om::table.filter(om::id.eq(id)).filter(om::wamid.eq(wamid)))
+        .set((
+            om::state.eq(PENDING),
+            om::wamid.eq(None::<String>),
+            om::next_attempt_at.eq(now),
+            om::media_resends.eq(om::media_resends + 1),
+            om::lease_owner.eq(None::<String>),
+            om::lease_until.eq(None::<i64>),
             om::updated_at.eq(now),
         ))
         .execute(conn)?;

@@ -73,6 +73,25 @@ pub fn insert(conn: &mut AnyConnection, contact: &str, kind: &str, payload: &str
     Ok(id)
 }
 
+/// `next_attempt_at` of an event held back until something else is done
+/// (its inbound media downloaded). A pending event holds back the later
+/// events of its contact, so order is kept while it waits.
+pub const HELD: i64 = i64::MAX;
+
+/// The payload of an event.
+pub fn payload_of(conn: &mut AnyConnection, id: &str) -> QueryResult<Option<String>> {
+    wo::table.find(id).select(wo::payload).first(conn).optional()
+}
+
+/// Lets a held event go out now, with a new payload when given.
+pub fn release(conn: &mut AnyConnection, id: &str, payload: Option<&str>, now: i64) -> QueryResult<usize> {
+    let held = wo::table.filter(wo::id.eq(id)).filter(wo::next_attempt_at.eq(HELD));
+    match payload {
+        Some(p) => diesel::update(held).set((wo::payload.eq(p), wo::next_attempt_at.eq(now))).execute(conn),
+        None => diesel::update(held).set(wo::next_attempt_at.eq(now)).execute(conn),
+    }
+}
+
 pub fn load(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Pending>> {
     wo::table.filter(wo::id.eq_any(ids)).order(wo::id).select(Pending::as_select()).load(conn)
 }

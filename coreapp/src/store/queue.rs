@@ -1,5 +1,5 @@
 //! The work queues (outbound sends, inbound Cloud webhooks, the business
-//! webhook outbox) are tables sharing the same claim columns: `state`,
+//! webhook outbox, inbound media downloads) are tables sharing the same claim columns: `state`,
 //! `attempts`, `next_attempt_at`, `lease_owner`, `lease_until`, `last_error`.
 //!
 //! A node claims due rows by writing its name and a lease deadline; it alone
@@ -22,6 +22,7 @@ pub enum Queue {
     Outbound,
     Inbound,
     Outbox,
+    MediaDownload,
 }
 
 impl Queue {
@@ -30,6 +31,7 @@ impl Queue {
             Queue::Outbound => "outbound_messages",
             Queue::Inbound => "inbound_events",
             Queue::Outbox => "webhook_outbox",
+            Queue::MediaDownload => "media_downloads",
         }
     }
 
@@ -37,7 +39,7 @@ impl Queue {
     fn order(self) -> &'static str {
         match self {
             Queue::Outbound => "q.created_at, q.id",
-            Queue::Inbound | Queue::Outbox => "q.id",
+            Queue::Inbound | Queue::Outbox | Queue::MediaDownload => "q.id",
         }
     }
 
@@ -56,7 +58,7 @@ impl Queue {
                 " AND NOT EXISTS (SELECT 1 FROM webhook_outbox e \
                  WHERE e.contact = q.contact AND e.state = 'pending' AND e.id < q.id)"
             }
-            Queue::Inbound => "",
+            Queue::Inbound | Queue::MediaDownload => "",
         }
     }
 }

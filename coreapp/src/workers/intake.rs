@@ -11,7 +11,14 @@
 //!   after `read` is dropped);
 //! - user messages get our id and are deduplicated by wamid;
 //! - a status that arrives before our sender recorded its wamid (Cloud can
-//!   be that fast) waits and is retried, for up to 10 minutes.
+//!   be that fast) waits and is retried, for up to 10 minutes;
+//! - a user's media gets our media id; a type named in
+//!   `media.auto_download` is queued for download, and its webhook waits
+//!   (holding back the contact's later ones) until the file is on the
+//!   volume;
+//! - a message whose uploaded media Cloud rejected after accepting the
+//!   send (131053: the upload expired or was removed there) is sent again
+//!   once, with the file uploaded anew, instead of failing.
 //!
 //! If the batch fails (another node recorded a status meanwhile, a lease
 //! lapsed), it is undone and its notifications go one by one.
@@ -28,42 +35,60 @@ use wire::settings::ApplicationSettings;
 use crate::Core;
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
+use crate::store::downloads::NewDownload;
 use crate::store::outbox::NewEvent;
 use crate::store::queue::{self, FAILED, Queue, Settle};
-use crate::store::{contacts, inbound, media, outbound, outbox};
+use crate::store::{contacts, downloads, inbound, media, outbound, outbox};
 
 /// How long a status for an unknown wamid waits for the sender to record it
 /// before it is dropped as not ours.
 const UNKNOWN_WAMID_PATIENCE_MS: i64 = 10 * 60 * 1000;
 const BATCH: i64 = 128;
 
+/// Cloud's code for media it cannot fetch or does not have.
+const MEDIA_UPLOAD_ERROR: i64 = 131053;
+
 pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     let owner = core.owner.clone();
     let lease = core.config.workers.lease.as_millis() as i64;
     let pnid = core.config.cloud.phone_number_id.clone();
     let settings = core.settings().await?;
-    let handled = core
+    let (handled, follow_up) = core
         .db
         .run(move |conn| {
             let ids = queue::claim(conn, Queue::Inbound, &owner, now_ms(), lease, BATCH)?;
             if ids.is_empty() {
-                return Ok(0);
+                return Ok((0, FollowUp::default()));
             }
             let events = inbound::load_events(conn, &ids)?;
             let ctx = Context { owner: &owner, pnid: &pnid, settings: &settings };
-            if let Err(e) = transaction(conn, |conn| handle_batch(conn, &events, &ctx)) {
-                tracing::warn!(error = %e, "a webhook batch failed; handling its notifications one by one");
-                for event in &events {
-                    if let Err(e) = transaction(conn, |conn| handle_batch(conn, std::slice::from_ref(event), &ctx)) {
-                        tracing::error!(event_id = %event.id, error = %e, "webhook failed; retried when its claim lapses");
+            let follow_up = match transaction(conn, |conn| handle_batch(conn, &events, &ctx)) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a webhook batch failed; handling its notifications one by one");
+                    let mut all = FollowUp::default();
+                    for event in &events {
+                        match transaction(conn, |conn| handle_batch(conn, std::slice::from_ref(event), &ctx)) {
+                            Ok(f) => all.add(f),
+                            Err(e) => {
+                                tracing::error!(event_id = %event.id, error = %e, "webhook failed; retried when its claim lapses")
+                            }
+                        }
                     }
+                    all
                 }
-            }
-            Ok(events.len())
+            };
+            Ok((events.len(), follow_up))
         })
         .await?;
     if handled > 0 {
         core.wake.delivery.notify_one();
+    }
+    if follow_up.resends > 0 {
+        core.wake.sender.notify_one();
+    }
+    if follow_up.downloads > 0 {
+        core.wake.downloader.notify_one();
     }
     Ok(handled)
 }
@@ -74,12 +99,36 @@ struct Context<'a> {
     settings: &'a ApplicationSettings,
 }
 
+/// Work a batch handed to other workers.
+#[derive(Default)]
+struct FollowUp {
+    resends: usize,
+    downloads: usize,
+}
+
+impl FollowUp {
+    fn add(&mut self, other: FollowUp) {
+        self.resends += other.resends;
+        self.downloads += other.downloads;
+    }
+}
+
+/// A message to send again: its id, the wamid Cloud gave the failed send,
+/// the media ids whose Cloud uploads are to be forgotten.
+struct Resend {
+    message_id: String,
+    wamid: String,
+    media: Vec<String>,
+}
+
 /// What a batch writes, gathered in memory first.
 #[derive(Default)]
 struct Writes {
     statuses: Vec<outbound::NewStatus>,
     messages: Vec<inbound::NewMessage>,
     media: Vec<media::Media>,
+    downloads: Vec<NewDownload>,
+    resends: Vec<Resend>,
     identities: Vec<contacts::Identity>,
     outbox: Vec<NewEvent>,
     finished: Vec<String>,
@@ -90,7 +139,7 @@ fn wamid_of(v: &Value) -> Option<&str> {
 }
 
 /// Handles stored notifications (the caller holds a transaction).
-fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Context<'_>) -> Result<(), CoreError> {
+fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Context<'_>) -> Result<FollowUp, CoreError> {
     let now = now_ms();
     let settle = |conn: &mut AnyConnection, event: &inbound::Event, state: &str, next: i64, err: String| {
         let s = Settle { state, attempts: event.attempts + 1, next_attempt_at: next, last_error: Some(err) };
@@ -193,7 +242,7 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
                         tracing::debug!(%wamid, "duplicate inbound message dropped");
                         continue;
                     }
-                    message_event(contact.as_ref(), message, wamid, &known, now, &mut w);
+                    message_event(contact.as_ref(), message, wamid, &known, ctx.settings, now, &mut w);
                 }
                 CloudEvent::Error { error, .. } => {
                     let body = json!({"errors": [onprem_error(error)]});
@@ -207,6 +256,14 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
     outbound::insert_statuses(conn, &w.statuses)?;
     inbound::insert_messages(conn, &w.messages)?;
     media::insert_many(conn, &w.media)?;
+    downloads::insert_many(conn, &w.downloads)?;
+    let mut resends = 0;
+    for r in &w.resends {
+        if outbound::resend(conn, &r.message_id, &r.wamid, now)? {
+            media::forget_uploads(conn, &r.media)?;
+            resends += 1;
+        }
+    }
     for identity in &w.identities {
         contacts::put_identity(conn, identity)?;
     }
@@ -216,7 +273,7 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
         // Some claims lapsed and another node owns those events: undo.
         return Err(CoreError::Internal(anyhow::anyhow!("{} claims lapsed", w.finished.len() - removed)));
     }
-    Ok(())
+    Ok(FollowUp { resends, downloads: w.downloads.len() })
 }
 
 fn status_event(
@@ -233,6 +290,11 @@ fn status_event(
         tracing::warn!(%wamid, status = name, "status for a message we did not send dropped");
         return;
     };
+    if let Some(resend) = media_resend(status, name, msg) {
+        tracing::info!(message_id = %msg.id, "Cloud rejected the message's uploaded media; uploading again and re-sending");
+        w.resends.push(resend);
+        return;
+    }
     let rank = status_rank(name);
     let current = reached.entry(msg.id.clone()).or_default();
     if rank == 0 || rank <= *current {
@@ -253,11 +315,32 @@ fn status_event(
     }
 }
 
+/// A `failed` status with 131053 for a message that sent media of ours
+/// through Cloud ids we uploaded, not re-sent before: Cloud dropped the
+/// upload (expired, or removed), so the file is uploaded again and the
+/// message re-sent.
+fn media_resend(status: &Value, name: &str, msg: &outbound::Outbound) -> Option<Resend> {
+    let code = status.pointer("/errors/0/code").and_then(Value::as_i64);
+    if name != "failed" || code != Some(MEDIA_UPLOAD_ERROR) || msg.media_resends > 0 {
+        return None;
+    }
+    let payload: Value = serde_json::from_str(&msg.payload).ok()?;
+    let media: Vec<String> =
+        wire::messages::media_ids(&payload).into_iter().filter(|id| wire::messages::is_our_media_id(id)).collect();
+    if media.is_empty() {
+        return None;
+    }
+    Some(Resend { message_id: msg.id.clone(), wamid: msg.wamid.clone()?, media })
+}
+
 /// Our ids for what a user's message refers to: messages we sent (known
-/// from the batch read) and new media rows.
+/// from the batch read) and new media rows; the media to download before
+/// the webhook goes out.
 struct BatchIds<'a> {
     known: &'a HashMap<String, outbound::Outbound>,
     media: &'a mut Vec<media::Media>,
+    settings: &'a ApplicationSettings,
+    download: Vec<String>,
     now: i64,
 }
 
@@ -266,21 +349,17 @@ impl InboundIds for BatchIds<'_> {
         self.known.get(wamid).map(|m| m.id.clone())
     }
 
-    fn media(&mut self, _kind: &str, object: &Value) -> String {
+    fn media(&mut self, kind: &str, object: &Value) -> String {
         let text = |k: &str| object.get(k).and_then(Value::as_str).map(String::from);
-        let row = media::Media {
-            id: uuid::Uuid::new_v4().to_string(),
-            origin: "inbound".into(),
-            mime_type: text("mime_type").unwrap_or_else(|| "application/octet-stream".into()),
-            cloud_id: text("id"),
-            cloud_expires_at: Some(self.now + media::INBOUND_CLOUD_LIFETIME_MS),
-            cloud_sha256: text("sha256"),
-            blob_sha256: None,
-            size: None,
-            filename: text("filename"),
-            created_at: self.now,
-        };
+        let mime_type = text("mime_type").unwrap_or_else(|| "application/octet-stream".into());
+        let mut row = media::Media::inbound(uuid::Uuid::new_v4().to_string(), mime_type, text("id"), self.now);
+        row.cloud_sha256 = text("sha256");
+        row.filename = text("filename");
+        row.cloud_url = text("url");
         let id = row.id.clone();
+        if row.cloud_id.is_some() && self.settings.auto_downloads(kind) {
+            self.download.push(id.clone());
+        }
         self.media.push(row);
         id
     }
@@ -291,6 +370,7 @@ fn message_event(
     message: &Value,
     wamid: &str,
     known: &HashMap<String, outbound::Outbound>,
+    settings: &ApplicationSettings,
     now: i64,
     w: &mut Writes,
 ) {
@@ -305,9 +385,15 @@ fn message_event(
     if let Some(identity) = identity_of(message) {
         w.identities.push(identity);
     }
-    let mut ids = BatchIds { known, media: &mut w.media, now };
+    let mut ids = BatchIds { known, media: &mut w.media, settings, download: Vec::new(), now };
     let body = onprem_inbound(contact, message, &id, &mut ids);
-    w.outbox.push(NewEvent::new(from, "message", body.to_string(), now));
+    let mut event = NewEvent::new(from, "message", body.to_string(), now);
+    if !ids.download.is_empty() {
+        // Goes out once the download is done (or gave up).
+        event.next_attempt_at = outbox::HELD;
+        w.downloads.extend(ids.download.iter().map(|media_id| NewDownload::new(media_id, &event.id, now)));
+    }
+    w.outbox.push(event);
 }
 
 /// A user's identity key, when the message carries one (kept for

@@ -67,7 +67,8 @@ fn referenced_wamids(conn: &mut AnyConnection, payload: &Value) -> Result<HashMa
     Ok(map)
 }
 
-/// Translates a stored message and hands it to Cloud once.
+/// Translates a stored message and hands it to Cloud once; media ids of
+/// ours become Cloud's (uploading the file first when needed).
 pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
     let payload: Value = serde_json::from_str(&row.payload)?;
     let refs = if wire::messages::referenced_ids(&payload).is_empty() {
@@ -76,7 +77,18 @@ pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome>
         let payload = payload.clone();
         core.db.run(move |conn| referenced_wamids(conn, &payload)).await?
     };
-    let cloud_payload = wire::messages::to_cloud(&row.recipient, &payload, &|id| refs.get(id).cloned());
+    let media = match crate::media_files::cloud_ids_for_send(core, &wire::messages::media_ids(&payload)).await {
+        Ok(media) => media,
+        Err(outcome) => return Ok(outcome),
+    };
+    let mut cloud_payload = wire::messages::to_cloud(&row.recipient, &payload, &|id| refs.get(id).cloned());
+    if !media.is_empty() {
+        wire::messages::for_each_media_id(&mut cloud_payload, &mut |id| {
+            if let Some(cloud_id) = media.get(id.as_str()) {
+                *id = cloud_id.clone();
+            }
+        });
+    }
     Ok(core.cloud.send_message(&cloud_payload).await)
 }
 

@@ -1,110 +1,8 @@
-//! The media types Cloud accepts, their size limits (spec section 3), and a
-//! check that a file's bytes are what its MIME type says.
+//! The media types Cloud accepts and their size limits (spec section 3; the
+//! table itself lives in `wire::media`, shared with the stack), and a check
+//! that a file's bytes are what its MIME type says.
 
-/// What a media object is sent as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Audio,
-    Document,
-    Image,
-    Sticker,
-    Video,
-}
-
-const MB: u64 = 1024 * 1024;
-const KB: u64 = 1024;
-
-const AUDIO: &[&str] = &["audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"];
-const DOCUMENT: &[&str] = &[
-    "text/plain",
-    "application/pdf",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-];
-const IMAGE: &[&str] = &["image/jpeg", "image/png"];
-const STICKER: &[&str] = &["image/webp"];
-const VIDEO: &[&str] = &["video/mp4", "video/3gpp"];
-
-// === impl Kind ===
-
-impl Kind {
-    /// The message type named `name`, if it carries media.
-    pub fn from_type(name: &str) -> Option<Kind> {
-        Some(match name {
-            "audio" => Kind::Audio,
-            "document" => Kind::Document,
-            "image" => Kind::Image,
-            "sticker" => Kind::Sticker,
-            "video" => Kind::Video,
-            _ => return None,
-        })
-    }
-
-    /// Capitalised, as Cloud's error details write it ("Unsupported Video mime type …").
-    pub fn title(self) -> &'static str {
-        match self {
-            Kind::Audio => "Audio",
-            Kind::Document => "Document",
-            Kind::Image => "Image",
-            Kind::Sticker => "Sticker",
-            Kind::Video => "Video",
-        }
-    }
-
-    /// The MIME types a message of this kind may carry.
-    pub fn mime_types(self) -> &'static [&'static str] {
-        match self {
-            Kind::Audio => AUDIO,
-            // A document may be any supported file.
-            Kind::Document => DOCUMENT,
-            Kind::Image => IMAGE,
-            Kind::Sticker => STICKER,
-            Kind::Video => VIDEO,
-        }
-    }
-
-    /// Whether a message of this kind can carry a file of `mime`.
-    pub fn accepts(self, mime: &str) -> bool {
-        let base = base_type(mime);
-        match self {
-            Kind::Document => of_mime(&base).is_some(),
-            kind => kind.mime_types().contains(&base.as_str()),
-        }
-    }
-}
-
-/// `audio/ogg; codecs=opus` → `audio/ogg`, lowercased.
-pub fn base_type(mime: &str) -> String {
-    mime.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
-}
-
-/// The kind whose table lists `mime` (WebP is a sticker).
-pub fn of_mime(mime: &str) -> Option<Kind> {
-    let base = base_type(mime);
-    [Kind::Audio, Kind::Document, Kind::Image, Kind::Sticker, Kind::Video]
-        .into_iter()
-        .find(|kind| kind.mime_types().contains(&base.as_str()))
-}
-
-/// Every supported MIME type, in the order Cloud's upload error lists them.
-pub fn all_mime_types() -> Vec<&'static str> {
-    [AUDIO, DOCUMENT, IMAGE, STICKER, VIDEO].concat()
-}
-
-/// Largest file of `mime` Cloud stores; stickers depend on animation.
-pub fn max_size(mime: &str, animated: bool) -> u64 {
-    match of_mime(mime) {
-        Some(Kind::Audio | Kind::Video) => 16 * MB,
-        Some(Kind::Image) => 5 * MB,
-        Some(Kind::Sticker) if animated => 500 * KB,
-        Some(Kind::Sticker) => 100 * KB,
-        Some(Kind::Document) | None => 100 * MB,
-    }
-}
+pub use wire::media::{Kind, all_mime_types, base_type, extension_of, max_size, of_mime};
 
 /// Whether the bytes look like `mime` where a magic number says so; types
 /// without a reliable signature pass.
@@ -155,45 +53,9 @@ pub fn mime_of_extension(path: &str) -> Option<&'static str> {
     })
 }
 
-/// The file extension of a MIME type, for download names.
-pub fn extension_of(mime: &str) -> &'static str {
-    match base_type(mime).as_str() {
-        "image/jpeg" => "jpg",
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "video/mp4" => "mp4",
-        "video/3gpp" => "3gp",
-        "audio/ogg" => "ogg",
-        "audio/mpeg" => "mp3",
-        "audio/aac" => "aac",
-        "audio/amr" => "amr",
-        "audio/mp4" => "m4a",
-        "application/pdf" => "pdf",
-        "text/plain" => "txt",
-        _ => "bin",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kinds_and_limits() {
-        assert_eq!(of_mime("audio/ogg; codecs=opus"), Some(Kind::Audio));
-        assert_eq!(of_mime("IMAGE/PNG"), Some(Kind::Image));
-        assert_eq!(of_mime("image/webp"), Some(Kind::Sticker));
-        assert_eq!(of_mime("text/html"), None);
-        assert_eq!(max_size("image/jpeg", false), 5 * MB);
-        assert_eq!(max_size("image/webp", false), 100 * KB);
-        assert_eq!(max_size("image/webp", true), 500 * KB);
-        assert_eq!(max_size("application/pdf", false), 100 * MB);
-        assert!(Kind::Image.accepts("image/png"));
-        assert!(!Kind::Image.accepts("image/webp"));
-        assert!(Kind::Document.accepts("image/png"), "any supported file can go as a document");
-        assert!(!Kind::Video.accepts("text/html"));
-        assert_eq!(all_mime_types().len(), 18);
-    }
 
     #[test]
     fn sniffing() {

@@ -442,3 +442,36 @@ fn context_and_tracking_data_carry_over() {
     let unknown = cloud(json!({"to": TO, "text": {"body": "re"}, "context": {"message_id": "wamid.ALREADY"}}));
     assert_eq!(unknown["context"], json!({"message_id": "wamid.ALREADY"}), "ids we do not know pass as given");
 }
+
+#[test]
+fn media_ids_are_found_and_mapped_in_both_payloads() {
+    use super::super::{for_each_media_id, is_our_media_id, media_ids};
+    let ours = "f043afd0-f0ae-4b9c-ab3d-696fb4c8cd68";
+    let cases = vec![
+        with("image", json!({"id": ours, "caption": "c"})),
+        with("document", json!({"id": ours, "filename": "a.pdf"})),
+        with(
+            "interactive",
+            json!({"type": "button", "header": {"type": "video", "video": {"id": ours}}, "body": {"text": "b"},
+                   "action": {"buttons": [{"type": "reply", "reply": {"id": "1", "title": "t"}}]}}),
+        ),
+        with(
+            "template",
+            json!({"namespace": "ns", "name": "spring_promo", "language": {"policy": "deterministic", "code": "en"},
+                   "components": [{"type": "header", "parameters": [{"type": "image", "image": {"id": ours}}]},
+                                  {"type": "body", "parameters": [{"type": "text", "text": "x"}]}]}),
+        ),
+    ];
+    for payload in cases {
+        let checked = validate(&payload).unwrap_or_else(|e| panic!("{payload}: {e}"));
+        assert_eq!(media_ids(&checked.payload), vec![ours.to_string()], "{payload}");
+        let mut cloud = to_cloud(TO, &checked.payload, &|_| None);
+        for_each_media_id(&mut cloud, &mut |id| *id = format!("cloud-{id}"));
+        assert_eq!(media_ids(&cloud), vec![format!("cloud-{ours}")], "{cloud}");
+    }
+    let by_link = with("image", json!({"link": "https://x.test/a.jpg"}));
+    assert!(media_ids(&by_link).is_empty());
+    assert!(is_our_media_id(ours));
+    assert!(!is_our_media_id("1037543291543636"));
+    assert!(!is_our_media_id("f043afd0_f0ae-4b9c-ab3d-696fb4c8cd68"));
+}

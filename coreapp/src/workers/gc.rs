@@ -1,0 +1,95 @@
+//! The media garbage collector. One node at a time runs it (a lease in
+//! `job_leases`); every step:
+//! - with `garbagecollector_enable.media` on, removes media ids older than
+//!   the retention (`WA_MEDIA_RETENTION_DAYS`, 30 days: as long as Cloud
+//!   keeps an upload) and their files, unless other ids share the bytes;
+//! - always, clears what crashes leave: temporary files of unfinished
+//!   uploads, file rows no media id uses, files no row knows.
+//!
+//! Files go through the same locked protocol as uploads
+//! (`store::media::reclaim_blob`), so the collector never races an upload
+//! of identical bytes on another node.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::Core;
+use crate::db::now_ms;
+use crate::store::{leases, media};
+
+/// Temporary files older than this belong to no upload still running.
+const TMP_AGE: Duration = Duration::from_secs(24 * 3600);
+/// A file that no row knows is left this long (an upload may be between
+/// placing it and committing).
+const ORPHAN_AGE: Duration = Duration::from_secs(3600);
+const BATCH: i64 = 500;
+
+pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
+    let interval = core.config.workers.gc_interval;
+    let (owner, now) = (core.owner.clone(), now_ms());
+    let until = now + 3 * interval.as_millis() as i64;
+    let mine = core.db.run(move |conn| Ok(leases::acquire(conn, leases::MEDIA_GC, &owner, now, until)?)).await?;
+    if !mine {
+        return Ok(0);
+    }
+    if core.settings().await?.garbagecollector_enable.media {
+        let purged = purge_expired(core, now - core.config.workers.media_retention.as_millis() as i64).await?;
+        if purged > 0 {
+            // More may be due: the worker loop runs the next step at once.
+            return Ok(purged);
+        }
+    }
+    clear_leftovers(core).await?;
+    Ok(0)
+}
+
+/// Removes one batch of media ids made before `before`, and their files.
+async fn purge_expired(core: &Arc<Core>, before: i64) -> anyhow::Result<usize> {
+    let expired = core.db.run(move |conn| Ok(media::older_than(conn, before, BATCH)?)).await?;
+    if expired.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<String> = expired.iter().map(|(id, _)| id.clone()).collect();
+    let blobs: BTreeSet<String> = expired.into_iter().filter_map(|(_, sha)| sha).collect();
+    let n = ids.len();
+    core.db.run(move |conn| Ok(media::delete_many(conn, &ids)?)).await?;
+    let reclaimed = reclaim(core, blobs.into_iter().collect()).await?;
+    tracing::info!(media = n, files = reclaimed, "media past retention removed");
+    Ok(n)
+}
+
+async fn clear_leftovers(core: &Arc<Core>) -> anyhow::Result<()> {
+    let store = core.media.clone();
+    let swept = tokio::task::spawn_blocking(move || store.sweep_tmp(TMP_AGE)).await??;
+    let unused = core.db.run(|conn| Ok(media::unreferenced_blobs(conn, BATCH)?)).await?;
+    let store = core.media.clone();
+    let old_files =
+        tokio::task::spawn_blocking(move || store.blobs_older_than(SystemTime::now() - ORPHAN_AGE, BATCH as usize))
+            .await??;
+    let unknown = core.db.run(move |conn| Ok(media::unknown_blobs(conn, &old_files)?)).await?;
+    let reclaimed = reclaim(core, unused.into_iter().chain(unknown).collect()).await?;
+    if swept + reclaimed > 0 {
+        tracing::info!(temporary = swept, files = reclaimed, "media leftovers removed");
+    }
+    Ok(())
+}
+
+/// Removes each file no media id uses any more; returns how many went.
+async fn reclaim(core: &Arc<Core>, shas: Vec<String>) -> anyhow::Result<usize> {
+    if shas.is_empty() {
+        return Ok(0);
+    }
+    let store = core.media.clone();
+    let n = core
+        .db
+        .run(move |conn| {
+            let mut n = 0;
+            for sha in &shas {
+                n += usize::from(media::reclaim_blob(conn, &store, sha, now_ms())?);
+            }
+            Ok(n)
+        })
+        .await?;
+    Ok(n)
+}
