@@ -40,6 +40,8 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 pub use config::{Config, DEFAULT_LISTEN};
+/// Small valid media files (tests and demos use them too).
+pub use media::samples;
 pub use settings::{
     DEFAULT_UNDELIVERABLE, HttpKnobs, Lifecycle, PairRateLimit, Rules, Settings, Throughput, Undeliverable,
     WebhookKnobs, WindowRule,

@@ -7,6 +7,7 @@
 //! `root@127.0.0.1:3306`, no password); each stack gets its own database,
 //! dropped at the end.
 
+pub mod files;
 pub mod receiver;
 
 /// Declares each listed scenario `async fn name(engine: Engine)` as two
@@ -149,6 +150,9 @@ pub struct Options {
     pub max_callback_backlog: i64,
     /// Timeout of one Cloud API request.
     pub cloud_timeout: Duration,
+    /// How often the media garbage collector runs, and what it keeps.
+    pub gc_interval: Duration,
+    pub media_retention: Duration,
 }
 
 impl Default for Options {
@@ -162,6 +166,8 @@ impl Default for Options {
             messages_rps: 0,
             max_callback_backlog: 100_000,
             cloud_timeout: Duration::from_secs(10),
+            gc_interval: WorkerConfig::default().gc_interval,
+            media_retention: WorkerConfig::default().media_retention,
         }
     }
 }
@@ -220,7 +226,8 @@ impl Stack {
         stack
     }
 
-    fn media_dir(&self) -> PathBuf {
+    /// The media volume every coreapp of the stack shares.
+    pub fn media_dir(&self) -> PathBuf {
         self.storage.dir.path().join("media")
     }
 
@@ -271,6 +278,8 @@ impl Stack {
                     poll_interval: Duration::from_millis(100),
                     health_interval: Duration::from_millis(500),
                     max_callback_backlog: self.options.max_callback_backlog,
+                    gc_interval: self.options.gc_interval,
+                    media_retention: self.options.media_retention,
                     ..WorkerConfig::default()
                 },
             };
@@ -366,6 +375,58 @@ impl Stack {
         let a = self.call(Method::POST, "/v1/users/login", Auth::Basic("admin", "secret"), Some(body)).await;
         assert_eq!(a.status, StatusCode::OK, "first admin login: {}", a.body);
         a.token()
+    }
+
+    /// `POST /v1/media` with a raw body; no `Content-Type` when `None`.
+    pub async fn upload(&self, token: &str, content_type: Option<&str>, bytes: Vec<u8>) -> Answer {
+        self.upload_on(0, token, content_type, bytes).await
+    }
+
+    pub async fn upload_on(&self, web: usize, token: &str, content_type: Option<&str>, bytes: Vec<u8>) -> Answer {
+        let mut req = self.http.post(format!("{}/v1/media", self.webs[web])).bearer_auth(token).body(bytes);
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        Answer::read(req.send().await.expect("request reaches the webapp")).await
+    }
+
+    /// `GET /v1/media/{id}`: the status, headers and raw bytes.
+    pub async fn download(&self, token: &str, id: &str) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        self.download_on(0, token, id).await
+    }
+
+    pub async fn download_on(
+        &self,
+        web: usize,
+        token: &str,
+        id: &str,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+        let r = self.http.get(format!("{}/v1/media/{id}", self.webs[web])).bearer_auth(token).send().await.unwrap();
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, headers, r.bytes().await.expect("the whole download").to_vec())
+    }
+
+    /// The stack's database, for checks and edits a client could not make.
+    pub async fn db(&self) -> coreapp::db::Db {
+        let config = self.storage.db.clone();
+        tokio::task::spawn_blocking(move || coreapp::db::Db::connect(&config, 2)).await.unwrap().unwrap()
+    }
+
+    /// Files on the media volume (content addressed: one per distinct content).
+    pub fn media_files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Ok(prefixes) = std::fs::read_dir(self.media_dir().join("blobs")) {
+            for prefix in prefixes.flatten() {
+                out.extend(std::fs::read_dir(prefix.path()).into_iter().flatten().flatten().map(|e| e.path()));
+            }
+        }
+        out
+    }
+
+    /// `POST /_sandbox/clock/advance`.
+    pub async fn advance_cloud_clock(&self, by: Value) {
+        let r = self.http.post(format!("{}/_sandbox/clock/advance", self.sandbox)).json(&by).send().await.unwrap();
+        assert!(r.status().is_success(), "sandbox refused to advance its clock by {by}");
     }
 
     /// What Cloud (the sandbox) received, oldest first.

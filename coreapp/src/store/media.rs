@@ -142,7 +142,7 @@ pub fn delete_many(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<usiz
 
 /// Takes the row lock of a file, creating its row if needed. Held until
 /// the caller's transaction ends.
-fn lock_blob(conn: &mut AnyConnection, sha256: &str, now: i64) -> QueryResult<()> {
+pub fn lock_blob(conn: &mut AnyConnection, sha256: &str, now: i64) -> QueryResult<()> {
     let sql = match conn {
         // ON DUPLICATE KEY UPDATE takes the exclusive lock on an existing row.
         AnyConnection::Mysql(_) => {
