@@ -3,6 +3,7 @@
 //! `scripts/bench`, which builds the release binaries first.
 
 mod load;
+mod media;
 mod stack;
 mod webhooks;
 
@@ -50,6 +51,16 @@ enum Scenario {
         #[arg(long, default_value_t = 1)]
         batch: usize,
     },
+    /// A 100 MB document uploaded through the stack and downloaded back, a
+    /// few times: MB/s each way and the peak resident memory the webapp and
+    /// the coreapp gain during each transfer.
+    Media {
+        /// File size in MB.
+        #[arg(long, default_value_t = 100)]
+        size_mb: u64,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
 }
 
 #[tokio::main]
@@ -62,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Webhooks { seconds, rates, batch } => {
             webhooks::run(Duration::from_secs(seconds), &rates, batch.max(1)).await
         }
+        Scenario::Media { size_mb, rounds } => media::run(size_mb.clamp(1, 100), rounds.max(1)).await,
     }
 }
 

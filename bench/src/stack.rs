@@ -218,6 +218,16 @@ impl Stack {
         Ok(token)
     }
 
+    /// The process id of one of the stack's processes.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        self.children.iter().find(|(n, _)| *n == name).map(|(_, c)| c.id())
+    }
+
+    /// A client for long transfers (no overall timeout).
+    pub fn media_http(&self) -> reqwest::Client {
+        reqwest::Client::builder().danger_accept_invalid_certs(true).build().expect("a client")
+    }
+
     /// The database, for scenarios that seed rows.
     pub fn db(&self) -> &Db {
         &self.db

@@ -139,3 +139,36 @@ async fn mysql_webhook_order() {
 async fn sqlite_webhook_order() {
     webhook_events_of_one_contact_go_in_order(false).await;
 }
+
+/// Periodic jobs (the media collector) run on one node at a time: the
+/// holder renews its lease, others get it only once it lapsed.
+async fn job_leases_have_one_holder(mysql: bool) {
+    use coreapp::store::leases::{MEDIA_GC, acquire};
+    let t = open(mysql);
+    let got =
+        t.db.run(|c| {
+            let now = now_ms();
+            Ok([
+                acquire(c, MEDIA_GC, "node-a/1", now, now + 1_000)?,
+                acquire(c, MEDIA_GC, "node-b/1", now + 10, now + 1_010)?,
+                acquire(c, MEDIA_GC, "node-a/1", now + 500, now + 1_500)?,
+                acquire(c, MEDIA_GC, "node-b/1", now + 1_200, now + 2_200)?,
+                acquire(c, MEDIA_GC, "node-b/1", now + 1_600, now + 2_600)?,
+                acquire(c, MEDIA_GC, "node-a/1", now + 1_700, now + 2_700)?,
+                acquire(c, "no-such-job", "node-a/1", now, now + 1_000)?,
+            ])
+        })
+        .await
+        .unwrap();
+    assert_eq!(got, [true, false, true, false, true, false, false]);
+}
+
+#[tokio::test]
+async fn mysql_job_leases() {
+    job_leases_have_one_holder(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_job_leases() {
+    job_leases_have_one_holder(false).await;
+}
