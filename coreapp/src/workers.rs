@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use crate::store::queue::{self, Queue};
+
 /// Below this many items a step counts as a trickle.
 const LINGER_BELOW: usize = 8;
 /// How long a worker lets a trickle gather into a batch.
@@ -68,6 +70,31 @@ pub async fn run_loop<F, Fut>(
         }
     }
     tracing::info!(worker = name, "stopped");
+}
+
+/// Runs `work` while keeping this node's claim on a queue row alive,
+/// renewed every third of the lease, so work that may outlast one lease (a
+/// large file sent to or fetched from Cloud) is not taken over and done
+/// twice by another node.
+pub async fn keep_claimed<T>(core: &crate::Core, queue: Queue, id: &str, work: impl Future<Output = T>) -> T {
+    let lease = core.config.workers.lease;
+    let every = lease / 3;
+    let mut work = std::pin::pin!(work);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = tick.tick() => {
+                let (owner, row) = (core.owner.clone(), id.to_string());
+                let until = crate::db::now_ms() + lease.as_millis() as i64;
+                match core.db.run(move |conn| Ok(queue::renew(conn, queue, &row, &owner, until)?)).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(%id, "claim lost during long work"),
+                    Err(e) => tracing::warn!(%id, error = %e, "cannot renew a claim"),
+                }
+            }
+        }
+    }
 }
 
 /// Spaces requests evenly at `rate` per second.

@@ -163,6 +163,39 @@ async fn job_leases_have_one_holder(mysql: bool) {
     assert_eq!(got, [true, false, true, false, true, false, false]);
 }
 
+/// A claim renewed by its holder (a long media transfer) is not handed to
+/// another node when the original lease would have lapsed.
+async fn a_renewed_claim_stays_with_its_holder(mysql: bool) {
+    let t = open(mysql);
+    let got =
+        t.db.run(|c| {
+            let now = now_ms();
+            outbound::insert(c, "long", "15550000009", "{}", now - 1, None)?;
+            let first = queue::claim(c, Queue::Outbound, "node-a/1", now, 1_000, 1)?;
+            let renewed = queue::renew(c, Queue::Outbound, "long", "node-a/1", now + 5_000)?;
+            let stranger = queue::renew(c, Queue::Outbound, "long", "node-b/1", now + 9_000)?;
+            let taken = queue::claim(c, Queue::Outbound, "node-b/1", now + 2_000, 1_000, 1)?;
+            let later = queue::claim(c, Queue::Outbound, "node-b/1", now + 5_001, 1_000, 1)?;
+            Ok((first, renewed, stranger, taken, later))
+        })
+        .await
+        .unwrap();
+    assert_eq!(got.0, ["long"]);
+    assert!(got.1 && !got.2, "only the holder renews");
+    assert!(got.3.is_empty(), "renewed past the first lease");
+    assert_eq!(got.4, ["long"], "taken over once the renewed lease lapsed");
+}
+
+#[tokio::test]
+async fn mysql_renewed_claims() {
+    a_renewed_claim_stays_with_its_holder(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_renewed_claims() {
+    a_renewed_claim_stays_with_its_holder(false).await;
+}
+
 #[tokio::test]
 async fn mysql_job_leases() {
     job_leases_have_one_holder(true).await;

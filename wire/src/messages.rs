@@ -37,49 +37,52 @@ pub const TYPES: &[&str] = &[
 /// The media types, sent by `id` (from `/v1/media`) or `link`.
 pub const MEDIA_TYPES: &[&str] = &["image", "audio", "video", "document", "sticker"];
 
-/// Visits every media `id` a message carries, in the on-prem payload and
-/// in the Cloud payload made from it alike (both keep these paths): the
-/// media object of a media message, an interactive message's media
-/// header, and a template's media parameters. `link`s are not visited.
-pub fn for_each_media_id(payload: &mut Value, f: &mut dyn FnMut(&mut String)) {
-    let mut visit = |holder: Option<&mut Value>| {
-        if let Some(Value::String(id)) = holder.and_then(|m| m.get_mut("id")) {
-            f(id);
-        }
-    };
-    let ty = payload.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
-    match ty.as_str() {
-        media if MEDIA_TYPES.contains(&media) => visit(payload.get_mut(media)),
-        "interactive" => {
-            if let Some(header) = payload.pointer_mut("/interactive/header") {
-                let kind = header.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
-                if MEDIA_TYPES.contains(&kind.as_str()) {
-                    visit(header.get_mut(&kind));
-                }
-            }
-        }
+/// Where a message carries media `id`s, as JSON pointers: the media object
+/// of a media message, an interactive message's media header, and a
+/// template's media parameters. The on-prem payload and the Cloud payload
+/// made from it keep these paths alike. `link`s are not included.
+fn media_id_pointers(payload: &Value) -> Vec<String> {
+    let kind_of =
+        |v: &Value| v.get("type").and_then(Value::as_str).filter(|k| MEDIA_TYPES.contains(k)).map(String::from);
+    match payload.get("type").and_then(Value::as_str).unwrap_or_default() {
+        media if MEDIA_TYPES.contains(&media) => vec![format!("/{media}/id")],
+        "interactive" => payload
+            .pointer("/interactive/header")
+            .and_then(kind_of)
+            .map(|kind| vec![format!("/interactive/header/{kind}/id")])
+            .unwrap_or_default(),
         "template" => {
-            let components = payload.pointer_mut("/template/components").and_then(Value::as_array_mut);
-            for component in components.into_iter().flatten() {
-                let parameters = component.get_mut("parameters").and_then(Value::as_array_mut);
-                for parameter in parameters.into_iter().flatten() {
-                    let kind = parameter.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
-                    if MEDIA_TYPES.contains(&kind.as_str()) {
-                        visit(parameter.get_mut(&kind));
+            let components = payload.pointer("/template/components").and_then(Value::as_array);
+            let mut out = Vec::new();
+            for (c, component) in components.into_iter().flatten().enumerate() {
+                let parameters = component.get("parameters").and_then(Value::as_array);
+                for (p, parameter) in parameters.into_iter().flatten().enumerate() {
+                    if let Some(kind) = kind_of(parameter) {
+                        out.push(format!("/template/components/{c}/parameters/{p}/{kind}/id"));
                     }
                 }
             }
+            out
         }
-        _ => {}
+        _ => Vec::new(),
     }
 }
 
-/// The media ids a payload sends (see [`for_each_media_id`]).
+/// The media ids a payload sends.
 pub fn media_ids(payload: &Value) -> Vec<String> {
-    let mut ids = Vec::new();
-    let mut copy = payload.clone();
-    for_each_media_id(&mut copy, &mut |id| ids.push(id.clone()));
-    ids
+    media_id_pointers(payload)
+        .iter()
+        .filter_map(|p| payload.pointer(p).and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+/// Visits every media id a payload sends, to replace it (ours by Cloud's).
+pub fn for_each_media_id(payload: &mut Value, f: &mut dyn FnMut(&mut String)) {
+    for pointer in media_id_pointers(payload) {
+        if let Some(Value::String(id)) = payload.pointer_mut(&pointer) {
+            f(id);
+        }
+    }
 }
 
 /// Whether a media id has the shape of ours (a UUID from `/v1/media` or an

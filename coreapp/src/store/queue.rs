@@ -124,6 +124,14 @@ pub fn claim(
     }
 }
 
+/// Extends `owner`'s claim on a row (work that outlasts one lease, such as
+/// a large media transfer). Returns false when the claim was lost.
+pub fn renew(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str, until: i64) -> QueryResult<bool> {
+    let sql = format!("UPDATE {} SET lease_until = ? WHERE id = ? AND lease_owner = ?", queue.table());
+    let n = diesel::sql_query(sql).bind::<BigInt, _>(until).bind::<Text, _>(id).bind::<Text, _>(owner).execute(conn)?;
+    Ok(n == 1)
+}
+
 /// How a claimed row ends this attempt.
 #[derive(Debug, Clone)]
 pub struct Settle<'a> {

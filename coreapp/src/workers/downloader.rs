@@ -56,7 +56,9 @@ async fn download_and_settle(core: &Arc<Core>, job: Download) -> Result<(), Core
     let row = core.db.run(move |conn| Ok(media::find(conn, &media_id)?)).await?;
     let outcome = match row {
         None => Err(Unavailable::Missing("the media id was deleted".into())),
-        Some(row) => media_files::ensure_local(core, row).await,
+        Some(row) => {
+            super::keep_claimed(core, Queue::MediaDownload, &job.id, media_files::ensure_local(core, row)).await
+        }
     };
     let attempts = job.attempts + 1;
     let owner = core.owner.clone();

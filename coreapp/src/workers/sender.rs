@@ -77,9 +77,16 @@ pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome>
         let payload = payload.clone();
         core.db.run(move |conn| referenced_wamids(conn, &payload)).await?
     };
-    let media = match crate::media_files::cloud_ids_for_send(core, &wire::messages::media_ids(&payload)).await {
-        Ok(media) => media,
-        Err(outcome) => return Ok(outcome),
+    let media_ids = wire::messages::media_ids(&payload);
+    let media = if media_ids.is_empty() {
+        HashMap::new()
+    } else {
+        // Uploading a large file may outlast the claim's lease.
+        let uploads = crate::media_files::cloud_ids_for_send(core, &media_ids);
+        match super::keep_claimed(core, Queue::Outbound, &row.id, uploads).await {
+            Ok(media) => media,
+            Err(outcome) => return Ok(outcome),
+        }
     };
     let mut cloud_payload = wire::messages::to_cloud(&row.recipient, &payload, &|id| refs.get(id).cloned());
     if !media.is_empty() {
