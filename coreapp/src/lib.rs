@@ -32,10 +32,6 @@ use tokio::sync::{Notify, watch};
 pub use config::Config;
 use db::Db;
 
-/// HTTP/2 flow-control window of gRPC streams (the webapp uses the same
-/// for its media connections).
-const MEDIA_WINDOW: u32 = 1024 * 1024;
-
 /// How long shutdown waits for workers to finish the batch in hand.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 
@@ -181,9 +177,8 @@ pub async fn run(
     tracing::info!(%addr, node = %core.config.node_id, "coreapp serving gRPC");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let served = tonic::transport::Server::builder()
-        // Media chunks flow without waiting on window updates every 64 KB.
-        .initial_stream_window_size(MEDIA_WINDOW)
-        .initial_connection_window_size(MEDIA_WINDOW)
+        .initial_stream_window_size(proto::MEDIA_WINDOW)
+        .initial_connection_window_size(proto::MEDIA_WINDOW)
         .add_service(proto::core::core_server::CoreServer::new(service::Service::new(core.clone())))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;

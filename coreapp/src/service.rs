@@ -252,11 +252,8 @@ impl CoreRpc for Service {
 
     async fn download_media(&self, req: Request<MediaId>) -> Reply<MediaStream> {
         let (row, file) = media_files::open(&self.core, req.into_inner().media_id).await?;
-        let info = MediaInfo {
-            mime_type: row.mime_type.clone(),
-            filename: media_files::file_name(&row),
-            size: file.metadata().map(|m| m.len()).unwrap_or_default(),
-        };
+        let size = file.metadata().map_err(|e| crate::error::CoreError::Internal(e.into()))?.len();
+        let info = MediaInfo { mime_type: row.mime_type.clone(), filename: media_files::file_name(&row), size };
         let (tx, rx) = tokio::sync::mpsc::channel(media_files::CHUNKS_IN_FLIGHT);
         // The reader blocks on the channel when the client is slower than
         // the disk, so at most a few chunks are in memory.

@@ -365,10 +365,20 @@ async fn inbound_media_is_downloaded_before_its_webhook_or_on_request(engine: En
     s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&token), Some(patch)).await;
     s.user_sends(json!({"from": "15550003004", "type": "image", "image": {"data": b64(&late), "mime_type": "image/jpeg", "with_url": true}})).await;
     let hook = s.receiver.wait_for(WAIT, |v| v["messages"][0]["from"] == "15550003004").await;
+    assert!(hook["messages"][0]["image"].get("file").is_none(), "{hook}");
     s.advance_cloud_clock(json!({"minutes": 10})).await;
     let (status, _, body) = s.download(&token, hook["messages"][0]["image"]["id"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body == late);
+
+    // A voice note with auto-download off: fetched on request, too.
+    s.user_sends(json!({"from": "15550003005", "type": "audio", "audio": {"data": b64(&voice), "mime_type": "audio/ogg; codecs=opus", "voice": true}})).await;
+    let note = s.receiver.wait_for(WAIT, |v| v["messages"][0]["from"] == "15550003005").await;
+    assert_eq!(note["messages"][0]["type"], "voice");
+    assert!(note["messages"][0]["voice"].get("file").is_none(), "{note}");
+    let (status, _, body) = s.download(&token, note["messages"][0]["voice"]["id"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body == voice);
 
     // Forwarding what a user sent: the file is uploaded to Cloud as ours.
     let to = "15550003099";

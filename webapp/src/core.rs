@@ -9,10 +9,6 @@ use proto::core::core_client::CoreClient;
 use tonic::transport::{Channel, Endpoint};
 use wire::{ApiError, ErrorCode};
 
-/// HTTP/2 flow-control window of media connections: large enough that a
-/// transfer is not held up by round trips, small enough to bound memory.
-pub const MEDIA_WINDOW: u32 = 1024 * 1024;
-
 #[derive(Clone)]
 pub struct Cores {
     clients: Arc<Vec<CoreClient<Channel>>>,
@@ -37,8 +33,8 @@ impl Cores {
                 .tcp_nodelay(true);
             clients.push(CoreClient::new(endpoint.clone().timeout(Duration::from_secs(45)).connect_lazy()));
             let media = endpoint
-                .initial_stream_window_size(MEDIA_WINDOW)
-                .initial_connection_window_size(MEDIA_WINDOW)
+                .initial_stream_window_size(proto::MEDIA_WINDOW)
+                .initial_connection_window_size(proto::MEDIA_WINDOW)
                 .connect_lazy();
             media_clients.push(CoreClient::new(media));
         }
