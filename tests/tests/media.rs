@@ -267,6 +267,7 @@ async fn sending_by_id_uploads_once_and_again_when_cloud_forgot(engine: Engine) 
     let payloads = sent_to(&s, to4).await;
     assert_eq!(payloads.len(), 1);
     assert_ne!(payloads[0]["image"]["id"], renewed.as_str());
+    let newest = payloads[0]["image"]["id"].as_str().unwrap().to_string();
 
     // A Cloud media id given as `id` passes through untouched.
     let to5 = "15550002005";
@@ -288,6 +289,11 @@ async fn sending_by_id_uploads_once_and_again_when_cloud_forgot(engine: Engine) 
     assert_eq!(hook["statuses"][0]["status"], "failed", "{hook}");
     assert_eq!(hook["statuses"][0]["errors"][0]["code"], 400, "{hook}");
     assert_eq!(sent_to(&s, to6).await.len(), 1, "only the text reached Cloud");
+
+    // Deleting a media id deletes its upload on Cloud as well.
+    let a = s.call(Method::DELETE, &format!("/v1/media/{id}"), Auth::Bearer(&token), None).await;
+    assert_eq!(a.status, StatusCode::OK);
+    s.wait_until(WAIT, || async { cloud_media_bytes(&s, &newest).await.is_none() }).await.expect("Cloud copy deleted");
     s.stop().await;
 }
 
