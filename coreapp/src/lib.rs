@@ -166,6 +166,7 @@ pub async fn run(
         async move { workers::gc::step(&c).await }
     }));
     tasks.spawn(backlog_loop(core.clone(), stop_rx.clone()));
+    tasks.spawn(health::heartbeat_loop(core.clone(), stop_rx.clone()));
     tasks.spawn(health::probe_loop(
         core.health.clone(),
         core.cloud.clone(),
@@ -187,7 +188,22 @@ pub async fn run(
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        tracing::warn!("workers did not finish within the grace period; their claims lapse and are resumed later");
+        // What is still in hand is handed back, so other nodes resume it now
+        // rather than when the lease lapses; a late result of ours is then
+        // discarded (settling checks the claim).
+        let owner = core.owner.clone();
+        let released = core
+            .db
+            .run(move |conn| {
+                use store::queue::{Queue, release_owner};
+                let mut n = 0;
+                for q in [Queue::Outbound, Queue::Inbound, Queue::Outbox, Queue::MediaDownload] {
+                    n += release_owner(conn, q, &owner)?;
+                }
+                Ok(n)
+            })
+            .await;
+        tracing::warn!(released = ?released.ok(), "workers did not finish within the grace period; their claims were released");
     }
     served.context("gRPC server failed")
 }

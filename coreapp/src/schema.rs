@@ -173,3 +173,20 @@ diesel::table! {
         lease_until -> BigInt,
     }
 }
+
+diesel::table! {
+    nodes (node_id) {
+        node_id -> Text,
+        instance -> Text,
+        gateway_status -> Text,
+        started_at -> BigInt,
+        heartbeat_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    send_pacing (phone_number_id) {
+        phone_number_id -> Text,
+        next_slot_us -> BigInt,
+    }
+}

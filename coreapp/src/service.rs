@@ -7,8 +7,6 @@ use proto::core::*;
 use tonic::{Request, Response, Status};
 use wire::ApiError;
 
-use crate::cloud::ProbeError;
-use crate::health::CloudHealth;
 use crate::store::revocations::Revocation;
 use crate::{Core, accounts, media_files, messaging};
 
@@ -153,40 +151,26 @@ impl CoreRpc for Service {
     }
 
     async fn health(&self, _: Request<Empty>) -> Reply<HealthReply> {
-        let mut errors = Vec::new();
-        let db_ok =
-            self.core.db.run(|conn| Ok(crate::store::queue::depth(conn, crate::store::queue::Queue::Outbox)?)).await;
-        if let Err(e) = db_ok {
-            tracing::error!(error = %e, "health: database check failed");
-            errors.push(HealthError { code: 1023, details: "Database is not reachable".into() });
-        }
-        let cloud = self.core.health.cloud();
-        let gateway_status = match (&cloud, errors.is_empty()) {
-            (_, false) => "disconnected",
-            (CloudHealth::Ok { .. }, true) => "connected",
-            (CloudHealth::Unknown, true) => "connecting",
-            (CloudHealth::Failed(ProbeError::NotConfigured | ProbeError::Rejected(_)), true) => "unregistered",
-            (CloudHealth::Failed(ProbeError::Unreachable(_)), true) => "disconnected",
-        };
-        match cloud {
-            CloudHealth::Failed(ProbeError::NotConfigured) => errors.push(HealthError {
-                code: 1011,
-                details: "Cloud API access token or phone number id is not configured".into(),
-            }),
-            CloudHealth::Failed(ProbeError::Rejected(why)) => errors.push(HealthError {
-                code: 1005,
-                details: format!("Cloud API rejected the configured token or phone number id: {why}"),
-            }),
-            CloudHealth::Failed(ProbeError::Unreachable(why)) => {
-                errors.push(HealthError { code: 1014, details: format!("Cloud API is not reachable: {why}") })
-            }
-            _ => {}
-        }
+        let (here, nodes) = crate::health::cluster(&self.core).await?;
+        let now = crate::db::now_ms();
         Ok(Response::new(HealthReply {
-            gateway_status: gateway_status.into(),
+            gateway_status: here.status.into(),
             node_id: self.core.config.node_id.clone(),
-            errors,
+            errors: here.errors.into_iter().map(|(code, details)| HealthError { code, details }).collect(),
+            nodes: nodes
+                .into_iter()
+                .map(|(n, alive)| NodeHealth {
+                    node_id: n.node_id,
+                    gateway_status: n.gateway_status,
+                    heartbeat_age_ms: now - n.heartbeat_at,
+                    alive,
+                })
+                .collect(),
         }))
+    }
+
+    async fn ping(&self, _: Request<Empty>) -> Reply<PingReply> {
+        Ok(Response::new(PingReply { node_id: self.core.config.node_id.clone(), ready: self.core.health.db_ok() }))
     }
 
     async fn send_message(&self, req: Request<SendMessageRequest>) -> Reply<SendMessageReply> {

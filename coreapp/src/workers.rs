@@ -97,7 +97,9 @@ pub async fn keep_claimed<T>(core: &crate::Core, queue: Queue, id: &str, work: i
     }
 }
 
-/// Spaces requests evenly at `rate` per second.
+/// Spaces requests evenly at `rate` per second, across every coreapp of
+/// the business number: before a batch, [`Pacer::reserve`] takes its slots
+/// from the database, behind the slots every other node took.
 pub struct Pacer {
     interval: Duration,
     next: tokio::time::Instant,
@@ -106,6 +108,26 @@ pub struct Pacer {
 impl Pacer {
     pub fn new(rate: u32) -> Self {
         Pacer { interval: Duration::from_secs(1) / rate.max(1), next: tokio::time::Instant::now() }
+    }
+
+    /// Reserves the slots of this node's next `count` sends in the shared
+    /// pacing row; [`Pacer::ready`] then hands them out. Should the
+    /// database not answer, the node paces on its own for this batch.
+    pub async fn reserve(&mut self, core: &crate::Core, count: usize) {
+        let interval_us = self.interval.as_micros() as i64;
+        let pnid = core.config.cloud.phone_number_id.clone();
+        let now_us = crate::db::now_ms() * 1000;
+        let reserved = core
+            .db
+            .run(move |conn| Ok(crate::store::pacing::reserve(conn, &pnid, count as i64, interval_us, now_us)?))
+            .await;
+        match reserved {
+            Ok(start_us) => {
+                let wait = Duration::from_micros(start_us.saturating_sub(now_us).max(0) as u64);
+                self.next = tokio::time::Instant::now() + wait;
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reserve send slots; pacing this batch locally"),
+        }
     }
 
     /// Waits for the next slot.

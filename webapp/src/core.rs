@@ -1,71 +1,242 @@
 //! Clients of the coreapps named in `WA_CORE_ADDRS`, and the mapping of
 //! their gRPC errors back to on-prem errors.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use proto::core::core_client::CoreClient;
 use tonic::transport::{Channel, Endpoint};
 use wire::{ApiError, ErrorCode};
 
+/// The coreapps a webapp talks to, with their health.
+///
+/// Each entry of `WA_CORE_ADDRS` is a host name (or address) and port. Names
+/// are resolved again every few seconds, and every address they resolve to
+/// is a node of its own, so `docker compose --scale coreapp=3` behind one
+/// name spreads over all three. Each node is pinged every second; one that
+/// does not answer, or cannot reach its database, is taken out of rotation
+/// until it answers again. Requests go to healthy nodes only; when none is
+/// known healthy they go to the configured names themselves (the call then
+/// fails, or finds a node that came back).
 #[derive(Clone)]
 pub struct Cores {
-    clients: Arc<Vec<CoreClient<Channel>>>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The configured entries, each with channels on the name itself.
+    configured: Vec<Configured>,
+    /// Resolved nodes, sorted by address so every webapp orders them alike.
+    nodes: RwLock<Vec<Node>>,
+    next: AtomicUsize,
+}
+
+struct Configured {
+    /// `host:port` as configured.
+    target: String,
+    fallback: Clients,
+}
+
+#[derive(Clone)]
+struct Clients {
+    /// Ordinary calls, with the old client's 45 s deadline.
+    calls: CoreClient<Channel>,
     /// Separate connections for media transfers: no overall deadline (a
     /// 100 MB file over a slow link takes its time), and bulk bytes do not
     /// queue in front of small calls.
-    media_clients: Arc<Vec<CoreClient<Channel>>>,
-    next: Arc<AtomicUsize>,
+    media: CoreClient<Channel>,
 }
 
+#[derive(Clone)]
+struct Node {
+    addr: SocketAddr,
+    clients: Clients,
+    healthy: bool,
+}
+
+/// How often nodes are pinged, and names resolved again.
+const PING_EVERY: Duration = Duration::from_secs(1);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+const RESOLVE_EVERY: u32 = 5;
+
+fn clients(uri: String, what: &str) -> anyhow::Result<Clients> {
+    let endpoint = Endpoint::from_shared(uri)
+        .map_err(|e| anyhow::anyhow!("WA_CORE_ADDRS entry '{what}' is not valid: {e}"))?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true);
+    let calls = CoreClient::new(endpoint.clone().timeout(Duration::from_secs(45)).connect_lazy());
+    let media = endpoint
+        .initial_stream_window_size(proto::MEDIA_WINDOW)
+        .initial_connection_window_size(proto::MEDIA_WINDOW)
+        .connect_lazy();
+    Ok(Clients { calls, media: CoreClient::new(media) })
+}
+
+// === impl Cores ===
+
 impl Cores {
-    /// Prepares a lazily connected channel per address; nothing is dialled
-    /// until the first request, so the webapp may start before its coreapps.
+    /// Prepares the configured entries; nothing is dialled or resolved
+    /// until [`Cores::watch`] runs or the first request, so the webapp may
+    /// start before its coreapps.
     pub fn new(addrs: &[String]) -> anyhow::Result<Self> {
-        let mut clients = Vec::with_capacity(addrs.len());
-        let mut media_clients = Vec::with_capacity(addrs.len());
+        let mut configured = Vec::with_capacity(addrs.len());
         for addr in addrs {
-            let uri = if addr.contains("://") { addr.clone() } else { format!("http://{addr}") };
-            let endpoint = Endpoint::from_shared(uri)
-                .map_err(|e| anyhow::anyhow!("WA_CORE_ADDRS entry '{addr}' is not valid: {e}"))?
-                .connect_timeout(Duration::from_secs(3))
-                .tcp_nodelay(true);
-            clients.push(CoreClient::new(endpoint.clone().timeout(Duration::from_secs(45)).connect_lazy()));
-            let media = endpoint
-                .initial_stream_window_size(proto::MEDIA_WINDOW)
-                .initial_connection_window_size(proto::MEDIA_WINDOW)
-                .connect_lazy();
-            media_clients.push(CoreClient::new(media));
+            let target = addr.trim_start_matches("http://").trim_end_matches('/').to_string();
+            if !target.contains(':') {
+                anyhow::bail!("WA_CORE_ADDRS entry '{addr}' needs a port (host:port)");
+            }
+            configured.push(Configured { fallback: clients(format!("http://{target}"), addr)?, target });
         }
-        Ok(Cores {
-            clients: Arc::new(clients),
-            media_clients: Arc::new(media_clients),
-            next: Arc::new(AtomicUsize::new(0)),
-        })
+        if configured.is_empty() {
+            anyhow::bail!("WA_CORE_ADDRS names no coreapp");
+        }
+        let inner = Inner { configured, nodes: RwLock::new(Vec::new()), next: AtomicUsize::new(0) };
+        Ok(Cores { inner: Arc::new(inner) })
     }
 
-    fn pick(&self) -> usize {
-        self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len()
+    /// The healthy nodes' clients, in address order; the configured names'
+    /// when no node is known healthy.
+    fn healthy(&self) -> Vec<(Option<SocketAddr>, Clients)> {
+        let nodes = self.inner.nodes.read().expect("nodes lock");
+        let healthy: Vec<_> = nodes.iter().filter(|n| n.healthy).map(|n| (Some(n.addr), n.clients.clone())).collect();
+        if healthy.is_empty() {
+            return self.inner.configured.iter().map(|c| (None, c.fallback.clone())).collect();
+        }
+        healthy
     }
 
-    /// Any coreapp (round robin).
+    fn round_robin(&self) -> (Option<SocketAddr>, Clients) {
+        let mut healthy = self.healthy();
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % healthy.len();
+        healthy.swap_remove(i)
+    }
+
+    /// Any healthy coreapp (round robin).
     pub fn any(&self) -> CoreClient<Channel> {
-        self.clients[self.pick()].clone()
+        self.round_robin().1.calls
     }
 
-    /// Any coreapp, on its media connection. Every coreapp serves every
-    /// media id (they share the volume).
+    /// Any healthy coreapp, on its media connection. Every coreapp serves
+    /// every media id (they share the volume).
     pub fn media(&self) -> CoreClient<Channel> {
-        self.media_clients[self.pick()].clone()
+        self.round_robin().1.media
     }
 
-    /// The coreapp that owns a recipient (`crc32(to) % n`, as the old
-    /// client routed), so one contact's messages keep their order.
-    pub fn for_recipient(&self, recipient: &str) -> CoreClient<Channel> {
-        let i = crc32fast::hash(recipient.as_bytes()) as usize % self.clients.len();
-        self.clients[i].clone()
+    /// The coreapp that owns a recipient (`crc32(to) % healthy`, as the old
+    /// client routed), so one contact's messages keep their order; nodes in
+    /// `avoid` (which just failed) are passed over.
+    pub fn for_recipient(&self, recipient: &str, avoid: &[SocketAddr]) -> (Option<SocketAddr>, CoreClient<Channel>) {
+        let all = self.healthy();
+        let mut usable: Vec<_> = all.iter().filter(|(a, _)| a.is_none_or(|a| !avoid.contains(&a))).cloned().collect();
+        if usable.is_empty() {
+            usable = all;
+        }
+        let i = crc32fast::hash(recipient.as_bytes()) as usize % usable.len();
+        let (addr, clients) = usable.swap_remove(i);
+        (addr, clients.calls)
     }
+
+    /// Takes a node out of rotation at once (a call to it failed to
+    /// connect); the next successful ping puts it back.
+    pub fn mark_down(&self, addr: SocketAddr) {
+        let mut nodes = self.inner.nodes.write().expect("nodes lock");
+        if let Some(n) = nodes.iter_mut().find(|n| n.addr == addr)
+            && n.healthy
+        {
+            n.healthy = false;
+            tracing::warn!(%addr, "coreapp taken out of rotation: a call could not reach it");
+        }
+    }
+
+    /// Addresses of the nodes and whether each is in rotation.
+    pub fn nodes(&self) -> Vec<(SocketAddr, bool)> {
+        self.inner.nodes.read().expect("nodes lock").iter().map(|n| (n.addr, n.healthy)).collect()
+    }
+
+    /// Resolves the configured names and pings every node, until shutdown.
+    pub async fn watch(self, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut round = 0u32;
+        loop {
+            if round.is_multiple_of(RESOLVE_EVERY) {
+                self.resolve().await;
+            }
+            round = round.wrapping_add(1);
+            self.ping_all().await;
+            tokio::select! {
+                _ = tokio::time::sleep(PING_EVERY) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn resolve(&self) {
+        let mut found = Vec::new();
+        for c in &self.inner.configured {
+            match tokio::net::lookup_host(c.target.as_str()).await {
+                Ok(addrs) => found.extend(addrs),
+                Err(e) => tracing::warn!(target = %c.target, error = %e, "cannot resolve a coreapp address"),
+            }
+        }
+        found.sort();
+        found.dedup();
+        let mut nodes = self.inner.nodes.write().expect("nodes lock");
+        let before = nodes.len();
+        nodes.retain(|n| found.contains(&n.addr));
+        for addr in found {
+            if !nodes.iter().any(|n| n.addr == addr) {
+                match clients(format!("http://{addr}"), &addr.to_string()) {
+                    // New nodes join once a ping answered.
+                    Ok(clients) => nodes.push(Node { addr, clients, healthy: false }),
+                    Err(e) => tracing::warn!(%addr, error = %e, "cannot use a coreapp address"),
+                }
+            }
+        }
+        nodes.sort_by_key(|n| n.addr);
+        if nodes.len() != before {
+            tracing::info!(nodes = nodes.len(), "coreapp addresses resolved");
+        }
+    }
+
+    async fn ping_all(&self) {
+        let nodes: Vec<Node> = self.inner.nodes.read().expect("nodes lock").clone();
+        let pings = nodes.into_iter().map(|n| async move {
+            let mut client = n.clients.calls.clone();
+            let answer = tokio::time::timeout(PING_TIMEOUT, client.ping(proto::core::Empty {})).await;
+            let ok = matches!(&answer, Ok(Ok(reply)) if reply.get_ref().ready);
+            (n.addr, ok)
+        });
+        let results = futures::future::join_all(pings).await;
+        let mut nodes = self.inner.nodes.write().expect("nodes lock");
+        for (addr, ok) in results {
+            if let Some(n) = nodes.iter_mut().find(|n| n.addr == addr)
+                && n.healthy != ok
+            {
+                n.healthy = ok;
+                if ok {
+                    tracing::info!(%addr, "coreapp in rotation");
+                } else {
+                    tracing::warn!(%addr, "coreapp taken out of rotation: no answer to ping, or no database");
+                }
+            }
+        }
+    }
+}
+
+/// Whether a failed call certainly never reached a coreapp (it could not
+/// connect), so sending it to another is safe even for a message.
+pub fn not_delivered(status: &tonic::Status) -> bool {
+    if status.code() != tonic::Code::Unavailable || status.metadata().get(proto::ERROR_CODE_KEY).is_some() {
+        return false;
+    }
+    let mut text = status.message().to_ascii_lowercase();
+    let mut source = std::error::Error::source(status);
+    while let Some(s) = source {
+        text.push_str(&s.to_string().to_ascii_lowercase());
+        source = s.source();
+    }
+    text.contains("connect") || text.contains("refused")
 }
 
 /// Maps a coreapp answer back to the on-prem error it carries. A status

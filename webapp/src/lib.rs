@@ -150,7 +150,8 @@ pub async fn run(
     };
     let state = AppState { config: Arc::new(config), cores, auth, limits: Arc::new(limits) };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let poller = tokio::spawn(auth::revocation_loop(state.clone(), state.config.revocation_poll, stop_rx));
+    let poller = tokio::spawn(auth::revocation_loop(state.clone(), state.config.revocation_poll, stop_rx.clone()));
+    let watcher = tokio::spawn(state.cores.clone().watch(stop_rx));
 
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
@@ -169,5 +170,6 @@ pub async fn run(
         None => axum_server::from_tcp(std_listener)?.handle(handle).serve(app).await?,
     }
     poller.abort();
+    watcher.abort();
     Ok(())
 }

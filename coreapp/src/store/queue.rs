@@ -191,6 +191,13 @@ pub fn release_node(conn: &mut AnyConnection, queue: Queue, node_prefix: &str) -
         .execute(conn)
 }
 
+/// Releases every claim `owner` still holds (a node stopping while work
+/// was in hand), so other nodes take it at once rather than after the lease.
+pub fn release_owner(conn: &mut AnyConnection, queue: Queue, owner: &str) -> QueryResult<usize> {
+    let sql = format!("UPDATE {} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", queue.table());
+    diesel::sql_query(sql).bind::<Text, _>(owner).execute(conn)
+}
+
 /// Rows still to do, for health and metrics.
 pub fn depth(conn: &mut AnyConnection, queue: Queue) -> QueryResult<i64> {
     count_in_state(conn, queue, PENDING)

@@ -1,7 +1,8 @@
 //! The sender: claims queued messages (the oldest of each recipient), paces
-//! them under the number's Cloud throughput, sends them, and settles each:
-//! accepted (wamid kept), retried with backoff (a recipient hit by the pair
-//! rate limit is held back 6 s), or failed with a `failed` status webhook.
+//! them under the number's Cloud throughput (one budget shared by every
+//! coreapp), sends them, and settles each: accepted (wamid kept), retried
+//! with backoff (a recipient hit by the pair rate limit is held back 6 s),
+//! or failed with a `failed` status webhook.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +37,9 @@ pub async fn step(core: &Arc<Core>, pacer: &mut Pacer) -> anyhow::Result<usize> 
         })
         .await?;
     let n = rows.len();
+    if n > 0 {
+        pacer.reserve(core, n).await;
+    }
     let mut tasks = JoinSet::new();
     for row in rows {
         pacer.ready().await;

@@ -1,0 +1,43 @@
+//! `send_pacing`: one business number's send slots, shared by every
+//! coreapp. A sender reserves the slots of the batch it is about to send in
+//! one short transaction; the reservations of all nodes line up one after
+//! the other, so together they never exceed the number's rate.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::AnyConnection;
+use crate::schema::send_pacing as sp;
+
+/// Reserves `count` slots `interval_us` apart, starting no earlier than
+/// `now_us`; returns the first slot's time (microseconds since the epoch).
+pub fn reserve(
+    conn: &mut AnyConnection,
+    phone_number_id: &str,
+    count: i64,
+    interval_us: i64,
+    now_us: i64,
+) -> QueryResult<i64> {
+    conn.transaction(|conn| {
+        let insert = match conn {
+            AnyConnection::Mysql(_) => "INSERT IGNORE INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0)",
+            AnyConnection::Sqlite(_) => {
+                "INSERT INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0) ON CONFLICT DO NOTHING"
+            }
+        };
+        diesel::sql_query(insert).bind::<Text, _>(phone_number_id).execute(conn)?;
+        // Moving the slot forward in the same statement that reads it locks
+        // the row for the rest of the transaction (SQLite has one writer).
+        diesel::sql_query(
+            "UPDATE send_pacing SET next_slot_us = \
+             (CASE WHEN next_slot_us > ? THEN next_slot_us ELSE ? END) + ? WHERE phone_number_id = ?",
+        )
+        .bind::<BigInt, _>(now_us)
+        .bind::<BigInt, _>(now_us)
+        .bind::<BigInt, _>(count * interval_us)
+        .bind::<Text, _>(phone_number_id)
+        .execute(conn)?;
+        let next: i64 = sp::table.find(phone_number_id).select(sp::next_slot_us).first(conn)?;
+        Ok(next - count * interval_us)
+    })
+}
