@@ -64,6 +64,8 @@ impl Running {
         let _ = self.stop.send(());
         match tokio::time::timeout(Duration::from_secs(30), self.task).await {
             Ok(Ok(Ok(()))) => {}
+            // Killed by the test (`kill_core`).
+            Ok(Err(e)) if e.is_cancelled() => {}
             other => panic!("a process did not stop cleanly: {other:?}"),
         }
     }
@@ -97,6 +99,8 @@ pub struct Stack {
     options: Options,
     storage: Storage,
     processes: Vec<Running>,
+    /// Index in `processes` of each coreapp.
+    core_processes: Vec<usize>,
 }
 
 fn init() {
@@ -153,6 +157,11 @@ pub struct Options {
     /// How often the media garbage collector runs, and what it keeps.
     pub gc_interval: Duration,
     pub media_retention: Duration,
+    /// Every webapp talks to every coreapp (else webapp `i` to coreapp
+    /// `i % coreapps`).
+    pub webapps_see_all_cores: bool,
+    /// How long a claim holds before another node may take the work over.
+    pub lease: Duration,
 }
 
 impl Default for Options {
@@ -168,6 +177,8 @@ impl Default for Options {
             cloud_timeout: Duration::from_secs(10),
             gc_interval: WorkerConfig::default().gc_interval,
             media_retention: WorkerConfig::default().media_retention,
+            webapps_see_all_cores: false,
+            lease: WorkerConfig::default().lease,
         }
     }
 }
@@ -221,6 +232,7 @@ impl Stack {
             options,
             storage,
             processes: Vec::new(),
+            core_processes: Vec::new(),
         };
         stack.boot().await;
         stack
@@ -280,9 +292,11 @@ impl Stack {
                     max_callback_backlog: self.options.max_callback_backlog,
                     gc_interval: self.options.gc_interval,
                     media_retention: self.options.media_retention,
+                    lease: self.options.lease,
                     ..WorkerConfig::default()
                 },
             };
+            self.core_processes.push(self.processes.len());
             self.processes.push(spawn(|rx| {
                 coreapp::run(core_config, l, async move {
                     let _ = rx.await;
@@ -291,8 +305,12 @@ impl Stack {
         }
 
         for (i, l) in web_ls.into_iter().enumerate() {
-            let core = core_addrs[i % core_addrs.len()].to_string();
-            let config = webapp::Config { core_addrs: vec![core], ..self.web_config.clone() };
+            let core_addrs = if self.options.webapps_see_all_cores {
+                core_addrs.iter().map(ToString::to_string).collect()
+            } else {
+                vec![core_addrs[i % core_addrs.len()].to_string()]
+            };
+            let config = webapp::Config { core_addrs, ..self.web_config.clone() };
             self.processes.push(spawn(|rx| {
                 webapp::run(config, l, async move {
                     let _ = rx.await;
@@ -311,10 +329,18 @@ impl Stack {
     /// Stops every process gracefully and starts them again on the same
     /// database and media folder (new ports).
     pub async fn restart(&mut self) {
+        self.core_processes.clear();
         for p in self.processes.drain(..).rev() {
             p.stop().await;
         }
         self.boot().await;
+    }
+
+    /// Kills coreapp `i` the hard way: its tasks are dropped mid-work, with
+    /// no shutdown (claims held, no deregistration), as `kill -9` would.
+    pub fn kill_core(&mut self, i: usize) {
+        let p = self.core_processes[i];
+        self.processes[p].task.abort();
     }
 
     pub async fn stop(mut self) {

@@ -1,0 +1,712 @@
+//! The deployment files (`docker/*.Dockerfile`, `compose/**/*.yml`,
+//! `compose/.env.example`) checked against the code, since no Docker engine
+//! runs in the tests: every variable a container is given is one its binary
+//! reads, every interpolated variable is documented, every file a build needs
+//! exists, the media volume is where the coreapps look for it (and nowhere
+//! near the webapp), the ports published and probed are the ones the
+//! processes listen on, long-running services restart and get time to drain,
+//! and the dev stack's parts are configured to agree with each other.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// The images' listen variable and the code's default, per binary.
+const LISTEN: &[(&str, &str, &str)] = &[
+    ("webapp", "WA_WEB_LISTEN", "0.0.0.0:443"),
+    ("coreapp", "WA_CORE_LISTEN", "0.0.0.0:6250"),
+    ("sandbox", "WA_SANDBOX_LISTEN", "127.0.0.1:9080"),
+];
+/// The coreapp's default `WA_MEDIA_DIR`.
+const MEDIA_DIR_DEFAULT: &str = "/usr/local/wamedia";
+
+#[test]
+fn every_variable_given_to_a_container_is_read_by_its_binary() {
+    let repo = Repo::load();
+    for file in &repo.compose {
+        for service in file.services() {
+            let env = service.environment();
+            let Some(bin) = repo.binary_of(&service) else {
+                let ours: Vec<_> = env.keys().filter(|k| k.starts_with("WA_")).collect();
+                assert!(
+                    ours.is_empty(),
+                    "{}: service {} runs no wa-onprem binary but sets {ours:?}",
+                    file.rel,
+                    service.name
+                );
+                continue;
+            };
+            let read = repo.variables_read_by(&bin);
+            for name in env.keys().filter(|k| k.starts_with("WA_")) {
+                assert!(
+                    read.contains(name),
+                    "{}: service {} sets {name}, which the {bin} code never reads (no \"{name}\" in {}/src)",
+                    file.rel,
+                    service.name,
+                    repo.crate_of(&bin)
+                );
+            }
+        }
+    }
+    for docker in repo.dockerfiles.values() {
+        let read = repo.variables_read_by(&docker.bin);
+        for name in docker.env.keys().filter(|k| k.starts_with("WA_")) {
+            assert!(read.contains(name), "{}: ENV {name} is never read by the {} code", docker.rel, docker.bin);
+        }
+    }
+}
+
+#[test]
+fn every_interpolated_variable_of_the_prod_files_is_in_the_env_example() {
+    let repo = Repo::load();
+    let example = read_env_example(&repo.root.join("compose/.env.example"));
+    let mut used = BTreeSet::new();
+    for file in repo.compose.iter().filter(|f| f.rel.starts_with("compose/prod/")) {
+        for name in interpolated(&file.doc) {
+            assert!(example.contains(&name), "{}: ${{{name}}} is not listed in compose/.env.example", file.rel);
+            used.insert(name);
+        }
+    }
+    for name in &example {
+        assert!(used.contains(name), "compose/.env.example lists {name}, which no compose/prod file uses");
+    }
+}
+
+#[test]
+fn builds_name_existing_dockerfiles_whose_sources_exist() {
+    let repo = Repo::load();
+    for file in &repo.compose {
+        for service in file.services() {
+            let build = &service.def["build"];
+            if build.is_badvalue() {
+                continue;
+            }
+            // `build: <context>` or `build: {context, dockerfile}`.
+            let context = build.as_str().or(build["context"].as_str()).unwrap_or(".");
+            let context = file.dir.join(context);
+            assert!(
+                same_path(&context, &repo.root),
+                "{}: service {} builds in {}, but the Dockerfiles expect the repository root as context",
+                file.rel,
+                service.name,
+                context.display()
+            );
+            let dockerfile = build["dockerfile"].as_str().unwrap_or("Dockerfile");
+            assert!(
+                context.join(dockerfile).is_file(),
+                "{}: service {} names {dockerfile}, which does not exist",
+                file.rel,
+                service.name
+            );
+        }
+    }
+    let members = repo.workspace_members();
+    let ignored = read_lines(&repo.root.join(".dockerignore"));
+    for heavy in ["target", ".git"] {
+        assert!(ignored.iter().any(|i| i == heavy), ".dockerignore does not exclude {heavy} from the build context");
+    }
+    assert!(!repo.dockerfiles.is_empty(), "no docker/*.Dockerfile found");
+    for docker in repo.dockerfiles.values() {
+        for source in &docker.copy_sources {
+            assert!(repo.root.join(source).exists(), "{}: COPY/ADD source {source} does not exist", docker.rel);
+            let top = source.trim_start_matches("./").split('/').next().unwrap_or_default();
+            assert!(
+                !ignored.iter().any(|i| i == top),
+                "{}: COPY source {source} is excluded by .dockerignore",
+                docker.rel
+            );
+        }
+        for member in &members {
+            assert!(
+                docker.copy_sources.iter().any(|s| s == member || s == "."),
+                "{}: the workspace member {member} is not copied into the build, so cargo cannot read the workspace",
+                docker.rel
+            );
+        }
+    }
+}
+
+#[test]
+fn each_dockerfile_builds_and_runs_a_real_binary() {
+    let repo = Repo::load();
+    for (stem, docker) in &repo.dockerfiles {
+        assert!(
+            repo.bins.contains_key(&docker.bin),
+            "{}: --bin {} is no [[bin]] of the workspace (known: {:?})",
+            docker.rel,
+            docker.bin,
+            repo.bins.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(stem, &docker.bin, "{}: the file is named after another binary than the one it builds", docker.rel);
+        let entry = format!("/usr/local/bin/{}", docker.bin);
+        assert!(docker.entrypoint.contains(&entry), "{}: ENTRYPOINT does not run {entry}", docker.rel);
+        let uid = docker.user.as_deref().map(|u| u.split(':').next().unwrap_or_default());
+        assert!(
+            uid.is_some_and(|u| u != "root" && u != "0"),
+            "{}: the image does not run as a non-root USER",
+            docker.rel
+        );
+    }
+}
+
+#[test]
+fn the_media_volume_is_mounted_by_every_coreapp_and_never_by_the_webapp() {
+    let repo = Repo::load();
+    for file in &repo.compose {
+        let mut media_sources = BTreeSet::new();
+        for service in file.services().iter().filter(|s| repo.binary_of(s).as_deref() == Some("coreapp")) {
+            let dir =
+                repo.effective_env(service, "coreapp", "WA_MEDIA_DIR").unwrap_or_else(|| MEDIA_DIR_DEFAULT.into());
+            let mount = service.volumes().into_iter().find(|(_, target)| *target == dir);
+            let Some((source, _)) = mount else {
+                panic!("{}: coreapp service {} mounts no volume at its WA_MEDIA_DIR {dir}", file.rel, service.name);
+            };
+            media_sources.insert(source);
+        }
+        assert!(
+            media_sources.len() <= 1,
+            "{}: the coreapps mount different media volumes {media_sources:?}; they must share one",
+            file.rel
+        );
+        for service in file.services().iter().filter(|s| repo.binary_of(s).as_deref() == Some("webapp")) {
+            for (source, target) in service.volumes() {
+                assert!(
+                    !media_sources.contains(&source) && target != MEDIA_DIR_DEFAULT,
+                    "{}: webapp service {} mounts the media volume ({source}:{target}); the webapp must not touch it",
+                    file.rel,
+                    service.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn published_and_probed_ports_are_the_listen_ports() {
+    let repo = Repo::load();
+    for docker in repo.dockerfiles.values() {
+        let (_, var, default) = listen_of(&docker.bin);
+        let listen = docker.env.get(var).map_or(default, String::as_str);
+        let port = port_of(listen);
+        assert!(
+            !listen.starts_with("127.") && !listen.starts_with("localhost"),
+            "{}: {var}={listen} is unreachable from outside the container",
+            docker.rel
+        );
+        assert_eq!(docker.expose, vec![port], "{}: EXPOSE does not match {var}={listen}", docker.rel);
+        assert_probes(&docker.healthcheck, port, &format!("{}: HEALTHCHECK", docker.rel));
+    }
+    for file in &repo.compose {
+        for service in file.services() {
+            let Some(bin) = repo.binary_of(&service) else { continue };
+            let (var, listen) = repo.listen(&service, &bin);
+            let port = port_of(&listen);
+            let at = format!("{}: service {} ({var}={listen})", file.rel, service.name);
+            assert!(!listen.starts_with("127.") && !listen.starts_with("localhost"), "{at}: listens on loopback only");
+            for published in service.published_container_ports() {
+                assert_eq!(published, port, "{at}: publishes container port {published}");
+            }
+            let test = &service.def["healthcheck"]["test"];
+            let probe = if test.is_badvalue() { repo.dockerfile_of(&bin).healthcheck.clone() } else { flatten(test) };
+            assert_probes(&probe, port, &format!("{at}: healthcheck"));
+        }
+    }
+}
+
+#[test]
+fn long_running_services_restart_and_drain_one_shots_do_not() {
+    let repo = Repo::load();
+    for file in &repo.compose {
+        for service in file.services() {
+            let restart = service.def["restart"].as_str().unwrap_or("(unset)");
+            if restart == "no" {
+                continue;
+            }
+            let at = format!("{}: service {}", file.rel, service.name);
+            assert_eq!(restart, "unless-stopped", "{at}: restart policy");
+            let grace = service.def["stop_grace_period"].as_str().unwrap_or("(unset)");
+            assert_eq!(grace, "30s", "{at}: stop_grace_period (the processes drain for up to 25 s)");
+        }
+    }
+}
+
+#[test]
+fn the_dev_stack_agrees_with_itself() {
+    let repo = Repo::load();
+    let dev = repo.compose.iter().find(|f| f.rel == "compose/dev.yml").expect("compose/dev.yml");
+    let services = dev.services();
+    let running = |bin: &str| {
+        let found: Vec<_> = services.iter().filter(|s| repo.binary_of(s).as_deref() == Some(bin)).collect();
+        assert!(!found.is_empty(), "compose/dev.yml: no {bin} service");
+        found
+    };
+    let get = |service: &Service, bin: &str, var: &str| repo.effective_env(service, bin, var).unwrap_or_default();
+    let sandbox = running("sandbox")[0];
+    let webapp = running("webapp")[0];
+    // The sandbox's own defaults, as in sandbox/src/config.rs.
+    let sandbox_var = |var: &str, default: &str| {
+        Some(get(sandbox, "sandbox", var)).filter(|v| !v.is_empty()).unwrap_or_else(|| default.into())
+    };
+    let pairs = [
+        ("WA_CLOUD_APP_SECRET", sandbox_var("WA_SANDBOX_APP_SECRET", "sandbox-app-secret")),
+        ("WA_CLOUD_VERIFY_TOKEN", sandbox_var("WA_SANDBOX_VERIFY_TOKEN", "sandbox-verify-token")),
+    ];
+    for (var, expected) in pairs {
+        assert_eq!(get(webapp, "webapp", var), expected, "compose/dev.yml: webapp {var} differs from the sandbox's");
+    }
+    let numbers = sandbox_var("WA_SANDBOX_PHONE_NUMBER_IDS", "100000000000001");
+    for core in running("coreapp") {
+        let at = format!("compose/dev.yml: service {}", core.name);
+        let token = sandbox_var("WA_SANDBOX_ACCESS_TOKEN", "sandbox-token");
+        assert_eq!(get(core, "coreapp", "WA_CLOUD_ACCESS_TOKEN"), token, "{at}: WA_CLOUD_ACCESS_TOKEN");
+        let number = get(core, "coreapp", "WA_CLOUD_PHONE_NUMBER_ID");
+        assert!(numbers.split(',').any(|n| n.trim() == number), "{at}: number {number} is not hosted by the sandbox");
+        let waba = sandbox_var("WA_SANDBOX_WABA_ID", "200000000000001");
+        assert_eq!(get(core, "coreapp", "WA_CLOUD_WABA_ID"), waba, "{at}: WA_CLOUD_WABA_ID");
+        let cloud = get(core, "coreapp", "WA_CLOUD_BASE_URL");
+        let sandbox_port = port_of(&repo.listen(sandbox, "sandbox").1);
+        assert_eq!(cloud, format!("http://{}:{sandbox_port}", sandbox.name), "{at}: WA_CLOUD_BASE_URL");
+    }
+    for addr in get(webapp, "webapp", "WA_CORE_ADDRS").split(',') {
+        let (host, port) = addr.trim().rsplit_once(':').expect("WA_CORE_ADDRS entries are host:port");
+        let core = services.iter().find(|s| s.name == host);
+        let core = core.unwrap_or_else(|| panic!("compose/dev.yml: WA_CORE_ADDRS names {host}, which is no service"));
+        let (_, listen) = repo.listen(core, "coreapp");
+        assert_eq!(port.parse::<u16>().ok(), Some(port_of(&listen)), "compose/dev.yml: WA_CORE_ADDRS entry {addr}");
+    }
+    let hook = sandbox_var("WA_SANDBOX_WEBHOOK_URL", "");
+    let web_port = port_of(&repo.listen(webapp, "webapp").1);
+    assert_eq!(
+        hook,
+        format!("https://{}:{web_port}/cloud/webhooks", webapp.name),
+        "compose/dev.yml: sandbox webhook URL"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The repository's files, read once per test.
+
+struct Repo {
+    root: PathBuf,
+    compose: Vec<ComposeFile>,
+    /// By file stem: `docker/coreapp.Dockerfile` is `coreapp`.
+    dockerfiles: BTreeMap<String, Dockerfile>,
+    /// Every `[[bin]]` of the workspace and the folder of its crate.
+    bins: BTreeMap<String, String>,
+}
+
+struct ComposeFile {
+    /// Relative to the repository root, for messages.
+    rel: String,
+    dir: PathBuf,
+    doc: Yaml,
+}
+
+struct Service<'a> {
+    name: String,
+    def: &'a Yaml,
+}
+
+struct Dockerfile {
+    rel: String,
+    /// The `--bin` its `cargo build` names.
+    bin: String,
+    copy_sources: Vec<String>,
+    /// `ENV` of the last stage (the image's defaults).
+    env: BTreeMap<String, String>,
+    expose: Vec<u16>,
+    healthcheck: String,
+    entrypoint: String,
+    user: Option<String>,
+}
+
+impl Repo {
+    fn load() -> Repo {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repository root");
+        let mut paths = vec![root.join("compose/dev.yml")];
+        paths.extend(files_with_extension(&root.join("compose/prod"), "yml"));
+        for expected in ["db.yml", "coreapp.yml", "webapp.yml"] {
+            assert!(root.join("compose/prod").join(expected).is_file(), "compose/prod/{expected} is missing");
+        }
+        let compose = paths.iter().map(|p| ComposeFile::load(&root, p)).collect();
+        let dockerfiles = files_with_extension(&root.join("docker"), "Dockerfile")
+            .iter()
+            .map(|p| {
+                let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+                (stem, Dockerfile::load(&root, p))
+            })
+            .collect();
+        let mut repo = Repo { root, compose, dockerfiles, bins: BTreeMap::new() };
+        for member in repo.workspace_members() {
+            for bin in bin_names(&read(&repo.root.join(&member).join("Cargo.toml"))) {
+                repo.bins.insert(bin, member.clone());
+            }
+        }
+        repo
+    }
+
+    /// `members = [...]` of the workspace's Cargo.toml.
+    fn workspace_members(&self) -> Vec<String> {
+        let manifest = read(&self.root.join("Cargo.toml"));
+        let start = manifest.find("members").expect("workspace members");
+        let list = &manifest[start..];
+        let list = &list[list.find('[').unwrap() + 1..list.find(']').unwrap()];
+        list.split(',').map(|m| m.trim().trim_matches('"').to_string()).filter(|m| !m.is_empty()).collect()
+    }
+
+    /// The wa-onprem binary a service runs: the `--bin` of the Dockerfile it
+    /// builds, or the name of a `wa-onprem/<bin>` image.
+    fn binary_of(&self, service: &Service) -> Option<String> {
+        if let Some(dockerfile) = service.def["build"]["dockerfile"].as_str() {
+            let stem = Path::new(dockerfile).file_stem()?.to_string_lossy().into_owned();
+            return Some(self.dockerfiles.get(&stem)?.bin.clone());
+        }
+        let image = service.def["image"].as_str()?;
+        let name = image.strip_prefix("wa-onprem/")?;
+        Some(name.split(':').next()?.to_string())
+    }
+
+    fn crate_of(&self, bin: &str) -> &str {
+        self.bins.get(bin).unwrap_or_else(|| panic!("no crate builds a binary named {bin}"))
+    }
+
+    fn dockerfile_of(&self, bin: &str) -> &Dockerfile {
+        self.dockerfiles.values().find(|d| d.bin == bin).unwrap_or_else(|| panic!("no Dockerfile builds {bin}"))
+    }
+
+    /// Every `"WA_..."` string literal in the sources of the binary's crate.
+    fn variables_read_by(&self, bin: &str) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for file in rust_files(&self.root.join(self.crate_of(bin)).join("src")) {
+            names.extend(quoted_wa_names(&read(&file)));
+        }
+        assert!(!names.is_empty(), "found no WA_ variable in the {bin} sources");
+        names
+    }
+
+    /// The listen variable of the binary a service runs, and its effective value.
+    fn listen(&self, service: &Service, bin: &str) -> (&'static str, String) {
+        let (_, var, default) = listen_of(bin);
+        (var, self.effective_env(service, bin, var).unwrap_or_else(|| default.into()))
+    }
+
+    /// A variable as the process sees it: the service's value, else the
+    /// image's `ENV`; `None` when neither sets it (the code's default).
+    fn effective_env(&self, service: &Service, bin: &str, var: &str) -> Option<String> {
+        let value = service.environment().remove(var).or_else(|| self.dockerfile_of(bin).env.get(var).cloned())?;
+        assert!(!value.contains('$'), "service {}: {var}={value} must be literal to be checked", service.name);
+        Some(value)
+    }
+}
+
+impl ComposeFile {
+    fn load(root: &Path, path: &Path) -> ComposeFile {
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let docs = YamlLoader::load_from_str(&read(path)).unwrap_or_else(|e| panic!("{rel}: invalid YAML: {e}"));
+        assert_eq!(docs.len(), 1, "{rel}: expected one YAML document");
+        let doc = docs.into_iter().next().unwrap();
+        assert!(doc["services"].as_hash().is_some_and(|s| !s.is_empty()), "{rel}: no services");
+        ComposeFile { rel, dir: path.parent().unwrap().to_path_buf(), doc }
+    }
+
+    fn services(&self) -> Vec<Service<'_>> {
+        let services = self.doc["services"].as_hash().unwrap();
+        services
+            .iter()
+            .map(|(name, def)| Service { name: name.as_str().expect("service names are strings").to_string(), def })
+            .collect()
+    }
+}
+
+impl Service<'_> {
+    /// `environment`, in its mapping or its list (`KEY=value`) form.
+    fn environment(&self) -> BTreeMap<String, String> {
+        let env = &self.def["environment"];
+        if let Some(map) = env.as_hash() {
+            return map.iter().map(|(k, v)| (scalar(k), scalar(v))).collect();
+        }
+        let list = env.as_vec().map(Vec::as_slice).unwrap_or_default();
+        list.iter()
+            .map(|item| {
+                let item = scalar(item);
+                let (k, v) = item.split_once('=').unwrap_or((&item, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+
+    /// `(source, target)` of each mount, short (`src:target[:mode]`) or long syntax.
+    fn volumes(&self) -> Vec<(String, String)> {
+        let list = self.def["volumes"].as_vec().map(Vec::as_slice).unwrap_or_default();
+        list.iter()
+            .map(|v| match v.as_str() {
+                Some(short) => {
+                    let parts = split_outside_braces(short, ':');
+                    match parts.as_slice() {
+                        [target] => (String::new(), target.clone()),
+                        [source, target, ..] => (source.clone(), target.clone()),
+                        [] => unreachable!(),
+                    }
+                }
+                None => (scalar(&v["source"]), scalar(&v["target"])),
+            })
+            .collect()
+    }
+
+    /// The container side of each `ports` entry.
+    fn published_container_ports(&self) -> Vec<u16> {
+        let list = self.def["ports"].as_vec().map(Vec::as_slice).unwrap_or_default();
+        list.iter()
+            .map(|p| {
+                let container = match p.as_hash() {
+                    Some(_) => scalar(&p["target"]),
+                    None => split_outside_braces(&scalar(p), ':').pop().unwrap_or_default(),
+                };
+                let container = container.split('/').next().unwrap_or_default();
+                container.parse().unwrap_or_else(|_| panic!("service {}: cannot read port {container:?}", self.name))
+            })
+            .collect()
+    }
+}
+
+impl Dockerfile {
+    fn load(root: &Path, path: &Path) -> Dockerfile {
+        let rel = path.strip_prefix(root).unwrap().display().to_string();
+        let instructions = instructions(&read(path));
+        let last_from = instructions.iter().rposition(|(k, _)| k == "FROM").expect("a FROM");
+        let mut file = Dockerfile {
+            bin: String::new(),
+            copy_sources: Vec::new(),
+            env: BTreeMap::new(),
+            expose: Vec::new(),
+            healthcheck: String::new(),
+            entrypoint: String::new(),
+            user: None,
+            rel,
+        };
+        for (i, (keyword, args)) in instructions.iter().enumerate() {
+            let runtime = i > last_from;
+            match keyword.as_str() {
+                "RUN" if args.contains("cargo build") => {
+                    let words: Vec<&str> = args.split_whitespace().collect();
+                    let at = words.iter().position(|w| *w == "--bin");
+                    let bin = at.and_then(|at| words.get(at + 1));
+                    file.bin = bin.unwrap_or_else(|| panic!("{}: cargo build without --bin", file.rel)).to_string();
+                }
+                "COPY" | "ADD" if !args.contains("--from=") => {
+                    let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+                    let (_, sources) = words.split_last().expect("COPY has a destination");
+                    file.copy_sources.extend(sources.iter().map(|s| s.to_string()));
+                }
+                "ENV" if runtime => {
+                    for pair in args.split_whitespace() {
+                        let (k, v) = pair.split_once('=').expect("ENV in KEY=value form");
+                        file.env.insert(k.to_string(), v.to_string());
+                    }
+                }
+                "EXPOSE" if runtime => file
+                    .expose
+                    .extend(args.split_whitespace().map(|p| p.split('/').next().unwrap().parse::<u16>().unwrap())),
+                "HEALTHCHECK" if runtime => file.healthcheck = args.clone(),
+                "ENTRYPOINT" if runtime => file.entrypoint = args.clone(),
+                "USER" if runtime => file.user = Some(args.trim().to_string()),
+                _ => {}
+            }
+        }
+        assert!(!file.bin.is_empty(), "{}: no `cargo build --bin`", file.rel);
+        file
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers.
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    read(path).lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect()
+}
+
+/// The variable names `NAME=...` of an env file.
+fn read_env_example(path: &Path) -> BTreeSet<String> {
+    read_lines(path).iter().filter_map(|l| l.split_once('=')).map(|(k, _)| k.trim().to_string()).collect()
+}
+
+fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    let mut paths: Vec<PathBuf> =
+        entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == ext) && p.is_file()).collect();
+    paths.sort();
+    paths
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    a.canonicalize().ok() == b.canonicalize().ok()
+}
+
+/// `[[bin]] name = "..."` entries of a crate manifest.
+fn bin_names(manifest: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+            continue;
+        }
+        match line.split_once('=') {
+            Some((key, value)) if in_bin && key.trim() == "name" => names.push(value.trim().trim_matches('"').into()),
+            _ => {}
+        }
+    }
+    names
+}
+
+/// `"WA_NAME"` string literals: exactly a variable name between quotes.
+fn quoted_wa_names(source: &str) -> Vec<String> {
+    source
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.starts_with("WA_") && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+        .map(String::from)
+        .collect()
+}
+
+/// The names compose would interpolate (`${NAME...}`, `$NAME`; `$$` is a
+/// literal `$`) in every string of a document.
+fn interpolated(doc: &Yaml) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut strings = Vec::new();
+    collect_strings(doc, &mut strings);
+    for s in strings {
+        let mut rest = s.as_str();
+        while let Some(at) = rest.find('$') {
+            rest = &rest[at + 1..];
+            if let Some(after) = rest.strip_prefix('$') {
+                rest = after;
+                continue;
+            }
+            let name: String =
+                rest.trim_start_matches('{').chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if !name.is_empty() {
+                names.insert(name);
+            }
+        }
+    }
+    names
+}
+
+fn collect_strings(node: &Yaml, out: &mut Vec<String>) {
+    match node {
+        Yaml::String(s) => out.push(s.clone()),
+        Yaml::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        Yaml::Hash(map) => map.iter().for_each(|(k, v)| {
+            collect_strings(k, out);
+            collect_strings(v, out);
+        }),
+        _ => {}
+    }
+}
+
+/// A scalar as compose reads it: strings as they are, numbers and booleans
+/// as written, null as empty.
+fn scalar(node: &Yaml) -> String {
+    match node {
+        Yaml::String(s) | Yaml::Real(s) => s.clone(),
+        Yaml::Integer(i) => i.to_string(),
+        Yaml::Boolean(b) => b.to_string(),
+        Yaml::Null | Yaml::BadValue => String::new(),
+        other => panic!("expected a scalar, found {other:?}"),
+    }
+}
+
+/// A healthcheck `test` (a list or a string) as one string.
+fn flatten(test: &Yaml) -> String {
+    match test.as_vec() {
+        Some(items) => items.iter().map(scalar).collect::<Vec<_>>().join(" "),
+        None => scalar(test),
+    }
+}
+
+/// Splits on `sep` except inside `${...}` (whose `:-` and `:?` hold colons).
+fn split_outside_braces(s: &str, sep: char) -> Vec<String> {
+    let (mut parts, mut current, mut depth) = (Vec::new(), String::new(), 0);
+    for c in s.chars() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            c if c == sep && depth == 0 => {
+                parts.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    parts.push(current);
+    parts
+}
+
+/// A Dockerfile's instructions `(KEYWORD, arguments)`, with continuation
+/// lines joined and comment lines dropped (as Docker drops them).
+fn instructions(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = String::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        match line.strip_suffix('\\') {
+            Some(part) => {
+                pending.push_str(part);
+                pending.push(' ');
+            }
+            None => {
+                pending.push_str(line);
+                let (keyword, args) = pending.split_once(char::is_whitespace).unwrap_or((&pending, ""));
+                out.push((keyword.to_ascii_uppercase(), args.trim().to_string()));
+                pending.clear();
+            }
+        }
+    }
+    out
+}
+
+fn listen_of(bin: &str) -> (&'static str, &'static str, &'static str) {
+    *LISTEN.iter().find(|(b, _, _)| *b == bin).unwrap_or_else(|| panic!("no listen variable known for {bin}"))
+}
+
+fn port_of(listen: &str) -> u16 {
+    let port = listen.rsplit_once(':').map(|(_, p)| p).unwrap_or_default();
+    port.parse().unwrap_or_else(|_| panic!("{listen:?} has no port"))
+}
+
+/// Every loopback port a probe command connects to (`127.0.0.1:PORT`, `localhost:PORT`,
+/// bash's `/dev/tcp/127.0.0.1/PORT`) must be `port`, and there must be one.
+fn assert_probes(command: &str, port: u16, at: &str) {
+    let mut probed = Vec::new();
+    for host in ["127.0.0.1", "localhost"] {
+        for (i, _) in command.match_indices(host) {
+            let rest = &command[i + host.len()..];
+            let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix('/')) else { continue };
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            probed.extend(digits.parse::<u16>().ok());
+        }
+    }
+    assert!(!probed.is_empty(), "{at} probes no loopback port: {command:?}");
+    assert!(probed.iter().all(|p| *p == port), "{at} probes {probed:?}, but the process listens on {port}");
+}
