@@ -111,9 +111,14 @@ impl Config {
         if retention_days == 0 {
             bail!("WA_MEDIA_RETENTION_DAYS must be at least 1");
         }
+        let lease_s: u64 = parse("WA_WORK_LEASE_S", 60)?;
+        if lease_s < 3 {
+            bail!("WA_WORK_LEASE_S must be at least 3 (seconds)");
+        }
         let workers = WorkerConfig {
             send_rate: parse("WA_CLOUD_SEND_RATE", 80)?,
             media_retention: Duration::from_secs(retention_days * 24 * 3600),
+            lease: Duration::from_secs(lease_s),
             ..WorkerConfig::default()
         };
         if workers.send_rate == 0 {
@@ -148,12 +153,13 @@ impl Config {
     /// The effective configuration without secrets, for the start-up log.
     pub fn describe(&self) -> String {
         format!(
-            "node={} db={} pool={} media={} media_retention={}d cloud={}/{} phone_number_id={} token={} send_rate={}/s",
+            "node={} db={} pool={} media={} media_retention={}d lease={}s cloud={}/{} phone_number_id={} token={} send_rate={}/s",
             self.node_id,
             self.db.describe(),
             self.db_pool_size,
             self.media_dir.display(),
             self.workers.media_retention.as_secs() / 86400,
+            self.workers.lease.as_secs(),
             self.cloud.base_url,
             self.cloud.api_version,
             self.cloud.phone_number_id,

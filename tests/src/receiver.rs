@@ -65,9 +65,14 @@ impl Default for PrivateCa {
 
 impl Receiver {
     pub async fn start() -> Receiver {
+        Self::start_on(std::net::Ipv4Addr::LOCALHOST.into()).await
+    }
+
+    /// The receiver on another local address (a test host's).
+    pub async fn start_on(ip: std::net::IpAddr) -> Receiver {
         let inner = Arc::new(Inner::default());
         let app = Router::new().route("/webhook", post(record)).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let url = format!("http://{}/webhook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver { inner, url }

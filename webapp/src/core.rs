@@ -65,6 +65,12 @@ fn clients(uri: String, what: &str) -> anyhow::Result<Clients> {
     let endpoint = Endpoint::from_shared(uri)
         .map_err(|e| anyhow::anyhow!("WA_CORE_ADDRS entry '{what}' is not valid: {e}"))?
         .connect_timeout(Duration::from_secs(3))
+        // A coreapp host that drops off the network sends no reset: HTTP/2
+        // pings find the dead connection within seconds, so calls on it
+        // fail instead of waiting out their deadline.
+        .http2_keep_alive_interval(Duration::from_secs(1))
+        .keep_alive_timeout(Duration::from_secs(2))
+        .keep_alive_while_idle(true)
         .tcp_nodelay(true);
     let calls = CoreClient::new(endpoint.clone().timeout(Duration::from_secs(45)).connect_lazy());
     let media = endpoint
