@@ -66,6 +66,10 @@ impl Outcome {
         self.latencies[i].as_secs_f64() * 1000.0
     }
 
+    pub fn p99_ms(&self) -> f64 {
+        self.percentile(0.99)
+    }
+
     pub fn print(&self, target: &str, concurrency: usize) {
         println!(
             "{:>12} {:>12} {:>14.0} {:>10.2} {:>10.2} {:>8}",

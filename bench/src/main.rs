@@ -4,6 +4,7 @@
 
 mod load;
 mod media;
+mod scale;
 mod stack;
 mod webhooks;
 
@@ -54,6 +55,23 @@ enum Scenario {
     /// A 100 MB document uploaded through the stack and downloaded back, a
     /// few times: MB/s each way and the peak resident memory the webapp and
     /// the coreapp gain during each transfer.
+    /// Send throughput with 1, 2 and 3 coreapps on one database, the
+    /// number's rate held by three coreapps together, and how long failover
+    /// takes when one of two coreapps is killed.
+    Scale {
+        /// Coreapp counts, comma separated.
+        #[arg(long, default_value = "1,2,3", value_delimiter = ',')]
+        coreapps: Vec<usize>,
+        /// Messages queued per count.
+        #[arg(long, default_value_t = 5_000)]
+        messages: usize,
+        /// The number's rate for the pacing run.
+        #[arg(long, default_value_t = 200)]
+        paced_rate: u32,
+        /// `WA_WORK_LEASE_S` for the failover run.
+        #[arg(long, default_value_t = 10)]
+        lease_s: u64,
+    },
     Media {
         /// File size in MB.
         #[arg(long, default_value_t = 100)]
@@ -73,12 +91,15 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Webhooks { seconds, rates, batch } => {
             webhooks::run(Duration::from_secs(seconds), &rates, batch.max(1)).await
         }
+        Scenario::Scale { coreapps, messages, paced_rate, lease_s } => {
+            scale::run(&coreapps, messages, paced_rate.max(1), lease_s.max(3)).await
+        }
         Scenario::Media { size_mb, rounds } => media::run(size_mb.clamp(1, 100), rounds.max(1)).await,
     }
 }
 
 async fn messages(per_level: Duration, levels: &[usize], drain: usize, send_rate: u32) -> anyhow::Result<()> {
-    let stack = stack::Stack::start(stack::Options { send_rate }).await?;
+    let stack = stack::Stack::start(stack::Options::new(send_rate)).await?;
     let token = stack.admin_token().await?;
 
     println!("== POST /v1/messages, text, {}s per level, MariaDB, TLS on ==", per_level.as_secs());

@@ -39,7 +39,7 @@ impl Watch {
     fn start(stack: &Stack) -> anyhow::Result<Watch> {
         let mut pids = Vec::new();
         for name in ["webapp", "coreapp"] {
-            let pid = stack.pid(name).context("process missing")?;
+            let pid = stack.pid(if name == "coreapp" { "coreapp-1" } else { name }).context("process missing")?;
             reset_peak(pid)?;
             pids.push((name, pid, rss_kb(pid)?.0));
         }
@@ -58,7 +58,7 @@ impl Watch {
 }
 
 pub async fn run(size_mb: u64, rounds: usize) -> anyhow::Result<()> {
-    let stack = Stack::start(crate::stack::Options { send_rate: 80 }).await?;
+    let stack = Stack::start(crate::stack::Options::new(80)).await?;
     let token = stack.admin_token().await?;
     let size = size_mb * 1024 * 1024;
     let file = std::env::temp_dir().join(format!("wa-bench-media-{}.pdf", wire::ids::random_hex(4)));

@@ -24,6 +24,16 @@ const ADMIN_PASSWORD: &str = "Bench#pass1";
 
 pub struct Options {
     pub send_rate: u32,
+    /// Coreapps sharing the database (each its own process).
+    pub coreapps: usize,
+    /// `WA_WORK_LEASE_S` of the coreapps.
+    pub lease_s: u64,
+}
+
+impl Options {
+    pub fn new(send_rate: u32) -> Options {
+        Options { send_rate, coreapps: 1, lease_s: 60 }
+    }
 }
 
 /// Counts the on-prem webhooks the business would receive, and for status
@@ -117,7 +127,8 @@ impl Stack {
         let receiver_url = format!("http://{}/hook", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
 
-        let (sandbox_port, core_port, web_port) = (free_port(), free_port(), free_port());
+        let (sandbox_port, web_port) = (free_port(), free_port());
+        let core_ports: Vec<u16> = (0..options.coreapps.max(1)).map(|_| free_port()).collect();
         let sandbox = format!("http://127.0.0.1:{sandbox_port}");
         let web = format!("https://127.0.0.1:{web_port}");
         let (db_host, db_port, db_user, db_password, db_prefix) = match &db_config {
@@ -139,27 +150,33 @@ impl Stack {
             ("RUST_LOG", "warn".into()),
         ];
         children.push(("sandbox", spawn("sandbox", &sandbox_env, logs("sandbox")?)?));
-        let core_env = [
-            ("WA_CORE_LISTEN", format!("127.0.0.1:{core_port}")),
-            ("WA_NODE_ID", "bench-core-1".into()),
-            ("WA_DB_ENGINE", "MYSQL".into()),
-            ("WA_DB_HOSTNAME", db_host),
-            ("WA_DB_PORT", db_port),
-            ("WA_DB_USERNAME", db_user),
-            ("WA_DB_PASSWORD", db_password),
-            ("WA_DB_NAME_PREFIX", db_prefix),
-            ("WA_DB_POOL_SIZE", "16".into()),
-            ("WA_MEDIA_DIR", dir.join("media").display().to_string()),
-            ("WA_CLOUD_BASE_URL", sandbox.clone()),
-            ("WA_CLOUD_ACCESS_TOKEN", CLOUD_TOKEN.into()),
-            ("WA_CLOUD_PHONE_NUMBER_ID", PNID.into()),
-            ("WA_CLOUD_SEND_RATE", options.send_rate.to_string()),
-            ("RUST_LOG", "warn".into()),
-        ];
-        children.push(("coreapp", spawn("coreapp", &core_env, logs("coreapp")?)?));
+        for (i, core_port) in core_ports.iter().enumerate() {
+            let core_env = [
+                ("WA_CORE_LISTEN", format!("127.0.0.1:{core_port}")),
+                ("WA_NODE_ID", format!("bench-core-{}", i + 1)),
+                ("WA_WORK_LEASE_S", options.lease_s.to_string()),
+                ("WA_DB_ENGINE", "MYSQL".into()),
+                ("WA_DB_HOSTNAME", db_host.clone()),
+                ("WA_DB_PORT", db_port.clone()),
+                ("WA_DB_USERNAME", db_user.clone()),
+                ("WA_DB_PASSWORD", db_password.clone()),
+                ("WA_DB_NAME_PREFIX", db_prefix.clone()),
+                ("WA_DB_POOL_SIZE", "16".into()),
+                ("WA_MEDIA_DIR", dir.join("media").display().to_string()),
+                ("WA_CLOUD_BASE_URL", sandbox.clone()),
+                ("WA_CLOUD_ACCESS_TOKEN", CLOUD_TOKEN.into()),
+                ("WA_CLOUD_PHONE_NUMBER_ID", PNID.into()),
+                ("WA_CLOUD_SEND_RATE", options.send_rate.to_string()),
+                ("RUST_LOG", "warn".into()),
+            ];
+            let name: &'static str =
+                ["coreapp-1", "coreapp-2", "coreapp-3", "coreapp-4"].get(i).copied().unwrap_or("coreapp-n");
+            children.push((name, spawn("coreapp", &core_env, logs(name)?)?));
+        }
+        let core_addrs: Vec<String> = core_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let web_env = [
             ("WA_WEB_LISTEN", format!("127.0.0.1:{web_port}")),
-            ("WA_CORE_ADDRS", format!("127.0.0.1:{core_port}")),
+            ("WA_CORE_ADDRS", core_addrs.join(",")),
             ("WA_CLOUD_APP_SECRET", "sandbox-app-secret".into()),
             ("WA_CLOUD_VERIFY_TOKEN", "sandbox-verify-token".into()),
             ("RUST_LOG", "warn".into()),
@@ -216,6 +233,14 @@ impl Stack {
             bail!("could not set the webhook URL: {}", r.text().await?);
         }
         Ok(token)
+    }
+
+    /// Kills one of the stack's processes with SIGKILL (no shutdown).
+    pub fn kill(&mut self, name: &str) {
+        if let Some((_, child)) = self.children.iter_mut().find(|(n, _)| *n == name) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// The process id of one of the stack's processes.

@@ -26,7 +26,7 @@ fn sign(body: &[u8]) -> String {
 }
 
 pub async fn run(per_rate: Duration, rates: &[u64], batch: usize) -> anyhow::Result<()> {
-    let stack = crate::stack::Stack::start(crate::stack::Options { send_rate: 80 }).await?;
+    let stack = crate::stack::Stack::start(crate::stack::Options::new(80)).await?;
     let token = stack.admin_token().await?;
     // Every status goes to the business, `sent` included.
     let patch = json!({"sent_status": true});

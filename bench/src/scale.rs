@@ -1,0 +1,158 @@
+//! The scale-out scenario, on this one machine:
+//! - send throughput with 1, 2 and 3 coreapps on one database: messages
+//!   accepted through the webapp, then drained to Cloud (unpaced), so the
+//!   figures show what coordinating several nodes costs;
+//! - global pacing: the number's rate held by three coreapps together;
+//! - failover: one of two coreapps killed (SIGKILL) under a steady load:
+//!   how many requests failed and for how long, and when the work it had
+//!   claimed reached Cloud.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use coreapp::store::queue::{self, Queue};
+use serde_json::{Value, json};
+
+use crate::load;
+use crate::stack::{Options, Stack};
+
+/// Waits until `GET /v1/health` lists `n` connected coreapps (one shows
+/// the single-node shape).
+async fn wait_nodes(stack: &Stack, token: &str, n: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = stack.http.get(format!("{}/v1/health", stack.web)).bearer_auth(token);
+        if let Ok(r) = r.send().await
+            && let Ok(v) = r.json::<Value>().await
+        {
+            let h = &v["health"];
+            let connected = match h.get("gateway_status") {
+                Some(s) => usize::from(s == "connected"),
+                None => h
+                    .as_object()
+                    .map(|m| m.values().filter(|n| n["gateway_status"] == "connected").count())
+                    .unwrap_or(0),
+            };
+            if connected == n {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("{n} coreapps did not all report connected");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn pending(stack: &Stack) -> anyhow::Result<i64> {
+    Ok(stack.db().run(|c| Ok(queue::count_in_state(c, Queue::Outbound, queue::PENDING)?)).await?)
+}
+
+pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u64) -> anyhow::Result<()> {
+    println!("== send throughput by number of coreapps: {messages} messages queued (64 clients), then drained ==");
+    println!("{:>9} {:>12} {:>14} {:>16}", "coreapps", "accepted/s", "accept p99 ms", "drained msg/s");
+    for &n in counts {
+        let stack = Stack::start(Options { send_rate: 20_000, coreapps: n, lease_s: 60 }).await?;
+        let token = stack.admin_token().await?;
+        wait_nodes(&stack, &token, n).await?;
+        let started = Instant::now();
+        let burst = load::run_count(64, messages, load::stack_send(&stack, &token)).await;
+        stack.wait_queue_empty(Duration::from_secs(300)).await?;
+        let total = started.elapsed();
+        println!(
+            "{n:>9} {:>12.0} {:>14.1} {:>16.0}",
+            burst.ok as f64 / burst.elapsed.as_secs_f64(),
+            burst.p99_ms(),
+            burst.ok as f64 / total.as_secs_f64()
+        );
+        stack.stop().await;
+    }
+
+    println!("\n== global pacing: the number's rate {paced_rate}/s, 3 coreapps, {} messages ==", paced_rate * 8);
+    let stack = Stack::start(Options { send_rate: paced_rate, coreapps: 3, lease_s: 60 }).await?;
+    let token = stack.admin_token().await?;
+    wait_nodes(&stack, &token, 3).await?;
+    let _ = stack.http.delete(format!("{}/_sandbox/sent", stack.sandbox)).send().await;
+    let burst = load::run_count(32, paced_rate as usize * 8, load::stack_send(&stack, &token)).await;
+    stack.wait_queue_empty(Duration::from_secs(120)).await?;
+    let sent: Value = stack.http.get(format!("{}/_sandbox/sent", stack.sandbox)).send().await?.json().await?;
+    let mut times: Vec<i64> = sent["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"] == "text")
+        .filter_map(|e| e["received_at"].as_i64())
+        .collect();
+    times.sort_unstable();
+    // The steady middle of the run (the first and last tenth trimmed).
+    let (a, b) = (times.len() / 10, times.len() * 9 / 10);
+    if b > a + 1 {
+        let rate = (b - a) as f64 / ((times[b] - times[a]) as f64 / 1000.0);
+        println!(
+            "{} accepted; Cloud received {} at {rate:.1} msg/s in the steady part ({:+.1}% of {paced_rate}/s)",
+            burst.ok,
+            times.len(),
+            (rate / f64::from(paced_rate) - 1.0) * 100.0
+        );
+    }
+    stack.stop().await;
+
+    println!("\n== failover: 2 coreapps (lease {lease_s} s), one killed under 100 sends/s ==");
+    let mut stack = Stack::start(Options { send_rate: 2_000, coreapps: 2, lease_s }).await?;
+    let token = stack.admin_token().await?;
+    wait_nodes(&stack, &token, 2).await?;
+    let failed = Arc::new(AtomicUsize::new(0));
+    let last_failure = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let started = Instant::now();
+    let kill_at = Duration::from_secs(3);
+    let sender = {
+        let (http, url, token) = (stack.http.clone(), format!("{}/v1/messages", stack.web), token.clone());
+        let (failed, last_failure) = (failed.clone(), last_failure.clone());
+        tokio::spawn(async move {
+            let mut ok = 0usize;
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            for n in 0..1_000usize {
+                tick.tick().await;
+                let body = json!({"to": format!("1777{n:07}"), "type": "text", "text": {"body": "failover"}});
+                match http.post(&url).bearer_auth(&token).json(&body).send().await {
+                    Ok(r) if r.status().as_u16() == 201 => ok += 1,
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        *last_failure.lock().expect("lock") = Some(Instant::now());
+                    }
+                }
+            }
+            ok
+        })
+    };
+    tokio::time::sleep_until((started + kill_at).into()).await;
+    let killed = Instant::now();
+    stack.kill("coreapp-2");
+    let accepted = sender.await?;
+    let mut resumed = None;
+    let deadline = Instant::now() + Duration::from_secs(lease_s * 3 + 60);
+    while Instant::now() < deadline {
+        if pending(&stack).await? == 0 {
+            resumed = Some(killed.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failed = failed.load(Ordering::Relaxed);
+    let window = last_failure.lock().expect("lock").map(|t| t.saturating_duration_since(killed));
+    println!(
+        "{accepted} sends accepted, {failed} refused (1014) while the dead node was noticed{}",
+        window.map(|w| format!(", the last {:.2} s after the kill", w.as_secs_f64())).unwrap_or_default()
+    );
+    match resumed {
+        Some(t) => println!(
+            "every accepted message reached Cloud {:.1} s after the kill (its claims lapse after the lease)",
+            t.as_secs_f64()
+        ),
+        None => println!("messages still pending {} s after the kill", lease_s * 3 + 60),
+    }
+    stack.stop().await;
+    Ok(())
+}
