@@ -242,7 +242,11 @@ pub fn not_delivered(status: &tonic::Status) -> bool {
         text.push_str(&s.to_string().to_ascii_lowercase());
         source = s.source();
     }
-    text.contains("connect") || text.contains("refused")
+    // Only failures to open a connection: a reset or closed connection may
+    // have carried the request already.
+    ["tcp connect error", "error trying to connect", "connection refused", "dns error"]
+        .iter()
+        .any(|phrase| text.contains(phrase))
 }
 
 /// Maps a coreapp answer back to the on-prem error it carries. A status
@@ -267,5 +271,69 @@ pub fn to_api_error(status: tonic::Status) -> ApiError {
             tracing::error!(grpc_code = ?status.code(), message = status.message(), "coreapp call failed");
             ApiError::new(ErrorCode::InternalError, "Unable to reach coreapp. Please check if it is running")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_healthy(cores: &Cores, healthy: &[u16]) {
+        for n in cores.inner.nodes.write().unwrap().iter_mut() {
+            n.healthy = healthy.contains(&n.addr.port());
+        }
+    }
+
+    fn port(addr: Option<SocketAddr>) -> u16 {
+        addr.expect("a resolved node").port()
+    }
+
+    #[tokio::test]
+    async fn routes_over_healthy_nodes_by_recipient() {
+        // Given out of order: nodes are kept in address order, as on every webapp.
+        let cores = Cores::new(&["127.0.0.1:7003".into(), "127.0.0.1:7001".into(), "127.0.0.1:7002".into()]).unwrap();
+        // Nothing resolved yet: the configured names themselves.
+        assert_eq!(cores.for_recipient("15550001", &[]).0, None);
+        cores.resolve().await;
+        assert_eq!(cores.nodes().iter().map(|(a, _)| a.port()).collect::<Vec<_>>(), [7001, 7002, 7003]);
+        // Resolved but not pinged yet: none in rotation, the names are used.
+        assert_eq!(cores.for_recipient("15550001", &[]).0, None);
+
+        set_healthy(&cores, &[7001, 7002, 7003]);
+        let owner = |to: &str, cores: &Cores| port(cores.for_recipient(to, &[]).0);
+        let ports = [7001, 7002, 7003];
+        for to in ["15550001", "15550002", "15550003", "447700900123"] {
+            let expected = ports[crc32fast::hash(to.as_bytes()) as usize % 3];
+            assert_eq!(owner(to, &cores), expected, "{to}");
+            assert_eq!(owner(to, &cores), expected, "the same recipient, the same node");
+        }
+
+        // A node out of rotation: recipients spread over the other two.
+        cores.mark_down(SocketAddr::from(([127, 0, 0, 1], 7002)));
+        let live = [7001, 7003];
+        for to in ["15550001", "15550002", "15550003"] {
+            assert_eq!(owner(to, &cores), live[crc32fast::hash(to.as_bytes()) as usize % 2], "{to}");
+        }
+        // A node that just failed is passed over for that request.
+        let first = cores.for_recipient("15550001", &[]).0.unwrap();
+        let second = port(cores.for_recipient("15550001", &[first]).0);
+        assert_ne!(second, first.port());
+        assert!(live.contains(&second));
+
+        // Round robin covers the healthy nodes only.
+        let seen: std::collections::BTreeSet<u16> = (0..6).map(|_| port(cores.round_robin().0)).collect();
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), live);
+    }
+
+    #[test]
+    fn only_connect_failures_count_as_not_delivered() {
+        let refused = tonic::Status::unavailable("tcp connect error: Connection refused (os error 111)");
+        assert!(not_delivered(&refused));
+        let reset = tonic::Status::unavailable("h2 protocol error: connection reset");
+        assert!(!not_delivered(&reset), "the request may have reached the node");
+        let mut ours = tonic::Status::unavailable("System overloaded: connect later");
+        ours.metadata_mut().insert(proto::ERROR_CODE_KEY, "1016".parse().unwrap());
+        assert!(!not_delivered(&ours), "an answer of the coreapp itself");
+        assert!(!not_delivered(&tonic::Status::internal("connect")));
     }
 }
