@@ -17,7 +17,8 @@ use wire::{ApiError, ErrorCode};
 /// is a node of its own, so `docker compose --scale coreapp=3` behind one
 /// name spreads over all three. Each node is pinged every second; one that
 /// does not answer, or cannot reach its database, is taken out of rotation
-/// until it answers again. Requests go to healthy nodes only; when none is
+/// until it answers again (two missed pings, or one call that could not
+/// reach it). Requests go to healthy nodes only; when none is
 /// known healthy they go to the configured names themselves (the call then
 /// fails, or finds a node that came back).
 #[derive(Clone)]
@@ -54,10 +55,15 @@ struct Node {
     addr: SocketAddr,
     clients: Clients,
     healthy: bool,
+    /// Pings missed in a row.
+    misses: u32,
 }
 
 /// How often nodes are pinged, and names resolved again.
 const PING_EVERY: Duration = Duration::from_secs(1);
+/// Pings missed in a row that take a node out of rotation (one answer puts
+/// it back). A call that cannot reach a node takes it out at once.
+const MISSES_TO_FAIL: u32 = 2;
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 const RESOLVE_EVERY: u32 = 5;
 
@@ -113,6 +119,14 @@ impl Cores {
         healthy
     }
 
+    /// The healthy nodes but those in `avoid`; all healthy ones when that
+    /// leaves none.
+    fn usable(&self, avoid: &[SocketAddr]) -> Vec<(Option<SocketAddr>, Clients)> {
+        let all = self.healthy();
+        let usable: Vec<_> = all.iter().filter(|(a, _)| a.is_none_or(|a| !avoid.contains(&a))).cloned().collect();
+        if usable.is_empty() { all } else { usable }
+    }
+
     fn round_robin(&self) -> (Option<SocketAddr>, Clients) {
         let mut healthy = self.healthy();
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % healthy.len();
@@ -122,6 +136,15 @@ impl Cores {
     /// Any healthy coreapp (round robin).
     pub fn any(&self) -> CoreClient<Channel> {
         self.round_robin().1.calls
+    }
+
+    /// Any healthy coreapp but those in `avoid` (which just failed), with
+    /// its address when it is a resolved node.
+    pub fn any_avoiding(&self, avoid: &[SocketAddr]) -> (Option<SocketAddr>, CoreClient<Channel>) {
+        let mut usable = self.usable(avoid);
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % usable.len();
+        let (addr, clients) = usable.swap_remove(i);
+        (addr, clients.calls)
     }
 
     /// Any healthy coreapp, on its media connection. Every coreapp serves
@@ -134,11 +157,7 @@ impl Cores {
     /// client routed), so one contact's messages keep their order; nodes in
     /// `avoid` (which just failed) are passed over.
     pub fn for_recipient(&self, recipient: &str, avoid: &[SocketAddr]) -> (Option<SocketAddr>, CoreClient<Channel>) {
-        let all = self.healthy();
-        let mut usable: Vec<_> = all.iter().filter(|(a, _)| a.is_none_or(|a| !avoid.contains(&a))).cloned().collect();
-        if usable.is_empty() {
-            usable = all;
-        }
+        let mut usable = self.usable(avoid);
         let i = crc32fast::hash(recipient.as_bytes()) as usize % usable.len();
         let (addr, clients) = usable.swap_remove(i);
         (addr, clients.calls)
@@ -152,6 +171,7 @@ impl Cores {
             && n.healthy
         {
             n.healthy = false;
+            n.misses = MISSES_TO_FAIL;
             tracing::warn!(%addr, "coreapp taken out of rotation: a call could not reach it");
         }
     }
@@ -194,7 +214,7 @@ impl Cores {
             if !nodes.iter().any(|n| n.addr == addr) {
                 match clients(format!("http://{addr}"), &addr.to_string()) {
                     // New nodes join once a ping answered.
-                    Ok(clients) => nodes.push(Node { addr, clients, healthy: false }),
+                    Ok(clients) => nodes.push(Node { addr, clients, healthy: false, misses: MISSES_TO_FAIL }),
                     Err(e) => tracing::warn!(%addr, error = %e, "cannot use a coreapp address"),
                 }
             }
@@ -216,11 +236,12 @@ impl Cores {
         let results = futures::future::join_all(pings).await;
         let mut nodes = self.inner.nodes.write().expect("nodes lock");
         for (addr, ok) in results {
-            if let Some(n) = nodes.iter_mut().find(|n| n.addr == addr)
-                && n.healthy != ok
-            {
-                n.healthy = ok;
-                if ok {
+            let Some(n) = nodes.iter_mut().find(|n| n.addr == addr) else { continue };
+            n.misses = if ok { 0 } else { n.misses.saturating_add(1) };
+            let healthy = n.misses < MISSES_TO_FAIL;
+            if n.healthy != healthy {
+                n.healthy = healthy;
+                if healthy {
                     tracing::info!(%addr, "coreapp in rotation");
                 } else {
                     tracing::warn!(%addr, "coreapp taken out of rotation: no answer to ping, or no database");
@@ -228,6 +249,13 @@ impl Cores {
             }
         }
     }
+}
+
+/// Whether a call failed in transport (no answer of a coreapp at all: it
+/// could not be reached, or its connection broke).
+pub fn unreachable(status: &tonic::Status) -> bool {
+    matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled)
+        && status.metadata().get(proto::ERROR_CODE_KEY).is_none()
 }
 
 /// Whether a failed call certainly never reached a coreapp (it could not

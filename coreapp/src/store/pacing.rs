@@ -19,24 +19,32 @@ pub fn reserve(
     now_us: i64,
 ) -> QueryResult<i64> {
     conn.transaction(|conn| {
-        let insert = match conn {
-            AnyConnection::Mysql(_) => "INSERT IGNORE INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0)",
-            AnyConnection::Sqlite(_) => {
-                "INSERT INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0) ON CONFLICT DO NOTHING"
-            }
+        // Moving the slot forward in the statement that reads it takes the
+        // row's lock at once, for the rest of the transaction (SQLite has
+        // one writer). A first reservation creates the row, then moves it.
+        let advance = |conn: &mut AnyConnection| {
+            diesel::sql_query(
+                "UPDATE send_pacing SET next_slot_us = \
+                 (CASE WHEN next_slot_us > ? THEN next_slot_us ELSE ? END) + ? WHERE phone_number_id = ?",
+            )
+            .bind::<BigInt, _>(now_us)
+            .bind::<BigInt, _>(now_us)
+            .bind::<BigInt, _>(count * interval_us)
+            .bind::<Text, _>(phone_number_id)
+            .execute(conn)
         };
-        diesel::sql_query(insert).bind::<Text, _>(phone_number_id).execute(conn)?;
-        // Moving the slot forward in the same statement that reads it locks
-        // the row for the rest of the transaction (SQLite has one writer).
-        diesel::sql_query(
-            "UPDATE send_pacing SET next_slot_us = \
-             (CASE WHEN next_slot_us > ? THEN next_slot_us ELSE ? END) + ? WHERE phone_number_id = ?",
-        )
-        .bind::<BigInt, _>(now_us)
-        .bind::<BigInt, _>(now_us)
-        .bind::<BigInt, _>(count * interval_us)
-        .bind::<Text, _>(phone_number_id)
-        .execute(conn)?;
+        if advance(conn)? == 0 {
+            let insert = match conn {
+                AnyConnection::Mysql(_) => {
+                    "INSERT IGNORE INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0)"
+                }
+                AnyConnection::Sqlite(_) => {
+                    "INSERT INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0) ON CONFLICT DO NOTHING"
+                }
+            };
+            diesel::sql_query(insert).bind::<Text, _>(phone_number_id).execute(conn)?;
+            advance(conn)?;
+        }
         let next: i64 = sp::table.find(phone_number_id).select(sp::next_slot_us).first(conn)?;
         Ok(next - count * interval_us)
     })

@@ -58,7 +58,22 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
         return (StatusCode::UNAUTHORIZED, "invalid signature").into_response();
     }
     let request = proto::core::CloudWebhook { body: body.to_vec() };
-    match state.cores.any().ingest_cloud_webhook(request).await {
+    // Storing a webhook twice is harmless (the intake drops duplicates), so
+    // a coreapp that fails to answer is passed over for the next one.
+    let mut avoid = Vec::new();
+    let stored = loop {
+        let (node, mut client) = state.cores.any_avoiding(&avoid);
+        match client.ingest_cloud_webhook(request.clone()).await {
+            Err(status) if crate::core::unreachable(&status) && avoid.len() < 2 => {
+                let Some(node) = node else { break Err(status) };
+                tracing::warn!(%node, "coreapp did not answer; storing the Cloud webhook through another");
+                state.cores.mark_down(node);
+                avoid.push(node);
+            }
+            other => break other,
+        }
+    };
+    match stored {
         Ok(_) => (StatusCode::OK, "OK").into_response(),
         Err(status) => {
             let err = crate::core::to_api_error(status);
