@@ -223,12 +223,5 @@ async fn sqlite_kill_9_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_kill_9_loses_nothing() {
-    crash_and_resume(DbConfig::Mysql {
-        host: std::env::var("WA_TEST_MYSQL_HOST").unwrap_or_else(|_| "127.0.0.1".into()),
-        port: std::env::var("WA_TEST_MYSQL_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3306),
-        username: std::env::var("WA_TEST_MYSQL_USER").unwrap_or_else(|_| "root".into()),
-        password: std::env::var("WA_TEST_MYSQL_PASSWORD").unwrap_or_default(),
-        name_prefix: format!("crash{}_", wire::ids::random_hex(5)),
-    })
-    .await;
+    crash_and_resume(e2e::mysql_config()).await;
 }

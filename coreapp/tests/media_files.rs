@@ -14,16 +14,6 @@ struct Node {
     store: ::media::MediaStore,
 }
 
-fn mysql_config() -> DbConfig {
-    DbConfig::Mysql {
-        host: std::env::var("WA_TEST_MYSQL_HOST").unwrap_or_else(|_| "127.0.0.1".into()),
-        port: std::env::var("WA_TEST_MYSQL_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3306),
-        username: std::env::var("WA_TEST_MYSQL_USER").unwrap_or_else(|_| "root".into()),
-        password: std::env::var("WA_TEST_MYSQL_PASSWORD").unwrap_or_default(),
-        name_prefix: format!("m{}_", wire::ids::random_hex(6)),
-    }
-}
-
 const CONTENTS: [&[u8]; 2] = [b"first content", b"second content"];
 const ROUNDS: usize = 300;
 /// Uploaders and deleters per node.
@@ -137,7 +127,7 @@ async fn contend(nodes: Vec<Arc<Node>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_mysql_nodes_never_lose_a_file_or_keep_one() {
     let dir = tempfile::tempdir().unwrap();
-    let config = mysql_config();
+    let config = e2e::mysql_config();
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     let store = ::media::MediaStore::open(dir.path()).unwrap();
     let nodes = (0..2).map(|_| Arc::new(Node { db: Db::connect(&config, 4).unwrap(), store: store.clone() })).collect();
@@ -162,7 +152,7 @@ async fn sqlite_never_loses_a_file_or_keeps_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reclaim_waits_for_an_upload_in_progress() {
     let dir = tempfile::tempdir().unwrap();
-    let config = mysql_config();
+    let config = e2e::mysql_config();
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     let store = ::media::MediaStore::open(dir.path()).unwrap();
     let (a, b) = (Db::connect(&config, 2).unwrap(), Db::connect(&config, 2).unwrap());

@@ -5,16 +5,6 @@
 use coreapp::config::DbConfig;
 use coreapp::db::{Db, migrate};
 
-fn mysql_config() -> DbConfig {
-    DbConfig::Mysql {
-        host: std::env::var("WA_TEST_MYSQL_HOST").unwrap_or_else(|_| "127.0.0.1".into()),
-        port: std::env::var("WA_TEST_MYSQL_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3306),
-        username: std::env::var("WA_TEST_MYSQL_USER").unwrap_or_else(|_| "root".into()),
-        password: std::env::var("WA_TEST_MYSQL_PASSWORD").unwrap_or_default(),
-        name_prefix: format!("g{}_", wire::ids::random_hex(6)),
-    }
-}
-
 fn refusal(config: &DbConfig) -> String {
     match Db::connect(config, 2) {
         Ok(_) => panic!("a coreapp opened a database it should refuse"),
@@ -24,7 +14,7 @@ fn refusal(config: &DbConfig) -> String {
 
 #[test]
 fn nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused() {
-    let config = mysql_config();
+    let config = e2e::mysql_config();
     // Nothing there yet: the coreapp says to migrate.
     coreapp::db::drop_mysql_database(&config).unwrap();
     let why = refusal(&config);

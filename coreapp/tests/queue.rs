@@ -22,17 +22,7 @@ impl Drop for TestDb {
 
 fn open(mysql: bool) -> TestDb {
     let dir = tempfile::tempdir().unwrap();
-    let config = if mysql {
-        DbConfig::Mysql {
-            host: std::env::var("WA_TEST_MYSQL_HOST").unwrap_or_else(|_| "127.0.0.1".into()),
-            port: std::env::var("WA_TEST_MYSQL_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3306),
-            username: std::env::var("WA_TEST_MYSQL_USER").unwrap_or_else(|_| "root".into()),
-            password: std::env::var("WA_TEST_MYSQL_PASSWORD").unwrap_or_default(),
-            name_prefix: format!("q{}_", wire::ids::random_hex(6)),
-        }
-    } else {
-        DbConfig::Sqlite { path: dir.path().join("q.db") }
-    };
+    let config = if mysql { e2e::mysql_config() } else { DbConfig::Sqlite { path: dir.path().join("q.db") } };
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     // Migrating twice is harmless.
     assert!(migrate(&config).unwrap().is_empty());

@@ -65,7 +65,7 @@ async fn uploads_round_trip_and_deletes_remove_them(engine: Engine) {
     let a = s.call(Method::DELETE, &format!("/v1/media/{}", ids[0]), Auth::Bearer(&token), None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.body.get("meta").is_some());
-    s.download(&token, &ids[0]).await.0.eq(&StatusCode::NOT_FOUND).then_some(()).expect("deleted id is gone");
+    assert_eq!(s.download(&token, &ids[0]).await.0, StatusCode::NOT_FOUND, "a deleted id is gone");
     let (status, _, body) = s.download(&token, &again).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body == cases[0].1);
