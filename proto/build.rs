@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set_path(&out)
         // Media chunks are handed on as they come, without a copy.
         .bytes(".wa.core.v1.MediaChunk.data")
+        .bytes(".wa.core.v1.Photo.data")
         .compile_protos(&protos, &includes)?;
     println!("cargo:rerun-if-changed=proto");
     Ok(())

@@ -238,6 +238,108 @@ impl CloudClient {
     }
 }
 
+// === business profile, two-step PIN, the number ===
+
+/// The profile fields the on-prem profile endpoints need.
+const PROFILE_FIELDS: &str = "about,address,description,email,profile_picture_url,websites,vertical";
+
+impl CloudClient {
+    /// `GET /{phone-number-id}/whatsapp_business_profile`: the profile object.
+    pub async fn profile(&self) -> Result<Value, CallError> {
+        let url = self.url(&format!("{}/whatsapp_business_profile", self.config.phone_number_id));
+        let response =
+            self.http.get(url).query(&[("fields", PROFILE_FIELDS)]).bearer_auth(&self.config.access_token).send().await;
+        let body = answer(response).await?;
+        Ok(body.pointer("/data/0").cloned().unwrap_or_else(|| serde_json::json!({})))
+    }
+
+    /// `POST /{phone-number-id}/whatsapp_business_profile` with some fields.
+    pub async fn update_profile(&self, mut fields: serde_json::Map<String, Value>) -> Result<(), CallError> {
+        fields.insert("messaging_product".into(), Value::from("whatsapp"));
+        let url = self.url(&format!("{}/whatsapp_business_profile", self.config.phone_number_id));
+        let response = self.http.post(url).bearer_auth(&self.config.access_token).json(&fields).send().await;
+        answer(response).await.map(drop)
+    }
+
+    /// The Resumable Upload API: a session on the app, then the bytes in
+    /// one piece. Returns the file handle (`h`) a profile update takes.
+    pub async fn upload_handle(
+        &self,
+        data: bytes::Bytes,
+        mime_type: &str,
+        file_name: &str,
+    ) -> Result<String, CallError> {
+        if self.config.app_id.is_empty() {
+            return Err(CallError::Refused(serde_json::json!({"code": 0,
+                "message": "WA_CLOUD_APP_ID is not set: profile photos go through the app's Resumable Upload API"})));
+        }
+        let url = self.url(&format!("{}/uploads", self.config.app_id));
+        let length = data.len().to_string();
+        let query = [("file_name", file_name), ("file_length", length.as_str()), ("file_type", mime_type)];
+        let response = self.http.post(url).query(&query).bearer_auth(&self.config.access_token).send().await;
+        let session = answer(response).await?;
+        let Some(session) = session.get("id").and_then(Value::as_str) else {
+            return Err(CallError::Retry("upload session answered without an id".into()));
+        };
+        let response = self
+            .media_http
+            .post(self.url(session))
+            .header(reqwest::header::AUTHORIZATION, format!("OAuth {}", self.config.access_token))
+            .header("file_offset", "0")
+            .body(data)
+            .send()
+            .await;
+        let done = answer(response).await?;
+        match done.get("h").and_then(Value::as_str) {
+            Some(handle) => Ok(handle.to_string()),
+            None => Err(CallError::Retry("upload answered without a file handle".into())),
+        }
+    }
+
+    /// Fetches a public URL Cloud gave (a profile picture): type and bytes.
+    pub async fn fetch_public(&self, url: &str, max: usize) -> Result<(String, bytes::Bytes), CallError> {
+        let response =
+            self.http.get(url).send().await.map_err(|e| CallError::Retry(format!("picture download failed: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(CallError::Retry(format!("picture download answered HTTP {status}")));
+        }
+        let mime_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("image/jpeg")
+            .to_string();
+        if response.content_length().is_some_and(|n| n > max as u64) {
+            return Err(CallError::Retry("the picture is larger than expected".into()));
+        }
+        let data = response.bytes().await.map_err(|e| CallError::Retry(format!("picture download failed: {e}")))?;
+        Ok((mime_type, data))
+    }
+
+    /// `POST /{phone-number-id}` `{"pin"}`: sets the two-step PIN.
+    pub async fn set_pin(&self, pin: &str) -> Result<(), CallError> {
+        let url = self.url(&self.config.phone_number_id);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(&self.config.access_token)
+            .json(&serde_json::json!({"pin": pin}))
+            .send()
+            .await;
+        answer(response).await.map(drop)
+    }
+
+    /// `GET /{phone-number-id}` with the fields that describe the number.
+    pub async fn phone_number(&self) -> Result<Value, CallError> {
+        let url = self.url(&self.config.phone_number_id);
+        let fields = "display_phone_number,verified_name,status,code_verification_status,quality_rating";
+        let response =
+            self.http.get(url).query(&[("fields", fields)]).bearer_auth(&self.config.access_token).send().await;
+        answer(response).await
+    }
+}
+
 /// Reads a Graph answer: the JSON body on success; otherwise whether to
 /// try again (the same rules as [`classify`]) or Cloud's error.
 async fn answer(response: reqwest::Result<reqwest::Response>) -> Result<Value, CallError> {

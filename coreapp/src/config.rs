@@ -38,6 +38,8 @@ pub struct CloudConfig {
     pub access_token: String,
     pub phone_number_id: String,
     pub waba_id: String,
+    /// The Meta app, whose Resumable Upload API takes profile photos.
+    pub app_id: String,
     /// Per-request timeout.
     pub timeout: Duration,
 }
@@ -135,6 +137,7 @@ impl Config {
                 access_token: var("WA_CLOUD_ACCESS_TOKEN").unwrap_or_default(),
                 phone_number_id: var("WA_CLOUD_PHONE_NUMBER_ID").unwrap_or_default(),
                 waba_id: var("WA_CLOUD_WABA_ID").unwrap_or_default(),
+                app_id: var("WA_CLOUD_APP_ID").unwrap_or_default(),
                 timeout: Duration::from_secs(parse("WA_CLOUD_TIMEOUT_S", 20)?),
             },
             workers,

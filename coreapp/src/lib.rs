@@ -5,7 +5,9 @@
 
 pub mod accept;
 pub mod accounts;
+pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod cached;
 pub mod cloud;
 pub mod config;
@@ -13,11 +15,13 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod media_files;
+pub mod media_links;
 pub mod messaging;
 pub mod metrics;
 pub mod schema;
 pub mod service;
 pub mod store;
+pub mod support;
 pub mod webhook_client;
 pub mod workers;
 
@@ -64,6 +68,7 @@ pub struct Core {
     /// Stores accepted messages with group commit.
     pub acceptor: accept::Acceptor,
     pub metrics: metrics::Metrics,
+    pub started_at_ms: i64,
 }
 
 /// How stale the cached settings may be. A PATCH through this node applies
@@ -118,6 +123,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         outbox_depth: std::sync::atomic::AtomicI64::new(0),
         acceptor,
         metrics: metrics::Metrics::default(),
+        started_at_ms: db::now_ms(),
     }))
 }
 
@@ -180,7 +186,10 @@ pub async fn run(
     let served = tonic::transport::Server::builder()
         .initial_stream_window_size(proto::MEDIA_WINDOW)
         .initial_connection_window_size(proto::MEDIA_WINDOW)
-        .add_service(proto::core::core_server::CoreServer::new(service::Service::new(core.clone())))
+        .add_service(
+            proto::core::core_server::CoreServer::new(service::Service::new(core.clone()))
+                .max_decoding_message_size(proto::MAX_MESSAGE),
+        )
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
 

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 use wire::ApiError;
 
 use crate::store::revocations::Revocation;
-use crate::{Core, accounts, media_files, messaging};
+use crate::{Core, accounts, admin, media_files, messaging};
 
 use proto::core::media_chunk::Part;
 
@@ -31,6 +31,11 @@ fn user_reply((username, role): (String, wire::users::Role)) -> Response<UserRep
 fn settings_doc(core: &Core, s: &wire::settings::ApplicationSettings) -> Response<JsonDoc> {
     let json = s.to_onprem_json(core.health.wa_id().as_deref()).to_string();
     Response::new(JsonDoc { json })
+}
+
+/// A node's metric families, as the webapp expects them.
+fn node_families(core: &Core, families: &wire::metrics::Families) -> String {
+    serde_json::json!({"node_id": core.config.node_id, "families": families.to_json()}).to_string()
 }
 
 /// What a download streams: the file's chunks, or the status of a failed read.
@@ -275,18 +280,105 @@ impl CoreRpc for Service {
     }
 
     async fn stats(&self, _: Request<Empty>) -> Reply<JsonDoc> {
-        use crate::store::queue::{Queue, depth};
-        let (outbox, sends) =
-            self.core.db.run(|conn| Ok((depth(conn, Queue::Outbox)?, depth(conn, Queue::Outbound)?))).await?;
-        let mut snapshot = self.core.metrics.snapshot(outbox, sends);
-        snapshot["node_id"] = serde_json::json!(self.core.config.node_id);
-        Ok(Response::new(JsonDoc { json: snapshot.to_string() }))
+        let families = crate::metrics::app_families(&self.core).await?;
+        Ok(Response::new(JsonDoc { json: node_families(&self.core, &families) }))
+    }
+
+    async fn db_stats(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        let families = crate::metrics::db_families(&self.core).await?;
+        Ok(Response::new(JsonDoc { json: node_families(&self.core, &families) }))
+    }
+
+    async fn support(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        Ok(Response::new(JsonDoc { json: crate::support::info(&self.core).await?.to_string() }))
     }
 
     async fn get_web_certificate(&self, _: Request<Empty>) -> Reply<WebCertificate> {
-        let pair = self.core.db.run(|conn| Ok(crate::store::certs::get(conn, crate::store::certs::WEBAPP)?)).await?;
-        let (cert_pem, key_pem) = pair.unwrap_or_default();
-        Ok(Response::new(WebCertificate { cert_pem, key_pem }))
+        let (cert_pem, key_pem, ca_pem) = admin::web_certificate(&self.core).await?.unwrap_or_default();
+        Ok(Response::new(WebCertificate { cert_pem, key_pem, ca_pem }))
+    }
+
+    async fn set_web_certificate(&self, req: Request<WebCertificate>) -> Reply<Empty> {
+        let r = req.into_inner();
+        // The webapp checked the bundle; a coreapp checks again, it owns the store.
+        let bundle = admin::split_bundle(&format!("{}{}{}", r.key_pem, r.cert_pem, r.ca_pem))
+            .map_err(|e| crate::error::api_status(&e))?;
+        admin::set_web_certificate(&self.core, bundle.cert_pem, bundle.key_pem, bundle.ca_pem).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn get_profile(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        Ok(Response::new(JsonDoc { json: admin::profile(&self.core).await?.to_string() }))
+    }
+
+    async fn update_profile(&self, req: Request<JsonDoc>) -> Reply<Empty> {
+        let fields = serde_json::from_str(&req.into_inner().json)
+            .map_err(|_| crate::error::api_status(&ApiError::invalid("unreadable profile fields")))?;
+        admin::update_profile(&self.core, fields).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn set_profile_photo(&self, req: Request<Photo>) -> Reply<Empty> {
+        let r = req.into_inner();
+        admin::set_photo(&self.core, r.mime_type, r.data).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn get_profile_photo(&self, req: Request<PhotoRequest>) -> Reply<Photo> {
+        let (link, mime_type, data) = admin::photo(&self.core, req.into_inner().with_bytes).await?;
+        Ok(Response::new(Photo { mime_type, data, link }))
+    }
+
+    async fn set_two_step_pin(&self, req: Request<Pin>) -> Reply<Empty> {
+        admin::set_pin(&self.core, req.into_inner().pin).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn get_account(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        Ok(Response::new(JsonDoc { json: admin::account(&self.core).await?.to_string() }))
+    }
+
+    async fn get_shards(&self, _: Request<Empty>) -> Reply<Shards> {
+        Ok(Response::new(Shards { shards: admin::shards(&self.core).await? }))
+    }
+
+    async fn set_shards(&self, req: Request<Shards>) -> Reply<Empty> {
+        admin::set_shards(&self.core, req.into_inner().shards).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn list_media_providers(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        let listed: Vec<_> = admin::providers(&self.core).await?.iter().map(|p| p.to_onprem_masked()).collect();
+        Ok(Response::new(JsonDoc { json: serde_json::Value::from(listed).to_string() }))
+    }
+
+    async fn put_media_provider(&self, req: Request<JsonDoc>) -> Reply<Empty> {
+        let body: serde_json::Value = serde_json::from_str(&req.into_inner().json)
+            .map_err(|_| crate::error::api_status(&ApiError::invalid("unreadable provider")))?;
+        let provider = wire::providers::parse(&body).map_err(|e| crate::error::api_status(&e))?;
+        admin::put_provider(&self.core, provider).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn delete_media_provider(&self, req: Request<Name>) -> Reply<Empty> {
+        admin::delete_provider(&self.core, req.into_inner().name).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn backup(&self, req: Request<BackupRequest>) -> Reply<BackupReply> {
+        let data = crate::backup::backup(&self.core, req.into_inner().password).await?;
+        Ok(Response::new(BackupReply { data }))
+    }
+
+    async fn restore(&self, req: Request<RestoreRequest>) -> Reply<Empty> {
+        let r = req.into_inner();
+        crate::backup::restore(&self.core, r.password, r.data).await?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn purge_messages(&self, req: Request<PurgeRequest>) -> Reply<PurgeReply> {
+        let deleted = admin::purge_messages(&self.core, req.into_inner().before_ms).await?;
+        Ok(Response::new(PurgeReply { deleted }))
     }
 
     async fn put_web_certificate_if_absent(&self, req: Request<WebCertificate>) -> Reply<WebCertificate> {
@@ -302,6 +394,7 @@ impl CoreRpc for Service {
                 Ok(crate::store::certs::put_if_absent(conn, crate::store::certs::WEBAPP, &r.cert_pem, &r.key_pem, now)?)
             })
             .await?;
-        Ok(Response::new(WebCertificate { cert_pem, key_pem }))
+        let ca_pem = cert_pem.clone();
+        Ok(Response::new(WebCertificate { cert_pem, key_pem, ca_pem }))
     }
 }

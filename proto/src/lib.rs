@@ -14,3 +14,7 @@ pub const ERROR_CODE_KEY: &str = "wa-error-code";
 /// both sides: large enough that a transfer does not stall on window
 /// updates every 64 KB, small enough to bound what is buffered.
 pub const MEDIA_WINDOW: u32 = 1024 * 1024;
+
+/// Largest single gRPC message either side accepts: a profile photo (under
+/// 5 MB) travels in one message; media travel in chunks.
+pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;

@@ -18,6 +18,7 @@ const DEFAULT_APP_SECRET: &str = "sandbox-app-secret";
 const DEFAULT_VERIFY_TOKEN: &str = "sandbox-verify-token";
 const DEFAULT_PHONE_NUMBER_IDS: &str = "100000000000001";
 const DEFAULT_WABA_ID: &str = "200000000000001";
+const DEFAULT_APP_ID: &str = "300000000000001";
 const DEFAULT_WEBHOOK_URL: &str = "https://127.0.0.1:9090/cloud/webhooks";
 const DEFAULT_STATUS_DELAY_MS: u64 = 200;
 const DEFAULT_WEBHOOK_VERSION: &str = "v24.0";
@@ -43,6 +44,9 @@ pub struct Config {
     pub phone_number_ids: Vec<String>,
     /// The WhatsApp Business Account id, `entry[].id` in webhooks (`WA_SANDBOX_WABA_ID`).
     pub waba_id: String,
+    /// The Meta app id, the node of the Resumable Upload API's `POST /{app-id}/uploads`
+    /// (`WA_SANDBOX_APP_ID`).
+    pub app_id: String,
     /// Where webhooks go (`WA_SANDBOX_WEBHOOK_URL`); `None` (an empty variable) sends none.
     pub webhook_url: Option<String>,
     /// Check the webhook server's certificate (`WA_SANDBOX_WEBHOOK_TLS_VERIFY`). Off by
@@ -94,6 +98,7 @@ impl Default for Config {
             verify_token: DEFAULT_VERIFY_TOKEN.to_owned(),
             phone_number_ids: vec![DEFAULT_PHONE_NUMBER_IDS.to_owned()],
             waba_id: DEFAULT_WABA_ID.to_owned(),
+            app_id: DEFAULT_APP_ID.to_owned(),
             webhook_url: Some(DEFAULT_WEBHOOK_URL.to_owned()),
             webhook_tls_verify: false,
             status_delay: Duration::from_millis(DEFAULT_STATUS_DELAY_MS),
@@ -124,6 +129,7 @@ impl fmt::Debug for Config {
             .field("verify_token", &"<redacted>")
             .field("phone_number_ids", &self.phone_number_ids)
             .field("waba_id", &self.waba_id)
+            .field("app_id", &self.app_id)
             .field("webhook_url", &self.webhook_url)
             .field("webhook_tls_verify", &self.webhook_tls_verify)
             .field("status_delay", &self.status_delay)
@@ -185,6 +191,10 @@ impl Config {
         let waba_id = env.string("WA_SANDBOX_WABA_ID", DEFAULT_WABA_ID)?;
         if !is_graph_id(&waba_id) {
             bail!("WA_SANDBOX_WABA_ID: {waba_id:?} is not a numeric id");
+        }
+        let app_id = env.string("WA_SANDBOX_APP_ID", DEFAULT_APP_ID)?.trim().to_owned();
+        if !is_graph_id(&app_id) {
+            bail!("WA_SANDBOX_APP_ID: {app_id:?} is not a numeric id");
         }
 
         let webhook_url = env.string("WA_SANDBOX_WEBHOOK_URL", DEFAULT_WEBHOOK_URL)?;
@@ -249,6 +259,7 @@ impl Config {
             verify_token,
             phone_number_ids,
             waba_id,
+            app_id,
             webhook_url,
             webhook_tls_verify,
             status_delay,
@@ -286,7 +297,8 @@ impl Config {
         if self.phone_number_ids.is_empty() {
             bail!("config: phone_number_ids is empty");
         }
-        if let Some(bad) = self.phone_number_ids.iter().chain([&self.waba_id]).find(|id| !is_graph_id(id)) {
+        if let Some(bad) = self.phone_number_ids.iter().chain([&self.waba_id, &self.app_id]).find(|id| !is_graph_id(id))
+        {
             bail!("config: {bad:?} is not a numeric id");
         }
         if let Some(url) = &self.webhook_url {
@@ -460,6 +472,7 @@ mod tests {
             ("WA_SANDBOX_VERIFY_TOKEN", "ver"),
             ("WA_SANDBOX_PHONE_NUMBER_IDS", "111, 222,"),
             ("WA_SANDBOX_WABA_ID", "333"),
+            ("WA_SANDBOX_APP_ID", "444"),
             ("WA_SANDBOX_WEBHOOK_URL", "http://localhost:1/hook"),
             ("WA_SANDBOX_WEBHOOK_TLS_VERIFY", "true"),
             ("WA_SANDBOX_STATUS_DELAY_MS", "5"),
@@ -473,6 +486,7 @@ mod tests {
                 verify_token: "ver".into(),
                 phone_number_ids: vec!["111".into(), "222".into()],
                 waba_id: "333".into(),
+                app_id: "444".into(),
                 webhook_url: Some("http://localhost:1/hook".into()),
                 webhook_tls_verify: true,
                 status_delay: Duration::from_millis(5),
@@ -545,6 +559,7 @@ mod tests {
             ("WA_SANDBOX_PHONE_NUMBER_IDS", "12a"),
             ("WA_SANDBOX_PHONE_NUMBER_IDS", " , "),
             ("WA_SANDBOX_WABA_ID", "x"),
+            ("WA_SANDBOX_APP_ID", "app"),
             ("WA_SANDBOX_WEBHOOK_URL", "not a url"),
             ("WA_SANDBOX_WEBHOOK_URL", "ftp://host/x"),
             ("WA_SANDBOX_WEBHOOK_TLS_VERIFY", "maybe"),

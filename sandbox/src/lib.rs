@@ -26,6 +26,7 @@ mod stats;
 mod store;
 mod tasks;
 mod templates;
+mod uploads;
 mod waba;
 pub mod wamid;
 pub mod webhooks;

@@ -1,6 +1,6 @@
 //! `/{version}/{node-id}`: one path for every kind of Graph node, told apart
 //! by the id (a hosted phone number, the business account, a media file, a
-//! template), and the `fields=` selection they share.
+//! template, an upload session), and the `fields=` selection they share.
 
 use std::collections::HashMap;
 
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::graph::GraphError;
 use crate::state::AppState;
-use crate::{media, phone_numbers, templates, waba};
+use crate::{media, phone_numbers, templates, uploads, waba};
 
 /// Every method on a node path.
 pub(crate) async fn node(
@@ -23,6 +23,9 @@ pub(crate) async fn node(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, GraphError> {
+    if let Some(session) = id.strip_prefix(uploads::ID_PREFIX) {
+        return uploads::node(&state, &method, session, &headers, &body);
+    }
     if let Some(index) = state.number_index(&id) {
         return phone_numbers::node(&state, &method, index, &query, &headers, &body);
     }

@@ -4,6 +4,7 @@
 //! verification code calls.
 
 pub mod account;
+pub mod picture;
 
 use std::collections::HashMap;
 
@@ -180,7 +181,13 @@ pub(crate) async fn profile(
             let params = graph::read_params(&headers, &query, &body)?;
             require_whatsapp(&params)?;
             let mut profile = state.accounts.with(index, |account| account.profile.clone());
-            apply_profile(&mut profile, &params, &state.config.phone_number_ids[index])?;
+            apply_profile(&mut profile, &params)?;
+            if let Some(handle) = picture_handle(&params)? {
+                let picture = picture::from_handle(&state, &handle, &state.config.phone_number_ids[index])?;
+                let base = graph::base_url(state.config.public_url.as_deref(), &headers);
+                profile.profile_picture_url = picture::url(&base, &picture);
+                profile.picture = Some(picture);
+            }
             state.accounts.with(index, |account| account.profile = profile);
             Ok(success())
         }
@@ -198,8 +205,9 @@ fn require_whatsapp(params: &Map<String, Value>) -> Result<(), GraphError> {
     }
 }
 
-/// Applies a profile update after checking every field's limits.
-fn apply_profile(profile: &mut account::Profile, params: &Map<String, Value>, id: &str) -> Result<(), GraphError> {
+/// Applies a profile update's text fields after checking their limits (the
+/// picture, which needs the uploads, is [`picture_handle`]'s).
+fn apply_profile(profile: &mut account::Profile, params: &Map<String, Value>) -> Result<(), GraphError> {
     let text = |key: &str, min: usize, max: usize| -> Result<Option<String>, GraphError> {
         match params.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -256,13 +264,16 @@ fn apply_profile(profile: &mut account::Profile, params: &Map<String, Value>, id
         }
         Some(_) => return Err(GraphError::invalid_parameter("Param websites must be an array.")),
     }
-    if let Some(handle) = text("profile_picture_handle", 1, 1024)? {
-        // The handle comes from the Resumable Upload API, which the sandbox
-        // does not host: any handle is taken and shown as a picture URL.
-        let digest = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(handle.as_bytes())[..8]);
-        profile.profile_picture_url = format!("https://pps.whatsapp.net/v/sandbox/{id}_{digest}.jpg");
-    }
     Ok(())
+}
+
+/// `profile_picture_handle`, when the update sets the picture.
+fn picture_handle(params: &Map<String, Value>) -> Result<Option<String>, GraphError> {
+    match params.get("profile_picture_handle") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(handle)) if !handle.is_empty() => Ok(Some(handle.clone())),
+        Some(_) => Err(GraphError::invalid_parameter("Param profile_picture_handle must be an upload handle.")),
+    }
 }
 
 /// `POST /{phone-number-id}/register`.
@@ -397,12 +408,11 @@ mod tests {
     #[test]
     fn profile_updates_are_checked() {
         let mut profile = account::Account::default().profile;
-        let params = json!({"about": "Open 9-5", "websites": ["https://a.test", "http://b.test"], "vertical": "RETAIL",
-            "profile_picture_handle": "4::abc"});
-        apply_profile(&mut profile, params.as_object().unwrap(), "1").unwrap();
+        let params =
+            json!({"about": "Open 9-5", "websites": ["https://a.test", "http://b.test"], "vertical": "RETAIL"});
+        apply_profile(&mut profile, params.as_object().unwrap()).unwrap();
         assert_eq!(profile.about, "Open 9-5");
         assert_eq!(profile.websites.len(), 2);
-        assert!(profile.profile_picture_url.starts_with("https://"));
         for bad in [
             json!({"about": ""}),
             json!({"about": "x".repeat(140)}),
@@ -412,7 +422,17 @@ mod tests {
             json!({"websites": ["https://a.test", "https://b.test", "https://c.test"]}),
             json!({"description": "x".repeat(513)}),
         ] {
-            assert!(apply_profile(&mut profile, bad.as_object().unwrap(), "1").is_err(), "{bad}");
+            assert!(apply_profile(&mut profile, bad.as_object().unwrap()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn picture_handles_are_non_empty_strings() {
+        let handle = |value: Value| picture_handle(value.as_object().unwrap());
+        assert_eq!(handle(json!({})).unwrap(), None);
+        assert_eq!(handle(json!({"profile_picture_handle": "4::x"})).unwrap().as_deref(), Some("4::x"));
+        for bad in [json!({"profile_picture_handle": ""}), json!({"profile_picture_handle": 4})] {
+            assert_eq!(handle(bad).unwrap_err().code, 100);
         }
     }
 }

@@ -12,13 +12,15 @@ use tracing::{Instrument as _, debug, debug_span};
 
 use crate::graph::{self, GraphError};
 use crate::state::AppState;
-use crate::{control, media, messages, nodes, phone_numbers, templates, waba};
+use crate::{control, media, messages, nodes, phone_numbers, templates, uploads, waba};
 
 pub(crate) fn build(state: AppState) -> Router {
     // Graph API: `/{version}/…` with a Bearer token, then faults. Each edge
     // checks the kind of its node and answers Graph's error for the others.
     let graph = Router::new()
-        .route("/{version}/{node}", any(nodes::node))
+        // Upload sessions (`/upload:{id}`) take file chunks as large as media uploads.
+        .route("/{version}/{node}", any(nodes::node).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_LIMIT)))
+        .route("/{version}/{node}/uploads", any(uploads::start))
         .route("/{version}/{node}/messages", any(messages::edge))
         .route("/{version}/{node}/media", any(media::upload).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_LIMIT)))
         .route("/{version}/{node}/whatsapp_business_profile", any(phone_numbers::profile))
@@ -37,9 +39,10 @@ pub(crate) fn build(state: AppState) -> Router {
         .route(media::DOWNLOAD_PATH.trim_end_matches('/'), get(media::download))
         .route_layer(middleware::from_fn_with_state(state.clone(), graph::auth::download_guard));
 
-    // Control API: no auth.
+    // Control API: no auth; nor do profile pictures need any, as on a CDN.
     let control = Router::new()
         .route("/_sandbox/health", get(control::health))
+        .route(&format!("{}/{{name}}", phone_numbers::picture::PATH), get(phone_numbers::picture::serve))
         .route("/_sandbox/inbound", post(control::inbound::post))
         .route("/_sandbox/sent", get(control::sent::list).delete(control::sent::clear))
         .route("/_sandbox/inbox", get(control::inbox::list).post(control::inbox::receive).delete(control::inbox::clear))

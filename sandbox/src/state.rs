@@ -16,6 +16,7 @@ use crate::stats::Stats;
 use crate::store::Store;
 use crate::tasks::Tasks;
 use crate::templates::store::Templates;
+use crate::uploads::store::Uploads;
 use crate::webhooks::Webhooks;
 use crate::webhooks::payload::display_phone_number;
 
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     pub stats: Arc<Stats>,
     pub store: Store,
     pub media: MediaStore,
+    /// Resumable Upload API sessions.
+    pub uploads: Uploads,
     pub templates: Templates,
     pub accounts: Accounts,
     pub limits: Limits,
@@ -69,6 +72,7 @@ impl AppState {
             stats,
             store: Store::default(),
             media: MediaStore::default(),
+            uploads: Uploads::default(),
             templates: Templates::preloaded(),
             accounts: Accounts::new(numbers),
             limits: Limits::new(numbers),
@@ -96,16 +100,21 @@ impl AppState {
         self.config.waba_id == id
     }
 
+    /// Whether `id` is the app (the node of the Resumable Upload API).
+    pub(crate) fn is_app(&self, id: &str) -> bool {
+        self.config.app_id == id
+    }
+
     /// Whether a fresh node id would collide with a fixed one.
     pub(crate) fn is_fixed_id(&self, id: &str) -> bool {
-        self.hosts(id) || self.is_waba(id)
+        self.hosts(id) || self.is_waba(id) || self.is_app(id)
     }
 
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Relaxed)
     }
 
-    /// Back to the state at start: records, media, templates, accounts,
+    /// Back to the state at start: records, media, uploads, templates, accounts,
     /// counters, faults, settings and the clock. Pending status webhooks of
     /// earlier messages are abandoned.
     pub(crate) fn reset(&self) {
@@ -114,6 +123,7 @@ impl AppState {
         self.settings.replace(Settings::from_config(&self.config));
         self.store.reset();
         self.media.reset();
+        self.uploads.reset();
         self.templates.reset();
         self.accounts.reset();
         self.limits.reset();

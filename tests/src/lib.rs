@@ -284,6 +284,7 @@ impl Stack {
                     access_token: self.options.cloud_token.clone(),
                     phone_number_id: PHONE_NUMBER_ID.into(),
                     waba_id: sandbox::Config::default().waba_id,
+                    app_id: sandbox::Config::default().app_id,
                     timeout: self.options.cloud_timeout,
                 },
                 workers: WorkerConfig {
@@ -389,6 +390,49 @@ impl Stack {
     /// `POST /v1/users/login` with HTTP Basic and an optional body.
     pub async fn login(&self, user: &str, password: &str, body: Option<Value>) -> Answer {
         self.call(Method::POST, "/v1/users/login", Auth::Basic(user, password), body).await
+    }
+
+    /// A request with a raw body and content type; the raw response.
+    pub async fn raw_on(
+        &self,
+        web: usize,
+        method: Method,
+        path: &str,
+        auth: Auth<'_>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut req = self.http.request(method, format!("{}{path}", self.webs[web])).body(body);
+        req = match auth {
+            Auth::None => req,
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
+            Auth::ApiKey(k) => req.header("Authorization", format!("Apikey {k}")),
+        };
+        if let Some(ct) = content_type {
+            req = req.header("Content-Type", ct);
+        }
+        req.send().await.expect("request reaches the webapp")
+    }
+
+    /// The certificate webapp `web` presents to a new connection (the shared
+    /// client would reuse a connection made before a certificate change).
+    pub async fn fresh_peer_certificate(&self, web: usize) -> Option<Vec<u8>> {
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .tls_info(true)
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let r = client.get(format!("{}/", self.webs[web])).send().await.ok()?;
+        r.extensions().get::<reqwest::tls::TlsInfo>().and_then(|i| i.peer_certificate().map(<[u8]>::to_vec))
+    }
+
+    /// A GET straight to the sandbox's Graph API, with its token.
+    pub async fn cloud_get(&self, path_and_query: &str) -> Value {
+        let url = format!("{}/v24.0/{path_and_query}", self.sandbox);
+        let r = self.http.get(url).bearer_auth(&self.options.cloud_token).send().await.unwrap();
+        r.json().await.unwrap()
     }
 
     /// Logs in as admin, changing the factory password on first use.

@@ -331,8 +331,12 @@ async fn delivery_results_are_counted(engine: Engine) {
     let mut core = proto::core::core_client::CoreClient::connect(format!("http://{}", s.cores[0])).await.unwrap();
     let stats: Value =
         serde_json::from_str(&core.stats(proto::core::Empty {}).await.unwrap().into_inner().json).unwrap();
-    assert!(stats["callback_requests"]["success"].as_u64().unwrap() >= 1, "{stats}");
-    assert_eq!(stats["callback_queue_size"], 0, "{stats}");
-    assert!(stats["callback_requests_duration_ms_count"].as_u64().unwrap() >= 1);
+    let families = wire::metrics::Families::from_json(&stats["families"]).unwrap();
+    let calls = families.get("callback_requests").unwrap();
+    let delivered = calls.find(&[("result", "success"), ("type", "inbound_message")]);
+    assert!(delivered.and_then(|v| v.as_number()).unwrap_or_default() >= 1.0, "{stats}");
+    assert_eq!(families.get("callback_queue_size").unwrap().find(&[]).unwrap().as_number(), Some(0.0), "{stats}");
+    let latency = families.get("callback_requests_duration_ms").unwrap().find(&[]).unwrap();
+    assert!(latency.as_histogram().unwrap().count >= 1, "{stats}");
     s.stop().await;
 }

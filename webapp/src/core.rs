@@ -78,7 +78,8 @@ fn clients(uri: String, what: &str) -> anyhow::Result<Clients> {
         .keep_alive_timeout(Duration::from_secs(2))
         .keep_alive_while_idle(true)
         .tcp_nodelay(true);
-    let calls = CoreClient::new(endpoint.clone().timeout(Duration::from_secs(45)).connect_lazy());
+    let calls = CoreClient::new(endpoint.clone().timeout(Duration::from_secs(45)).connect_lazy())
+        .max_decoding_message_size(proto::MAX_MESSAGE);
     let media = endpoint
         .initial_stream_window_size(proto::MEDIA_WINDOW)
         .initial_connection_window_size(proto::MEDIA_WINDOW)
@@ -145,6 +146,12 @@ impl Cores {
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % usable.len();
         let (addr, clients) = usable.swap_remove(i);
         (addr, clients.calls)
+    }
+
+    /// One client per healthy coreapp (every configured entry when none is
+    /// known healthy), for questions each node answers for itself.
+    pub fn each(&self) -> Vec<CoreClient<Channel>> {
+        self.healthy().into_iter().map(|(_, c)| c.calls).collect()
     }
 
     /// Any healthy coreapp, on its media connection. Every coreapp serves

@@ -1,12 +1,18 @@
 //! Request handlers, one file per resource.
 
+pub mod account;
 pub mod certificates;
 pub mod cloud;
 pub mod contacts;
 pub mod health;
 pub mod media;
 pub mod messages;
+pub mod metrics;
+pub mod openapi;
+pub mod profile;
+pub mod retired;
 pub mod settings;
+pub mod support;
 pub mod users;
 
 use bytes::Bytes;

@@ -8,6 +8,7 @@ pub mod core;
 pub mod envelope;
 pub mod handlers;
 pub mod limits;
+pub mod metrics;
 pub mod router;
 pub mod tls;
 
@@ -33,6 +34,9 @@ pub struct AppState {
     pub cores: core::Cores,
     pub auth: Arc<auth::Auth>,
     pub limits: Arc<limits::Limits>,
+    /// The served certificate, when this webapp serves TLS itself.
+    pub tls: Option<Arc<tls::Live>>,
+    pub metrics: Arc<metrics::WebMetrics>,
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -72,6 +76,7 @@ async fn underscore_headers(mut req: Request) -> Request {
 pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<NormalizePath<axum::Router>, SocketAddr> {
     let meta = Meta::stable(state.config.version.clone());
     let router = router::routes()
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(axum::middleware::map_response_with_state(meta, envelope::render))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -136,10 +141,7 @@ pub async fn run(
             async move { tls::shared_certificate(&cores, &servername).await }
         })
         .await;
-        Some(
-            axum_server::tls_rustls::RustlsConfig::from_pem(pem.cert_pem.into_bytes(), pem.key_pem.into_bytes())
-                .await?,
-        )
+        Some(Arc::new(tls::Live::start(pem).await?))
     } else {
         None
     };
@@ -148,10 +150,18 @@ pub async fn run(
         messages: (config.messages_rps > 0)
             .then(|| limits::Bucket::new(f64::from(config.messages_rps), f64::from(config.messages_burst.max(1)))),
     };
-    let state = AppState { config: Arc::new(config), cores, auth, limits: Arc::new(limits) };
+    let state = AppState {
+        config: Arc::new(config),
+        cores,
+        auth,
+        limits: Arc::new(limits),
+        tls: tls.clone(),
+        metrics: Arc::new(metrics::WebMetrics::new()),
+    };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let poller = tokio::spawn(auth::revocation_loop(state.clone(), state.config.revocation_poll, stop_rx.clone()));
-    let watcher = tokio::spawn(state.cores.clone().watch(stop_rx));
+    let watcher = tokio::spawn(state.cores.clone().watch(stop_rx.clone()));
+    let cert_watcher = tls.clone().map(|live| tokio::spawn(live.watch(state.cores.clone(), stop_rx)));
 
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
@@ -166,10 +176,13 @@ pub async fn run(
     let app = app(state);
     tracing::info!(%addr, tls = tls.is_some(), "webapp serving the on-prem API");
     match tls {
-        Some(tls) => axum_server::from_tcp_rustls(std_listener, tls)?.handle(handle).serve(app).await?,
+        Some(tls) => axum_server::from_tcp_rustls(std_listener, tls.rustls())?.handle(handle).serve(app).await?,
         None => axum_server::from_tcp(std_listener)?.handle(handle).serve(app).await?,
     }
     poller.abort();
     watcher.abort();
+    if let Some(w) = cert_watcher {
+        w.abort();
+    }
     Ok(())
 }

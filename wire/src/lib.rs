@@ -7,6 +7,9 @@ pub mod error;
 pub mod ids;
 pub mod media;
 pub mod messages;
+pub mod metrics;
+pub mod profile;
+pub mod providers;
 pub mod settings;
 pub mod users;
 

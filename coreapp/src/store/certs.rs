@@ -32,3 +32,18 @@ pub fn put_if_absent(
     }
     get(conn, name)?.ok_or(diesel::result::Error::NotFound)
 }
+
+/// Inserts or replaces the pair.
+pub fn put(conn: &mut AnyConnection, name: &str, cert: &str, key: &str, now: i64) -> QueryResult<()> {
+    let updated = diesel::update(wc::table.find(name))
+        .set((wc::cert_pem.eq(cert), wc::key_pem.eq(key), wc::created_at.eq(now)))
+        .execute(conn)?;
+    if updated == 0 {
+        put_if_absent(conn, name, cert, key, now)?;
+        // Lost a race with a first start: store ours over it.
+        diesel::update(wc::table.find(name))
+            .set((wc::cert_pem.eq(cert), wc::key_pem.eq(key), wc::created_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok(())
+}

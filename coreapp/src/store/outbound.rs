@@ -213,3 +213,9 @@ pub fn insert_statuses(conn: &mut AnyConnection, rows: &[NewStatus]) -> QueryRes
     }
     insert_rows!(conn, ms::table, rows)
 }
+
+/// Rewrites a queued message's stored payload (a provider link fetched to
+/// the volume becomes our media id, so retries do not fetch it again).
+pub fn set_payload(conn: &mut AnyConnection, id: &str, payload: &str, now: i64) -> QueryResult<usize> {
+    diesel::update(om::table.find(id)).set((om::payload.eq(payload), om::updated_at.eq(now))).execute(conn)
+}

@@ -87,7 +87,7 @@ async fn post(core: &Core, client: &reqwest::Client, url: &str, row: &Pending) -
     let response = match sent {
         Ok(r) => r,
         Err(e) => {
-            core.metrics.callback("error", latency);
+            core.metrics.callback("error", &row.kind, latency);
             // The source chain says why (refused, TLS, timeout).
             let mut why = e.to_string();
             let mut source = std::error::Error::source(&e);
@@ -101,11 +101,11 @@ async fn post(core: &Core, client: &reqwest::Client, url: &str, row: &Pending) -
     };
     match response.status().as_u16() {
         200 => {
-            core.metrics.callback("success", latency);
+            core.metrics.callback("success", &row.kind, latency);
             Ok(())
         }
         other => {
-            core.metrics.callback(&other.to_string(), latency);
+            core.metrics.callback(&other.to_string(), &row.kind, latency);
             Err(format!("target answered HTTP {other}"))
         }
     }

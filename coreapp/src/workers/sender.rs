@@ -74,7 +74,20 @@ fn referenced_wamids(conn: &mut AnyConnection, payload: &Value) -> Result<HashMa
 /// Translates a stored message and hands it to Cloud once; media ids of
 /// ours become Cloud's (uploading the file first when needed).
 pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
-    let payload: Value = serde_json::from_str(&row.payload)?;
+    let mut payload: Value = serde_json::from_str(&row.payload)?;
+    // Links from hosts that need credentials are fetched to the volume
+    // once; the stored payload then names the file.
+    let fetching = crate::media_links::resolve(core, &mut payload);
+    match super::keep_claimed(core, Queue::Outbound, &row.id, fetching).await {
+        Ok(true) => {
+            let (id, stored) = (row.id.clone(), payload.to_string());
+            core.db
+                .run(move |conn| Ok(crate::store::outbound::set_payload(conn, &id, &stored, crate::db::now_ms())?))
+                .await?;
+        }
+        Ok(false) => {}
+        Err(outcome) => return Ok(outcome),
+    }
     let refs = if wire::messages::referenced_ids(&payload).is_empty() {
         HashMap::new()
     } else {
@@ -110,7 +123,7 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
     let now = now_ms();
     match outcome {
         SendOutcome::Accepted { wamid } => {
-            core.metrics.messages_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            core.metrics.message_sent();
             tracing::debug!(message_id = %row.id, %wamid, "accepted by Cloud");
             let id = row.id.clone();
             let kept = core.db.run(move |c| Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?)).await?;

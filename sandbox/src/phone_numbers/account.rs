@@ -6,6 +6,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
+use super::picture::Picture;
+
 /// Register plus deregister calls allowed per number in a moving window (133016).
 pub const REGISTRATION_CALLS: usize = 10;
 /// The window: 72 hours.
@@ -30,9 +32,13 @@ pub struct Profile {
     pub address: String,
     pub description: String,
     pub email: String,
+    /// Empty until a picture is set, then the URL `picture` is served at.
     pub profile_picture_url: String,
     pub websites: Vec<String>,
     pub vertical: String,
+    /// The bytes behind `profile_picture_url`.
+    #[serde(skip)]
+    pub picture: Option<Picture>,
 }
 
 impl Default for Account {
@@ -49,6 +55,7 @@ impl Default for Account {
                 profile_picture_url: String::new(),
                 websites: vec!["https://example.com/".into()],
                 vertical: "OTHER".into(),
+                picture: None,
             },
         }
     }
@@ -94,6 +101,13 @@ impl Accounts {
 
     pub(crate) fn is_registered(&self, index: usize) -> bool {
         lock(&self.numbers[index]).registered
+    }
+
+    /// The current profile picture called `name`, of whichever number has it.
+    pub(crate) fn picture(&self, name: &str) -> Option<Picture> {
+        self.numbers
+            .iter()
+            .find_map(|account| lock(account).profile.picture.as_ref().filter(|p| p.name == name).cloned())
     }
 
     pub(crate) fn override_callback_uri(&self) -> Option<String> {

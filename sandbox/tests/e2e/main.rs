@@ -9,4 +9,5 @@ mod rules;
 mod send;
 mod shapes;
 mod support;
+mod uploads;
 mod webhooks;

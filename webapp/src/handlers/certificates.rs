@@ -44,3 +44,36 @@ pub async fn delete_webhook_ca(State(state): State<AppState>, who: Principal) ->
     state.cores.any().delete_webhook_ca(proto::core::Empty {}).await.map_err(to_api_error)?;
     Ok(OnPrem::empty())
 }
+
+/// `POST /v1/certificates/external`: a PEM bundle (private key, server
+/// certificate, CA certificates) that replaces the webapp certificate on
+/// every webapp, without a restart.
+pub async fn set_external(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
+    who.require(Role::Admin)?;
+    let pem = String::from_utf8(body.to_vec()).map_err(|_| ApiError::invalid("The certificate bundle is not text"))?;
+    if pem.trim().is_empty() {
+        return Err(ApiError::missing("certificate").into());
+    }
+    // The coreapp splits and checks the bundle.
+    let bundle = proto::core::WebCertificate { cert_pem: pem, key_pem: String::new(), ca_pem: String::new() };
+    state.cores.any().set_web_certificate(bundle).await.map_err(to_api_error)?;
+    if let Some(tls) = &state.tls {
+        tls.refresh(&state.cores).await;
+    }
+    Ok(OnPrem::created(serde_json::Value::Null))
+}
+
+/// `GET /v1/certificates/external/ca`: the CA of the webapp certificate
+/// (the certificate itself while it is the generated, self-signed one).
+pub async fn external_ca(State(state): State<AppState>, who: Principal) -> Result<Response, Failure> {
+    who.require_user()?;
+    let stored = state.cores.any().get_web_certificate(proto::core::Empty {}).await.map_err(to_api_error)?;
+    let ca = stored.into_inner().ca_pem;
+    if ca.is_empty() {
+        return Err(ApiError::not_found("No webapp certificate is stored").into());
+    }
+    let mut r = ca.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-pem-file"));
+    r.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=ca.pem"));
+    Ok(r)
+}

@@ -1,12 +1,12 @@
 //! `/v1/settings/application` (admin).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use wire::ApiError;
 use wire::users::Role;
 
-use super::json_body;
+use super::{json_body, required_str};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::core::to_api_error;
@@ -41,5 +41,56 @@ pub async fn patch(State(state): State<AppState>, who: Principal, body: Bytes) -
 pub async fn reset(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
     state.cores.any().reset_settings(proto::core::Empty {}).await.map_err(to_api_error)?;
+    Ok(OnPrem::empty())
+}
+
+/// `GET .../media/providers`: the providers, secrets masked.
+pub async fn providers(State(state): State<AppState>, who: Principal) -> Reply {
+    who.require(Role::Admin)?;
+    let doc = state.cores.any().list_media_providers(proto::core::Empty {}).await.map_err(to_api_error)?;
+    let list: Value = serde_json::from_str(&doc.into_inner().json).map_err(|e| {
+        tracing::error!(error = %e, "coreapp sent unreadable providers");
+        ApiError::internal()
+    })?;
+    Ok(OnPrem::ok(json!({"settings": {"application": {"media": {"providers": list}}}})))
+}
+
+/// `POST .../media/providers`: an array holding one provider; one of the
+/// same name is replaced.
+pub async fn add_provider(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
+    who.require(Role::Admin)?;
+    let body = json_body(&body)?;
+    wire::providers::parse(&body)?;
+    let doc = proto::core::JsonDoc { json: body.to_string() };
+    state.cores.any().put_media_provider(doc).await.map_err(to_api_error)?;
+    Ok(OnPrem::empty())
+}
+
+pub async fn delete_provider(State(state): State<AppState>, who: Principal, Path(name): Path<String>) -> Reply {
+    who.require(Role::Admin)?;
+    state.cores.any().delete_media_provider(proto::core::Name { name }).await.map_err(to_api_error)?;
+    Ok(OnPrem::empty())
+}
+
+/// `POST /v1/settings/backup {"password"}`: the encrypted settings.
+pub async fn backup(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
+    who.require(Role::Admin)?;
+    let password = required_str(&json_body(&body)?, "password")?.to_string();
+    let reply = state.cores.any().backup(proto::core::BackupRequest { password }).await.map_err(to_api_error)?;
+    Ok(OnPrem::ok(json!({"settings": {"data": reply.into_inner().data}})))
+}
+
+/// `POST /v1/settings/restore {"password","data"}`.
+pub async fn restore(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
+    who.require(Role::Admin)?;
+    let body = json_body(&body)?;
+    let password = required_str(&body, "password")?.to_string();
+    let data = required_str(&body, "data")?.to_string();
+    state.cores.any().restore(proto::core::RestoreRequest { password, data }).await.map_err(to_api_error)?;
+    // A restored certificate is served at once here, and by the other
+    // webapps at their next check.
+    if let Some(tls) = &state.tls {
+        tls.refresh(&state.cores).await;
+    }
     Ok(OnPrem::empty())
 }

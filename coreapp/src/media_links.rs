@@ -1,0 +1,94 @@
+//! Media sent by `link` from a host that needs credentials: the message
+//! names a media provider (`/v1/settings/application/media/providers`),
+//! Cloud cannot authenticate to that host, so the coreapp downloads the
+//! file with the provider's credentials onto the volume and the message
+//! goes to Cloud as an upload, like media sent by id.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wire::providers::{Provider, ProviderAuth};
+
+use crate::Core;
+use crate::cloud::SendOutcome;
+use crate::error::CoreError;
+
+/// Replaces every provider link of `payload` by a media id of ours,
+/// downloading the files. `Err` is the send's outcome: failed for good (no
+/// such provider, the host refused) or to be retried (the host is down).
+pub async fn resolve(core: &Core, payload: &mut Value) -> Result<bool, SendOutcome> {
+    let links = wire::providers::provider_links(payload);
+    if links.is_empty() {
+        return Ok(false);
+    }
+    let providers = crate::admin::providers(core).await.map_err(|e| retry(format!("cannot read providers: {e}")))?;
+    for (pointer, name) in links {
+        let Some(provider) = providers.iter().find(|p| p.name == name) else {
+            return Err(failed(format!("media provider '{name}' is not configured")));
+        };
+        let Some(link) = payload.pointer(&format!("{pointer}/link")).and_then(Value::as_str).map(String::from) else {
+            continue;
+        };
+        let id = fetch(core, provider, &link).await?;
+        if let Some(Value::Object(media)) = payload.pointer_mut(&pointer) {
+            media.remove("link");
+            media.remove("provider");
+            media.insert("id".into(), json!(id));
+        }
+        tracing::debug!(provider = %name, media_id = %id, "provider link fetched to the volume");
+    }
+    Ok(true)
+}
+
+/// Downloads `link` with the provider's credentials into the media store.
+async fn fetch(core: &Core, provider: &Provider, link: &str) -> Result<String, SendOutcome> {
+    let request = core.webhooks.with_ca(None).get(link).timeout(Duration::from_secs(300));
+    let request = match &provider.auth {
+        ProviderAuth::Basic { username, password } => request.basic_auth(username, Some(password)),
+        ProviderAuth::Bearer(token) => request.bearer_auth(token),
+    };
+    let response = request.send().await.map_err(|e| retry(format!("media link download failed: {e}")))?;
+    let status = response.status();
+    if status.as_u16() == 429 || status.is_server_error() {
+        return Err(retry(format!("media link answered HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(failed(format!("the host of {link} answered HTTP {status}")));
+    }
+    let mime_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_string())
+        .unwrap_or_default();
+    let (tx, rx) = tokio::sync::mpsc::channel(crate::media_files::CHUNKS_IN_FLIGHT);
+    let mut response = response;
+    let pump = async move {
+        loop {
+            let item = match response.chunk().await {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => return,
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            let stop = item.is_err();
+            if tx.send(item).await.is_err() || stop {
+                return;
+            }
+        }
+    };
+    let (_, stored) = tokio::join!(pump, crate::media_files::upload(core, mime_type, rx));
+    stored.map_err(|e| match e {
+        CoreError::Api(api) => failed(format!("the file at {link} cannot be sent: {}", api.details)),
+        other => retry(format!("storing the file at {link} failed: {other}")),
+    })
+}
+
+fn failed(details: String) -> SendOutcome {
+    SendOutcome::Failed {
+        error: json!({"code": 131053, "title": "Media upload error", "error_data": {"details": details}}),
+    }
+}
+
+fn retry(reason: String) -> SendOutcome {
+    SendOutcome::Retry { reason, after: None, error: Value::Null }
+}

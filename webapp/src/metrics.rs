@@ -1,0 +1,83 @@
+//! The webapp's own metrics (`/metrics`): uptime, requests handled and in
+//! flight, and request latency by endpoint and result, under the old
+//! client's names.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use wire::metrics::{Counter, Families, Gauge, HistogramVec};
+
+pub struct WebMetrics {
+    started: Instant,
+    handled: Counter,
+    in_flight: Gauge,
+    durations: HistogramVec,
+}
+
+impl Default for WebMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl WebMetrics {
+    pub fn new() -> Self {
+        WebMetrics {
+            started: Instant::now(),
+            handled: Counter::new("web_handled_requests", "Requests answered since the webapp started"),
+            in_flight: Gauge::new("web_pending_connections", "Requests being handled now"),
+            durations: HistogramVec::new(
+                "api_requests_duration_ms",
+                "Time to answer a request, by endpoint and HTTP status",
+                &["method", "result"],
+            ),
+        }
+    }
+
+    pub fn families(&self) -> Families {
+        let mut f = Families::new();
+        f.gauge("web_uptime", "Seconds since the webapp started", self.started.elapsed().as_secs_f64().floor());
+        f.push(self.handled.family());
+        f.push(self.in_flight.family());
+        f.push(self.durations.family());
+        f
+    }
+}
+
+/// The endpoint label of the old client: method and route with `_` for
+/// `/` and parameter names bare, e.g. `POST_v1_messages`, `GET_v1_media_id`.
+pub fn endpoint_label(method: &str, route: &str) -> String {
+    let path: String = route.chars().filter(|c| *c != '{' && *c != '}').collect();
+    let path = path.trim_matches('/').replace(['/', '-', '.'], "_");
+    if path.is_empty() { method.to_string() } else { format!("{method}_{path}") }
+}
+
+/// Middleware: counts and times every request.
+pub async fn track(State(metrics): State<Arc<WebMetrics>>, request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let endpoint = match route {
+        Some(route) => endpoint_label(request.method().as_str(), &route),
+        None => format!("{}_unmatched", request.method()),
+    };
+    let start = Instant::now();
+    metrics.in_flight.inc();
+    let response = next.run(request).await;
+    metrics.in_flight.dec();
+    metrics.handled.inc();
+    metrics.durations.observe_duration(&[&endpoint, response.status().as_str()], start.elapsed());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn endpoint_labels() {
+        assert_eq!(super::endpoint_label("POST", "/v1/messages"), "POST_v1_messages");
+        assert_eq!(super::endpoint_label("GET", "/v1/media/{id}"), "GET_v1_media_id");
+        assert_eq!(super::endpoint_label("POST", "/v1/settings/account/two-step"), "POST_v1_settings_account_two_step");
+        assert_eq!(super::endpoint_label("GET", "/"), "GET");
+    }
+}

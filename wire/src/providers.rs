@@ -1,0 +1,145 @@
+//! Media providers (`/v1/settings/application/media/providers`): named
+//! credentials for fetching `link` media from hosts that require them.
+//! Cloud fetches links itself and cannot authenticate, so a message whose
+//! media names a provider is downloaded by a coreapp with these
+//! credentials and sent to Cloud as an upload.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ApiError;
+
+/// How the host wants to be asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderAuth {
+    Basic { username: String, password: String },
+    Bearer(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provider {
+    pub name: String,
+    pub auth: ProviderAuth,
+}
+
+impl Provider {
+    /// The old client's listing shape, with the secret masked.
+    pub fn to_onprem_masked(&self) -> Value {
+        let config = match &self.auth {
+            ProviderAuth::Basic { username, .. } => json!({"basic": {"username": username, "password": MASK}}),
+            ProviderAuth::Bearer(_) => json!({"bearer": MASK}),
+        };
+        json!({"name": self.name, "type": "www", "config": config})
+    }
+}
+
+/// What a listing shows instead of a password or token.
+pub const MASK: &str = "********";
+
+/// Checks a `POST` body: an array holding exactly one provider
+/// `{"name", "type": "www", "config": {"basic": {"username", "password"}} | {"bearer": "<token>"}}`.
+pub fn parse(body: &Value) -> Result<Provider, ApiError> {
+    let one = match body {
+        Value::Array(items) if items.len() == 1 => &items[0],
+        Value::Array(items) if items.is_empty() => return Err(ApiError::missing("providers")),
+        Value::Array(_) => return Err(ApiError::invalid("Can only add 1 config at a time")),
+        // A single object is taken as a one-element list.
+        Value::Object(_) => body,
+        _ => return Err(ApiError::invalid("The media providers must be a JSON array")),
+    };
+    let name = text(one, "name", "name")?;
+    if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        return Err(ApiError::invalid_value("name", &name));
+    }
+    match one.get("type") {
+        None | Some(Value::Null) => return Err(ApiError::missing("type")),
+        Some(Value::String(t)) if t == "www" => {}
+        Some(other) => return Err(ApiError::invalid_value("type", other)),
+    }
+    let Some(config) = one.get("config").filter(|c| !c.is_null()) else {
+        return Err(ApiError::missing("config"));
+    };
+    let auth = match (config.get("basic"), config.get("bearer")) {
+        (Some(basic), None) => ProviderAuth::Basic {
+            username: text(basic, "username", "config.basic.username")?,
+            password: text(basic, "password", "config.basic.password")?,
+        },
+        (None, Some(Value::String(token))) if !token.is_empty() => ProviderAuth::Bearer(token.clone()),
+        (None, Some(other)) => return Err(ApiError::invalid_value("config.bearer", other)),
+        (None, None) => return Err(ApiError::missing("config.basic")),
+        (Some(_), Some(_)) => return Err(ApiError::invalid("Parameter 'config' takes one of 'basic' and 'bearer'")),
+    };
+    Ok(Provider { name, auth })
+}
+
+fn text(object: &Value, key: &str, path: &str) -> Result<String, ApiError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Err(ApiError::missing(path)),
+        Some(Value::String(s)) if s.is_empty() => Err(ApiError::missing(path)),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(ApiError::invalid_value(path, other)),
+    }
+}
+
+/// Where a payload's media objects name a provider: `(pointer to the media
+/// object, provider name)`. Only plain media messages carry providers.
+pub fn provider_links(payload: &Value) -> Vec<(String, String)> {
+    let Some(kind) = payload.get("type").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    if !crate::messages::MEDIA_TYPES.contains(&kind) {
+        return Vec::new();
+    }
+    let pointer = format!("/{kind}");
+    match payload.pointer(&format!("{pointer}/provider/name")).and_then(Value::as_str) {
+        Some(name) if payload.pointer(&format!("{pointer}/link")).is_some() => vec![(pointer, name.to_string())],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn basic_and_bearer() {
+        let p = parse(&json!([{"name": "corp", "type": "www",
+            "config": {"basic": {"username": "u", "password": "p"}}}]))
+        .unwrap();
+        assert_eq!(p.auth, ProviderAuth::Basic { username: "u".into(), password: "p".into() });
+        assert_eq!(p.to_onprem_masked()["config"]["basic"]["password"], MASK);
+        let p = parse(&json!([{"name": "cdn", "type": "www", "config": {"bearer": "tok"}}])).unwrap();
+        assert_eq!(p.auth, ProviderAuth::Bearer("tok".into()));
+        assert_eq!(p.to_onprem_masked()["config"]["bearer"], MASK);
+    }
+
+    #[test]
+    fn bad_bodies() {
+        let good = json!({"name": "corp", "type": "www", "config": {"bearer": "t"}});
+        assert_eq!(parse(&json!([good, good])).unwrap_err().details, "Can only add 1 config at a time");
+        for (bad, code) in [
+            (json!([]), ErrorCode::ParameterMissing),
+            (json!([{"type": "www", "config": {"bearer": "t"}}]), ErrorCode::ParameterMissing),
+            (json!([{"name": "c", "type": "everstore", "config": {"bearer": "t"}}]), ErrorCode::ParameterInvalid),
+            (json!([{"name": "c", "type": "www"}]), ErrorCode::ParameterMissing),
+            (
+                json!([{"name": "c", "type": "www", "config": {"basic": {"username": "u"}}}]),
+                ErrorCode::ParameterMissing,
+            ),
+            (json!([{"name": "c d", "type": "www", "config": {"bearer": "t"}}]), ErrorCode::ParameterInvalid),
+            (json!("x"), ErrorCode::ParameterInvalid),
+        ] {
+            assert_eq!(parse(&bad).unwrap_err().code, code, "{bad}");
+        }
+    }
+
+    #[test]
+    fn finds_provider_links() {
+        let msg = json!({"type": "image", "image": {"link": "https://h/i.png", "provider": {"name": "corp"}}});
+        assert_eq!(provider_links(&msg), vec![("/image".to_string(), "corp".to_string())]);
+        assert!(provider_links(&json!({"type": "image", "image": {"link": "https://h/i.png"}})).is_empty());
+        assert!(provider_links(&json!({"type": "text", "text": {"body": "x"}})).is_empty());
+    }
+}
