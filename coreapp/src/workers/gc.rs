@@ -3,6 +3,9 @@
 //! - with `garbagecollector_enable.media` on, removes media ids older than
 //!   the retention (`WA_MEDIA_RETENTION_DAYS`, 30 days: as long as Cloud
 //!   keeps an upload) and their files, unless other ids share the bytes;
+//! - with `garbagecollector_enable.messages` on (the default), removes
+//!   stored messages and webhook events finished more than 7 days ago, as
+//!   the old client did (`DELETE /v1/messages` does the same on demand);
 //! - always, clears what crashes leave: temporary files of unfinished
 //!   uploads, file rows no media id uses, files no row knows.
 //!
@@ -18,6 +21,8 @@ use crate::Core;
 use crate::db::now_ms;
 use crate::store::{leases, media};
 
+/// Finished messages are kept this long when the messages collector is on.
+const MESSAGE_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Temporary files older than this belong to no upload still running.
 const TMP_AGE: Duration = Duration::from_secs(24 * 3600);
 /// A file that no row knows is left this long (an upload may be between
@@ -33,7 +38,14 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     if !mine {
         return Ok(0);
     }
-    if core.settings().await?.garbagecollector_enable.media {
+    let settings = core.settings().await?;
+    if settings.garbagecollector_enable.messages {
+        let purged = crate::admin::purge_messages(core, now - MESSAGE_RETENTION_MS).await?;
+        if purged > 0 {
+            tracing::info!(rows = purged, "finished messages older than 7 days removed");
+        }
+    }
+    if settings.garbagecollector_enable.media {
         let purged = purge_expired(core, now - core.config.workers.media_retention.as_millis() as i64).await?;
         if purged > 0 {
             // More may be due: the worker loop runs the next step at once.

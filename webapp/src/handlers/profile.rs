@@ -64,10 +64,15 @@ pub async fn photo(
         return Ok(OnPrem::ok(json!({"settings": {"profile": {"photo": {"link": photo.link}}}})).into_response());
     }
     let content_type = HeaderValue::from_str(&photo.mime_type).unwrap_or(HeaderValue::from_static("image/jpeg"));
+    // The old client's name; a PNG keeps its own extension.
+    let disposition = if photo.mime_type == "image/png" {
+        "attachment; filename=profilePicture.png"
+    } else {
+        "attachment; filename=profilePicture.jpg"
+    };
     let mut r = Body::from(photo.data).into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, content_type);
-    r.headers_mut()
-        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=profilePicture.jpg"));
+    r.headers_mut().insert(header::CONTENT_DISPOSITION, HeaderValue::from_static(disposition));
     Ok(r)
 }
 
