@@ -36,6 +36,11 @@ mod sqlite_only {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_collector_purges_week_old_finished_messages() {
+        super::the_collector_purges_week_old_finished_messages(Engine::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn media_providers_fetch_links_with_credentials() {
         super::media_providers_fetch_links_with_credentials(Engine::Sqlite).await
     }
@@ -466,6 +471,53 @@ async fn purge_and_retired_features(engine: Engine) {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(state_of(done).await, None, "the finished message is purged");
     assert_eq!(state_of(queued).await.as_deref(), Some("pending"), "the queued message stays");
+    s.stop().await;
+}
+
+async fn outbound_state(db: &coreapp::db::Db, id: &str) -> Option<String> {
+    use coreapp::schema::outbound_messages as om;
+    use diesel::prelude::*;
+    let id = id.to_string();
+    db.run(move |conn| Ok(om::table.find(id).select(om::state).first::<String>(conn).optional()?)).await.unwrap()
+}
+
+/// Moves a stored message's creation `days` into the past.
+async fn age(db: &coreapp::db::Db, id: &str, days: i64) {
+    use coreapp::schema::outbound_messages as om;
+    use diesel::prelude::*;
+    let (id, by) = (id.to_string(), days * 86_400_000);
+    db.run(move |conn| {
+        Ok(diesel::update(om::table.find(id)).set(om::created_at.eq(om::created_at - by)).execute(conn)?)
+    })
+    .await
+    .unwrap();
+}
+
+async fn the_collector_purges_week_old_finished_messages(engine: Engine) {
+    let s = Stack::start_with(engine, Options { gc_interval: Duration::from_millis(200), ..Options::default() }).await;
+    let token = s.admin_token().await;
+    let db = s.db().await;
+    let old = send(&s, &token, json!({"to": "15550004001", "text": {"body": "last week"}})).await;
+    let recent = send(&s, &token, json!({"to": "15550004002", "text": {"body": "yesterday"}})).await;
+    for id in [&old, &recent] {
+        s.wait_until(WAIT, || async { outbound_state(&db, id).await.as_deref() == Some("sent") }).await.unwrap();
+    }
+    s.cloud_fault(json!({"match": {"path": "messages", "method": "POST"}, "status": 503, "count": 1000})).await;
+    let stuck = send(&s, &token, json!({"to": "15550004003", "text": {"body": "still trying"}})).await;
+    age(&db, &old, 8).await;
+    age(&db, &recent, 1).await;
+    age(&db, &stuck, 8).await;
+    // `garbagecollector_enable.messages` is on by default.
+    s.wait_until(WAIT, || async { outbound_state(&db, &old).await.is_none() }).await.expect("purged");
+    assert_eq!(outbound_state(&db, &recent).await.as_deref(), Some("sent"));
+    assert_eq!(outbound_state(&db, &stuck).await.as_deref(), Some("pending"), "queued work is kept");
+
+    let off = json!({"garbagecollector_enable": {"messages": false}});
+    assert_eq!(s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&token), Some(off)).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    age(&db, &recent, 7).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(outbound_state(&db, &recent).await.as_deref(), Some("sent"), "off: nothing is purged");
     s.stop().await;
 }
 
