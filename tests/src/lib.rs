@@ -374,13 +374,7 @@ impl Stack {
     }
 
     pub async fn call_on(&self, web: usize, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>) -> Answer {
-        let mut req = self.http.request(method, format!("{}{path}", self.webs[web]));
-        req = match auth {
-            Auth::None => req,
-            Auth::Bearer(t) => req.bearer_auth(t),
-            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
-            Auth::ApiKey(k) => req.header("Authorization", format!("Apikey {k}")),
-        };
+        let mut req = auth.apply(self.http.request(method, format!("{}{path}", self.webs[web])));
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -402,13 +396,7 @@ impl Stack {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> reqwest::Response {
-        let mut req = self.http.request(method, format!("{}{path}", self.webs[web])).body(body);
-        req = match auth {
-            Auth::None => req,
-            Auth::Bearer(t) => req.bearer_auth(t),
-            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
-            Auth::ApiKey(k) => req.header("Authorization", format!("Apikey {k}")),
-        };
+        let mut req = auth.apply(self.http.request(method, format!("{}{path}", self.webs[web])).body(body));
         if let Some(ct) = content_type {
             req = req.header("Content-Type", ct);
         }
@@ -579,6 +567,17 @@ pub enum Auth<'a> {
     Bearer(&'a str),
     Basic(&'a str, &'a str),
     ApiKey(&'a str),
+}
+
+impl Auth<'_> {
+    fn apply(self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self {
+            Auth::None => req,
+            Auth::Bearer(t) => req.bearer_auth(t),
+            Auth::Basic(u, p) => req.basic_auth(u, Some(p)),
+            Auth::ApiKey(k) => req.header("Authorization", format!("Apikey {k}")),
+        }
+    }
 }
 
 /// A webapp answer.
