@@ -211,7 +211,8 @@ async fn profile_about_business_and_photo(engine: Engine) {
         s.call(Method::POST, "/v1/settings/business/profile", auth, Some(bad)).await.assert_error(400, 1009);
     }
 
-    // Photo: raw image in, served back from where Cloud keeps it.
+    // Photo: none yet; then a raw image in, served back from where Cloud keeps it.
+    s.call(Method::GET, "/v1/settings/profile/photo?format=link", auth, None).await.assert_error(404, 1006);
     let png = files::png(64, 64, 7);
     let r = s.raw_on(0, Method::POST, "/v1/settings/profile/photo", auth, Some("image/png"), png.clone()).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
@@ -426,6 +427,13 @@ async fn purge_and_retired_features(engine: Engine) {
         assert!(a.body.to_string().contains("retired") || path.contains("migrate"), "{path}: {}", a.body);
     }
     s.call(Method::GET, "/v1/groups", Auth::None, None).await.assert_error(401, 1005);
+    let a = s.call(Method::GET, "/v1/stickerpacks", Auth::ApiKey(API_KEY), None).await;
+    a.assert_error(403, 1005);
+    assert!(a.body.to_string().contains("retired"), "the API key gets the reason too: {}", a.body);
+    // A body over a JSON endpoint's limit is an on-prem error, not a bare 413.
+    let huge = vec![b' '; 3 * 1024 * 1024];
+    let r = s.raw_on(0, Method::POST, "/v1/settings/restore", auth, Some("application/json"), huge).await;
+    e2e::Answer::read(r).await.assert_error(400, 1009);
     s.call(Method::GET, "/v1/nothing-here", auth, None).await.assert_error(404, 1006);
     assert_eq!(s.call(Method::GET, "/v1/messages/gBEGkYiEB1VXAglK1ZEqA1YKPrU", auth, None).await.status, 200);
     assert_eq!(s.call(Method::DELETE, "/v1/messages/gBEGkYiEB1VXAglK1ZEqA1YKPrU", auth, None).await.status, 200);

@@ -82,3 +82,25 @@ pub async fn render(State(meta): State<Meta>, mut response: Response) -> Respons
     }
     response
 }
+
+/// Axum's own refusals (a body over the limit, an unreadable path or query)
+/// are plain text; legacy clients get them as on-prem errors instead. The
+/// Cloud webhook intake keeps its plain answers (Cloud reads only the status).
+pub async fn rejections(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let from_cloud = request.uri().path().starts_with("/cloud/");
+    let response = next.run(request).await;
+    if from_cloud || !response.status().is_client_error() || response.extensions().get::<Pending>().is_some() {
+        return response;
+    }
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::invalid("The request body is larger than this endpoint accepts")
+    } else {
+        ApiError::invalid(text)
+    };
+    Failure(error).into_response()
+}

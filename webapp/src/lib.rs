@@ -76,6 +76,7 @@ async fn underscore_headers(mut req: Request) -> Request {
 pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<NormalizePath<axum::Router>, SocketAddr> {
     let meta = Meta::stable(state.config.version.clone());
     let router = router::routes()
+        .layer(axum::middleware::from_fn(envelope::rejections))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(axum::middleware::map_response_with_state(meta, envelope::render))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
