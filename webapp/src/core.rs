@@ -309,6 +309,15 @@ pub fn to_api_error(status: tonic::Status) -> ApiError {
     }
 }
 
+/// The JSON document a coreapp answered with; one it cannot have meant is
+/// our fault (500/1014), logged with what it was.
+pub fn json_of(doc: &proto::core::JsonDoc, what: &str) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_str(&doc.json).map_err(|e| {
+        tracing::error!(error = %e, "a coreapp sent unreadable {what}");
+        ApiError::internal()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

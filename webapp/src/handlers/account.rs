@@ -17,10 +17,7 @@ use crate::envelope::{Failure, OnPrem, Reply};
 
 async fn account_info(state: &AppState) -> Result<Value, Failure> {
     let doc = state.cores.any().get_account(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
-    serde_json::from_str(&doc.json).map_err(|e| {
-        tracing::error!(error = %e, "coreapp sent unreadable account information");
-        ApiError::internal().into()
-    })
+    Ok(crate::core::json_of(&doc, "account information")?)
 }
 
 /// `GET /v1/account`: the number Cloud hosts for this stack.

@@ -40,7 +40,7 @@ pub async fn check(State(state): State<AppState>, who: Principal, body: Bytes) -
     }
     let request = proto::core::CheckContactsRequest { contacts: inputs, force_check };
     let doc = state.cores.any().check_contacts(request).await.map_err(to_api_error)?.into_inner();
-    let results: Value = serde_json::from_str(&doc.json).map_err(|_| ApiError::internal())?;
+    let results = crate::core::json_of(&doc, "contact results")?;
     Ok(OnPrem::ok(json!({"contacts": results})))
 }
 
@@ -48,7 +48,7 @@ pub async fn check(State(state): State<AppState>, who: Principal, body: Bytes) -
 pub async fn identity(State(state): State<AppState>, who: Principal, Path(wa_id): Path<String>) -> Reply {
     who.require_user()?;
     let doc = state.cores.any().get_identity(proto::core::WaId { wa_id }).await.map_err(to_api_error)?.into_inner();
-    let identity: Value = serde_json::from_str(&doc.json).map_err(|_| ApiError::internal())?;
+    let identity = crate::core::json_of(&doc, "an identity")?;
     Ok(OnPrem::ok(json!({"contacts": identity})))
 }
 

@@ -20,10 +20,7 @@ use crate::envelope::{Failure, OnPrem, Reply};
 
 async fn cloud_profile(state: &AppState) -> Result<Value, Failure> {
     let doc = state.cores.any().get_profile(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
-    serde_json::from_str(&doc.json).map_err(|e| {
-        tracing::error!(error = %e, "coreapp sent an unreadable profile");
-        ApiError::internal().into()
-    })
+    Ok(crate::core::json_of(&doc, "a profile")?)
 }
 
 async fn update(state: &AppState, fields: Value) -> Result<(), Failure> {

@@ -13,10 +13,7 @@ use crate::core::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 fn application(doc: proto::core::JsonDoc) -> Result<Value, ApiError> {
-    let app: Value = serde_json::from_str(&doc.json).map_err(|e| {
-        tracing::error!(error = %e, "coreapp sent unreadable settings");
-        ApiError::internal()
-    })?;
+    let app = crate::core::json_of(&doc, "settings")?;
     Ok(json!({"settings": {"application": app}}))
 }
 
@@ -48,10 +45,7 @@ pub async fn reset(State(state): State<AppState>, who: Principal) -> Reply {
 pub async fn providers(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
     let doc = state.cores.any().list_media_providers(proto::core::Empty {}).await.map_err(to_api_error)?;
-    let list: Value = serde_json::from_str(&doc.into_inner().json).map_err(|e| {
-        tracing::error!(error = %e, "coreapp sent unreadable providers");
-        ApiError::internal()
-    })?;
+    let list = crate::core::json_of(&doc.into_inner(), "media providers")?;
     Ok(OnPrem::ok(json!({"settings": {"application": {"media": {"providers": list}}}})))
 }
 
