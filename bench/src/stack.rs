@@ -140,6 +140,11 @@ impl Stack {
         let logs = |name: &str| -> anyhow::Result<std::fs::File> {
             Ok(std::fs::File::create(dir.join(format!("{name}.log")))?)
         };
+        // The internal link runs mutual TLS, as deployed.
+        let cluster = dir.join("cluster");
+        let roles = [proto::cluster::Role::Coreapp, proto::cluster::Role::Webapp];
+        coreapp::cluster::write(&cluster, &cluster, &roles, 30, false)?;
+        let cluster = cluster.display().to_string();
         let mut children = Vec::new();
         let sandbox_env = [
             ("WA_SANDBOX_LISTEN", format!("127.0.0.1:{sandbox_port}")),
@@ -167,6 +172,7 @@ impl Stack {
                 ("WA_CLOUD_ACCESS_TOKEN", CLOUD_TOKEN.into()),
                 ("WA_CLOUD_PHONE_NUMBER_ID", PNID.into()),
                 ("WA_CLOUD_SEND_RATE", options.send_rate.to_string()),
+                ("WA_CLUSTER_DIR", cluster.clone()),
                 ("RUST_LOG", "warn".into()),
             ];
             let name: &'static str =
@@ -177,6 +183,7 @@ impl Stack {
         let web_env = [
             ("WA_WEB_LISTEN", format!("127.0.0.1:{web_port}")),
             ("WA_CORE_ADDRS", core_addrs.join(",")),
+            ("WA_CLUSTER_DIR", cluster.clone()),
             ("WA_CLOUD_APP_SECRET", "sandbox-app-secret".into()),
             ("WA_CLOUD_VERIFY_TOKEN", "sandbox-verify-token".into()),
             ("RUST_LOG", "warn".into()),

@@ -81,6 +81,8 @@ impl Default for WorkerConfig {
 #[derive(Clone)]
 pub struct Config {
     pub node_id: String,
+    /// The internal gRPC link: credentials, or the insecure switch.
+    pub cluster: proto::cluster::LinkConfig,
     pub db: DbConfig,
     pub db_pool_size: u32,
     pub media_dir: PathBuf,
@@ -128,6 +130,7 @@ impl Config {
         }
         Ok(Config {
             node_id: var("WA_NODE_ID").unwrap_or_else(default_node_id),
+            cluster: proto::cluster::LinkConfig::from_env(proto::cluster::Role::Coreapp).map_err(anyhow::Error::msg)?,
             db,
             db_pool_size: parse("WA_DB_POOL_SIZE", 10)?,
             media_dir: var("WA_MEDIA_DIR").unwrap_or_else(|| "/usr/local/wamedia".into()).into(),
@@ -156,8 +159,9 @@ impl Config {
     /// The effective configuration without secrets, for the start-up log.
     pub fn describe(&self) -> String {
         format!(
-            "node={} db={} pool={} media={} media_retention={}d lease={}s cloud={}/{} phone_number_id={} token={} send_rate={}/s",
+            "node={} cluster_tls={} db={} pool={} media={} media_retention={}d lease={}s cloud={}/{} phone_number_id={} token={} send_rate={}/s",
             self.node_id,
+            self.cluster.describe(),
             self.db.describe(),
             self.db_pool_size,
             self.media_dir.display(),

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod backup;
 pub mod cached;
 pub mod cloud;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use proto::cluster::Security;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
@@ -135,6 +137,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Decided before anything starts: a node that may not serve does nothing.
+    let addr = listener.local_addr()?;
+    let security = config
+        .cluster
+        .decide(&addr.ip().to_string())
+        .map_err(|refusal| anyhow::anyhow!("refusing to serve on {addr}: {refusal}"))?;
     let core = open(config).await?;
     tracing::info!(config = %core.config.describe(), "coreapp starting");
     resume_own_claims(&core).await?;
@@ -180,10 +188,24 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
-    let addr = listener.local_addr()?;
-    tracing::info!(%addr, node = %core.config.node_id, "coreapp serving gRPC");
+    let mut server = tonic::transport::Server::builder();
+    match security {
+        Security::MutualTls => {
+            let credentials = core.config.cluster.credentials.as_ref().expect("mutual TLS has credentials");
+            server = server.tls_config(credentials.server_tls()).context("cannot use the cluster credentials")?;
+        }
+        Security::PlainLoopback => {
+            tracing::warn!(%addr, "no cluster credentials (WA_CLUSTER_DIR): serving plain gRPC, on loopback only");
+        }
+        Security::PlainInsecure => tracing::error!(
+            %addr,
+            "INSECURE: serving plain gRPC beyond loopback (WA_CLUSTER_INSECURE): anyone who reaches this port \
+             can read the token signing key, the webapp's TLS key and every message"
+        ),
+    }
+    tracing::info!(%addr, node = %core.config.node_id, link = core.config.cluster.describe(), "coreapp serving gRPC");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let served = tonic::transport::Server::builder()
+    let served = server
         .initial_stream_window_size(proto::MEDIA_WINDOW)
         .initial_connection_window_size(proto::MEDIA_WINDOW)
         .add_service(

@@ -1,5 +1,7 @@
 //! The coreapp binary: parse the command and config, start tracing, run.
 
+use std::path::{Path, PathBuf};
+
 use clap::{Parser, Subcommand};
 
 /// wa-onprem coreapp: the engine behind the on-prem REST API.
@@ -24,6 +26,38 @@ enum Command {
     PatchSettings { json: String },
     /// Print the application settings as GET /v1/settings/application does.
     ShowSettings,
+    /// Make the cluster CA (when its directory has none) and issue the
+    /// certificates of the internal webapp-coreapp link.
+    ///
+    /// Writes `ca.pem`, `<role>.pem` and `<role>.key` into --out, for a
+    /// node's WA_CLUSTER_DIR. The CA's key (`ca.key`) stays in --ca: keep
+    /// that directory off the nodes once the certificates are issued.
+    ClusterCerts {
+        /// Directory of the cluster CA (`ca.pem`, `ca.key`); a new CA is
+        /// made there when it holds neither.
+        #[arg(long)]
+        ca: PathBuf,
+        /// Directory the node's files are written to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Which certificates to issue.
+        #[arg(long, value_enum, default_value_t = Roles::Both)]
+        role: Roles,
+        /// Validity of the issued certificates, in days.
+        #[arg(long, default_value_t = 825)]
+        days: i64,
+        /// Leave a role's files alone when --out already has them (for
+        /// launchers that run this on every start).
+        #[arg(long)]
+        keep: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Roles {
+    Coreapp,
+    Webapp,
+    Both,
 }
 
 #[tokio::main]
@@ -35,9 +69,13 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = coreapp::Config::from_env()?;
+    // The certificates are made before any node can start, so that command
+    // alone does not read the node's configuration.
+    let config = coreapp::Config::from_env;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::ClusterCerts { ca, out, role, days, keep } => cluster_certs(&ca, &out, role, days, keep)?,
         Command::Migrate => {
+            let config = config()?;
             let applied = tokio::task::spawn_blocking(move || coreapp::migrate(&config)).await??;
             println!(
                 "migrations applied: {}",
@@ -46,19 +84,40 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::PatchSettings { json } => {
             let patch: serde_json::Value = serde_json::from_str(&json)?;
-            let core = coreapp::open(config).await?;
+            let core = coreapp::open(config()?).await?;
             let s = coreapp::messaging::patch_settings(&core.db, patch).await?;
             println!("{}", s.to_onprem_json(None));
         }
         Command::ShowSettings => {
-            let core = coreapp::open(config).await?;
+            let core = coreapp::open(config()?).await?;
             let s = coreapp::messaging::get_settings(&core.db).await?;
             println!("{}", s.to_onprem_json(None));
         }
         Command::Serve => {
+            let config = config()?;
             let listener = tokio::net::TcpListener::bind(coreapp::Config::listen_from_env()?).await?;
             coreapp::run(config, listener, shutdown_signal()).await?;
         }
+    }
+    Ok(())
+}
+
+fn cluster_certs(ca: &Path, out: &Path, role: Roles, days: i64, keep: bool) -> anyhow::Result<()> {
+    use proto::cluster::Role;
+    let roles = match role {
+        Roles::Coreapp => vec![Role::Coreapp],
+        Roles::Webapp => vec![Role::Webapp],
+        Roles::Both => vec![Role::Coreapp, Role::Webapp],
+    };
+    let written = coreapp::cluster::write(ca, out, &roles, days, keep)?;
+    if written.ca_created {
+        println!("made a new cluster CA in {} (keep its ca.key off the nodes)", ca.display());
+    }
+    for file in &written.files {
+        println!("wrote {}", file.display());
+    }
+    if written.files.is_empty() {
+        println!("{} already holds the credentials asked for", out.display());
     }
     Ok(())
 }

@@ -53,7 +53,7 @@ impl Drop for Node {
 async fn connect(addr: &str) -> CoreClient<tonic::transport::Channel> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(c) = CoreClient::connect(format!("http://{addr}")).await {
+        if let Ok(c) = e2e::core_client(addr).await {
             return c;
         }
         assert!(Instant::now() < deadline, "coreapp did not come up on {addr}");
@@ -88,6 +88,7 @@ async fn crash_and_resume(db: DbConfig) {
         servername: "localhost".into(),
         tls: false,
         core_addrs: vec![core_addr.clone()],
+        cluster: e2e::cluster_link(proto::cluster::Role::Webapp),
         api_key: None,
         version: "2.53.0".into(),
         cloud_app_secret: secret,
@@ -110,7 +111,9 @@ async fn crash_and_resume(db: DbConfig) {
         // Slow enough that the kill lands mid-stream.
         ("WA_CLOUD_SEND_RATE", "40".into()),
         ("RUST_LOG", "warn".into()),
+        ("WA_CLUSTER_DIR", dir.path().join("cluster").display().to_string()),
     ];
+    e2e::write_cluster_dir(&dir.path().join("cluster"));
     match &db {
         DbConfig::Sqlite { path } => {
             env.push(("WA_DB_ENGINE", "SQLITE".into()));

@@ -18,3 +18,5 @@ pub const MEDIA_WINDOW: u32 = 1024 * 1024;
 /// Largest single gRPC message either side accepts: a profile photo (under
 /// 5 MB) travels in one message; media travel in chunks.
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+pub mod cluster;

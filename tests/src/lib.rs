@@ -115,6 +115,50 @@ fn env_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+/// Credentials of the internal link for `role`, from one cluster CA made
+/// once per test process: every stack talks mutual TLS, as deployed.
+pub fn cluster_link(role: proto::cluster::Role) -> proto::cluster::LinkConfig {
+    use proto::cluster::Role;
+    static ISSUED: std::sync::OnceLock<(coreapp::cluster::Issued, coreapp::cluster::Issued)> =
+        std::sync::OnceLock::new();
+    let (core, web) = ISSUED.get_or_init(|| {
+        let ca = coreapp::cluster::new_authority().expect("a cluster CA");
+        let issue = |role| coreapp::cluster::issue(&ca, role, 30, &[]).expect("a cluster certificate");
+        (issue(Role::Coreapp), issue(Role::Webapp))
+    });
+    let issued = if role == Role::Coreapp { core } else { web };
+    proto::cluster::LinkConfig {
+        credentials: Some(issued.credentials().expect("issued credentials check out")),
+        insecure: false,
+    }
+}
+
+/// Writes the test process's cluster credentials for `role` into `dir`
+/// (a `WA_CLUSTER_DIR` for processes started as programs).
+pub fn write_cluster_dir(dir: &std::path::Path) {
+    use proto::cluster::Role;
+    std::fs::create_dir_all(dir).expect("cluster dir");
+    for role in [Role::Coreapp, Role::Webapp] {
+        let link = cluster_link(role);
+        let c = link.credentials.expect("credentials");
+        let (cert, key) = role.files(dir);
+        std::fs::write(dir.join(proto::cluster::CA_FILE), c.ca_pem()).unwrap();
+        std::fs::write(cert, c.cert_pem()).unwrap();
+        std::fs::write(key, c.key_pem()).unwrap();
+    }
+}
+
+/// A gRPC client of the coreapp at `addr` (`host:port`), holding the
+/// webapp's cluster credentials, as a webapp would.
+pub async fn core_client(
+    addr: &str,
+) -> Result<proto::core::core_client::CoreClient<tonic::transport::Channel>, tonic::transport::Error> {
+    let tls = cluster_link(proto::cluster::Role::Webapp).credentials.expect("credentials").client_tls();
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("https://{addr}"))?.tls_config(tls)?.connect().await?;
+    Ok(proto::core::core_client::CoreClient::new(channel))
+}
+
 /// The MySQL server the tests use; each stack gets a unique prefix.
 pub fn mysql_config() -> DbConfig {
     DbConfig::Mysql {
@@ -206,6 +250,7 @@ impl Stack {
             servername: "localhost".into(),
             tls: options.tls,
             core_addrs: Vec::new(),
+            cluster: cluster_link(proto::cluster::Role::Webapp),
             api_key: Some(API_KEY.into()),
             version: "2.53.0".into(),
             cloud_app_secret: APP_SECRET.into(),
@@ -275,6 +320,7 @@ impl Stack {
         for (i, l) in core_ls.into_iter().enumerate() {
             let core_config = coreapp::Config {
                 node_id: format!("test-core-{i}"),
+                cluster: cluster_link(proto::cluster::Role::Coreapp),
                 db: self.storage.db.clone(),
                 db_pool_size: 8,
                 media_dir: self.media_dir(),

@@ -188,6 +188,8 @@ struct Layout {
     db: (String, u16, String),
     sandbox: String,
     media: std::path::PathBuf,
+    /// The internal link's credentials (`WA_CLUSTER_DIR` of every host).
+    cluster: std::path::PathBuf,
     cores: Vec<SocketAddr>,
     web: SocketAddr,
 }
@@ -211,6 +213,7 @@ fn start_core(net: &Net, layout: &Layout, i: usize) -> Process {
         .env("WA_CLOUD_PHONE_NUMBER_ID", PNID)
         .env("WA_CLOUD_TIMEOUT_S", "3")
         .env("WA_WORK_LEASE_S", LEASE_S.to_string())
+        .env("WA_CLUSTER_DIR", &layout.cluster)
         .env("RUST_LOG", std::env::var("WA_TEST_LOG").unwrap_or_else(|_| "off".into()));
     Process(c.stdin(Stdio::null()).spawn().expect("start a coreapp"))
 }
@@ -221,6 +224,7 @@ fn start_web(net: &Net, layout: &Layout) -> Process {
     c.arg("webapp")
         .env("WA_WEB_LISTEN", layout.web.to_string())
         .env("WA_CORE_ADDRS", cores.join(","))
+        .env("WA_CLUSTER_DIR", &layout.cluster)
         .env("WA_API_KEY", API_KEY)
         .env("WA_CLOUD_APP_SECRET", SECRET)
         .env("WA_CLOUD_VERIFY_TOKEN", VERIFY)
@@ -271,15 +275,18 @@ async fn a_coreapp_host_cut_off_under_load_loses_nothing_and_rejoins() {
     let receiver = Receiver::start_on(db_ip).await;
 
     let media = tempfile::tempdir().unwrap();
+    let cluster = tempfile::tempdir().unwrap();
     let cores: Vec<SocketAddr> =
         ["core1", "core2"].iter().map(|h| SocketAddr::new(net.ip(h), free_port(net.ip(h)))).collect();
     let layout = Layout {
         db: (db_addr.ip().to_string(), db_addr.port(), name_prefix.clone()),
         sandbox: sandbox_url.clone(),
         media: media.path().to_path_buf(),
+        cluster: cluster.path().to_path_buf(),
         cores,
         web,
     };
+    e2e::write_cluster_dir(&layout.cluster);
     let mut core_processes = vec![start_core(&net, &layout, 0), start_core(&net, &layout, 1)];
     let _web = start_web(&net, &layout);
 

@@ -328,7 +328,7 @@ async fn delivery_results_are_counted(engine: Engine) {
     let m = notification(vec![user_text(PHONE_NUMBER_ID, "15557200001", "wamid.COUNT1", "count me")]);
     assert_eq!(s.cloud_posts(&m).await, 200);
     s.receiver.wait_for(WAIT, |v| v["messages"][0]["text"]["body"] == "count me").await;
-    let mut core = proto::core::core_client::CoreClient::connect(format!("http://{}", s.cores[0])).await.unwrap();
+    let mut core = e2e::core_client(&s.cores[0]).await.unwrap();
     let stats: Value =
         serde_json::from_str(&core.stats(proto::core::Empty {}).await.unwrap().into_inner().json).unwrap();
     let families = wire::metrics::Families::from_json(&stats["families"]).unwrap();

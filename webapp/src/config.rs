@@ -13,6 +13,8 @@ pub struct Config {
     pub tls: bool,
     /// coreapp gRPC endpoints (`WA_CORE_ADDRS`).
     pub core_addrs: Vec<String>,
+    /// The internal link's credentials (`WA_CLUSTER_DIR`, `WA_CLUSTER_INSECURE`).
+    pub cluster: proto::cluster::LinkConfig,
     /// Key for `Authorization: Apikey` (`WA_API_KEY`, 12 to 128 characters).
     pub api_key: Option<String>,
     /// The `meta.version` string (`WA_VERSION`).
@@ -69,6 +71,7 @@ impl Config {
             servername: var("WA_WEB_SERVERNAME").unwrap_or_else(|| "localhost".into()),
             tls,
             core_addrs,
+            cluster: proto::cluster::LinkConfig::from_env(proto::cluster::Role::Webapp).map_err(anyhow::Error::msg)?,
             api_key,
             version: var("WA_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
             cloud_app_secret: var("WA_CLOUD_APP_SECRET").unwrap_or_default(),
@@ -90,10 +93,11 @@ impl Config {
     /// The effective configuration without secrets, for the start-up log.
     pub fn describe(&self) -> String {
         format!(
-            "tls={} servername={} core={} api_key={} version={} cloud_app_secret={} verify_token={}",
+            "tls={} servername={} core={} cluster_link={} api_key={} version={} cloud_app_secret={} verify_token={}",
             if self.tls { "on" } else { "off" },
             self.servername,
             self.core_addrs.join(","),
+            self.cluster.describe(),
             if self.api_key.is_some() { "set" } else { "unset" },
             self.version,
             if self.cloud_app_secret.is_empty() { "unset" } else { "set" },

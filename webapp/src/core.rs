@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use proto::cluster::{LinkConfig, Security};
 use proto::core::core_client::CoreClient;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 use wire::{ApiError, ErrorCode};
 
 /// The coreapps a webapp talks to, with their health.
@@ -29,6 +30,8 @@ pub struct Cores {
 struct Inner {
     /// The configured entries, each with channels on the name itself.
     configured: Vec<Configured>,
+    /// Mutual TLS for every channel, when cluster credentials are set.
+    tls: Option<ClientTlsConfig>,
     /// Resolved nodes, sorted by address so every webapp orders them alike.
     nodes: RwLock<Vec<Node>>,
     next: AtomicUsize,
@@ -67,9 +70,18 @@ const MISSES_TO_FAIL: u32 = 2;
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 const RESOLVE_EVERY: u32 = 5;
 
-fn clients(uri: String, what: &str) -> anyhow::Result<Clients> {
-    let endpoint = Endpoint::from_shared(uri)
-        .map_err(|e| anyhow::anyhow!("WA_CORE_ADDRS entry '{what}' is not valid: {e}"))?
+/// Channels to `target` (`host:port`): HTTPS with the cluster credentials
+/// when set (the coreapp's certificate is checked for the cluster name,
+/// whatever address was dialled), else plain HTTP/2.
+fn clients(target: &str, tls: Option<&ClientTlsConfig>, what: &str) -> anyhow::Result<Clients> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut endpoint = Endpoint::from_shared(format!("{scheme}://{target}"))
+        .map_err(|e| anyhow::anyhow!("WA_CORE_ADDRS entry '{what}' is not valid: {e}"))?;
+    if let Some(tls) = tls {
+        endpoint =
+            endpoint.tls_config(tls.clone()).map_err(|e| anyhow::anyhow!("cannot use the cluster credentials: {e}"))?;
+    }
+    let endpoint = endpoint
         .connect_timeout(Duration::from_secs(3))
         // A coreapp host that drops off the network sends no reset: HTTP/2
         // pings find the dead connection within seconds, so calls on it
@@ -93,19 +105,34 @@ impl Cores {
     /// Prepares the configured entries; nothing is dialled or resolved
     /// until [`Cores::watch`] runs or the first request, so the webapp may
     /// start before its coreapps.
-    pub fn new(addrs: &[String]) -> anyhow::Result<Self> {
+    ///
+    /// Without cluster credentials every entry must be on loopback, unless
+    /// the insecure switch is set: the link carries passwords, the token
+    /// signing key and messages.
+    pub fn new(addrs: &[String], link: &LinkConfig) -> anyhow::Result<Self> {
+        let tls = link.credentials.as_ref().map(|c| c.client_tls());
         let mut configured = Vec::with_capacity(addrs.len());
         for addr in addrs {
-            let target = addr.trim_start_matches("http://").trim_end_matches('/').to_string();
-            if !target.contains(':') {
+            let target =
+                addr.trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/').to_string();
+            let Some((host, _port)) = target.rsplit_once(':') else {
                 anyhow::bail!("WA_CORE_ADDRS entry '{addr}' needs a port (host:port)");
+            };
+            match link.decide(host) {
+                Ok(Security::PlainInsecure) => tracing::error!(
+                    coreapp = %target,
+                    "INSECURE: plain gRPC to a coreapp beyond loopback (WA_CLUSTER_INSECURE): passwords and \
+                     keys cross the network unprotected"
+                ),
+                Ok(_) => {}
+                Err(refusal) => anyhow::bail!("WA_CORE_ADDRS entry '{addr}': {refusal}"),
             }
-            configured.push(Configured { fallback: clients(format!("http://{target}"), addr)?, target });
+            configured.push(Configured { fallback: clients(&target, tls.as_ref(), addr)?, target });
         }
         if configured.is_empty() {
             anyhow::bail!("WA_CORE_ADDRS names no coreapp");
         }
-        let inner = Inner { configured, nodes: RwLock::new(Vec::new()), next: AtomicUsize::new(0) };
+        let inner = Inner { configured, tls, nodes: RwLock::new(Vec::new()), next: AtomicUsize::new(0) };
         Ok(Cores { inner: Arc::new(inner) })
     }
 
@@ -219,7 +246,7 @@ impl Cores {
         nodes.retain(|n| found.contains(&n.addr));
         for addr in found {
             if !nodes.iter().any(|n| n.addr == addr) {
-                match clients(format!("http://{addr}"), &addr.to_string()) {
+                match clients(&addr.to_string(), self.inner.tls.as_ref(), &addr.to_string()) {
                     // New nodes join once a ping answered.
                     Ok(clients) => nodes.push(Node { addr, clients, healthy: false, misses: MISSES_TO_FAIL }),
                     Err(e) => tracing::warn!(%addr, error = %e, "cannot use a coreapp address"),
@@ -335,7 +362,8 @@ mod tests {
     #[tokio::test]
     async fn routes_over_healthy_nodes_by_recipient() {
         // Given out of order: nodes are kept in address order, as on every webapp.
-        let cores = Cores::new(&["127.0.0.1:7003".into(), "127.0.0.1:7001".into(), "127.0.0.1:7002".into()]).unwrap();
+        let addrs = ["127.0.0.1:7003".into(), "127.0.0.1:7001".into(), "127.0.0.1:7002".into()];
+        let cores = Cores::new(&addrs, &LinkConfig::default()).unwrap();
         // Nothing resolved yet: the configured names themselves.
         assert_eq!(cores.for_recipient("15550001", &[]).0, None);
         cores.resolve().await;

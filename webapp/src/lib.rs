@@ -121,7 +121,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tracing::info!(config = %config.describe(), "webapp starting");
-    let cores = core::Cores::new(&config.core_addrs)?;
+    let cores = core::Cores::new(&config.core_addrs, &config.cluster)?;
     let jwt_key = match &config.jwt_key {
         Some(k) => k.clone(),
         None => {
