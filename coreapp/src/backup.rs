@@ -20,7 +20,6 @@ use crate::admin::{MEDIA_PROVIDERS, SHARDS, WEBAPP_CA};
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
 use crate::schema::users;
-use crate::store::revocations::{self, Revocation};
 use crate::store::users::User;
 use crate::store::{certs, settings};
 
@@ -28,8 +27,6 @@ use crate::store::{certs, settings};
 const MAGIC: &[u8; 8] = b"WAOPBK01";
 const SALT_LEN: usize = 16;
 const NONCE_LEN: usize = 24;
-/// Session tokens live 7 days; revocations of removed users last as long.
-const TOKEN_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// Settings rows a backup carries.
 const SETTINGS: &[&str] = &[settings::APPLICATION, settings::WEBHOOK_CA, MEDIA_PROVIDERS, SHARDS, WEBAPP_CA];
@@ -106,9 +103,18 @@ fn check_password(password: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A backup holds password hashes, the webapp's TLS key and provider
+/// secrets: its password follows the rules of user passwords. (A restore
+/// takes any password, so backups made before this rule still open.)
+fn check_new_password(password: &str) -> Result<(), ApiError> {
+    check_password(password)?;
+    wire::users::validate_password(password)
+        .map_err(|e| ApiError::invalid(format!("Backup password rejected. {}", e.details)))
+}
+
 /// `POST /v1/settings/backup`.
 pub async fn backup(core: &Core, password: String) -> Result<String, CoreError> {
-    check_password(&password)?;
+    check_new_password(&password)?;
     let contents = core.db.run(|conn| transaction(conn, read_contents)).await?;
     let json = serde_json::to_vec(&contents).map_err(anyhow::Error::from)?;
     tokio::task::spawn_blocking(move || seal(&password, &json))
@@ -168,22 +174,25 @@ pub async fn restore(core: &Core, password: String, data: String) -> Result<(), 
 
 fn write_contents(conn: &mut AnyConnection, contents: Contents) -> Result<(), CoreError> {
     let now = now_ms();
-    let existing: Vec<String> = users::table.select(users::username).load(conn)?;
-    for gone in existing.iter().filter(|name| !contents.users.iter().any(|u| &u.username == *name)) {
-        revocations::insert(
-            conn,
-            &Revocation {
-                id: wire::ids::message_id(),
-                token_id: String::new(),
-                username: gone.clone(),
-                issued_before_ms: now,
-                expires_at_ms: now + TOKEN_LIFETIME_MS,
-                created_at: now,
-            },
-        )?;
+    let existing: Vec<User> = users::table.select(User::as_select()).load(conn)?;
+    // Sessions end for users the backup removes or whose password or role
+    // it changes.
+    for user in &existing {
+        let kept = contents
+            .users
+            .iter()
+            .any(|u| u.username == user.username && u.password_hash == user.password_hash && u.role == user.role);
+        if !kept {
+            crate::accounts::revoke_user(conn, &user.username, now)?;
+        }
     }
     diesel::delete(users::table).execute(conn)?;
+    let mut keys = std::collections::HashSet::new();
     for u in contents.users {
+        // Look-alike names from an older database are restored as they
+        // were: only the first of them holds the case-insensitive key.
+        let key = crate::store::users::name_key(&u.username);
+        let name_key = keys.insert(key.clone()).then_some(key);
         crate::store::users::insert(
             conn,
             &User {
@@ -193,6 +202,7 @@ fn write_contents(conn: &mut AnyConnection, contents: Contents) -> Result<(), Co
                 must_change_password: i32::from(u.must_change_password),
                 created_at: now,
                 updated_at: now,
+                name_key,
             },
         )?;
     }

@@ -83,6 +83,9 @@ pub struct Config {
     pub node_id: String,
     /// The internal gRPC link: credentials, or the insecure switch.
     pub cluster: proto::cluster::LinkConfig,
+    /// Failed logins allowed per client per hour, across every node
+    /// (`WA_LOGIN_FAILURES_PER_HOUR`, default 30; 0 = no limit).
+    pub login_failures_per_hour: u32,
     pub db: DbConfig,
     pub db_pool_size: u32,
     pub media_dir: PathBuf,
@@ -131,6 +134,7 @@ impl Config {
         Ok(Config {
             node_id: var("WA_NODE_ID").unwrap_or_else(default_node_id),
             cluster: proto::cluster::LinkConfig::from_env(proto::cluster::Role::Coreapp).map_err(anyhow::Error::msg)?,
+            login_failures_per_hour: parse("WA_LOGIN_FAILURES_PER_HOUR", 30)?,
             db,
             db_pool_size: parse("WA_DB_POOL_SIZE", 10)?,
             media_dir: var("WA_MEDIA_DIR").unwrap_or_else(|| "/usr/local/wamedia".into()).into(),

@@ -8,6 +8,7 @@ diesel::table! {
         must_change_password -> Integer,
         created_at -> BigInt,
         updated_at -> BigInt,
+        name_key -> Nullable<Text>,
     }
 }
 
@@ -188,5 +189,13 @@ diesel::table! {
     send_pacing (phone_number_id) {
         phone_number_id -> Text,
         next_slot_us -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Text,
+        client -> Text,
+        at_ms -> BigInt,
     }
 }

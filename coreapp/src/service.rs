@@ -77,8 +77,13 @@ async fn pump_upload(
 impl CoreRpc for Service {
     async fn login(&self, req: Request<LoginRequest>) -> Reply<LoginReply> {
         let r = req.into_inner();
-        let (username, role) = accounts::login(&self.core.db, r.username, r.password, r.new_password).await?;
-        Ok(Response::new(LoginReply { username, role: role.as_str().into() }))
+        let limit = self.core.config.login_failures_per_hour;
+        let done = accounts::login(&self.core.db, r.username, r.password, r.new_password, r.client, limit).await?;
+        Ok(Response::new(LoginReply {
+            username: done.username,
+            role: done.role.as_str().into(),
+            revoked_up_to_ms: done.revoked_up_to_ms,
+        }))
     }
 
     async fn auth_config(&self, _: Request<Empty>) -> Reply<AuthConfigReply> {
@@ -101,7 +106,7 @@ impl CoreRpc for Service {
     }
 
     async fn list_revocations(&self, _: Request<Empty>) -> Reply<RevocationList> {
-        let rows = accounts::active_revocations(&self.core.db).await?;
+        let (rows, users) = accounts::auth_state(&self.core.db).await?;
         let revocations = rows
             .into_iter()
             .map(|r| proto::core::Revocation {
@@ -110,7 +115,9 @@ impl CoreRpc for Service {
                 issued_before_ms: r.issued_before_ms,
             })
             .collect();
-        Ok(Response::new(RevocationList { revocations }))
+        let users =
+            users.into_iter().map(|(username, role)| UserReply { username, role: role.as_str().into() }).collect();
+        Ok(Response::new(RevocationList { revocations, users }))
     }
 
     async fn create_user(&self, req: Request<UserRequest>) -> Reply<UserReply> {

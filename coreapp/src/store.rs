@@ -18,6 +18,7 @@ pub mod contacts;
 pub mod downloads;
 pub mod inbound;
 pub mod leases;
+pub mod login_failures;
 pub mod media;
 pub mod nodes;
 pub mod outbound;

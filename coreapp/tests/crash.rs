@@ -94,7 +94,6 @@ async fn crash_and_resume(db: DbConfig) {
         cloud_app_secret: secret,
         cloud_verify_token: "v".into(),
         jwt_key: Some(b"crash-test-key-crash-test-key-00".to_vec()),
-        login_failures_per_hour: 30,
         revocation_poll: Duration::from_secs(2),
         messages_rps: 0,
         messages_burst: 0,

@@ -256,7 +256,6 @@ impl Stack {
             cloud_app_secret: APP_SECRET.into(),
             cloud_verify_token: VERIFY_TOKEN.into(),
             jwt_key: None,
-            login_failures_per_hour: options.login_failures_per_hour,
             revocation_poll: Duration::from_secs(1),
             messages_rps: options.messages_rps,
             messages_burst: options.messages_rps,
@@ -321,6 +320,7 @@ impl Stack {
             let core_config = coreapp::Config {
                 node_id: format!("test-core-{i}"),
                 cluster: cluster_link(proto::cluster::Role::Coreapp),
+                login_failures_per_hour: self.options.login_failures_per_hour,
                 db: self.storage.db.clone(),
                 db_pool_size: 8,
                 media_dir: self.media_dir(),

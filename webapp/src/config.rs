@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use anyhow::bail;
 
+/// Shortest token signing key accepted from `WA_WEB_JWT_CRYPTO_KEY`: 256
+/// bits, as HS256 needs to be as strong as its hash.
+pub const MIN_JWT_KEY_BYTES: usize = 32;
+
 #[derive(Clone)]
 pub struct Config {
     /// Name in the generated certificate (`WA_WEB_SERVERNAME`).
@@ -26,8 +30,6 @@ pub struct Config {
     /// Token signing key (`WA_WEB_JWT_CRYPTO_KEY`); by default a key kept in
     /// the database, the same for every webapp.
     pub jwt_key: Option<Vec<u8>>,
-    /// Failed logins allowed per client address per hour (`WA_WEB_LOGIN_FAILURES_PER_HOUR`, default 30).
-    pub login_failures_per_hour: u32,
     /// How often revoked tokens are fetched from the coreapps.
     pub revocation_poll: Duration,
     /// `POST /v1/messages` requests per second per webapp, and the burst
@@ -63,6 +65,12 @@ impl Config {
                 Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name} has invalid value '{v}': {e}")),
             }
         };
+        if var("WA_WEB_LOGIN_FAILURES_PER_HOUR").is_some() {
+            bail!(
+                "WA_WEB_LOGIN_FAILURES_PER_HOUR is no longer read by the webapp: failed logins are counted by the \
+                 coreapps across every webapp; set WA_LOGIN_FAILURES_PER_HOUR on the coreapps instead"
+            );
+        }
         let messages_rps = number("WA_WEB_MESSAGES_RPS", 0)?;
         let messages_burst = number("WA_WEB_MESSAGES_BURST", messages_rps * 3)?;
         Ok(Config {
@@ -76,8 +84,13 @@ impl Config {
             version: var("WA_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
             cloud_app_secret: var("WA_CLOUD_APP_SECRET").unwrap_or_default(),
             cloud_verify_token: var("WA_CLOUD_VERIFY_TOKEN").unwrap_or_default(),
-            jwt_key: var("WA_WEB_JWT_CRYPTO_KEY").map(String::into_bytes),
-            login_failures_per_hour: number("WA_WEB_LOGIN_FAILURES_PER_HOUR", 30)?,
+            jwt_key: match var("WA_WEB_JWT_CRYPTO_KEY") {
+                Some(k) if k.len() < MIN_JWT_KEY_BYTES => bail!(
+                    "WA_WEB_JWT_CRYPTO_KEY must be at least {MIN_JWT_KEY_BYTES} bytes (it signs every session token; \
+                     e.g. openssl rand -hex 32)"
+                ),
+                other => other.map(String::into_bytes),
+            },
             revocation_poll: Duration::from_secs(2),
         })
     }

@@ -134,7 +134,7 @@ pub async fn run(
             .jwt_key
         }
     };
-    let auth = Arc::new(auth::Auth::new(&jwt_key, config.api_key.clone(), config.login_failures_per_hour));
+    let auth = Arc::new(auth::Auth::new(&jwt_key, config.api_key.clone()));
     let tls = if config.tls {
         let servername = config.servername.clone();
         let pem = from_core("TLS certificate", || {

@@ -8,6 +8,14 @@ pub const ADMIN: &str = "admin";
 /// The administrator's factory password, which must be changed on first login.
 pub const DEFAULT_ADMIN_PASSWORD: &str = "secret";
 
+/// How long a session token lives: 7 days, as the old client.
+pub const TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+/// Clock difference between hosts that token checks tolerate. A revoked
+/// token stays on the revocation list this long past its expiry.
+pub const TOKEN_LEEWAY: std::time::Duration = std::time::Duration::from_secs(600);
+/// The window of the failed-login limit.
+pub const LOGIN_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
 const SPECIALS: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 /// A user's role. The hierarchy is Admin > User > Api.

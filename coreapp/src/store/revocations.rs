@@ -1,6 +1,8 @@
 //! `token_revocations`: logged-out tokens and deleted users. Webapps poll
 //! the active list, so a revocation takes effect on every webapp within
-//! their poll interval. Rows go once the tokens they revoke have expired.
+//! their poll interval. Rows go once the tokens they revoke have expired
+//! beyond the clock leeway webapps grant (`wire::users::TOKEN_LEEWAY`): a
+//! revocation dropped at `exp` would let the token back in for that long.
 
 use diesel::prelude::*;
 
@@ -22,10 +24,15 @@ pub fn insert(conn: &mut AnyConnection, r: &Revocation) -> QueryResult<()> {
     diesel::insert_into(tr::table).values(r).execute(conn).map(drop)
 }
 
+/// The tokens' expiry before which a revocation still matters at `now`.
+fn cutoff(now: i64) -> i64 {
+    now.saturating_sub(wire::users::TOKEN_LEEWAY.as_millis() as i64)
+}
+
 pub fn active(conn: &mut AnyConnection, now: i64) -> QueryResult<Vec<Revocation>> {
-    tr::table.filter(tr::expires_at_ms.gt(now)).select(Revocation::as_select()).load(conn)
+    tr::table.filter(tr::expires_at_ms.gt(cutoff(now))).select(Revocation::as_select()).load(conn)
 }
 
 pub fn purge_expired(conn: &mut AnyConnection, now: i64) -> QueryResult<usize> {
-    diesel::delete(tr::table.filter(tr::expires_at_ms.le(now))).execute(conn)
+    diesel::delete(tr::table.filter(tr::expires_at_ms.le(cutoff(now)))).execute(conn)
 }

@@ -12,7 +12,7 @@ use wire::users::{ADMIN, Role, validate_password, validate_username};
 
 use super::{json_body, required_str};
 use crate::AppState;
-use crate::auth::{Principal, too_many_failures};
+use crate::auth::Principal;
 use crate::core::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
@@ -35,10 +35,6 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Reply {
-    let ip = peer.ip();
-    if state.auth.login_blocked(ip) {
-        return Err(too_many_failures().into());
-    }
     let Some((username, password)) = basic_credentials(&headers) else {
         return Err(ApiError::unauthenticated("Missing or invalid authentication credentials").into());
     };
@@ -51,19 +47,15 @@ pub async fn login(
         }
         Some(other) => return Err(ApiError::invalid_value("new_password", other).into()),
     };
-    let request = proto::core::LoginRequest { username, password, new_password };
-    let reply = match state.cores.any().login(request).await {
-        Ok(r) => r.into_inner(),
-        Err(status) => {
-            let err = to_api_error(status);
-            if err.http_status() == 401 && err.code == wire::ErrorCode::AccessDenied {
-                state.auth.login_failed(ip);
-            }
-            return Err(err.into());
-        }
-    };
+    // The coreapp counts failed logins per client, across every webapp.
+    let client = peer.ip().to_string();
+    let request = proto::core::LoginRequest { username, password, new_password, client };
+    let reply = state.cores.any().login(request).await.map_err(to_api_error)?.into_inner();
     let role = Role::parse(&reply.role).unwrap_or(Role::User);
-    let minted = state.auth.mint(&reply.username, role).map_err(|e| {
+    if reply.revoked_up_to_ms > 0 {
+        state.auth.revoke_locally(None, Some((&reply.username, reply.revoked_up_to_ms)));
+    }
+    let minted = state.auth.mint(&reply.username, role, reply.revoked_up_to_ms).map_err(|e| {
         tracing::error!(error = %e, "cannot sign a token");
         ApiError::internal()
     })?;
@@ -128,6 +120,8 @@ pub async fn update(State(state): State<AppState>, who: Principal, Path(name): P
     validate_password(&password)?;
     let request = proto::core::UserRequest { username: name.clone(), password };
     state.cores.any().update_user(request).await.map_err(to_api_error)?;
+    // The user's older tokens were revoked with the change; here at once.
+    state.auth.revoke_locally(None, Some((&name, chrono::Utc::now().timestamp_millis())));
     Ok(OnPrem::ok(json!({"users": [{"username": name}]})))
 }
 
@@ -140,5 +134,6 @@ pub async fn delete(State(state): State<AppState>, who: Principal, Path(name): P
     let request = proto::core::UserName { username: name.clone() };
     state.cores.any().delete_user(request).await.map_err(to_api_error)?;
     state.auth.revoke_locally(None, Some((&name, chrono::Utc::now().timestamp_millis())));
+    state.auth.forget_user(&name);
     Ok(OnPrem::ok(json!({"users": [{"username": name}]})))
 }
