@@ -71,7 +71,13 @@ pub struct Core {
     pub acceptor: accept::Acceptor,
     pub metrics: metrics::Metrics,
     pub started_at_ms: i64,
+    /// `POST /v1/contacts` requests worked on at once by this coreapp.
+    pub contact_checks: tokio::sync::Semaphore,
 }
+
+/// Contact checks one coreapp works on at once; the rest wait their turn
+/// (each holds at most one pooled connection at a time).
+const CONTACT_CHECKS_AT_ONCE: usize = 2;
 
 /// How stale the cached settings may be. A PATCH through this node applies
 /// at once; through another node, within this time.
@@ -126,6 +132,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         acceptor,
         metrics: metrics::Metrics::default(),
         started_at_ms: db::now_ms(),
+        contact_checks: tokio::sync::Semaphore::new(CONTACT_CHECKS_AT_ONCE),
     }))
 }
 

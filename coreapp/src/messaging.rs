@@ -106,35 +106,70 @@ pub async fn mark_read(core: &Core, message_id: String) -> Result<(), CoreError>
     }
 }
 
+/// Contacts checked per database round: one read, one delete and one
+/// multi-row insert, each round on a connection of its own, so a large
+/// request never holds one for long.
+const CONTACTS_PER_ROUND: usize = 500;
+
 /// `POST /v1/contacts`: every number written correctly is `valid` with its
 /// digits as `wa_id` (as the old client answered from v2.43 on), anything
-/// else `invalid`. Results are kept 7 days; `force_check` looks again.
-pub async fn check_contacts(db: &Db, inputs: Vec<String>, force_check: bool) -> Result<Vec<Value>, CoreError> {
-    db.run(move |conn| {
-        let now = now_ms();
-        let mut out = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            let key: String = input.chars().take(64).collect();
-            let cached = if force_check { None } else { contacts::find(conn, &key)? };
-            let row = match cached {
-                Some(c) if now - c.checked_at < CONTACT_CACHE_MS => c,
-                _ => {
-                    let wa_id = wire::messages::normalise_phone(&input);
-                    let status = if wa_id.is_some() { "valid" } else { "invalid" };
-                    let row = contacts::Checked { input: key, status: status.into(), wa_id, checked_at: now };
-                    contacts::put(conn, &row)?;
-                    row
-                }
-            };
-            let mut item = json!({"input": input, "status": row.status});
-            if let Some(w) = row.wa_id {
+/// else `invalid`. Results are kept 7 days; `force_check` looks again. At
+/// most [`wire::messages::MAX_CONTACTS`] per request, and at most
+/// [`Core::contact_checks`] requests at a time per coreapp, so checks can
+/// never take the pool from sends.
+pub async fn check_contacts(core: &Core, inputs: Vec<String>, force_check: bool) -> Result<Vec<Value>, CoreError> {
+    if inputs.len() > wire::messages::MAX_CONTACTS {
+        return Err(wire::messages::too_many_contacts(inputs.len()).into());
+    }
+    let _turn = core
+        .contact_checks
+        .acquire()
+        .await
+        .map_err(|e| CoreError::Internal(anyhow::anyhow!("contact checks stopped: {e}")))?;
+    // Results are kept under the first 64 characters of the input.
+    let key = |input: &str| -> String { input.chars().take(64).collect() };
+    let mut unique: Vec<String> = inputs.iter().map(|i| key(i)).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    let mut results: std::collections::HashMap<String, contacts::Checked> =
+        std::collections::HashMap::with_capacity(unique.len());
+    for round in unique.chunks(CONTACTS_PER_ROUND) {
+        let round = round.to_vec();
+        let rows = core
+            .db
+            .run(move |conn| {
+                crate::db::transaction(conn, |conn| {
+                    let now = now_ms();
+                    let mut known = if force_check { Vec::new() } else { contacts::find_many(conn, &round)? };
+                    known.retain(|c| now - c.checked_at < CONTACT_CACHE_MS);
+                    let fresh: Vec<contacts::Checked> = round
+                        .iter()
+                        .filter(|input| !known.iter().any(|c| &c.input == *input))
+                        .map(|input| {
+                            let wa_id = wire::messages::normalise_phone(input);
+                            let status = if wa_id.is_some() { "valid" } else { "invalid" };
+                            contacts::Checked { input: input.clone(), status: status.into(), wa_id, checked_at: now }
+                        })
+                        .collect();
+                    contacts::replace_many(conn, &fresh)?;
+                    known.extend(fresh);
+                    Ok(known)
+                })
+            })
+            .await?;
+        results.extend(rows.into_iter().map(|row| (row.input.clone(), row)));
+    }
+    Ok(inputs
+        .into_iter()
+        .map(|input| {
+            let row = results.get(&key(&input));
+            let mut item = json!({"input": input, "status": row.map_or("invalid", |r| r.status.as_str())});
+            if let Some(w) = row.and_then(|r| r.wa_id.as_ref()) {
                 item["wa_id"] = json!(w);
             }
-            out.push(item);
-        }
-        Ok(out)
-    })
-    .await
+            item
+        })
+        .collect())
 }
 
 /// `GET /v1/contacts/{wa_id}/identity`.

@@ -198,7 +198,7 @@ impl CoreRpc for Service {
 
     async fn check_contacts(&self, req: Request<CheckContactsRequest>) -> Reply<JsonDoc> {
         let r = req.into_inner();
-        let results = messaging::check_contacts(&self.core.db, r.contacts, r.force_check).await?;
+        let results = messaging::check_contacts(&self.core, r.contacts, r.force_check).await?;
         Ok(Response::new(JsonDoc { json: serde_json::Value::from(results).to_string() }))
     }
 

@@ -35,6 +35,18 @@ pub const TYPES: &[&str] = &[
 ];
 
 /// The media types, sent by `id` (from `/v1/media`) or `link`.
+/// Numbers one `POST /v1/contacts` may check. The old client set no
+/// documented limit; this one keeps a request's work bounded (a request
+/// over it gets 400/1009 and is not partly done).
+pub const MAX_CONTACTS: usize = 10_000;
+
+/// The error for a `POST /v1/contacts` listing `n` numbers, over the limit.
+pub fn too_many_contacts(n: usize) -> crate::ApiError {
+    crate::ApiError::invalid(format!(
+        "Parameter 'contacts' lists {n} numbers; at most {MAX_CONTACTS} may be checked per request"
+    ))
+}
+
 pub const MEDIA_TYPES: &[&str] = &["image", "audio", "video", "document", "sticker"];
 
 /// Where a message carries media `id`s, as JSON pointers: the media object

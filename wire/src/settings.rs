@@ -216,8 +216,8 @@ impl ApplicationSettings {
             self.webhooks.apply(v)?;
         }
         set(body, "", "callback_persist", &mut self.callback_persist, boolean)?;
-        set(body, "", "callback_backoff_delay_ms", &mut self.callback_backoff_delay_ms, millis)?;
-        set(body, "", "max_callback_backoff_delay_ms", &mut self.max_callback_backoff_delay_ms, millis)?;
+        set(body, "", "callback_backoff_delay_ms", &mut self.callback_backoff_delay_ms, backoff_step)?;
+        set(body, "", "max_callback_backoff_delay_ms", &mut self.max_callback_backoff_delay_ms, backoff_cap)?;
         set(body, "", "sent_status", &mut self.sent_status, boolean)?;
         set(body, "", "sync_send", &mut self.sync_send, boolean)?;
         if let Some(v) = body.get("pass_through") {
@@ -229,8 +229,8 @@ impl ApplicationSettings {
             }
             self.pass_through = false;
         }
-        set(body, "", "heartbeat_interval", &mut self.heartbeat_interval, seconds)?;
-        set(body, "", "unhealthy_interval", &mut self.unhealthy_interval, seconds)?;
+        set(body, "", "heartbeat_interval", &mut self.heartbeat_interval, heartbeat)?;
+        set(body, "", "unhealthy_interval", &mut self.unhealthy_interval, unhealthy)?;
         if let Some(v) = body.get("media") {
             let media = object("media", v)?;
             set(media, "media.", "auto_download", &mut self.media.auto_download, auto_download)?;
@@ -507,9 +507,54 @@ fn millis(param: &str, v: &Value) -> Result<u64, ApiError> {
     parsed.ok_or_else(|| invalid(param, v))
 }
 
-/// A positive whole number of seconds, as a JSON number.
+/// Largest `callback_backoff_delay_ms`: one hour between retries.
+pub const MAX_BACKOFF_STEP_MS: u64 = 3_600_000;
+/// Largest `max_callback_backoff_delay_ms`: one day.
+pub const MAX_BACKOFF_CAP_MS: u64 = 86_400_000;
+/// Largest `heartbeat_interval`, seconds.
+pub const MAX_HEARTBEAT_S: u32 = 3_600;
+/// Largest `unhealthy_interval`, seconds.
+pub const MAX_UNHEALTHY_S: u32 = 86_400;
+
+/// `value` when within `range`, else 1009 naming the range. Values far out
+/// of range would overflow the arithmetic of retry times.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    param: &str,
+    v: &Value,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ApiError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        let shown = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        Err(ApiError::invalid(format!(
+            "Parameter '{param}' has invalid value '{shown}': expected {} to {}",
+            range.start(),
+            range.end()
+        )))
+    }
+}
+
+fn backoff_step(param: &str, v: &Value) -> Result<u64, ApiError> {
+    within(param, v, millis(param, v)?, 0..=MAX_BACKOFF_STEP_MS)
+}
+
+fn backoff_cap(param: &str, v: &Value) -> Result<u64, ApiError> {
+    within(param, v, millis(param, v)?, 0..=MAX_BACKOFF_CAP_MS)
+}
+
+/// A whole number of seconds, as a JSON number.
 fn seconds(param: &str, v: &Value) -> Result<u32, ApiError> {
-    v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|&n| n > 0).ok_or_else(|| invalid(param, v))
+    v.as_u64().map(|n| u32::try_from(n).unwrap_or(u32::MAX)).ok_or_else(|| invalid(param, v))
+}
+
+fn heartbeat(param: &str, v: &Value) -> Result<u32, ApiError> {
+    within(param, v, seconds(param, v)?, 1..=MAX_HEARTBEAT_S)
+}
+
+fn unhealthy(param: &str, v: &Value) -> Result<u32, ApiError> {
+    within(param, v, seconds(param, v)?, 1..=MAX_UNHEALTHY_S)
 }
 
 fn max_concurrent_requests(param: &str, v: &Value) -> Result<u32, ApiError> {
@@ -697,6 +742,29 @@ mod tests {
             assert!(got["callback_backoff_delay_ms"].is_u64(), "GET returns numbers: {patch}");
             assert!(got["max_callback_backoff_delay_ms"].is_u64(), "GET returns numbers: {patch}");
         }
+    }
+
+    #[test]
+    fn numbers_out_of_their_range_are_refused() {
+        let cases = [
+            json!({"callback_backoff_delay_ms": "9223372036854775808"}),
+            json!({"callback_backoff_delay_ms": 3_600_001}),
+            json!({"max_callback_backoff_delay_ms": u64::MAX}),
+            json!({"max_callback_backoff_delay_ms": "86400001"}),
+            json!({"callback_backoff_delay_ms": "99999999999999999999999"}),
+            json!({"heartbeat_interval": 0}),
+            json!({"heartbeat_interval": 3601}),
+            json!({"unhealthy_interval": 86_401}),
+            json!({"unhealthy_interval": 4_294_967_296u64}),
+        ];
+        for patch in cases {
+            let mut s = ApplicationSettings::default();
+            let err = s.apply_patch(&patch).unwrap_err();
+            assert_eq!(err.code, ErrorCode::ParameterInvalid, "{patch}");
+            assert_eq!(s, ApplicationSettings::default(), "nothing applied: {patch}");
+        }
+        let s = patched(json!({"callback_backoff_delay_ms": 3_600_000, "max_callback_backoff_delay_ms": "86400000"}));
+        assert_eq!(s.callback_retry_delay(u32::MAX), Duration::from_millis(86_400_000));
     }
 
     #[test]

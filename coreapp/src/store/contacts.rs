@@ -32,6 +32,27 @@ pub fn put(conn: &mut AnyConnection, row: &Checked) -> QueryResult<()> {
     Ok(())
 }
 
+/// The stored results for `inputs`.
+pub fn find_many(conn: &mut AnyConnection, inputs: &[String]) -> QueryResult<Vec<Checked>> {
+    c::table.filter(c::input.eq_any(inputs)).select(Checked::as_select()).load(conn)
+}
+
+/// Stores fresh results in two statements: the old rows of these inputs
+/// go, the new ones are inserted. A concurrent check of the same input
+/// computes the same result, so a row it inserted first is kept.
+pub fn replace_many(conn: &mut AnyConnection, rows: &[Checked]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let inputs: Vec<&str> = rows.iter().map(|r| r.input.as_str()).collect();
+    diesel::delete(c::table.filter(c::input.eq_any(&inputs))).execute(conn)?;
+    match conn {
+        AnyConnection::Mysql(m) => diesel::insert_or_ignore_into(c::table).values(rows).execute(m),
+        AnyConnection::Sqlite(s) => diesel::insert_or_ignore_into(c::table).values(rows).execute(s),
+    }
+    .map(drop)
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ci)]
 pub struct Identity {

@@ -61,7 +61,8 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
                     match result {
                         Ok(()) => {}
                         Err(problem) => {
-                            let at = now + settings.callback_retry_delay(attempts as u32).as_millis() as i64;
+                            let delay = settings.callback_retry_delay(u32::try_from(attempts).unwrap_or(u32::MAX));
+                            let at = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
                             tracing::warn!(event_id = %row.id, kind = %row.kind, attempts, %problem, "webhook delivery failed");
                             let settle = Settle { state: PENDING, attempts, next_attempt_at: at, last_error: Some(problem.clone()) };
                             queue::settle(conn, Queue::Outbox, &row.id, &owner, &settle)?;

@@ -34,7 +34,8 @@ pub(crate) async fn receive(State(state): State<AppState>, uri: Uri, headers: He
 /// handshake instead: the challenge when `hub.verify_token` is the sandbox's.
 pub(crate) async fn list(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
     if let Some(mode) = query.get("hub.mode") {
-        let token_ok = query.get("hub.verify_token") == Some(&state.config.verify_token);
+        let given = query.get("hub.verify_token").map(String::as_bytes).unwrap_or_default();
+        let token_ok = bool::from(subtle::ConstantTimeEq::ct_eq(given, state.config.verify_token.as_bytes()));
         return match query.get("hub.challenge") {
             Some(challenge) if mode == "subscribe" && token_ok => challenge.clone().into_response(),
             _ => StatusCode::FORBIDDEN.into_response(),

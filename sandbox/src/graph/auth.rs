@@ -55,7 +55,9 @@ pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, query: Option<&st
                 .find(|(key, _)| key == "appsecret_proof")
                 .map(|(_, value)| value.into_owned())
         });
-        if proof.as_deref() != Some(appsecret_proof(&state.config.app_secret, &token).as_str()) {
+        let expected = appsecret_proof(&state.config.app_secret, &token);
+        let given = proof.unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes())) {
             return Err(GraphError::invalid_appsecret_proof());
         }
     }
@@ -104,7 +106,7 @@ pub(crate) fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) ->
     if token.is_empty() {
         return Err(GraphError::missing_token());
     }
-    if token != expected {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(token.as_bytes(), expected.as_bytes())) {
         return Err(GraphError::invalid_token());
     }
     Ok(token)

@@ -26,9 +26,10 @@ pub struct Handshake {
 
 pub async fn verify(State(state): State<AppState>, Query(q): Query<Handshake>) -> Response {
     let expected = &state.config.cloud_verify_token;
+    let given = q.verify_token.as_deref().unwrap_or_default();
     let ok = q.mode.as_deref() == Some("subscribe")
         && !expected.is_empty()
-        && q.verify_token.as_deref() == Some(expected.as_str());
+        && bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()));
     match (ok, q.challenge) {
         (true, Some(challenge)) => (StatusCode::OK, challenge).into_response(),
         _ => (StatusCode::FORBIDDEN, "verification failed").into_response(),

@@ -27,6 +27,9 @@ pub async fn check(State(state): State<AppState>, who: Principal, body: Bytes) -
     };
     let contacts = match body.get("contacts") {
         None | Some(Value::Null) => return Err(ApiError::missing("contacts").into()),
+        Some(Value::Array(list)) if list.len() > wire::messages::MAX_CONTACTS => {
+            return Err(wire::messages::too_many_contacts(list.len()).into());
+        }
         Some(Value::Array(list)) if !list.is_empty() => list,
         Some(other) => return Err(ApiError::invalid_value("contacts", other).into()),
     };
