@@ -77,8 +77,10 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<CloudEvent>, ParseError> {
     Ok(events)
 }
 
-fn array<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+/// The objects listed under `key`; anything else there (a number where a
+/// status should be) carries no event and is skipped.
+fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
+    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().filter(|v| v.is_object())
 }
 
 /// The order of statuses; a status never replaces one of a higher rank.
@@ -243,7 +245,9 @@ fn sha256_hex(v: &Value) -> Value {
 /// - `unsupported` becomes the on-prem `unknown` with error 501;
 /// - message-level errors are mapped to on-prem codes.
 pub fn onprem_inbound(contact: Option<&Value>, message: &Value, message_id: &str, ids: &mut dyn InboundIds) -> Value {
-    let mut msg = message.clone();
+    // Only objects are messages; anything else becomes an empty one rather
+    // than a panic on the first field written.
+    let mut msg = if message.is_object() { message.clone() } else { json!({}) };
     msg["id"] = json!(message_id);
     let kind = msg.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
 
