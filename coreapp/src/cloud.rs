@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::CloudConfig;
+use crate::outbound::{CloudHosts, error_text};
 
 /// What became of a send.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +66,8 @@ pub struct CloudClient {
     /// For media transfers: no limit on the whole request (a 100 MB file
     /// may take a while), only on each read.
     media_http: reqwest::Client,
+    /// Where the token may go besides the API itself.
+    hosts: CloudHosts,
     config: CloudConfig,
 }
 
@@ -76,12 +79,29 @@ impl CloudClient {
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
             .build()?;
+        let hosts = CloudHosts::new(&config.base_url, config.media_hosts.clone());
+        let allowed = hosts.clone();
         let media_http = reqwest::Client::builder()
             .user_agent(concat!("wa-onprem-coreapp/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(5))
             .read_timeout(config.timeout)
+            // A download URL may redirect within Cloud's hosts, never out.
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= 5 {
+                    attempt.error("too many redirects")
+                } else if allowed.allows(attempt.url()) {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
             .build()?;
-        Ok(CloudClient { http, media_http, config })
+        Ok(CloudClient { http, media_http, hosts, config })
+    }
+
+    /// Whether a media download URL is Cloud's, so the token may go there.
+    pub fn is_cloud_url(&self, url: &str) -> bool {
+        self.hosts.allows_str(url)
     }
 
     fn url(&self, path: &str) -> String {
@@ -93,7 +113,11 @@ impl CloudClient {
         let url = self.url(&format!("{}/messages", self.config.phone_number_id));
         let response = self.http.post(url).bearer_auth(&self.config.access_token).json(payload).send().await;
         match response {
-            Err(e) => SendOutcome::Retry { reason: format!("request failed: {e}"), after: None, error: Value::Null },
+            Err(e) => SendOutcome::Retry {
+                reason: format!("request failed: {}", error_text(e)),
+                after: None,
+                error: Value::Null,
+            },
             Ok(r) => {
                 let status = r.status().as_u16();
                 let body = r.json::<Value>().await.unwrap_or(Value::Null);
@@ -110,7 +134,7 @@ impl CloudClient {
         let payload = serde_json::json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid});
         let response =
             self.http.post(url).bearer_auth(&self.config.access_token).json(&payload).send().await.map_err(|e| {
-                tracing::warn!(error = %e, "mark-as-read request failed");
+                tracing::warn!(error = %error_text(e), "mark-as-read request failed");
                 None
             })?;
         let status = response.status();
@@ -136,7 +160,7 @@ impl CloudClient {
             .bearer_auth(&self.config.access_token)
             .send()
             .await
-            .map_err(|e| ProbeError::Unreachable(e.to_string()))?;
+            .map_err(|e| ProbeError::Unreachable(error_text(e)))?;
         let status = response.status();
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
         if status.is_success() {
@@ -203,15 +227,20 @@ impl CloudClient {
     }
 
     /// `GET <url>` with the token: the response, its body still to be read.
-    /// An expired URL is refused (404, or 401/403).
+    /// An expired URL is refused (404, or 401/403), and so is a URL that is
+    /// not Cloud's (nothing is sent to it).
     pub async fn media_download(&self, url: &str) -> Result<reqwest::Response, CallError> {
+        if !self.is_cloud_url(url) {
+            let message = format!("{} is not a Cloud media URL", wire::redact::url(url));
+            return Err(CallError::Refused(serde_json::json!({"code": 0, "message": message})));
+        }
         let response = self
             .media_http
             .get(url)
             .bearer_auth(&self.config.access_token)
             .send()
             .await
-            .map_err(|e| CallError::Retry(format!("download failed: {e}")))?;
+            .map_err(|e| CallError::Retry(format!("download failed: {}", error_text(e))))?;
         let status = response.status().as_u16();
         if response.status().is_success() {
             return Ok(response);
@@ -298,8 +327,12 @@ impl CloudClient {
 
     /// Fetches a public URL Cloud gave (a profile picture): type and bytes.
     pub async fn fetch_public(&self, url: &str, max: usize) -> Result<(String, bytes::Bytes), CallError> {
-        let response =
-            self.http.get(url).send().await.map_err(|e| CallError::Retry(format!("picture download failed: {e}")))?;
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| CallError::Retry(format!("picture download failed: {}", error_text(e))))?;
         let status = response.status();
         if !status.is_success() {
             return Err(CallError::Retry(format!("picture download answered HTTP {status}")));
@@ -313,7 +346,10 @@ impl CloudClient {
         if response.content_length().is_some_and(|n| n > max as u64) {
             return Err(CallError::Retry("the picture is larger than expected".into()));
         }
-        let data = response.bytes().await.map_err(|e| CallError::Retry(format!("picture download failed: {e}")))?;
+        let data = response
+            .bytes()
+            .await
+            .map_err(|e| CallError::Retry(format!("picture download failed: {}", error_text(e))))?;
         Ok((mime_type, data))
     }
 
@@ -343,7 +379,7 @@ impl CloudClient {
 /// Reads a Graph answer: the JSON body on success; otherwise whether to
 /// try again (the same rules as [`classify`]) or Cloud's error.
 async fn answer(response: reqwest::Result<reqwest::Response>) -> Result<Value, CallError> {
-    let response = response.map_err(|e| CallError::Retry(format!("request failed: {e}")))?;
+    let response = response.map_err(|e| CallError::Retry(format!("request failed: {}", error_text(e))))?;
     let status = response.status().as_u16();
     let body = response.json::<Value>().await.unwrap_or(Value::Null);
     if (200..300).contains(&status) {

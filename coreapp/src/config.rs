@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use wire::netpolicy::{HostPattern, IpNet};
 
 /// Which database engine, and how to reach it.
 #[derive(Clone)]
@@ -42,6 +43,25 @@ pub struct CloudConfig {
     pub app_id: String,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Hosts besides the base URL's that Cloud's media download URLs may
+    /// name (HTTPS only): the token goes to no other host.
+    pub media_hosts: Vec<HostPattern>,
+}
+
+/// Where Cloud serves media downloads (`WA_CLOUD_MEDIA_HOSTS` by default).
+pub const CLOUD_MEDIA_HOSTS: &str = "lookaside.fbsbx.com";
+
+/// Where media links may be fetched with a provider's credentials (see
+/// `crate::outbound`).
+#[derive(Clone, Debug, Default)]
+pub struct LinkConfig {
+    /// Hosts for providers that list none of their own
+    /// (`WA_MEDIA_PROVIDER_HOSTS`).
+    pub provider_hosts: Vec<HostPattern>,
+    /// Address ranges links may reach whatever their class
+    /// (`WA_MEDIA_LINK_ALLOW`); otherwise only public addresses, and
+    /// internal ones of hosts listed by exact name.
+    pub allow: Vec<IpNet>,
 }
 
 /// Knobs of the background workers.
@@ -90,6 +110,7 @@ pub struct Config {
     pub db_pool_size: u32,
     pub media_dir: PathBuf,
     pub cloud: CloudConfig,
+    pub links: LinkConfig,
     pub workers: WorkerConfig,
 }
 
@@ -146,6 +167,12 @@ impl Config {
                 waba_id: var("WA_CLOUD_WABA_ID").unwrap_or_default(),
                 app_id: var("WA_CLOUD_APP_ID").unwrap_or_default(),
                 timeout: Duration::from_secs(parse("WA_CLOUD_TIMEOUT_S", 20)?),
+                media_hosts: hosts("WA_CLOUD_MEDIA_HOSTS", CLOUD_MEDIA_HOSTS)?,
+            },
+            links: LinkConfig {
+                provider_hosts: hosts("WA_MEDIA_PROVIDER_HOSTS", "")?,
+                allow: wire::netpolicy::parse_ranges(&var("WA_MEDIA_LINK_ALLOW").unwrap_or_default())
+                    .map_err(|e| anyhow::anyhow!("WA_MEDIA_LINK_ALLOW: {e}"))?,
             },
             workers,
         })
@@ -163,7 +190,7 @@ impl Config {
     /// The effective configuration without secrets, for the start-up log.
     pub fn describe(&self) -> String {
         format!(
-            "node={} cluster_tls={} db={} pool={} media={} media_retention={}d lease={}s cloud={}/{} phone_number_id={} token={} send_rate={}/s",
+            "node={} cluster_tls={} db={} pool={} media={} media_retention={}d lease={}s cloud={}/{} phone_number_id={} token={} send_rate={}/s cloud_media_hosts={} provider_hosts={} link_allow={}",
             self.node_id,
             self.cluster.describe(),
             self.db.describe(),
@@ -176,8 +203,24 @@ impl Config {
             self.cloud.phone_number_id,
             if self.cloud.access_token.is_empty() { "unset" } else { "set" },
             self.workers.send_rate,
+            list(&self.cloud.media_hosts),
+            list(&self.links.provider_hosts),
+            list(&self.links.allow),
         )
     }
+}
+
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "none".into();
+    }
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// A comma-separated list of host patterns.
+fn hosts(name: &str, default: &str) -> anyhow::Result<Vec<HostPattern>> {
+    let value = var(name).unwrap_or_else(|| default.into());
+    wire::netpolicy::parse_hosts(&value).map_err(|e| anyhow::anyhow!("{name}: {e}"))
 }
 
 fn var(name: &str) -> Option<String> {

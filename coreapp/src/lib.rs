@@ -19,6 +19,7 @@ pub mod media_files;
 pub mod media_links;
 pub mod messaging;
 pub mod metrics;
+pub mod outbound;
 pub mod schema;
 pub mod service;
 pub mod store;

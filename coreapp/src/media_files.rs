@@ -257,11 +257,28 @@ pub async fn ensure_local(core: &Core, mut row: Media) -> Result<Media, Unavaila
 /// Downloads an inbound file from Cloud into a temporary file: with the
 /// URL the webhook carried while it works, else with a fresh one
 /// (`GET /{media-id}`), checking Cloud's sha256.
+///
+/// The token goes only to Cloud's hosts: a webhook URL elsewhere is not
+/// used. A file whose sha256 Cloud does not give in a readable form cannot
+/// be checked, and is not downloaded.
 async fn fetch(core: &Core, row: &Media) -> Result<media::Written, Unavailable> {
     let cloud_id = row.cloud_id.clone().unwrap_or_default();
-    let mut expected = row.cloud_sha256.as_deref().and_then(wire::cloud::sha256_base64_to_hex);
+    let unverifiable = || Unavailable::Missing(format!("Cloud gave no readable sha256 for media {cloud_id}"));
+    let mut expected = match row.cloud_sha256.as_deref() {
+        None => None,
+        Some(sha) => Some(wire::cloud::sha256_to_hex(sha).ok_or_else(unverifiable)?),
+    };
+    let webhook_url = row.cloud_url.as_deref().filter(|url| {
+        let cloud = core.cloud.is_cloud_url(url);
+        if !cloud {
+            let url = wire::redact::url(url);
+            tracing::warn!(media_id = %row.id, %url, "a webhook's media URL is not on a Cloud host; looking it up instead");
+        }
+        // Without Cloud's sha256 at hand the lookup gives one.
+        cloud && expected.is_some()
+    });
     let mut response = None;
-    if let Some(url) = row.cloud_url.as_deref() {
+    if let Some(url) = webhook_url {
         match core.cloud.media_download(url).await {
             Ok(r) => response = Some(r),
             // Expired (URLs live 5 minutes): look up a fresh one.
@@ -282,7 +299,16 @@ async fn fetch(core: &Core, row: &Media) -> Result<media::Written, Unavailable> 
                 return Err(Unavailable::Missing(format!("media {cloud_id} is larger than 100 MB")));
             }
             if let Some(sha) = info.sha256 {
-                expected = Some(sha.to_ascii_lowercase());
+                expected = Some(wire::cloud::sha256_to_hex(&sha).ok_or_else(unverifiable)?);
+            }
+            if expected.is_none() {
+                return Err(unverifiable());
+            }
+            if !core.cloud.is_cloud_url(&info.url) {
+                let url = wire::redact::url(&info.url);
+                return Err(Unavailable::Retry(format!(
+                    "Cloud's download URL {url} for media {cloud_id} is not on a Cloud host (WA_CLOUD_MEDIA_HOSTS)"
+                )));
             }
             // A URL just handed out that does not work is Cloud's hiccup.
             core.cloud.media_download(&info.url).await.map_err(|e| Unavailable::Retry(e.to_string()))?
@@ -301,7 +327,8 @@ async fn fetch(core: &Core, row: &Media) -> Result<media::Written, Unavailable> 
                 }
                 Ok(None) => return,
                 Err(e) => {
-                    let _ = tx.send(Err(interrupted(format!("download interrupted: {e}")))).await;
+                    let why = crate::outbound::error_text(e);
+                    let _ = tx.send(Err(interrupted(format!("download interrupted: {why}")))).await;
                     return;
                 }
             }
@@ -312,7 +339,8 @@ async fn fetch(core: &Core, row: &Media) -> Result<media::Written, Unavailable> 
         media::MediaError::TooLarge { .. } => Unavailable::Missing(format!("media {cloud_id} is larger than 100 MB")),
         other => Unavailable::Retry(other.to_string()),
     })?;
-    if let Some(want) = expected.filter(|want| *want != written.stored.sha256) {
+    let want = expected.ok_or_else(unverifiable)?;
+    if want != written.stored.sha256 {
         return Err(Unavailable::Retry(format!(
             "downloaded media {cloud_id} has sha256 {}, Cloud said {want}",
             written.stored.sha256

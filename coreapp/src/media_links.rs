@@ -3,6 +3,10 @@
 //! Cloud cannot authenticate to that host, so the coreapp downloads the
 //! file with the provider's credentials onto the volume and the message
 //! goes to Cloud as an upload, like media sent by id.
+//!
+//! The link is the user's, the credentials the admin's: they go only to a
+//! host the provider allows, on an address that passed the checks of
+//! [`crate::outbound`]; anything else fails the message without a request.
 
 use std::time::Duration;
 
@@ -42,18 +46,30 @@ pub async fn resolve(core: &Core, payload: &mut Value) -> Result<bool, SendOutco
 
 /// Downloads `link` with the provider's credentials into the media store.
 async fn fetch(core: &Core, provider: &Provider, link: &str) -> Result<String, SendOutcome> {
-    let request = core.webhooks.with_ca(None).get(link).timeout(Duration::from_secs(300));
+    let shown = wire::redact::url(link);
+    let checked = match crate::outbound::provider_link(&core.config.links, provider, link).await {
+        Ok(checked) => checked,
+        Err(e) if e.is_retriable() => return Err(retry(format!("media link {shown}: {e}"))),
+        Err(e) => {
+            tracing::warn!(provider = %provider.name, link = %shown, reason = %e, "media link refused");
+            return Err(failed(format!("media link {shown} refused: {e}")));
+        }
+    };
+    let request = checked.client.get(checked.url).timeout(Duration::from_secs(300));
     let request = match &provider.auth {
         ProviderAuth::Basic { username, password } => request.basic_auth(username, Some(password)),
         ProviderAuth::Bearer(token) => request.bearer_auth(token),
     };
-    let response = request.send().await.map_err(|e| retry(format!("media link download failed: {e}")))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| retry(format!("media link download failed: {}", crate::outbound::error_text(e))))?;
     let status = response.status();
     if status.as_u16() == 429 || status.is_server_error() {
-        return Err(retry(format!("media link answered HTTP {status}")));
+        return Err(retry(format!("media link {shown} answered HTTP {status}")));
     }
     if !status.is_success() {
-        return Err(failed(format!("the host of {link} answered HTTP {status}")));
+        return Err(failed(format!("the host of {shown} answered HTTP {status}")));
     }
     let mime_type = response
         .headers()
@@ -68,7 +84,7 @@ async fn fetch(core: &Core, provider: &Provider, link: &str) -> Result<String, S
             let item = match response.chunk().await {
                 Ok(Some(chunk)) => Ok(chunk),
                 Ok(None) => return,
-                Err(e) => Err(std::io::Error::other(e)),
+                Err(e) => Err(std::io::Error::other(crate::outbound::error_text(e))),
             };
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {
@@ -78,8 +94,8 @@ async fn fetch(core: &Core, provider: &Provider, link: &str) -> Result<String, S
     };
     let (_, stored) = tokio::join!(pump, crate::media_files::upload(core, mime_type, rx));
     stored.map_err(|e| match e {
-        CoreError::Api(api) => failed(format!("the file at {link} cannot be sent: {}", api.details)),
-        other => retry(format!("storing the file at {link} failed: {other}")),
+        CoreError::Api(api) => failed(format!("the file at {shown} cannot be sent: {}", api.details)),
+        other => retry(format!("storing the file at {shown} failed: {other}")),
     })
 }
 

@@ -1,6 +1,11 @@
 //! `GET /v1/support`: what someone debugging a node wants first. Versions,
 //! configuration without secrets, health, queue depths and the latest
 //! errors of sends and webhook deliveries.
+//!
+//! Errors are stored redacted ([`crate::outbound::error_text`]) and shown
+//! through the same redaction again, for rows written before it existed.
+//! The webapp shows the host-level parts (recent errors, addresses, paths)
+//! to admins only.
 
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -47,10 +52,10 @@ pub async fn info(core: &Core) -> Result<Value, CoreError> {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": (now_ms() - core.started_at_ms) / 1000,
         "gateway_status": gateway.status,
-        "health_errors": gateway.errors.iter().map(|(code, details)| json!({"code": code, "details": details})).collect::<Vec<_>>(),
+        "health_errors": gateway.errors.iter().map(|(code, details)| json!({"code": code, "details": redacted(details)})).collect::<Vec<_>>(),
         "database": {"engine": format!("{:?}", core.db.engine()), "pool": {"in_use": in_use, "idle": idle}},
         "cloud": {
-            "base_url": cloud.base_url,
+            "base_url": wire::redact::url(&cloud.base_url),
             "api_version": cloud.api_version,
             "phone_number_id": cloud.phone_number_id,
             "waba_id": cloud.waba_id,
@@ -59,8 +64,12 @@ pub async fn info(core: &Core) -> Result<Value, CoreError> {
         "media_dir": core.config.media_dir.display().to_string(),
         "queues": queues,
         "recent_errors": {
-            "sends": sends.into_iter().map(|(id, error, at)| json!({"message_id": id, "error": error, "at_ms": at})).collect::<Vec<_>>(),
-            "webhooks": webhooks.into_iter().map(|(id, kind, error, at)| json!({"event_id": id, "kind": kind, "error": error, "at_ms": at})).collect::<Vec<_>>(),
+            "sends": sends.into_iter().map(|(id, error, at)| json!({"message_id": id, "error": error.as_deref().map(redacted), "at_ms": at})).collect::<Vec<_>>(),
+            "webhooks": webhooks.into_iter().map(|(id, kind, error, at)| json!({"event_id": id, "kind": kind, "error": error.as_deref().map(redacted), "at_ms": at})).collect::<Vec<_>>(),
         },
     }))
+}
+
+fn redacted(text: &str) -> String {
+    wire::redact::urls_in(text)
 }

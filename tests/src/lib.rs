@@ -7,6 +7,7 @@
 //! `root@127.0.0.1:3306`, no password); each stack gets its own database,
 //! dropped at the end.
 
+pub mod capture;
 pub mod files;
 pub mod receiver;
 
@@ -32,13 +33,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use coreapp::config::{CloudConfig, DbConfig, WorkerConfig};
+use coreapp::config::{CloudConfig, DbConfig, LinkConfig, WorkerConfig};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use capture::Capture;
 pub use receiver::{PrivateCa, Receiver};
 
 pub const PHONE_NUMBER_ID: &str = "100000000000001";
@@ -206,6 +208,20 @@ pub struct Options {
     pub webapps_see_all_cores: bool,
     /// How long a claim holds before another node may take the work over.
     pub lease: Duration,
+    /// Where provider links may be fetched (`WA_MEDIA_PROVIDER_HOSTS`,
+    /// `WA_MEDIA_LINK_ALLOW`). By default, as the dev stack: providers
+    /// without hosts of their own may fetch from `127.0.0.1` and
+    /// `localhost`, and loopback is allowed explicitly, since every test
+    /// server listens there.
+    pub links: LinkConfig,
+}
+
+/// What `scripts/dev-up` sets too: local test servers may serve provider links.
+pub fn loopback_links() -> LinkConfig {
+    LinkConfig {
+        provider_hosts: wire::netpolicy::parse_hosts("127.0.0.1,localhost").unwrap(),
+        allow: wire::netpolicy::parse_ranges("127.0.0.0/8,::1/128").unwrap(),
+    }
 }
 
 impl Default for Options {
@@ -223,6 +239,7 @@ impl Default for Options {
             media_retention: WorkerConfig::default().media_retention,
             webapps_see_all_cores: false,
             lease: WorkerConfig::default().lease,
+            links: loopback_links(),
         }
     }
 }
@@ -332,7 +349,9 @@ impl Stack {
                     waba_id: sandbox::Config::default().waba_id,
                     app_id: sandbox::Config::default().app_id,
                     timeout: self.options.cloud_timeout,
+                    media_hosts: wire::netpolicy::parse_hosts(coreapp::config::CLOUD_MEDIA_HOSTS).unwrap(),
                 },
+                links: self.options.links.clone(),
                 workers: WorkerConfig {
                     poll_interval: Duration::from_millis(100),
                     health_interval: Duration::from_millis(500),

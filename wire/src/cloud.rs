@@ -231,6 +231,16 @@ pub fn sha256_base64_to_hex(s: &str) -> Option<String> {
     }
 }
 
+/// A SHA-256 as Cloud gives it, in base64 (webhooks) or hex (the media
+/// lookup), as lower-case hex; `None` unless it is one of those.
+pub fn sha256_to_hex(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Some(s.to_ascii_lowercase());
+    }
+    sha256_base64_to_hex(s)
+}
+
 fn sha256_hex(v: &Value) -> Value {
     v.as_str().and_then(sha256_base64_to_hex).map(Value::String).unwrap_or_else(|| v.clone())
 }

@@ -8,8 +8,10 @@ pub mod ids;
 pub mod media;
 pub mod messages;
 pub mod metrics;
+pub mod netpolicy;
 pub mod profile;
 pub mod providers;
+pub mod redact;
 pub mod settings;
 pub mod users;
 

@@ -3,11 +3,16 @@
 //! Cloud fetches links itself and cannot authenticate, so a message whose
 //! media names a provider is downloaded by a coreapp with these
 //! credentials and sent to Cloud as an upload.
+//!
+//! `hosts` (a wa-onprem addition next to the old client's fields) lists
+//! where the credentials may go, as [`HostPattern`]s; a provider without
+//! it uses the coreapp's `WA_MEDIA_PROVIDER_HOSTS`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::ApiError;
+use crate::netpolicy::HostPattern;
 
 /// How the host wants to be asked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +26,9 @@ pub enum ProviderAuth {
 pub struct Provider {
     pub name: String,
     pub auth: ProviderAuth,
+    /// The hosts the credentials may go to; empty: the coreapp's own list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostPattern>,
 }
 
 impl Provider {
@@ -30,15 +38,22 @@ impl Provider {
             ProviderAuth::Basic { username, .. } => json!({"basic": {"username": username, "password": MASK}}),
             ProviderAuth::Bearer(_) => json!({"bearer": MASK}),
         };
-        json!({"name": self.name, "type": "www", "config": config})
+        let mut out = json!({"name": self.name, "type": "www", "config": config});
+        if !self.hosts.is_empty() {
+            out["hosts"] = json!(self.hosts);
+        }
+        out
     }
 }
 
 /// What a listing shows instead of a password or token.
 pub const MASK: &str = "********";
 
+/// Most hosts one provider may list.
+pub const MAX_HOSTS: usize = 100;
+
 /// Checks a `POST` body: an array holding exactly one provider
-/// `{"name", "type": "www", "config": {"basic": {"username", "password"}} | {"bearer": "<token>"}}`.
+/// `{"name", "type": "www", "config": {"basic": {"username", "password"}} | {"bearer": "<token>"}, "hosts"?: [...]}`.
 pub fn parse(body: &Value) -> Result<Provider, ApiError> {
     let one = match body {
         Value::Array(items) if items.len() == 1 => &items[0],
@@ -70,7 +85,33 @@ pub fn parse(body: &Value) -> Result<Provider, ApiError> {
         (None, None) => return Err(ApiError::missing("config.basic")),
         (Some(_), Some(_)) => return Err(ApiError::invalid("Parameter 'config' takes one of 'basic' and 'bearer'")),
     };
-    Ok(Provider { name, auth })
+    let hosts = hosts(one.get("hosts"))?;
+    Ok(Provider { name, auth, hosts })
+}
+
+/// `hosts`: absent (or null), or a non-empty array of host patterns. An
+/// empty array is refused rather than read as "anywhere" or "nowhere".
+fn hosts(value: Option<&Value>) -> Result<Vec<HostPattern>, ApiError> {
+    let items = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_HOSTS => items,
+        Some(Value::Array(items)) if items.is_empty() => {
+            return Err(ApiError::invalid("Parameter 'hosts' must list at least one host, or be left out"));
+        }
+        Some(Value::Array(_)) => {
+            return Err(ApiError::invalid(format!("Parameter 'hosts' takes at most {MAX_HOSTS} hosts")));
+        }
+        Some(other) => return Err(ApiError::invalid_value("hosts", other)),
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(s) => {
+                s.parse::<HostPattern>().map_err(|e| ApiError::invalid(format!("Parameter 'hosts': {e}")))
+            }
+            other => Err(ApiError::invalid_value("hosts", other)),
+        })
+        .collect()
 }
 
 fn text(object: &Value, key: &str, path: &str) -> Result<String, ApiError> {
@@ -113,6 +154,37 @@ mod tests {
         let p = parse(&json!([{"name": "cdn", "type": "www", "config": {"bearer": "tok"}}])).unwrap();
         assert_eq!(p.auth, ProviderAuth::Bearer("tok".into()));
         assert_eq!(p.to_onprem_masked()["config"]["bearer"], MASK);
+        // The old shape exactly: no `hosts` key when none are listed.
+        assert_eq!(p.to_onprem_masked(), json!({"name": "cdn", "type": "www", "config": {"bearer": MASK}}));
+    }
+
+    #[test]
+    fn hosts_are_checked_kept_and_listed() {
+        let p = parse(&json!([{"name": "corp", "type": "www", "config": {"bearer": "t"},
+            "hosts": ["Files.Example.com", "*.cdn.example.com", "10.1.2.3:8443"]}]))
+        .unwrap();
+        let shown = json!(["files.example.com", "*.cdn.example.com", "10.1.2.3:8443"]);
+        assert_eq!(p.to_onprem_masked()["hosts"], shown);
+        // Stored as JSON and read back; providers stored before `hosts`
+        // existed read as having none.
+        let stored = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Provider>(&stored).unwrap(), p);
+        let old: Provider = serde_json::from_str(r#"{"name":"x","auth":{"bearer":"t"}}"#).unwrap();
+        assert!(old.hosts.is_empty());
+        assert!(!serde_json::to_string(&old).unwrap().contains("hosts"));
+        for bad in [
+            json!([]),
+            json!("files.example.com"),
+            json!(["https://files.example.com/x"]),
+            json!(["*"]),
+            json!([5]),
+            json!(vec!["a.example.com"; MAX_HOSTS + 1]),
+        ] {
+            let body = json!([{"name": "c", "type": "www", "config": {"bearer": "t"}, "hosts": bad}]);
+            assert_eq!(parse(&body).unwrap_err().code, ErrorCode::ParameterInvalid, "{bad}");
+        }
+        let null = json!([{"name": "c", "type": "www", "config": {"bearer": "t"}, "hosts": null}]);
+        assert!(parse(&null).unwrap().hosts.is_empty());
     }
 
     #[test]

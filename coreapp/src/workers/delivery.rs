@@ -89,15 +89,10 @@ async fn post(core: &Core, client: &reqwest::Client, url: &str, row: &Pending) -
         Ok(r) => r,
         Err(e) => {
             core.metrics.callback("error", &row.kind, latency);
-            // The source chain says why (refused, TLS, timeout).
-            let mut why = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                why.push_str(": ");
-                why.push_str(&s.to_string());
-                source = s.source();
-            }
-            return Err(format!("request failed: {why}"));
+            // The source chain says why (refused, TLS, timeout); the URL
+            // loses its query and userinfo, where a webhook URL keeps its
+            // secrets.
+            return Err(format!("request failed: {}", crate::outbound::error_text(e)));
         }
     };
     match response.status().as_u16() {

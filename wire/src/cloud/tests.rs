@@ -310,3 +310,18 @@ fn ranks_never_go_backwards() {
     assert!(status_rank("played") > status_rank("read"));
     assert!(status_rank("failed") > status_rank("read"));
 }
+
+#[test]
+fn sha256_in_base64_or_hex_or_nothing() {
+    let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    let b64 = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    assert_eq!(sha256_to_hex(b64).as_deref(), Some(hex));
+    assert_eq!(sha256_to_hex(hex).as_deref(), Some(hex));
+    assert_eq!(sha256_to_hex(&hex.to_uppercase()).as_deref(), Some(hex));
+    // Unreadable, or of another length: nothing to check against.
+    for bad in
+        ["", "not a hash", &hex[..62], "AAAA", "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFUA", &format!("{hex}00")]
+    {
+        assert_eq!(sha256_to_hex(bad), None, "{bad}");
+    }
+}
