@@ -18,8 +18,9 @@ use tracing::Instrument;
 use crate::config::DbConfig;
 use crate::error::CoreError;
 
-const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/mysql");
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+/// The schema, per engine (`migrations/`), embedded in the binary.
+pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/mysql");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
 /// A connection to whichever engine is configured.
 #[derive(diesel::MultiConnection)]

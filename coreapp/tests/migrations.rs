@@ -58,3 +58,67 @@ fn an_sqlite_file_that_was_never_migrated_is_refused() {
     migrate(&config).unwrap();
     Db::connect(&config, 1).expect("opens once migrated");
 }
+
+/// User names that differ only by case, made before that was refused, are
+/// kept by the migration that makes names unique regardless of case: the
+/// first holds the key, the other is reported, and no third look-alike can
+/// be created.
+fn look_alikes_survive_the_case_rule<C>(
+    mut conn: C,
+    config: &DbConfig,
+    migrations: fn() -> diesel_migrations::EmbeddedMigrations,
+) where
+    C: diesel::Connection + diesel_migrations::MigrationHarness<C::Backend>,
+    diesel_migrations::EmbeddedMigrations: diesel::migration::MigrationSource<C::Backend>,
+{
+    conn.run_pending_migrations(migrations()).unwrap();
+    // Back to the schema before the rule, where look-alikes could be made.
+    let reverted = conn.revert_last_migration(migrations()).unwrap();
+    assert_eq!(reverted.to_string(), "20261205000007", "the case rule is the newest migration");
+    for name in ["Bob1", "bob1", "carol"] {
+        conn.batch_execute(&format!(
+            "INSERT INTO users (username, password_hash, role, must_change_password, created_at, updated_at) \
+             VALUES ('{name}', 'x', 'ROLE_USER', 0, 0, 0)"
+        ))
+        .unwrap();
+    }
+    conn.run_pending_migrations(migrations()).unwrap();
+    drop(conn);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = Db::connect(config, 2).unwrap();
+        let (look_alikes, names) = db
+            .run(|conn| Ok((coreapp::store::users::look_alikes(conn)?, coreapp::store::users::list(conn)?)))
+            .await
+            .unwrap();
+        let names: Vec<String> = names.into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["Bob1", "bob1", "carol"], "every user is kept");
+        assert_eq!(look_alikes, ["bob1"], "the second of the pair is reported");
+        let refused = coreapp::accounts::create_user(&db, "BOB1".into(), "Bob-pass1!".into()).await;
+        assert!(refused.is_err(), "a third look-alike was created");
+        coreapp::accounts::create_user(&db, "dave".into(), "Dave-pass1!".into()).await.unwrap();
+    });
+}
+
+#[test]
+fn look_alike_user_names_are_kept_and_reported_on_mysql() {
+    use diesel::Connection;
+    let config = e2e::mysql_config();
+    migrate(&config).unwrap();
+    let DbConfig::Mysql { host, port, username, password, name_prefix } = &config else { unreachable!() };
+    let url = format!("mysql://{username}:{password}@{host}:{port}/{}", DbConfig::mysql_database(name_prefix));
+    let conn = diesel::MysqlConnection::establish(&url).unwrap();
+    look_alikes_survive_the_case_rule(conn, &config, || coreapp::db::MYSQL_MIGRATIONS);
+    coreapp::db::drop_mysql_database(&config).unwrap();
+}
+
+#[test]
+fn look_alike_user_names_are_kept_and_reported_on_sqlite() {
+    use diesel::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wa.db");
+    let config = DbConfig::Sqlite { path: path.clone() };
+    let conn = diesel::SqliteConnection::establish(&path.display().to_string()).unwrap();
+    look_alikes_survive_the_case_rule(conn, &config, || coreapp::db::SQLITE_MIGRATIONS);
+}

@@ -334,34 +334,7 @@ impl Stack {
         }));
 
         for (i, l) in core_ls.into_iter().enumerate() {
-            let core_config = coreapp::Config {
-                node_id: format!("test-core-{i}"),
-                cluster: cluster_link(proto::cluster::Role::Coreapp),
-                login_failures_per_hour: self.options.login_failures_per_hour,
-                db: self.storage.db.clone(),
-                db_pool_size: 8,
-                media_dir: self.media_dir(),
-                cloud: CloudConfig {
-                    base_url: self.sandbox.clone(),
-                    api_version: "v24.0".into(),
-                    access_token: self.options.cloud_token.clone(),
-                    phone_number_id: PHONE_NUMBER_ID.into(),
-                    waba_id: sandbox::Config::default().waba_id,
-                    app_id: sandbox::Config::default().app_id,
-                    timeout: self.options.cloud_timeout,
-                    media_hosts: wire::netpolicy::parse_hosts(coreapp::config::CLOUD_MEDIA_HOSTS).unwrap(),
-                },
-                links: self.options.links.clone(),
-                workers: WorkerConfig {
-                    poll_interval: Duration::from_millis(100),
-                    health_interval: Duration::from_millis(500),
-                    max_callback_backlog: self.options.max_callback_backlog,
-                    gc_interval: self.options.gc_interval,
-                    media_retention: self.options.media_retention,
-                    lease: self.options.lease,
-                    ..WorkerConfig::default()
-                },
-            };
+            let core_config = self.core_config(i);
             self.core_processes.push(self.processes.len());
             self.processes.push(spawn(|rx| {
                 coreapp::run(core_config, l, async move {
@@ -389,6 +362,38 @@ impl Stack {
             })
             .await
             .expect("webapp did not come up");
+        }
+    }
+
+    /// The configuration of coreapp `i` of this stack.
+    pub fn core_config(&self, i: usize) -> coreapp::Config {
+        coreapp::Config {
+            node_id: format!("test-core-{i}"),
+            cluster: cluster_link(proto::cluster::Role::Coreapp),
+            login_failures_per_hour: self.options.login_failures_per_hour,
+            db: self.storage.db.clone(),
+            db_pool_size: 8,
+            media_dir: self.media_dir(),
+            cloud: CloudConfig {
+                base_url: self.sandbox.clone(),
+                api_version: "v24.0".into(),
+                access_token: self.options.cloud_token.clone(),
+                phone_number_id: PHONE_NUMBER_ID.into(),
+                waba_id: sandbox::Config::default().waba_id,
+                app_id: sandbox::Config::default().app_id,
+                timeout: self.options.cloud_timeout,
+                media_hosts: wire::netpolicy::parse_hosts(coreapp::config::CLOUD_MEDIA_HOSTS).unwrap(),
+            },
+            links: self.options.links.clone(),
+            workers: WorkerConfig {
+                poll_interval: Duration::from_millis(100),
+                health_interval: Duration::from_millis(500),
+                max_callback_backlog: self.options.max_callback_backlog,
+                gc_interval: self.options.gc_interval,
+                media_retention: self.options.media_retention,
+                lease: self.options.lease,
+                ..WorkerConfig::default()
+            },
         }
     }
 
