@@ -8,6 +8,7 @@
 //! dropped at the end.
 
 pub mod files;
+pub mod raw;
 pub mod receiver;
 
 /// Declares each listed scenario `async fn name(engine: Engine)` as two
@@ -162,6 +163,8 @@ pub struct Options {
     pub webapps_see_all_cores: bool,
     /// How long a claim holds before another node may take the work over.
     pub lease: Duration,
+    /// The webapps' timeouts, connection cap and unauthenticated body budget.
+    pub edge: webapp::config::EdgeLimits,
 }
 
 impl Default for Options {
@@ -179,6 +182,7 @@ impl Default for Options {
             media_retention: WorkerConfig::default().media_retention,
             webapps_see_all_cores: false,
             lease: WorkerConfig::default().lease,
+            edge: webapp::config::EdgeLimits::default(),
         }
     }
 }
@@ -215,6 +219,7 @@ impl Stack {
             revocation_poll: Duration::from_secs(1),
             messages_rps: options.messages_rps,
             messages_burst: options.messages_rps,
+            edge: options.edge.clone(),
         };
         let mut stack = Stack {
             engine,

@@ -1,6 +1,6 @@
 //! The webapp's own metrics (`/metrics`): uptime, requests handled and in
 //! flight, and request latency by endpoint and result, under the old
-//! client's names.
+//! client's names; open connections and the edge limits that were hit.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,13 +8,17 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use wire::metrics::{Counter, Families, Gauge, HistogramVec};
+use wire::metrics::{Counter, CounterVec, Families, Gauge, HistogramVec};
+
+use crate::edge::Limit;
 
 pub struct WebMetrics {
     started: Instant,
     handled: Counter,
     in_flight: Gauge,
     durations: HistogramVec,
+    connections: Gauge,
+    limit_hits: CounterVec,
 }
 
 impl Default for WebMetrics {
@@ -34,7 +38,25 @@ impl WebMetrics {
                 "Time to answer a request, by endpoint and HTTP status",
                 &["method", "result"],
             ),
+            connections: Gauge::new("web_open_connections", "Client connections open now"),
+            limit_hits: CounterVec::new(
+                "web_limit_hits",
+                "Connections closed and requests refused by the edge limits, by limit",
+                &["limit"],
+            ),
         }
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.dec();
+    }
+
+    pub fn limit_hit(&self, limit: Limit) {
+        self.limit_hits.inc(&[limit.as_str()]);
     }
 
     pub fn families(&self) -> Families {
@@ -43,6 +65,8 @@ impl WebMetrics {
         f.push(self.handled.family());
         f.push(self.in_flight.family());
         f.push(self.durations.family());
+        f.push(self.connections.family());
+        f.push(self.limit_hits.family());
         f
     }
 }
