@@ -16,6 +16,7 @@ pub mod support;
 pub mod users;
 
 use axum::body::Body;
+use axum::http::Method;
 use bytes::Bytes;
 use serde_json::Value;
 use wire::{ApiError, ErrorCode};
@@ -56,8 +57,17 @@ pub fn required_str<'a>(body: &'a Value, name: &str) -> Result<&'a str, Failure>
     }
 }
 
-/// 404/1006 for every path and method we do not serve.
-pub async fn not_found() -> Failure {
+/// 404/1006 for every path and method we do not serve; 400/1025 for a
+/// method the API never uses (never echoed: it may be anything, of any
+/// length).
+pub async fn not_found(method: Method) -> Failure {
+    if crate::metrics::method_label(&method).is_none() {
+        return ApiError::new(
+            ErrorCode::InvalidRequest,
+            "Unsupported HTTP method; the API uses GET, POST, PUT, PATCH and DELETE",
+        )
+        .into();
+    }
     ApiError::not_found("URL path not found").into()
 }
 

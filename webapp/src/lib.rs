@@ -86,7 +86,10 @@ pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<NormalizePath<axum
         .layer(axum::middleware::map_response_with_state(meta, envelope::render))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            // A method outside the known list is logged as `other`: it may
+            // be anything, of any length.
+            let method = metrics::method_label(req.method()).unwrap_or(metrics::OTHER_METHOD);
+            tracing::info_span!("request", method, path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, HexRequestId))

@@ -1,7 +1,7 @@
 //! The webapp's edge against hostile clients: stalled and trickled bodies
 //! and heads, idle connections (HTTP/1.1 and HTTP/2), responses nobody
-//! reads, the connection cap and the budget of unauthenticated bodies.
-//! Clients here are raw TLS
+//! reads, the connection cap, the budget of unauthenticated bodies, and
+//! metric labels a client cannot multiply. Clients here are raw TLS
 //! connections (`e2e::raw`), since no well-behaved client does any of this.
 //!
 //! None of it reaches the database, so SQLite alone is used. Timeouts are
@@ -18,6 +18,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use e2e::{API_KEY, Auth, Engine, Options, Stack, files, raw};
 use reqwest::{Method, StatusCode};
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::RwLock;
 use tokio::time::{Instant, timeout};
@@ -298,6 +299,72 @@ async fn connections_beyond_the_cap_are_refused() {
         assert!(Instant::now() < deadline, "no room after a connection closed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    s.stop().await;
+}
+
+/// Prometheus sample lines of the webapp's own request metrics.
+async fn web_series(s: &Stack) -> Vec<String> {
+    let r = s
+        .http
+        .get(format!("{}/metrics?format=prometheus", s.webs[0]))
+        .header("Authorization", format!("Apikey {API_KEY}"));
+    let text = r.send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("api_requests_duration_ms") || l.starts_with("web_"))
+        .map(|l| l.rsplit_once(' ').map_or(l, |(series, _)| series).to_string())
+        .collect()
+}
+
+fn assert_unsupported_method(status: StatusCode, body: &Value) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errors"][0]["code"], 1025, "{body}");
+    assert!(body["meta"].is_object(), "{body}");
+}
+
+/// Made-up methods are answered 400/1025 and counted under fixed labels,
+/// so they add no series to `/metrics`; a 5,000-character method is
+/// refused the same way and echoed nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_add_no_series_and_are_refused() {
+    let _shared = EXCLUSIVE.read().await;
+    let s = stack(EdgeLimits::default()).await;
+    let paths = ["/", "/v1/messages", "/v1/media/x", "/v1/no-such-path"];
+    let made_up = |i: usize| {
+        let method = Method::from_bytes(format!("X{}", wire::ids::random_hex(3)).as_bytes()).unwrap();
+        (method, paths[i % paths.len()])
+    };
+    // Every label set a made-up method can produce exists after these (and
+    // the scrape's own, after a first scrape).
+    web_series(&s).await;
+    for i in 0..paths.len() {
+        let (method, path) = made_up(i);
+        let a = s.call(method, path, Auth::None, None).await;
+        assert_unsupported_method(a.status, &a.body);
+    }
+    let before = web_series(&s).await;
+    let handled = |series: &[String]| series.iter().filter(|l| l.starts_with("web_handled_requests")).count();
+    assert_eq!(handled(&before), 1);
+
+    for i in 0..50 {
+        let (method, path) = made_up(i);
+        let a = s.call(method.clone(), path, Auth::ApiKey(API_KEY), None).await;
+        assert_unsupported_method(a.status, &a.body);
+    }
+    let after = web_series(&s).await;
+    assert_eq!(after, before, "made-up methods changed the series");
+
+    let long = "X".repeat(5000);
+    let a = s.call(Method::from_bytes(long.as_bytes()).unwrap(), "/v1/messages", Auth::None, None).await;
+    assert_unsupported_method(a.status, &a.body);
+    assert!(!a.body.to_string().contains(&long[..100]), "{}", a.body);
+    assert!(a.headers.values().all(|v| !v.as_bytes().windows(100).any(|w| w == &long.as_bytes()[..100])));
+    // The same over HTTP/1.1.
+    let mut tls = raw::connect(&s.webs[0]).await.unwrap();
+    raw::send_head(&mut tls, &long, "/v1/messages", &[]).await.unwrap();
+    let r = raw::read_response(&mut tls).await.unwrap();
+    assert_unsupported_method(StatusCode::from_u16(r.status).unwrap(), &r.json());
+    assert!(!String::from_utf8_lossy(&r.body).contains(&long[..100]) && !r.head.contains(&long[..100]));
+    assert_eq!(web_series(&s).await, after);
     s.stop().await;
 }
 
