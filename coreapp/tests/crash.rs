@@ -97,6 +97,7 @@ async fn crash_and_resume(db: DbConfig) {
         revocation_poll: Duration::from_secs(2),
         messages_rps: 0,
         messages_burst: 0,
+        edge: Default::default(),
     };
     tokio::spawn(webapp::run(web_config, web_l, std::future::pending()));
 

@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod files;
+pub mod raw;
 pub mod receiver;
 
 /// Declares each listed scenario `async fn name(engine: Engine)` as two
@@ -214,6 +215,8 @@ pub struct Options {
     /// `localhost`, and loopback is allowed explicitly, since every test
     /// server listens there.
     pub links: LinkConfig,
+    /// The webapps' timeouts, connection cap and unauthenticated body budget.
+    pub edge: webapp::config::EdgeLimits,
 }
 
 /// What `scripts/dev-up` sets too: local test servers may serve provider links.
@@ -240,6 +243,7 @@ impl Default for Options {
             webapps_see_all_cores: false,
             lease: WorkerConfig::default().lease,
             links: loopback_links(),
+            edge: webapp::config::EdgeLimits::default(),
         }
     }
 }
@@ -276,6 +280,7 @@ impl Stack {
             revocation_poll: Duration::from_secs(1),
             messages_rps: options.messages_rps,
             messages_burst: options.messages_rps,
+            edge: options.edge.clone(),
         };
         let mut stack = Stack {
             engine,

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod core;
+pub mod edge;
 pub mod envelope;
 pub mod handlers;
 pub mod limits;
@@ -20,6 +21,8 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::http::{HeaderName, HeaderValue};
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::RustlsAcceptor;
 use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -75,13 +78,18 @@ async fn underscore_headers(mut req: Request) -> Request {
 /// legacy header names, trailing slashes.
 pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<NormalizePath<axum::Router>, SocketAddr> {
     let meta = Meta::stable(state.config.version.clone());
+    let shared_edge = edge::Edge::new(state.config.edge.clone(), state.metrics.clone());
     let router = router::routes()
+        .layer(axum::middleware::from_fn_with_state(shared_edge, edge::requests))
         .layer(axum::middleware::from_fn(envelope::rejections))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(axum::middleware::map_response_with_state(meta, envelope::render))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            // A method outside the known list is logged as `other`: it may
+            // be anything, of any length.
+            let method = metrics::method_label(req.method()).unwrap_or(metrics::OTHER_METHOD);
+            tracing::info_span!("request", method, path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, HexRequestId))
@@ -173,12 +181,19 @@ pub async fn run(
     });
 
     let addr = listener.local_addr()?;
-    let std_listener = listener.into_std()?;
+    let server = axum_server::from_tcp(listener.into_std()?)?.handle(handle);
+    let limits = state.config.edge.clone();
+    let metrics = state.metrics.clone();
     let app = app(state);
     tracing::info!(%addr, tls = tls.is_some(), "webapp serving the on-prem API");
+    // Every connection, TLS or not, goes through the edge's acceptor: the
+    // connection cap, and a watchdog on what the client does with it.
     match tls {
-        Some(tls) => axum_server::from_tcp_rustls(std_listener, tls.rustls())?.handle(handle).serve(app).await?,
-        None => axum_server::from_tcp(std_listener)?.handle(handle).serve(app).await?,
+        Some(tls) => {
+            let tls = RustlsAcceptor::new(tls.rustls()).handshake_timeout(limits.header_timeout);
+            server.acceptor(edge::conn::Acceptor::new(tls, &limits, metrics)).serve(app).await?
+        }
+        None => server.acceptor(edge::conn::Acceptor::new(DefaultAcceptor, &limits, metrics)).serve(app).await?,
     }
     poller.abort();
     watcher.abort();

@@ -1,6 +1,12 @@
 //! The whole REST surface at a glance. Every route goes through [`Api`],
 //! which also records it, so the OpenAPI document can be checked against
 //! exactly what is served (`webapp/tests/openapi.rs`).
+//!
+//! Handlers of authenticated routes take `Principal` before their body, so
+//! a caller without valid credentials is refused before a byte of its body
+//! is read. The two routes that must read a body first (the Cloud webhook
+//! intake and login) are marked [`unauthenticated_body`]: their bodies
+//! share one budget (`edge::budget`).
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -8,14 +14,24 @@ use axum::handler::Handler;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use http::Method;
 
-use crate::AppState;
 use crate::handlers::{
-    account, certificates, cloud, contacts, health, media, messages, metrics, not_found, openapi, profile, retired,
-    root, settings, support, users,
+    JSON_LIMIT, account, certificates, cloud, contacts, health, media, messages, metrics, not_found, openapi, profile,
+    retired, root, settings, support, users,
 };
+use crate::{AppState, edge};
 
-/// Cloud allows webhook payloads of up to 3 MB.
+/// Cloud sends webhook payloads of up to 3 MB (usually a few KB: one or a
+/// batch of statuses or messages, media by id, never bytes); the limit
+/// leaves room over that. Such a body is read before anything is known of
+/// its sender (its signature covers the raw bytes), so it also counts
+/// against the unauthenticated body budget (`edge::budget`).
 const CLOUD_WEBHOOK_LIMIT: usize = 4 * 1024 * 1024;
+
+/// A route whose body is read before its caller is authenticated: its
+/// body counts against the shared budget, up to `limit` bytes.
+fn unauthenticated_body(route: MethodRouter<AppState>, limit: usize) -> MethodRouter<AppState> {
+    route.layer(axum::middleware::from_fn_with_state(limit, edge::budget::unauthenticated_body))
+}
 
 /// A router that remembers its routes.
 struct Api {
@@ -87,7 +103,7 @@ fn api() -> Api {
         .get("/", root)
         .get("/v1/openapi.json", openapi::document)
         // Users (section 3 of the on-prem reference).
-        .post("/v1/users/login", users::login)
+        .add_with(M::POST, "/v1/users/login", unauthenticated_body(axum::routing::post(users::login), JSON_LIMIT))
         .post("/v1/users/logout", users::logout)
         .post("/v1/users", users::create)
         .get("/v1/users/{name}", users::get)
@@ -167,7 +183,10 @@ fn api() -> Api {
         .add_with(
             M::POST,
             "/cloud/webhooks",
-            axum::routing::post(cloud::receive).layer(DefaultBodyLimit::max(CLOUD_WEBHOOK_LIMIT)),
+            unauthenticated_body(
+                axum::routing::post(cloud::receive).layer(DefaultBodyLimit::max(CLOUD_WEBHOOK_LIMIT)),
+                CLOUD_WEBHOOK_LIMIT,
+            ),
         )
 }
 
@@ -179,4 +198,15 @@ pub fn routes() -> Router<AppState> {
 /// `{param}` syntax.
 pub fn table() -> Vec<(Method, &'static str)> {
     api().table
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::EdgeLimits;
+
+    #[test]
+    fn the_smallest_budget_takes_the_largest_unauthenticated_body() {
+        let largest = super::CLOUD_WEBHOOK_LIMIT.max(super::JSON_LIMIT) as u64;
+        assert!(largest <= EdgeLimits::MIN_BUDGET_MB * 1024 * 1024);
+    }
 }

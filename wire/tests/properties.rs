@@ -241,7 +241,7 @@ struct Ids;
 
 impl InboundIds for Ids {
     fn message(&mut self, wamid: &str) -> Option<String> {
-        (wamid.len() % 2 == 0).then(|| format!("our-{}", wamid.len()))
+        wamid.len().is_multiple_of(2).then(|| format!("our-{}", wamid.len()))
     }
     fn media(&mut self, kind: &str, _media: &Value) -> String {
         format!("media-{kind}")
@@ -283,7 +283,7 @@ proptest! {
     fn message_validation_and_translation_never_panic(body in prop_oneof![message_body(), json_value()]) {
         if let Ok(out) = wire::messages::validate(&body) {
             let cloud = wire::messages::to_cloud(&out.recipient, &out.payload, &|id: &str| {
-                (id.len() % 3 == 0).then(|| format!("cloud-{id}"))
+                id.len().is_multiple_of(3).then(|| format!("cloud-{id}"))
             });
             prop_assert!(cloud.is_object(), "a message for Cloud is an object: {cloud}");
             let _ = wire::messages::media_ids(&out.payload);

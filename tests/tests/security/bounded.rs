@@ -16,6 +16,7 @@ fn numbers(n: usize, offset: usize) -> Vec<Value> {
 }
 
 async fn contact_checks_are_capped_and_do_not_starve_others(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let token = s.admin_token().await;
 

@@ -70,6 +70,7 @@ async fn closed_port() -> u16 {
 // === provider credentials ===
 
 async fn provider_credentials_go_only_to_hosts_the_provider_allows(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     // Loopback is allowed, so only the host lists decide; the coreapp lists
     // no hosts for providers without their own.
     let links = LinkConfig { provider_hosts: Vec::new(), ..e2e::loopback_links() };
@@ -119,6 +120,7 @@ async fn provider_credentials_go_only_to_hosts_the_provider_allows(engine: Engin
 }
 
 async fn loopback_needs_an_explicit_allowance_even_for_a_listed_host(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     // No address range allowed: the production default.
     let s = Stack::start_with(engine, Options { links: LinkConfig::default(), ..Options::default() }).await;
     let admin = s.admin_token().await;
@@ -178,6 +180,7 @@ fn sha256_base64(bytes: &[u8]) -> String {
 }
 
 async fn cloud_token_goes_only_to_cloud_hosts(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let admin = s.admin_token().await;
     s.use_receiver(&admin).await;
@@ -201,6 +204,7 @@ async fn cloud_token_goes_only_to_cloud_hosts(engine: Engine) {
 }
 
 async fn an_unreadable_sha256_fails_the_download(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let admin = s.admin_token().await;
     s.use_receiver(&admin).await;
@@ -239,6 +243,7 @@ fn recent_errors(support: &Value, kind: &str) -> Vec<Value> {
 }
 
 async fn url_secrets_stay_out_of_stored_errors_and_support(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let admin = s.admin_token().await;
     let closed = closed_port().await;
@@ -287,6 +292,7 @@ async fn url_secrets_stay_out_of_stored_errors_and_support(engine: Engine) {
 }
 
 async fn host_level_errors_are_for_admins_only(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let admin = s.admin_token().await;
     let user = user_token(&s, &admin).await;

@@ -29,6 +29,7 @@ fn tls(ca_pem: &str, identity: Option<(&str, &str)>) -> ClientTlsConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_answers_only_webapps_of_the_cluster() {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(Engine::Sqlite).await;
     let addr = s.cores[0].clone();
     let https = || Endpoint::from_shared(format!("https://{addr}")).unwrap();
@@ -64,6 +65,7 @@ async fn grpc_answers_only_webapps_of_the_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_grpc_beyond_loopback_needs_the_insecure_switch() {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(Engine::Sqlite).await;
 
     // A coreapp without credentials on every interface refuses to start,

@@ -35,6 +35,7 @@ async fn status_with(s: &Stack, web: usize, token: &str) -> StatusCode {
 }
 
 async fn failed_logins_count_across_webapps_and_coreapps(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let options = Options { webapps: 2, coreapps: 2, login_failures_per_hour: 4, ..Options::default() };
     let s = Stack::start_with(engine, options).await;
     // Two failures through each webapp (each talks to its own coreapp).
@@ -53,6 +54,7 @@ async fn failed_logins_count_across_webapps_and_coreapps(engine: Engine) {
 }
 
 async fn a_revoked_token_stays_revoked_past_its_expiry(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     s.admin_token().await;
     // A genuine-looking token that expires in two seconds: after that it is
@@ -88,6 +90,7 @@ async fn a_revoked_token_stays_revoked_past_its_expiry(engine: Engine) {
 }
 
 async fn a_password_change_ends_older_tokens(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start_with(engine, Options { webapps: 2, ..Options::default() }).await;
     let admin = s.admin_token().await;
     let user = json!({"username": "operator", "password": "Operator-pass1"});
@@ -118,6 +121,7 @@ async fn a_password_change_ends_older_tokens(engine: Engine) {
 }
 
 async fn tokens_need_a_user_and_carry_its_current_role(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start_with(engine, Options { webapps: 2, ..Options::default() }).await;
     let admin = s.admin_token().await;
     let now = now_s();

@@ -14,6 +14,7 @@ e2e::on_both_engines!(
 );
 
 async fn settings_beyond_their_range_are_refused(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let token = s.admin_token().await;
     // The value as found: it wrapped the retry delay negative.
@@ -37,6 +38,7 @@ async fn settings_beyond_their_range_are_refused(engine: Engine) {
 }
 
 async fn only_certificates_become_the_webhook_ca(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let token = s.admin_token().await;
     let post = |pem: String| {
@@ -69,6 +71,7 @@ async fn only_certificates_become_the_webhook_ca(engine: Engine) {
 }
 
 async fn backups_need_a_strong_password(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let token = s.admin_token().await;
     for weak in ["a", "password", "Password1", "short#1A"] {
@@ -85,6 +88,7 @@ async fn backups_need_a_strong_password(engine: Engine) {
 }
 
 async fn user_names_are_unique_regardless_of_case(engine: Engine) {
+    let _shared = super::EXCLUSIVE.read().await;
     let s = Stack::start(engine).await;
     let token = s.admin_token().await;
     let create = |name: &str| json!({"username": name, "password": "Viewer-pass1"});

@@ -84,9 +84,10 @@ pub async fn set_photo(State(state): State<AppState>, who: Principal, headers: H
     if !wire::profile::PHOTO_TYPES.contains(&mime_type.as_str()) {
         return Err(ApiError::invalid_value("Content-Type", mime_type).into());
     }
-    let data = axum::body::to_bytes(body, wire::profile::PHOTO_MAX - 1)
-        .await
-        .map_err(|_| ApiError::invalid("The photo must be smaller than 5 MB"))?;
+    let data = super::read_body(body, wire::profile::PHOTO_MAX - 1, || {
+        ApiError::invalid("The photo must be smaller than 5 MB")
+    })
+    .await?;
     if data.is_empty() {
         return Err(ApiError::missing("photo").into());
     }

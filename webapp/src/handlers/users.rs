@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use base64::Engine;
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use wire::ApiError;
 use wire::users::{ADMIN, Role, validate_password, validate_username};
 
-use super::{json_body, required_str};
+use super::{JSON_LIMIT, json_body, read_body, required_str};
 use crate::AppState;
 use crate::auth::Principal;
 use crate::core::to_api_error;
@@ -28,16 +29,21 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), pass.to_string()))
 }
 
-/// `POST /v1/users/login`: HTTP Basic, optional `{"new_password"}`.
+/// `POST /v1/users/login`: HTTP Basic, optional `{"new_password"}`. The
+/// body is read only once the caller has passed the cheap checks, since
+/// nobody is authenticated yet.
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Reply {
     let Some((username, password)) = basic_credentials(&headers) else {
         return Err(ApiError::unauthenticated("Missing or invalid authentication credentials").into());
     };
+    let body =
+        read_body(body, JSON_LIMIT, || ApiError::invalid("The request body is larger than this endpoint accepts"))
+            .await?;
     let body = json_body(&body)?;
     let new_password = match body.get("new_password") {
         None | Some(Value::Null) => String::new(),
