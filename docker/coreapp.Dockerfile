@@ -39,10 +39,13 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends libmariadb3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # A fixed uid, so a bind-mounted (NFS) media volume can be owned by it on
-# every host: chown 10001:10001 <the shared folder>.
+# every host: chown 10001:10001 <the shared folder>. The cluster folders
+# exist owned by it, so a named volume mounted there (compose/dev.yml) is
+# writable by `coreapp cluster-certs`.
 RUN groupadd --gid 10001 wa \
  && useradd --uid 10001 --gid wa --no-create-home --home-dir /var/lib/wa --shell /usr/sbin/nologin wa \
- && install -d -o wa -g wa -m 0755 /usr/local/wamedia /var/lib/wa
+ && install -d -o wa -g wa -m 0755 /usr/local/wamedia /var/lib/wa \
+ && install -d -o wa -g wa -m 0700 /etc/wa-onprem/cluster /var/lib/wa-cluster-ca
 COPY --from=build /usr/local/bin/coreapp /usr/local/bin/coreapp
 # WA_DB_SQLITE_PATH matters only with WA_DB_ENGINE=SQLITE (the default); mount
 # a volume at /var/lib/wa to keep that database.

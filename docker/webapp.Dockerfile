@@ -30,13 +30,14 @@ RUN --mount=type=cache,id=wa-onprem-cargo-registry,target=/usr/local/cargo/regis
  && cp target/release/webapp /usr/local/bin/webapp
 
 FROM debian:bookworm-slim
-# The binary needs only libc (TLS is rustls, the gRPC to the coreapps is
-# plain). curl is for the healthcheck only.
+# The binary needs only libc (TLS is rustls, also for the gRPC to the
+# coreapps). curl is for the healthcheck only.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends curl \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 10001 wa \
- && useradd --uid 10001 --gid wa --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin wa
+ && useradd --uid 10001 --gid wa --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin wa \
+ && install -d -o wa -g wa -m 0700 /etc/wa-onprem/cluster
 COPY --from=build /usr/local/bin/webapp /usr/local/bin/webapp
 # The code's default is 0.0.0.0:443, like the old client, but a non-root user
 # cannot bind a port below 1024 without CAP_NET_BIND_SERVICE: the image

@@ -156,9 +156,10 @@ fn the_media_volume_is_mounted_by_every_coreapp_and_never_by_the_webapp() {
     let repo = Repo::load();
     for file in &repo.compose {
         let mut media_sources = BTreeSet::new();
-        for service in file.services().iter().filter(|s| repo.binary_of(s).as_deref() == Some("coreapp")) {
+        let coreapps = file.services().into_iter().filter(|s| repo.binary_of(s).as_deref() == Some("coreapp"));
+        for service in coreapps.filter(|s| !s.issues_certificates()) {
             let dir =
-                repo.effective_env(service, "coreapp", "WA_MEDIA_DIR").unwrap_or_else(|| MEDIA_DIR_DEFAULT.into());
+                repo.effective_env(&service, "coreapp", "WA_MEDIA_DIR").unwrap_or_else(|| MEDIA_DIR_DEFAULT.into());
             let mount = service.volumes().into_iter().find(|(_, target)| *target == dir);
             let Some((source, _)) = mount else {
                 panic!("{}: coreapp service {} mounts no volume at its WA_MEDIA_DIR {dir}", file.rel, service.name);
@@ -179,6 +180,58 @@ fn the_media_volume_is_mounted_by_every_coreapp_and_never_by_the_webapp() {
                     service.name
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn every_webapp_and_coreapp_has_cluster_credentials_and_no_node_holds_the_ca_key() {
+    let repo = Repo::load();
+    for file in &repo.compose {
+        let services = file.services();
+        let mut credential_sources = BTreeSet::new();
+        for service in &services {
+            let Some(bin) = repo.binary_of(service).filter(|b| b == "coreapp" || b == "webapp") else { continue };
+            if service.issues_certificates() {
+                continue;
+            }
+            let at = format!("{}: service {}", file.rel, service.name);
+            let insecure = repo.effective_env(service, &bin, "WA_CLUSTER_INSECURE").unwrap_or_default();
+            assert!(insecure.is_empty() || insecure == "false", "{at}: sets WA_CLUSTER_INSECURE");
+            let dir = repo.effective_env(service, &bin, "WA_CLUSTER_DIR");
+            let dir = dir.unwrap_or_else(|| panic!("{at}: no WA_CLUSTER_DIR, so its gRPC link would be refused"));
+            let mount = service.volumes().into_iter().find(|(_, target)| *target == dir);
+            let (source, _) = mount.unwrap_or_else(|| panic!("{at}: nothing is mounted at WA_CLUSTER_DIR {dir}"));
+            credential_sources.insert(source);
+        }
+        if file.rel != "compose/dev.yml" {
+            continue;
+        }
+        // Development: a one-shot job makes the credentials into the volume
+        // the nodes read, and keeps the CA in a volume no node mounts.
+        let job = services.iter().find(|s| s.issues_certificates());
+        let job = job.expect("compose/dev.yml: no service runs `coreapp cluster-certs`");
+        let args = job.command();
+        let flag = |name: &str| args.iter().position(|a| a == name).map(|i| args[i + 1].clone()).unwrap();
+        let (ca_dir, out_dir) = (flag("--ca"), flag("--out"));
+        assert!(
+            args.iter().any(|a| a == "--keep"),
+            "compose/dev.yml: the job would replace credentials on every start"
+        );
+        let source_at = |dir: &str| job.volumes().into_iter().find(|(_, t)| t == dir).map(|(s, _)| s).unwrap();
+        let (ca_volume, out_volume) = (source_at(&ca_dir), source_at(&out_dir));
+        assert_ne!(ca_volume, out_volume, "compose/dev.yml: the CA key would sit with the nodes' credentials");
+        assert_eq!(
+            credential_sources,
+            BTreeSet::from([out_volume]),
+            "compose/dev.yml: the nodes read the job's output"
+        );
+        for service in services.iter().filter(|s| s.name != job.name) {
+            assert!(
+                service.volumes().iter().all(|(source, _)| *source != ca_volume),
+                "compose/dev.yml: service {} mounts the cluster CA's volume",
+                service.name
+            );
         }
     }
 }
@@ -238,7 +291,8 @@ fn the_dev_stack_agrees_with_itself() {
     let dev = repo.compose.iter().find(|f| f.rel == "compose/dev.yml").expect("compose/dev.yml");
     let services = dev.services();
     let running = |bin: &str| {
-        let found: Vec<_> = services.iter().filter(|s| repo.binary_of(s).as_deref() == Some(bin)).collect();
+        let found: Vec<_> =
+            services.iter().filter(|s| repo.binary_of(s).as_deref() == Some(bin) && !s.issues_certificates()).collect();
         assert!(!found.is_empty(), "compose/dev.yml: no {bin} service");
         found
     };
@@ -376,10 +430,15 @@ impl Repo {
         self.dockerfiles.values().find(|d| d.bin == bin).unwrap_or_else(|| panic!("no Dockerfile builds {bin}"))
     }
 
-    /// Every `"WA_..."` string literal in the sources of the binary's crate.
+    /// Every `"WA_..."` string literal in the sources of the binary's crate,
+    /// and of `proto`, which reads the internal link's variables for both.
     fn variables_read_by(&self, bin: &str) -> BTreeSet<String> {
         let mut names = BTreeSet::new();
-        for file in rust_files(&self.root.join(self.crate_of(bin)).join("src")) {
+        let mut files = rust_files(&self.root.join(self.crate_of(bin)).join("src"));
+        if matches!(bin, "coreapp" | "webapp") {
+            files.extend(rust_files(&self.root.join("proto/src")));
+        }
+        for file in files {
             names.extend(quoted_wa_names(&read(&file)));
         }
         assert!(!names.is_empty(), "found no WA_ variable in the {bin} sources");
@@ -453,6 +512,20 @@ impl Service<'_> {
                 None => (scalar(&v["source"]), scalar(&v["target"])),
             })
             .collect()
+    }
+
+    /// `command`, in its list form (a string is split at spaces).
+    fn command(&self) -> Vec<String> {
+        let command = &self.def["command"];
+        match command.as_vec() {
+            Some(items) => items.iter().map(scalar).collect(),
+            None => scalar(command).split_whitespace().map(str::to_string).collect(),
+        }
+    }
+
+    /// A one-shot `coreapp cluster-certs`, not a node.
+    fn issues_certificates(&self) -> bool {
+        self.command().first().map(String::as_str) == Some("cluster-certs")
     }
 
     /// The container side of each `ports` entry.
