@@ -184,13 +184,7 @@ impl Config {
             version: var("WA_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
             cloud_app_secret: var("WA_CLOUD_APP_SECRET").unwrap_or_default(),
             cloud_verify_token: var("WA_CLOUD_VERIFY_TOKEN").unwrap_or_default(),
-            jwt_key: match var("WA_WEB_JWT_CRYPTO_KEY") {
-                Some(k) if k.len() < MIN_JWT_KEY_BYTES => bail!(
-                    "WA_WEB_JWT_CRYPTO_KEY must be at least {MIN_JWT_KEY_BYTES} bytes (it signs every session token; \
-                     e.g. openssl rand -hex 32)"
-                ),
-                other => other.map(String::into_bytes),
-            },
+            jwt_key: jwt_key(var("WA_WEB_JWT_CRYPTO_KEY"))?,
             revocation_poll: Duration::from_secs(2),
             edge: EdgeLimits::from_lookup(var)?,
         })
@@ -221,6 +215,17 @@ impl Config {
     }
 }
 
+/// `WA_WEB_JWT_CRYPTO_KEY`: unset, or at least [`MIN_JWT_KEY_BYTES`].
+fn jwt_key(value: Option<String>) -> anyhow::Result<Option<Vec<u8>>> {
+    match value {
+        Some(k) if k.len() < MIN_JWT_KEY_BYTES => bail!(
+            "WA_WEB_JWT_CRYPTO_KEY must be at least {MIN_JWT_KEY_BYTES} bytes (it signs every session token; \
+             e.g. openssl rand -hex 32)"
+        ),
+        other => Ok(other.map(String::into_bytes)),
+    }
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -231,6 +236,15 @@ mod tests {
 
     fn limits(vars: &[(&str, &str)]) -> anyhow::Result<EdgeLimits> {
         EdgeLimits::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn token_keys_are_long_enough_or_unset() {
+        assert_eq!(jwt_key(None).unwrap(), None);
+        let err = jwt_key(Some("short-key".into())).unwrap_err().to_string();
+        assert!(err.contains("WA_WEB_JWT_CRYPTO_KEY") && err.contains("32"), "{err}");
+        assert!(jwt_key(Some("x".repeat(31))).is_err());
+        assert_eq!(jwt_key(Some("k".repeat(32))).unwrap(), Some(vec![b'k'; 32]));
     }
 
     #[test]
