@@ -37,6 +37,10 @@ enum Scenario {
         /// The business number's Cloud throughput given to the coreapp.
         #[arg(long, default_value_t = 2_000)]
         send_rate: u32,
+        /// Plain gRPC between webapp and coreapp instead of mutual TLS: the
+        /// baseline of what the internal link's encryption costs.
+        #[arg(long)]
+        plain_link: bool,
     },
     /// Signed Cloud status webhooks POSTed to the intake at fixed rising
     /// rates; on-prem events per second reaching the business's server, and
@@ -52,9 +56,6 @@ enum Scenario {
         #[arg(long, default_value_t = 1)]
         batch: usize,
     },
-    /// A 100 MB document uploaded through the stack and downloaded back, a
-    /// few times: MB/s each way and the peak resident memory the webapp and
-    /// the coreapp gain during each transfer.
     /// Send throughput with 1, 2 and 3 coreapps on one database, the
     /// number's rate held by three coreapps together, and how long failover
     /// takes when one of two coreapps is killed.
@@ -72,6 +73,9 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         lease_s: u64,
     },
+    /// A 100 MB document uploaded through the stack and downloaded back, a
+    /// few times: MB/s each way and the peak resident memory the webapp and
+    /// the coreapp gain during each transfer.
     Media {
         /// File size in MB.
         #[arg(long, default_value_t = 100)]
@@ -85,8 +89,9 @@ enum Scenario {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().scenario {
-        Scenario::Messages { seconds, concurrency, drain, send_rate } => {
-            messages(Duration::from_secs(seconds), &concurrency, drain, send_rate).await
+        Scenario::Messages { seconds, concurrency, drain, send_rate, plain_link } => {
+            let options = stack::Options { plain_link, ..stack::Options::new(send_rate) };
+            messages(Duration::from_secs(seconds), &concurrency, drain, options).await
         }
         Scenario::Webhooks { seconds, rates, batch } => {
             webhooks::run(Duration::from_secs(seconds), &rates, batch.max(1)).await
@@ -98,11 +103,16 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn messages(per_level: Duration, levels: &[usize], drain: usize, send_rate: u32) -> anyhow::Result<()> {
-    let stack = stack::Stack::start(stack::Options::new(send_rate)).await?;
+async fn messages(per_level: Duration, levels: &[usize], drain: usize, options: stack::Options) -> anyhow::Result<()> {
+    let send_rate = options.send_rate;
+    let link = if options.plain_link { "plain gRPC" } else { "mutual TLS" };
+    let stack = stack::Stack::start(options).await?;
     let token = stack.admin_token().await?;
 
-    println!("== POST /v1/messages, text, {}s per level, MariaDB, TLS on ==", per_level.as_secs());
+    println!(
+        "== POST /v1/messages, text, {}s per level, MariaDB, TLS on, webapp-coreapp link {link} ==",
+        per_level.as_secs()
+    );
     println!(
         "{:>12} {:>12} {:>14} {:>10} {:>10} {:>8}",
         "target", "concurrency", "requests/s", "p50 ms", "p99 ms", "errors"

@@ -28,11 +28,15 @@ pub struct Options {
     pub coreapps: usize,
     /// `WA_WORK_LEASE_S` of the coreapps.
     pub lease_s: u64,
+    /// Plain gRPC between webapp and coreapps (loopback, no cluster
+    /// credentials), to measure what mutual TLS costs; otherwise mutual
+    /// TLS, as deployed.
+    pub plain_link: bool,
 }
 
 impl Options {
     pub fn new(send_rate: u32) -> Options {
-        Options { send_rate, coreapps: 1, lease_s: 60 }
+        Options { send_rate, coreapps: 1, lease_s: 60, plain_link: false }
     }
 }
 
@@ -172,7 +176,7 @@ impl Stack {
                 ("WA_CLOUD_ACCESS_TOKEN", CLOUD_TOKEN.into()),
                 ("WA_CLOUD_PHONE_NUMBER_ID", PNID.into()),
                 ("WA_CLOUD_SEND_RATE", options.send_rate.to_string()),
-                ("WA_CLUSTER_DIR", cluster.clone()),
+                ("WA_CLUSTER_DIR", if options.plain_link { String::new() } else { cluster.clone() }),
                 ("RUST_LOG", "warn".into()),
             ];
             let name: &'static str =
@@ -183,7 +187,7 @@ impl Stack {
         let web_env = [
             ("WA_WEB_LISTEN", format!("127.0.0.1:{web_port}")),
             ("WA_CORE_ADDRS", core_addrs.join(",")),
-            ("WA_CLUSTER_DIR", cluster.clone()),
+            ("WA_CLUSTER_DIR", if options.plain_link { String::new() } else { cluster.clone() }),
             ("WA_CLOUD_APP_SECRET", "sandbox-app-secret".into()),
             ("WA_CLOUD_VERIFY_TOKEN", "sandbox-verify-token".into()),
             ("RUST_LOG", "warn".into()),
