@@ -17,6 +17,11 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
+    /// Plain gRPC between webapp and coreapp instead of mutual TLS, as a
+    /// baseline of what the internal link's encryption costs (messages and
+    /// media).
+    #[arg(long, global = true)]
+    plain_link: bool,
 }
 
 #[derive(Subcommand)]
@@ -37,10 +42,6 @@ enum Scenario {
         /// The business number's Cloud throughput given to the coreapp.
         #[arg(long, default_value_t = 2_000)]
         send_rate: u32,
-        /// Plain gRPC between webapp and coreapp instead of mutual TLS: the
-        /// baseline of what the internal link's encryption costs.
-        #[arg(long)]
-        plain_link: bool,
     },
     /// Signed Cloud status webhooks POSTed to the intake at fixed rising
     /// rates; on-prem events per second reaching the business's server, and
@@ -88,8 +89,10 @@ enum Scenario {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match Cli::parse().scenario {
-        Scenario::Messages { seconds, concurrency, drain, send_rate, plain_link } => {
+    let cli = Cli::parse();
+    let plain_link = cli.plain_link;
+    match cli.scenario {
+        Scenario::Messages { seconds, concurrency, drain, send_rate } => {
             let options = stack::Options { plain_link, ..stack::Options::new(send_rate) };
             messages(Duration::from_secs(seconds), &concurrency, drain, options).await
         }
@@ -99,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Scale { coreapps, messages, paced_rate, lease_s } => {
             scale::run(&coreapps, messages, paced_rate.max(1), lease_s.max(3)).await
         }
-        Scenario::Media { size_mb, rounds } => media::run(size_mb.clamp(1, 100), rounds.max(1)).await,
+        Scenario::Media { size_mb, rounds } => media::run(size_mb.clamp(1, 100), rounds.max(1), plain_link).await,
     }
 }
 

@@ -57,14 +57,15 @@ impl Watch {
     }
 }
 
-pub async fn run(size_mb: u64, rounds: usize) -> anyhow::Result<()> {
-    let stack = Stack::start(crate::stack::Options::new(80)).await?;
+pub async fn run(size_mb: u64, rounds: usize, plain_link: bool) -> anyhow::Result<()> {
+    let stack = Stack::start(crate::stack::Options { plain_link, ..crate::stack::Options::new(80) }).await?;
     let token = stack.admin_token().await?;
     let size = size_mb * 1024 * 1024;
     let file = std::env::temp_dir().join(format!("wa-bench-media-{}.pdf", wire::ids::random_hex(4)));
     write_file(&file, size).await?;
 
-    println!("== /v1/media, one {size_mb} MB document per transfer, HTTPS, MariaDB ==");
+    let link = if plain_link { "plain gRPC" } else { "mutual TLS" };
+    println!("== /v1/media, one {size_mb} MB document per transfer, HTTPS, MariaDB, webapp-coreapp link {link} ==");
     println!(
         "{:>6} {:>10} {:>9} {:>13} {:>13} {:>15} {:>15}",
         "round", "transfer", "MB/s", "webapp MB", "coreapp MB", "webapp peak +MB", "coreapp peak +MB"
