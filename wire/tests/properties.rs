@@ -106,20 +106,10 @@ const KEYS: &[&str] = &[
     "display_phone_number",
 ];
 
-/// Types the on-prem API and Cloud know, as likely values of `type`.
-const TYPES: &[&str] = &[
-    "text",
-    "image",
-    "audio",
-    "video",
-    "document",
-    "sticker",
-    "location",
-    "contacts",
-    "template",
-    "hsm",
-    "interactive",
-    "reaction",
+/// Besides the on-prem message types (`wire::messages::TYPES`): Cloud's
+/// inbound and interactive types and status names, as likely values of
+/// `type` and `status`.
+const CLOUD_TYPES: &[&str] = &[
     "button",
     "list",
     "cta_url",
@@ -138,6 +128,10 @@ const TYPES: &[&str] = &[
     "voice",
 ];
 
+fn types() -> Vec<&'static str> {
+    wire::messages::TYPES.iter().chain(CLOUD_TYPES).copied().collect()
+}
+
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
@@ -147,7 +141,7 @@ fn scalar() -> impl Strategy<Value = Value> {
         any::<f64>().prop_filter("JSON has no NaN or infinity", |f| f.is_finite()).prop_map(Value::from),
         ".{0,24}".prop_map(Value::String),
         "[0-9 +()-]{0,20}".prop_map(Value::String),
-        prop::sample::select(TYPES).prop_map(|t| Value::String(t.to_string())),
+        prop::sample::select(types()).prop_map(|t| Value::String(t.to_string())),
         prop::sample::select(KEYS).prop_map(|t| Value::String(t.to_string())),
     ]
 }
@@ -167,7 +161,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// plausible, and the rest arbitrary.
 fn message_body() -> impl Strategy<Value = Value> {
     let to = prop_oneof![Just(json!("15551234567")), Just(json!("+1 (555) 123-4567")), scalar()];
-    let kind = prop_oneof![prop::sample::select(TYPES).prop_map(|t| json!(t)), scalar()];
+    let kind = prop_oneof![prop::sample::select(types()).prop_map(|t| json!(t)), scalar()];
     (to, kind, json_value(), json_value()).prop_map(|(to, kind, content, extra)| {
         let mut body = Map::new();
         body.insert("to".into(), to);
