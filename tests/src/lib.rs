@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod files;
+pub mod mariadb;
 pub mod raw;
 pub mod receiver;
 
