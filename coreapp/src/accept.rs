@@ -14,7 +14,16 @@ use crate::store::outbound::{self, NewOutbound};
 /// Most messages in one write.
 const MAX_BATCH: usize = 256;
 
-type Request = (NewOutbound, oneshot::Sender<Result<(), String>>);
+/// Why a write failed, for every request that shared it.
+#[derive(Clone)]
+struct Failure {
+    /// The database could not be used (an outage): the requests get the
+    /// database error, not an internal one.
+    unavailable: bool,
+    text: String,
+}
+
+type Request = (NewOutbound, oneshot::Sender<Result<(), Failure>>);
 
 #[derive(Clone)]
 pub struct Acceptor {
@@ -38,7 +47,10 @@ impl Acceptor {
             .map_err(|_| CoreError::Internal(anyhow::anyhow!("the message writer has stopped")))?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(CoreError::Internal(anyhow::anyhow!("storing the message failed: {e}"))),
+            Ok(Err(Failure { unavailable: true, text })) => Err(CoreError::Unavailable(text)),
+            Ok(Err(Failure { text, .. })) => {
+                Err(CoreError::Internal(anyhow::anyhow!("storing the message failed: {text}")))
+            }
             Err(_) => Err(CoreError::Internal(anyhow::anyhow!("the message writer has stopped"))),
         }
     }
@@ -56,8 +68,12 @@ async fn write_loop(db: Db, mut rx: mpsc::Receiver<Request>) {
         let (rows, waiters): (Vec<NewOutbound>, Vec<_>) = batch.into_iter().unzip();
         let result = db.run(move |conn| Ok(outbound::insert_many(conn, &rows)?)).await;
         let outcome = result.map(drop).map_err(|e| {
-            tracing::error!(error = %e, "storing accepted messages failed");
-            e.to_string()
+            let unavailable = e.is_unavailable();
+            // An outage is logged once, where it is found.
+            if !unavailable {
+                tracing::error!(error = %e, "storing accepted messages failed");
+            }
+            Failure { unavailable, text: e.to_string() }
         });
         for w in waiters {
             let _ = w.send(outcome.clone());

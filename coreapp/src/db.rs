@@ -6,17 +6,23 @@
 //! connection, so writers never contend for the file lock (WAL mode,
 //! `synchronous=FULL`: an accepted message survives a power cut).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tracing::Instrument;
 
 use crate::config::DbConfig;
 use crate::error::CoreError;
+
+mod availability;
+
+pub use availability::Outage;
+use availability::{Availability, Pass};
 
 /// The schema, per engine (`migrations/`), embedded in the binary.
 pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/mysql");
@@ -35,49 +41,147 @@ pub enum Engine {
     Sqlite,
 }
 
+/// How long a request waits for a free connection while the database
+/// answers (every connection busy under load).
+const POOL_WAIT: Duration = Duration::from_secs(10);
+/// How long the one request that probes a database that went away waits
+/// for a new connection before the outage goes on.
+const PROBE_WAIT: Duration = Duration::from_secs(2);
+/// r2d2 retries a connection it could not make after a backoff that doubles
+/// up to half of this: with 4 s, a database that came back is reconnected
+/// within 2 s.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
+/// A connection idle longer than this is pinged before it is handed out:
+/// the server may have dropped it (`wait_timeout`, a restart nobody
+/// noticed) while no statement could tell.
+const IDLE_CHECK: Duration = Duration::from_secs(30);
+
 /// The pool, cheap to clone.
+///
+/// It hands out connections without testing them: a `SELECT 1` on every
+/// checkout doubled the statements of small operations. Instead:
+/// - a statement failing at the connection level (the server went away,
+///   refused, shut down; for SQLite, a locked, read-only or full file)
+///   marks its connection broken, so the pool drops it, and makes every
+///   connection made before it suspect: each is pinged once on its next
+///   checkout (dead ones are dropped, new ones made);
+/// - the database is then taken as unavailable: calls fail at once with
+///   [`CoreError::Unavailable`] (no pool wait per request), except one
+///   probe at a time, spaced by a backoff from 100 ms to 2 s, whose
+///   success ends the outage. New connections resolve the host name again,
+///   so a failover that moves the name is followed;
+/// - a connection idle for a while is pinged before use.
 #[derive(Clone)]
 pub struct Db {
-    pool: Pool<ConnectionManager<AnyConnection>>,
+    pool: Pool<Manager>,
     engine: Engine,
+    availability: Arc<Availability>,
 }
 
-#[derive(Debug)]
-struct SqlitePragmas;
+/// A pooled connection and what the pool knows about it.
+pub struct PoolConn {
+    conn: AnyConnection,
+    /// A statement failed at the connection level: drop it on return.
+    broken: bool,
+    /// The availability generation this connection last answered in.
+    generation: u64,
+    /// When it was last handed back to the pool.
+    returned: Instant,
+}
 
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+/// Makes and checks connections for r2d2.
+struct Manager {
+    url: String,
+    engine: Engine,
+    availability: Arc<Availability>,
+}
+
+impl Manager {
+    fn establish(&self) -> Result<AnyConnection, diesel::r2d2::Error> {
+        // Each engine's own `establish`: the derived one tries every engine
+        // in turn and keeps none of their errors.
+        let made = match self.engine {
+            Engine::Mysql => diesel::MysqlConnection::establish(&self.url).map(AnyConnection::Mysql),
+            Engine::Sqlite => diesel::SqliteConnection::establish(&self.url).map(AnyConnection::Sqlite),
+        };
+        let mut conn = made.map_err(diesel::r2d2::Error::ConnectionError)?;
+        let setup = match self.engine {
+            Engine::Sqlite => SQLITE_SESSION,
+            Engine::Mysql => MYSQL_SESSION,
+        };
+        conn.batch_execute(setup).map_err(diesel::r2d2::Error::QueryError)?;
+        if self.engine == Engine::Mysql {
+            // A coreapp cut off the network in the middle of a transaction
+            // leaves it open on the server, holding its row locks, until
+            // the server notices the connection is dead (hours, by
+            // default), and every other node waits on those locks. Our
+            // transactions never wait on anything but the database, so
+            // MariaDB may end one that sits idle for 10 s. MySQL has no
+            // such setting (the statement fails there and is skipped): see
+            // the README.
+            let _ = conn.batch_execute(&format!("SET SESSION idle_transaction_timeout = {IDLE_TRANSACTION_TIMEOUT_S}"));
+        }
+        Ok(conn)
     }
 }
+
+impl ManageConnection for Manager {
+    type Connection = PoolConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<PoolConn, Self::Error> {
+        // Read before connecting: a failure seen while this connection was
+        // being made leaves it suspect.
+        let generation = self.availability.generation();
+        match self.establish() {
+            Ok(conn) => {
+                self.availability.connected();
+                Ok(PoolConn { conn, broken: false, generation, returned: Instant::now() })
+            }
+            Err(e) => {
+                self.availability.connect_failed(&e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    fn is_valid(&self, c: &mut PoolConn) -> Result<(), Self::Error> {
+        let generation = self.availability.generation();
+        if c.generation == generation && c.returned.elapsed() < IDLE_CHECK {
+            return Ok(());
+        }
+        c.conn.ping().map_err(diesel::r2d2::Error::QueryError)?;
+        c.generation = generation;
+        Ok(())
+    }
+
+    fn has_broken(&self, c: &mut PoolConn) -> bool {
+        c.returned = Instant::now();
+        c.broken || std::thread::panicking() || c.conn.is_broken()
+    }
+}
+
+/// Connection failures are the availability's to report (once per outage,
+/// see [`Availability`]); r2d2 would log every retry.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::debug!(%error, "database connection attempt failed");
+    }
+}
+
+/// SQLite: WAL, every commit synced, a 10 s wait on another process's lock.
+const SQLITE_SESSION: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
 /// MySQL sessions run at READ COMMITTED. At MySQL's default (REPEATABLE
 /// READ) a claim's `SELECT ... FOR UPDATE SKIP LOCKED` also locks the gaps
 /// of the range it scans, which blocks every insert of new work into that
 /// range (new messages, new Cloud webhooks) until the claim commits; under
 /// load inserts then queued behind claims until the pool timed out.
-#[derive(Debug)]
-struct MysqlSession;
-
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for MysqlSession {
-    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-            .map_err(diesel::r2d2::Error::QueryError)?;
-        // A coreapp cut off the network in the middle of a transaction
-        // leaves it open on the server, holding its row locks, until the
-        // server notices the connection is dead (hours, by default), and
-        // every other node waits on those locks. Our transactions never
-        // wait on anything but the database, so MariaDB may end one that
-        // sits idle for 10 s. MySQL has no such setting (the statement
-        // fails there and is skipped): see the README.
-        let _ = conn.batch_execute(&format!("SET SESSION idle_transaction_timeout = {IDLE_TRANSACTION_TIMEOUT_S}"));
-        Ok(())
-    }
-}
+const MYSQL_SESSION: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
 
 /// How long MariaDB lets a transaction of ours sit idle before ending it.
 const IDLE_TRANSACTION_TIMEOUT_S: u32 = 10;
@@ -95,20 +199,20 @@ impl Db {
             }
             DbConfig::Mysql { .. } => (mysql_url(config, true)?, Engine::Mysql),
         };
-        // No `SELECT 1` on every checkout: that doubled the statements of
-        // small operations. A connection that broke is found on use and
-        // discarded by r2d2 (`has_broken`).
-        let builder = Pool::builder().connection_timeout(Duration::from_secs(10)).test_on_check_out(false);
-        let builder = match engine {
-            Engine::Sqlite => builder.max_size(1).connection_customizer(Box::new(SqlitePragmas)),
-            Engine::Mysql => builder.max_size(pool_size.max(2)).connection_customizer(Box::new(MysqlSession)),
-        };
-        let pool = builder
-            .build(ConnectionManager::<AnyConnection>::new(url))
+        let availability = Availability::new();
+        let manager = Manager { url, engine, availability: availability.clone() };
+        // SQLite: one connection, so writers never contend for the file lock.
+        let size = if engine == Engine::Sqlite { 1 } else { pool_size.max(2) };
+        let pool = Pool::builder()
+            .max_size(size)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .test_on_check_out(true)
+            .error_handler(Box::new(QuietErrors))
+            .build(manager)
             .with_context(|| format!("cannot connect to the database ({})", config.describe()))?;
-        let db = Db { pool, engine };
-        let mut conn = db.pool.get()?;
-        check_schema(&mut conn)?;
+        let db = Db { pool, engine, availability };
+        let mut conn = db.pool.get_timeout(POOL_WAIT)?;
+        check_schema(&mut conn.conn)?;
         Ok(db)
     }
 
@@ -118,21 +222,84 @@ impl Db {
 
     /// Runs blocking database work on the blocking pool, in the caller's
     /// span. The connection never lives across an `.await`.
+    ///
+    /// While the database is unavailable this fails at once with
+    /// [`CoreError::Unavailable`], but for the probe that finds it back.
     pub async fn run<T, F>(&self, f: F) -> Result<T, CoreError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, CoreError> + Send + 'static,
         T: Send + 'static,
     {
+        let ticket = self.availability.admit(Instant::now())?;
+        let probe = ticket.pass == Pass::Probe;
+        let wait = if probe { PROBE_WAIT } else { POOL_WAIT };
         let pool = self.pool.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let mut conn = pool.get()?;
-            f(&mut conn)
+            let mut conn = pool.get_timeout(wait)?;
+            // A probe of a locked SQLite file should not hold its caller
+            // for the whole busy timeout: it waits 1 s for the lock.
+            let brief = probe && matches!(conn.conn, AnyConnection::Sqlite(_));
+            if brief {
+                conn.conn.batch_execute("PRAGMA busy_timeout = 1000")?;
+            }
+            let result = f(&mut conn.conn);
+            if brief {
+                let _ = conn.conn.batch_execute("PRAGMA busy_timeout = 10000");
+            }
+            if let Err(e) = &result
+                && connection_fault(e).is_some()
+            {
+                conn.broken = true;
+            }
+            result
         })
         .in_current_span()
         .await
-        .map_err(|e| CoreError::Internal(anyhow::anyhow!("database task failed: {e}")))?
+        .map_err(|e| CoreError::Internal(anyhow::anyhow!("database task failed: {e}")));
+        let result = result.and_then(|r| r);
+        ticket.settle(result.as_ref().err());
+        result
+    }
+
+    /// As [`Db::run`], for a write that must not be dropped because the
+    /// database is away for a moment (the record of what Cloud or the
+    /// business's server already took): while the database is unavailable
+    /// it waits for it, up to `patience`, then gives up with the last error.
+    pub async fn run_patiently<T, F>(&self, patience: Duration, f: F) -> Result<T, CoreError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, CoreError> + Clone + Send + 'static,
+        T: Send + 'static,
+    {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match self.run(f.clone()).await {
+                Err(e) if e.is_unavailable() && tokio::time::Instant::now() < deadline => {
+                    let pause = self.availability.retry_in().clamp(Duration::from_millis(20), Duration::from_secs(1));
+                    tokio::select! {
+                        _ = self.availability.recovered() => {}
+                        _ = tokio::time::sleep(pause) => {}
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The outage in progress, if any: since when, and why.
+    pub fn outage(&self) -> Option<Outage> {
+        self.availability.outage()
+    }
+
+    /// Waits until the database may be tried again: it came back, or the
+    /// next probe is due (at most `limit`).
+    pub async fn until_retry(&self, limit: Duration) {
+        let pause = self.availability.retry_in().clamp(Duration::from_millis(20), limit);
+        tokio::select! {
+            _ = self.availability.recovered() => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
     }
 
     /// Connections in use and idle, for health and metrics.
@@ -140,6 +307,56 @@ impl Db {
         let s = self.pool.state();
         (s.connections - s.idle_connections, s.idle_connections)
     }
+}
+
+/// Whether an error means the connection, or the database behind it, is
+/// gone (as opposed to a statement the database refused): the reason, if so.
+/// A pool timeout is judged by the availability, which knows whether making
+/// connections failed.
+pub fn connection_fault(err: &CoreError) -> Option<String> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        CoreError::Unavailable(why) => Some(why.clone()),
+        CoreError::Db(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info)) => {
+            Some(info.message().to_string())
+        }
+        CoreError::Db(Error::BrokenTransactionManager) => Some("the connection broke mid-transaction".into()),
+        CoreError::Db(Error::DatabaseError(_, info)) => {
+            let message = info.message();
+            is_connection_message(message).then(|| message.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The messages of the client libraries (MariaDB/MySQL, SQLite) for a
+/// database that cannot be used right now, whatever the statement.
+fn is_connection_message(message: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        // MariaDB/MySQL client and server
+        "gone away",
+        "lost connection",
+        "can't connect",
+        "connection refused",
+        "connection was killed",
+        "shutdown in progress",
+        "server shutdown",
+        "commands out of sync",
+        "disconnected by the server",
+        "unknown server host",
+        "unknown mysql server host",
+        "too many connections",
+        "--read-only",
+        "broken pipe",
+        // SQLite
+        "database is locked",
+        "readonly database",
+        "disk i/o error",
+        "database or disk is full",
+        "unable to open database file",
+    ];
+    let message = message.to_ascii_lowercase();
+    MARKERS.iter().any(|m| message.contains(m))
 }
 
 /// `coreapp migrate`: creates the database if it is missing and applies the

@@ -157,7 +157,10 @@ pub async fn heartbeat_loop(core: Arc<Core>, mut shutdown: watch::Receiver<bool>
                 Ok(())
             })
             .await;
-        if let Err(e) = &beat {
+        // An outage is logged once, where it is found.
+        if let Err(e) = &beat
+            && !e.is_unavailable()
+        {
             tracing::warn!(error = %e, "heartbeat did not reach the database");
         }
         core.health.db_ok.store(beat.is_ok(), Ordering::Relaxed);

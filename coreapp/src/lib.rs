@@ -38,6 +38,7 @@ use tokio::sync::{Notify, watch};
 
 pub use config::Config;
 use db::Db;
+use store::queue::Queue;
 
 /// How long shutdown waits for workers to finish the batch in hand.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
@@ -161,29 +162,40 @@ pub async fn run(
 
     // The pacer outlives each step: it holds the send rate across batches.
     let pacer = Arc::new(tokio::sync::Mutex::new(workers::Pacer::new(core.config.workers.send_rate)));
+    let worker = |name, queue: Option<Queue>, wake: &Arc<Notify>, poll| workers::Worker {
+        name,
+        db: core.db.clone(),
+        claims: queue.map(|q| (q, core.owner.clone())),
+        wake: wake.clone(),
+        poll,
+    };
     let c = core.clone();
-    tasks.spawn(workers::run_loop("sender", c.wake.sender.clone(), poll, stop_rx.clone(), move || {
+    let sender = worker("sender", Some(Queue::Outbound), &core.wake.sender, poll);
+    tasks.spawn(workers::run_loop(sender, stop_rx.clone(), move || {
         let (c, pacer) = (c.clone(), pacer.clone());
         async move { workers::sender::step(&c, &mut *pacer.lock().await).await }
     }));
     let c = core.clone();
-    tasks.spawn(workers::run_loop("intake", c.wake.intake.clone(), poll, stop_rx.clone(), move || {
+    let intake = worker("intake", Some(Queue::Inbound), &core.wake.intake, poll);
+    tasks.spawn(workers::run_loop(intake, stop_rx.clone(), move || {
         let c = c.clone();
         async move { workers::intake::step(&c).await }
     }));
     let c = core.clone();
-    tasks.spawn(workers::run_loop("delivery", c.wake.delivery.clone(), poll, stop_rx.clone(), move || {
+    let delivery = worker("delivery", Some(Queue::Outbox), &core.wake.delivery, poll);
+    tasks.spawn(workers::run_loop(delivery, stop_rx.clone(), move || {
         let c = c.clone();
         async move { workers::delivery::step(&c).await }
     }));
     let c = core.clone();
-    tasks.spawn(workers::run_loop("downloader", c.wake.downloader.clone(), poll, stop_rx.clone(), move || {
+    let downloader = worker("downloader", Some(Queue::MediaDownload), &core.wake.downloader, poll);
+    tasks.spawn(workers::run_loop(downloader, stop_rx.clone(), move || {
         let c = c.clone();
         async move { workers::downloader::step(&c).await }
     }));
     let c = core.clone();
-    let gc_interval = core.config.workers.gc_interval;
-    tasks.spawn(workers::run_loop("media-gc", Arc::new(Notify::new()), gc_interval, stop_rx.clone(), move || {
+    let gc = worker("media-gc", None, &Arc::new(Notify::new()), core.config.workers.gc_interval);
+    tasks.spawn(workers::run_loop(gc, stop_rx.clone(), move || {
         let c = c.clone();
         async move { workers::gc::step(&c).await }
     }));
@@ -253,6 +265,8 @@ async fn backlog_loop(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     loop {
         match core.db.run(|conn| Ok(store::queue::depth(conn, store::queue::Queue::Outbox)?)).await {
             Ok(n) => core.outbox_depth.store(n, std::sync::atomic::Ordering::Relaxed),
+            // An outage is logged once, where it is found.
+            Err(e) if e.is_unavailable() => {}
             Err(e) => tracing::warn!(error = %e, "cannot measure the webhook backlog"),
         }
         tokio::select! {

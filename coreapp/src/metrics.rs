@@ -152,10 +152,11 @@ pub async fn app_families(core: &Core) -> Result<Families, CoreError> {
     Ok(core.metrics.families(&depths, (crate::db::now_ms() - core.started_at_ms) / 1000))
 }
 
-/// `/v1/stats/db` of this node: connection pool use and the rows of each
-/// queue by state.
+/// `/v1/stats/db` of this node: connection pool use, the rows of each
+/// queue by state, and whether the database answers (during an outage the
+/// rows are left out and the outage's length is given instead).
 pub async fn db_families(core: &Core) -> Result<Families, CoreError> {
-    let rows = core
+    let counted = core
         .db
         .run(|conn| {
             let mut rows = Vec::new();
@@ -174,7 +175,13 @@ pub async fn db_families(core: &Core) -> Result<Families, CoreError> {
             }
             Ok(rows)
         })
-        .await?;
+        .await;
+    let rows = match counted {
+        Ok(rows) => rows,
+        Err(e) if e.is_unavailable() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let outage = core.db.outage();
     let (in_use, idle) = core.db.pool_state();
     let engine = format!("{:?}", core.db.engine()).to_ascii_lowercase();
     let mut f = Families::new();
@@ -186,8 +193,18 @@ pub async fn db_families(core: &Core) -> Result<Families, CoreError> {
     }
     f.gauge(
         "db_reachable",
-        "1 while the last heartbeat reached the database",
-        if core.health.db_ok() { 1.0 } else { 0.0 },
+        "1 while the database answers (the last heartbeat reached it, no outage in progress)",
+        if core.health.db_ok() && outage.is_none() { 1.0 } else { 0.0 },
+    );
+    f.gauge(
+        "db_outage_seconds",
+        "How long the database has been unavailable to this coreapp (0 while it answers)",
+        outage.as_ref().map_or(0.0, |o| o.duration.as_secs_f64()),
+    );
+    f.gauge(
+        "db_outage_refused_calls",
+        "Calls refused at once during the outage in progress",
+        outage.as_ref().map_or(0.0, |o| o.refused as f64),
     );
     Ok(f)
 }

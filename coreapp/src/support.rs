@@ -21,7 +21,7 @@ const RECENT: i64 = 5;
 
 pub async fn info(core: &Core) -> Result<Value, CoreError> {
     let gateway = crate::health::gateway(core.health.db_ok(), &core.health.cloud());
-    let (queues, sends, webhooks) = core
+    let counted = core
         .db
         .run(|conn| {
             let queues = json!({
@@ -44,7 +44,21 @@ pub async fn info(core: &Core) -> Result<Value, CoreError> {
                 .load(conn)?;
             Ok((queues, sends, webhooks))
         })
-        .await?;
+        .await;
+    // During a database outage the report still says what it can, and why.
+    let (queues, sends, webhooks) = match counted {
+        Ok(found) => found,
+        Err(e) if e.is_unavailable() => (Value::Null, Vec::new(), Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let outage = core.db.outage().map(|o| {
+        json!({
+            "since_ms": o.since.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or_default(),
+            "duration_s": o.duration.as_secs(),
+            "reason": redacted(&o.reason),
+            "refused_calls": o.refused,
+        })
+    });
     let (in_use, idle) = core.db.pool_state();
     let cloud = &core.config.cloud;
     Ok(json!({
@@ -53,7 +67,7 @@ pub async fn info(core: &Core) -> Result<Value, CoreError> {
         "uptime_s": (now_ms() - core.started_at_ms) / 1000,
         "gateway_status": gateway.status,
         "health_errors": gateway.errors.iter().map(|(code, details)| json!({"code": code, "details": redacted(details)})).collect::<Vec<_>>(),
-        "database": {"engine": format!("{:?}", core.db.engine()), "pool": {"in_use": in_use, "idle": idle}},
+        "database": {"engine": format!("{:?}", core.db.engine()), "pool": {"in_use": in_use, "idle": idle}, "outage": outage},
         "cloud": {
             "base_url": wire::redact::url(&cloud.base_url),
             "api_version": cloud.api_version,

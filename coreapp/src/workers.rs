@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use crate::db::Db;
+use crate::error::CoreError;
 use crate::store::queue::{self, Queue};
 
 /// Below this many items a step counts as a trickle.
@@ -22,23 +24,53 @@ const LINGER_BELOW: usize = 8;
 /// How long a worker lets a trickle gather into a batch.
 const LINGER: Duration = Duration::from_millis(5);
 
+/// A background worker: its name (for logs), the database, the queue it
+/// claims from and the owner it claims as, what wakes it and how often it
+/// polls when nothing does.
+pub struct Worker {
+    pub name: &'static str,
+    pub db: Db,
+    pub claims: Option<(Queue, String)>,
+    pub wake: Arc<Notify>,
+    pub poll: Duration,
+}
+
 /// Runs `step` until shutdown. `step` returns how many items it handled;
 /// while it finds work it runs again at once.
-pub async fn run_loop<F, Fut>(
-    name: &'static str,
-    wake: Arc<Notify>,
-    poll: Duration,
-    mut shutdown: watch::Receiver<bool>,
-    mut step: F,
-) where
+///
+/// While the database is unavailable the worker waits for it quietly (the
+/// outage is logged once, by [`Db`]) and resumes as soon as it answers. A
+/// step the database cut short may leave claims behind (claimed, then the
+/// database went away): a step returns only once all its work is settled
+/// or abandoned, so nothing of this worker holds them, and they are handed
+/// back before the next claim instead of waiting for their lease to lapse.
+pub async fn run_loop<F, Fut>(worker: Worker, mut shutdown: watch::Receiver<bool>, mut step: F)
+where
     F: FnMut() -> Fut,
     Fut: Future<Output = anyhow::Result<usize>>,
 {
+    let Worker { name, db, claims, wake, poll } = worker;
     tracing::info!(worker = name, "started");
     let mut failures = 0u32;
+    let mut cut_short = false;
     loop {
         if *shutdown.borrow() {
             break;
+        }
+        if cut_short && let Some((queue, owner)) = &claims {
+            let (queue, owner) = (*queue, owner.clone());
+            match db.run(move |conn| Ok(queue::release_owner(conn, queue, &owner)?)).await {
+                Ok(released) => {
+                    cut_short = false;
+                    if released > 0 {
+                        tracing::info!(worker = name, released, "claims left by the database outage handed back");
+                    }
+                }
+                Err(_) => {
+                    db.until_retry(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
         }
         let pause = match step().await {
             Ok(0) => {
@@ -56,6 +88,14 @@ pub async fn run_loop<F, Fut>(
                 failures = 0;
                 continue;
             }
+            Err(e) if database_unavailable(&e) => {
+                cut_short = true;
+                tokio::select! {
+                    _ = db.until_retry(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
             Err(e) => {
                 failures += 1;
                 tracing::error!(worker = name, error = ?e, "worker step failed");
@@ -70,6 +110,11 @@ pub async fn run_loop<F, Fut>(
         }
     }
     tracing::info!(worker = name, "stopped");
+}
+
+/// Whether a step failed only because the database could not be used.
+fn database_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| cause.downcast_ref::<CoreError>().is_some_and(CoreError::is_unavailable))
 }
 
 /// Runs `work` while keeping this node's claim on a queue row alive,
@@ -90,6 +135,8 @@ pub async fn keep_claimed<T>(core: &crate::Core, queue: Queue, id: &str, work: i
                 match core.db.run(move |conn| Ok(queue::renew(conn, queue, &row, &owner, until)?)).await {
                     Ok(true) => {}
                     Ok(false) => tracing::warn!(%id, "claim lost during long work"),
+                    // An outage is logged once, where it is found.
+                    Err(e) if e.is_unavailable() => {}
                     Err(e) => tracing::warn!(%id, error = %e, "cannot renew a claim"),
                 }
             }

@@ -218,6 +218,9 @@ pub struct Options {
     pub links: LinkConfig,
     /// The webapps' timeouts, connection cap and unauthenticated body budget.
     pub edge: webapp::config::EdgeLimits,
+    /// A database of the test's own (a private MariaDB server it stops and
+    /// starts) instead of the shared server or a fresh SQLite file.
+    pub db: Option<DbConfig>,
 }
 
 /// What `scripts/dev-up` sets too: local test servers may serve provider links.
@@ -245,6 +248,7 @@ impl Default for Options {
             lease: WorkerConfig::default().lease,
             links: loopback_links(),
             edge: webapp::config::EdgeLimits::default(),
+            db: None,
         }
     }
 }
@@ -257,9 +261,10 @@ impl Stack {
     pub async fn start_with(engine: Engine, options: Options) -> Stack {
         init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let db = match engine {
-            Engine::Sqlite => DbConfig::Sqlite { path: dir.path().join("wa.db") },
-            Engine::Mysql => mysql_config(),
+        let db = match (&options.db, engine) {
+            (Some(own), _) => own.clone(),
+            (None, Engine::Sqlite) => DbConfig::Sqlite { path: dir.path().join("wa.db") },
+            (None, Engine::Mysql) => mysql_config(),
         };
         let storage = Storage { db, dir };
         let migrate_cfg = storage.db.clone();

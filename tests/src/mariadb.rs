@@ -37,7 +37,14 @@ impl PrivateMariadb {
     pub fn start_on(bind: IpAddr) -> anyhow::Result<PrivateMariadb> {
         let dir = tempfile::Builder::new().prefix("wa-mariadb-").tempdir()?;
         let data = dir.path().join("data");
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp)?;
+        // One at a time: bootstraps running together have been seen to
+        // trip over each other's temporary tables.
+        static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = INSTALLING.lock().unwrap_or_else(|p| p.into_inner());
         let out = Command::new(program("mariadb-install-db")?)
+            .env("TMPDIR", &tmp)
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
@@ -85,6 +92,7 @@ impl PrivateMariadb {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("server.log"))?;
         let child = Command::new(program("mariadbd")?)
             .arg("--no-defaults")
+            .arg(format!("--tmpdir={}", d.join("tmp").display()))
             .arg(format!("--datadir={}", d.join("data").display()))
             .arg(format!("--port={}", self.port))
             .arg(format!("--bind-address={}", self.bind))

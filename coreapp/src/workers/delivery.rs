@@ -47,10 +47,11 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
         outcomes.push(done?);
     }
     // The results of the whole step in one transaction: one commit, not one
-    // per event.
+    // per event. While the database is away it waits for it, as long as the
+    // claims hold, so delivered events are not delivered again.
     let owner = core.owner.clone();
     core.db
-        .run(move |conn| {
+        .run_patiently(core.config.workers.lease, move |conn| {
             crate::db::transaction(conn, |conn| {
                 let now = now_ms();
                 let delivered: Vec<String> =

@@ -62,11 +62,15 @@ async fn download_and_settle(core: &Arc<Core>, job: Download) -> Result<(), Core
     };
     let attempts = job.attempts + 1;
     let owner = core.owner.clone();
+    // A fetched file is recorded even if the database is away for a while.
+    let patience = core.config.workers.lease;
     match outcome {
         Ok(row) => {
             let path = core.media.blob_path(row.blob_sha256.as_deref().unwrap_or_default());
             let file = path.display().to_string();
-            core.db.run(move |conn| transaction(conn, |conn| finish(conn, &job, &owner, Some(&file)))).await
+            core.db
+                .run_patiently(patience, move |conn| transaction(conn, |conn| finish(conn, &job, &owner, Some(&file))))
+                .await
         }
         Err(Unavailable::Retry(why)) if attempts < MAX_ATTEMPTS => {
             let delay = retry_delay(attempts as u32);
@@ -78,13 +82,17 @@ async fn download_and_settle(core: &Arc<Core>, job: Download) -> Result<(), Core
                 last_error: Some(why),
             };
             core.db
-                .run(move |conn| Ok(queue::settle(conn, Queue::MediaDownload, &job.id, &owner, &settle)?))
+                .run_patiently(patience, move |conn| {
+                    Ok(queue::settle(conn, Queue::MediaDownload, &job.id, &owner, &settle)?)
+                })
                 .await
                 .map(drop)
         }
         Err(why) => {
             tracing::warn!(media_id = %job.media_id, attempts, %why, "media download gave up; the webhook goes out without 'file'");
-            core.db.run(move |conn| transaction(conn, |conn| finish(conn, &job, &owner, None))).await
+            core.db
+                .run_patiently(patience, move |conn| transaction(conn, |conn| finish(conn, &job, &owner, None)))
+                .await
         }
     }
 }

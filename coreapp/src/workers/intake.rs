@@ -64,6 +64,9 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
             let ctx = Context { owner: &owner, pnid: &pnid, settings: &settings };
             let follow_up = match transaction(conn, |conn| handle_batch(conn, &events, &ctx)) {
                 Ok(f) => f,
+                // The database went away: nothing was written, and one by
+                // one would fail the same way.
+                Err(e) if e.is_unavailable() => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "a webhook batch failed; handling its notifications one by one");
                     let mut all = FollowUp::default();

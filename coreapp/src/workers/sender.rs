@@ -117,7 +117,28 @@ pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome>
 }
 
 async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> {
-    let outcome = attempt(core, &row).await?;
+    // What Cloud was told must be recorded: while the database is away, a
+    // settle waits for it for as long as this node's claim holds, so the
+    // message is neither lost nor sent again by another node.
+    let patience = core.config.workers.lease;
+    let outcome = match attempt(core, &row).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // Nothing reached Cloud: hand the message back to the queue now
+            // rather than when the claim lapses.
+            let (id, owner) = (row.id.clone(), core.owner.clone());
+            let settle = Settle {
+                state: PENDING,
+                attempts: row.attempts,
+                next_attempt_at: now_ms() + retry_delay(1).as_millis() as i64,
+                last_error: Some(format!("not sent: {e}")),
+            };
+            core.db
+                .run_patiently(patience, move |c| Ok(queue::settle(c, Queue::Outbound, &id, &owner, &settle)?))
+                .await?;
+            return Err(e);
+        }
+    };
     let attempts = row.attempts + 1;
     let owner = core.owner.clone();
     let now = now_ms();
@@ -126,7 +147,10 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
             core.metrics.message_sent();
             tracing::debug!(message_id = %row.id, %wamid, "accepted by Cloud");
             let id = row.id.clone();
-            let kept = core.db.run(move |c| Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?)).await?;
+            let kept = core
+                .db
+                .run_patiently(patience, move |c| Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?))
+                .await?;
             if !kept {
                 tracing::warn!(message_id = %row.id, "claim lapsed before the send was recorded");
             }
@@ -144,7 +168,9 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
                 next_attempt_at: now + delay.as_millis() as i64,
                 last_error: Some(reason),
             };
-            core.db.run(move |c| Ok(queue::settle(c, Queue::Outbound, &id, &owner, &settle)?)).await?;
+            core.db
+                .run_patiently(patience, move |c| Ok(queue::settle(c, Queue::Outbound, &id, &owner, &settle)?))
+                .await?;
         }
         SendOutcome::Retry { reason, .. } => {
             let error = json!({"code": 408, "title": "Message is not valid",
@@ -166,7 +192,7 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
 pub async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Option<Value>) -> anyhow::Result<()> {
     let (owner, id, recipient) = (core.owner.clone(), row.id.clone(), row.recipient.clone());
     core.db
-        .run(move |conn| {
+        .run_patiently(core.config.workers.lease, move |conn| {
             transaction(conn, |conn| {
                 let now = now_ms();
                 let last_error = webhook_error.as_ref().map(Value::to_string).or(Some("not sent".into()));
