@@ -150,6 +150,7 @@ impl ManageConnection for Manager {
         if c.generation == generation && c.returned.elapsed() < IDLE_CHECK {
             return Ok(());
         }
+        self.availability.checked();
         c.conn.ping().map_err(diesel::r2d2::Error::QueryError)?;
         c.generation = generation;
         Ok(())
@@ -300,6 +301,13 @@ impl Db {
             _ = self.availability.recovered() => {}
             _ = tokio::time::sleep(pause) => {}
         }
+    }
+
+    /// How many times a connection was pinged before use (after a
+    /// connection-level failure, or idle for long), since start: the
+    /// statements the pool adds to the application's.
+    pub fn connection_checks(&self) -> u64 {
+        self.availability.checks()
     }
 
     /// Connections in use and idle, for health and metrics.

@@ -197,6 +197,11 @@ pub async fn db_families(core: &Core) -> Result<Families, CoreError> {
         if core.health.db_ok() && outage.is_none() { 1.0 } else { 0.0 },
     );
     f.gauge(
+        "db_connection_checks",
+        "Connections pinged before use since start (suspect after a failure, or idle for long)",
+        core.db.connection_checks() as f64,
+    );
+    f.gauge(
         "db_outage_seconds",
         "How long the database has been unavailable to this coreapp (0 while it answers)",
         outage.as_ref().map_or(0.0, |o| o.duration.as_secs_f64()),

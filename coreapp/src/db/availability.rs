@@ -39,6 +39,8 @@ pub(super) struct Availability {
     /// Bumped on every connection-level failure: connections made before
     /// are pinged before their next use.
     generation: AtomicU64,
+    /// Connections pinged before use (suspect or long idle), since start.
+    checks: AtomicU64,
     state: Mutex<State>,
     recovered: Notify,
 }
@@ -114,6 +116,14 @@ impl Availability {
 
     pub(super) fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    pub(super) fn checked(&self) {
+        self.checks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn checks(&self) -> u64 {
+        self.checks.load(Ordering::Relaxed)
     }
 
     /// Lets a call through, or refuses it at once during an outage.
