@@ -70,6 +70,7 @@ impl Net {
         run("ip", &["link", "add", &bridge, "type", "bridge"])?;
         run("ip", &["addr", "add", &format!("169.254.{subnet}.1/24"), "dev", &bridge])?;
         run("ip", &["link", "set", &bridge, "up"])?;
+        allow_forwarding(&bridge, true)?;
         for (name, host) in HOSTS {
             let ns = format!("{prefix}-{name}");
             let (outside, inside) = (format!("{prefix}{name}o"), format!("{prefix}{name}i"));
@@ -144,9 +145,23 @@ impl Drop for Net {
                 let _ = run("ip", &["netns", "del", &format!("{prefix}-{name}")]);
                 let _ = run("ip", &["link", "del", &format!("{prefix}{name}o")]);
             }
+            let _ = allow_forwarding(&format!("{prefix}br"), false);
             let _ = run("ip", &["link", "del", &format!("{prefix}br")]);
         }
     }
+}
+
+/// Lets traffic through the test's bridge whatever the firewall's
+/// `FORWARD` policy: Docker sets it to `DROP` (and makes bridged traffic
+/// go through it), which would cut the hosts off each other. Adds the
+/// rules (`add`) or removes them; nothing to do where iptables is missing.
+fn allow_forwarding(bridge: &str, add: bool) -> Result<(), String> {
+    if Command::new("iptables").arg("--version").output().is_err() {
+        return Ok(());
+    }
+    let op = if add { "-I" } else { "-D" };
+    run("iptables", &[op, "FORWARD", "-i", bridge, "-j", "ACCEPT"])?;
+    run("iptables", &[op, "FORWARD", "-o", bridge, "-j", "ACCEPT"])
 }
 
 fn rand_byte() -> u8 {
