@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod files;
+pub mod payloads;
 pub mod raw;
 pub mod receiver;
 
