@@ -443,10 +443,25 @@ pub fn classify(status: u16, body: &Value) -> SendOutcome {
     SendOutcome::Failed { error }
 }
 
+/// The longest a retry waits.
+///
+/// While Cloud is down every waiting message backs off on its own, and the
+/// delay it drew at its last failure is how long it may still wait once
+/// Cloud is back: with the doubling below that is about as long as the
+/// outage has lasted, up to this cap. A cap of minutes would leave
+/// messages waiting minutes more after an outage of minutes, with Cloud up
+/// again; 30 s bounds that wait (`tests/tests/bad_day.rs` measures it).
+/// What the retries cost Cloud meanwhile is bounded anyway: every attempt
+/// takes a slot of the number's throughput (`WA_CLOUD_SEND_RATE`), like any
+/// send.
+pub const RETRY_DELAY_CAP: Duration = Duration::from_secs(30);
+
 /// Capped exponential backoff with jitter for the n-th retry (n >= 1):
-/// 1 s, 2 s, 4 s ... up to 5 minutes, each scaled by a random 50-100%.
+/// 1 s, 2 s, 4 s ... up to [`RETRY_DELAY_CAP`], each scaled by a random
+/// 50-100%.
 pub fn retry_delay(attempt: u32) -> Duration {
-    let base_ms = 1000u64.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(300_000);
+    let cap_ms = RETRY_DELAY_CAP.as_millis() as u64;
+    let base_ms = 1000u64.saturating_mul(1 << attempt.saturating_sub(1).min(16)).min(cap_ms);
     let jitter = rand::random_range(0.5..=1.0);
     Duration::from_millis((base_ms as f64 * jitter) as u64)
 }
@@ -483,7 +498,7 @@ mod tests {
     fn backoff_grows_and_caps() {
         for attempt in 1..40 {
             let d = retry_delay(attempt);
-            let base = (1000u64 << (attempt - 1).min(16)).min(300_000);
+            let base = (1000u64 << (attempt - 1).min(16)).min(30_000);
             assert!(d.as_millis() as u64 >= base / 2 && d.as_millis() as u64 <= base, "{attempt}: {d:?}");
         }
     }

@@ -256,6 +256,13 @@ pub async fn run(
             .await;
         tracing::warn!(released = ?released.ok(), "workers did not finish within the grace period; their claims were released");
     }
+    // A periodic job this node ran (the media collector) is handed back
+    // too: its lease lasts three collector intervals (30 minutes by
+    // default), and no other node would run the job until it lapsed.
+    let owner = core.owner.clone();
+    if let Err(e) = core.db.run(move |conn| Ok(store::leases::release_owner(conn, &owner)?)).await {
+        tracing::warn!(error = %e, "could not hand back this node's job leases; they lapse on their own");
+    }
     served.context("gRPC server failed")
 }
 

@@ -10,6 +10,7 @@
 pub mod capture;
 pub mod files;
 pub mod mariadb;
+pub mod payloads;
 pub mod raw;
 pub mod receiver;
 

@@ -14,6 +14,8 @@ use serde_json::Value;
 #[derive(Default)]
 struct Inner {
     received: Mutex<Vec<Value>>,
+    /// Bodies of the POSTs answered with an error, in arrival order.
+    refused: Mutex<Vec<Value>>,
     /// 0 = answer 200; otherwise answer this status.
     fail_with: AtomicU16,
 }
@@ -26,10 +28,11 @@ pub struct Receiver {
 
 async fn record(State(inner): State<Arc<Inner>>, body: String) -> StatusCode {
     let fail = inner.fail_with.load(Ordering::SeqCst);
+    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     if fail != 0 {
+        inner.refused.lock().unwrap().push(value);
         return StatusCode::from_u16(fail).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
-    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     inner.received.lock().unwrap().push(value);
     StatusCode::OK
 }
@@ -107,6 +110,12 @@ impl Receiver {
 
     pub fn received(&self) -> Vec<Value> {
         self.inner.received.lock().unwrap().clone()
+    }
+
+    /// The POSTs answered with the `fail_with` status: every delivery
+    /// attempt the business's server turned away.
+    pub fn refused(&self) -> Vec<Value> {
+        self.inner.refused.lock().unwrap().clone()
     }
 
     /// Waits until some received body satisfies `pred`; returns it.

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use e2e::payloads::{notification, status, statuses, user_text};
 use e2e::{Auth, Engine, Options, PHONE_NUMBER_ID, PrivateCa, Receiver, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -22,25 +23,6 @@ e2e::on_both_engines!(
 );
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn notification(values: Vec<Value>) -> Value {
-    let changes: Vec<Value> = values.into_iter().map(|v| json!({"field": "messages", "value": v})).collect();
-    json!({"object": "whatsapp_business_account", "entry": [{"id": "200000000000001", "changes": changes}]})
-}
-
-fn statuses(pnid: &str, list: Vec<Value>) -> Value {
-    json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": pnid}, "statuses": list})
-}
-
-fn status(wamid: &str, name: &str, to: &str) -> Value {
-    json!({"id": wamid, "status": name, "timestamp": "1790000000", "recipient_id": to})
-}
-
-fn user_text(pnid: &str, from: &str, wamid: &str, body: &str) -> Value {
-    json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550001111", "phone_number_id": pnid},
-           "contacts": [{"profile": {"name": "U"}, "wa_id": from}],
-           "messages": [{"from": from, "id": wamid, "timestamp": "1790000000", "type": "text", "text": {"body": body}}]})
-}
 
 /// Sends a text and returns (our id, Cloud's wamid).
 async fn send_text(s: &Stack, token: &str, to: &str) -> (String, String) {

@@ -18,3 +18,11 @@ pub fn acquire(conn: &mut AnyConnection, job: &str, owner: &str, now: i64, until
         .execute(conn)?;
     Ok(n == 1)
 }
+
+/// Hands back every job `owner` holds (a node stopping on purpose), so
+/// another node runs it at its next turn rather than once the lease lapses.
+pub fn release_owner(conn: &mut AnyConnection, owner: &str) -> QueryResult<usize> {
+    diesel::update(jl::table.filter(jl::lease_owner.eq(owner)))
+        .set((jl::lease_owner.eq(None::<String>), jl::lease_until.eq(0)))
+        .execute(conn)
+}
