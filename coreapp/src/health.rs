@@ -137,7 +137,34 @@ pub async fn probe_loop(
 /// Registers this node and heartbeats every `heartbeat_interval` until
 /// shutdown; then removes the registration (a node that stopped on purpose
 /// is not reported as failed).
-pub async fn heartbeat_loop(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+/// Where a coreapp serving on `port` keeps its own view of its health, for
+/// `coreapp health` (a container's healthcheck) to read on the same host:
+/// the gRPC port itself needs the webapps' credentials, which a coreapp
+/// host does not hold.
+pub fn state_file(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("wa-coreapp-{port}.health"))
+}
+
+/// `coreapp health`: whether the coreapp serving on `port` on this host
+/// heartbeats and reaches its database.
+pub fn check_state_file(port: u16) -> Result<(), String> {
+    let path = state_file(port);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("no health state at {} (not started yet?): {e}", path.display()))?;
+    let state: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("unreadable health state: {e}"))?;
+    let at = state["at_ms"].as_i64().unwrap_or_default();
+    let every = state["every_ms"].as_i64().unwrap_or(5_000);
+    let age = now_ms() - at;
+    if age > 2 * every + 10_000 {
+        return Err(format!("no heartbeat for {} s", age / 1000));
+    }
+    if state["db_ok"] != serde_json::Value::Bool(true) {
+        return Err("the database is not reachable".into());
+    }
+    Ok(())
+}
+
+pub async fn heartbeat_loop(core: Arc<Core>, mut shutdown: watch::Receiver<bool>, state: Option<std::path::PathBuf>) {
     let started_at = now_ms();
     loop {
         let now = now_ms();
@@ -165,10 +192,19 @@ pub async fn heartbeat_loop(core: Arc<Core>, mut shutdown: watch::Receiver<bool>
         }
         core.health.db_ok.store(beat.is_ok(), Ordering::Relaxed);
         let every = core.settings().await.map(|s| s.heartbeat_interval).unwrap_or(5).max(1);
+        if let Some(path) = &state {
+            let body = serde_json::json!({"at_ms": now, "every_ms": i64::from(every) * 1000, "db_ok": beat.is_ok()});
+            if let Err(e) = std::fs::write(path, body.to_string()) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot write the health state file");
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(u64::from(every))) => {}
             _ = shutdown.changed() => break,
         }
+    }
+    if let Some(path) = &state {
+        let _ = std::fs::remove_file(path);
     }
     let (node_id, instance) = (core.config.node_id.clone(), core.owner.clone());
     if let Err(e) = core.db.run(move |conn| Ok(nodes::deregister(conn, &node_id, &instance)?)).await {

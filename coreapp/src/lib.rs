@@ -200,7 +200,7 @@ pub async fn run(
         async move { workers::gc::step(&c).await }
     }));
     tasks.spawn(backlog_loop(core.clone(), stop_rx.clone()));
-    tasks.spawn(health::heartbeat_loop(core.clone(), stop_rx.clone()));
+    tasks.spawn(health::heartbeat_loop(core.clone(), stop_rx.clone(), Some(health::state_file(addr.port()))));
     tasks.spawn(health::probe_loop(
         core.health.clone(),
         core.cloud.clone(),

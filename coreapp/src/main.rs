@@ -26,6 +26,9 @@ enum Command {
     PatchSettings { json: String },
     /// Print the application settings as GET /v1/settings/application does.
     ShowSettings,
+    /// Exit 0 when the coreapp serving on WA_CORE_LISTEN on this host
+    /// heartbeats and reaches its database (a container healthcheck).
+    Health,
     /// Make the cluster CA (when its directory has none) and issue the
     /// certificates of the internal webapp-coreapp link.
     ///
@@ -92,6 +95,13 @@ async fn main() -> anyhow::Result<()> {
             let core = coreapp::open(config()?).await?;
             let s = coreapp::messaging::get_settings(&core.db).await?;
             println!("{}", s.to_onprem_json(None));
+        }
+        Command::Health => {
+            let port = coreapp::Config::listen_from_env()?.port();
+            if let Err(why) = coreapp::health::check_state_file(port) {
+                eprintln!("unhealthy: {why}");
+                std::process::exit(1);
+            }
         }
         Command::Serve => {
             let config = config()?;

@@ -9,7 +9,17 @@ use tracing_subscriber::EnvFilter;
 /// and offers a control API under /_sandbox/ (see sandbox/README.md).
 #[derive(Parser)]
 #[command(version, after_help = ENV_HELP)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Exit 0 when the sandbox on WA_SANDBOX_LISTEN on this host answers
+    /// GET /_sandbox/health (a container healthcheck).
+    Health,
+}
 
 const ENV_HELP: &str = "Configured by environment variables (defaults match the dev stack):
   WA_SANDBOX_LISTEN                   listen address [127.0.0.1:9080]
@@ -47,9 +57,16 @@ Logging:
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    Cli::parse();
-    let config = sandbox::Config::from_env()?;
+    let cli = Cli::parse();
     let listen = sandbox::Config::listen_from_env()?;
+    if let Some(Command::Health) = cli.command {
+        if let Err(e) = health(listen).await {
+            eprintln!("unhealthy: {e:#}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+    let config = sandbox::Config::from_env()?;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     if config.log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).init();
@@ -62,6 +79,15 @@ async fn main() -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(listen).await.map_err(|err| anyhow::anyhow!("binding {listen}: {err}"))?;
     sandbox::run(config, listener, shutdown_signal()).await
+}
+
+async fn health(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+    let ip = if listen.ip().is_unspecified() { std::net::Ipv4Addr::LOCALHOST.into() } else { listen.ip() };
+    let url = format!("http://{}/_sandbox/health", std::net::SocketAddr::new(ip, listen.port()));
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+    let status = client.get(&url).send().await?.status();
+    anyhow::ensure!(status.is_success(), "{url} answered {status}");
+    Ok(())
 }
 
 /// Ctrl-C or SIGTERM.

@@ -1,4 +1,4 @@
-//! The deployment files (`docker/*.Dockerfile`, `compose/**/*.yml`,
+//! The deployment files (`docker/Dockerfile`, `compose/**/*.yml`,
 //! `compose/.env.example`) checked against the code, since no Docker engine
 //! runs in the tests: every variable a container is given is one its binary
 //! reads, every interpolated variable is documented, every file a build needs
@@ -107,7 +107,7 @@ fn builds_name_existing_dockerfiles_whose_sources_exist() {
     for heavy in ["target", ".git"] {
         assert!(ignored.iter().any(|i| i == heavy), ".dockerignore does not exclude {heavy} from the build context");
     }
-    assert!(!repo.dockerfiles.is_empty(), "no docker/*.Dockerfile found");
+    assert!(!repo.dockerfiles.is_empty(), "docker/Dockerfile has no image targets");
     for docker in repo.dockerfiles.values() {
         for source in &docker.copy_sources {
             assert!(repo.root.join(source).exists(), "{}: COPY/ADD source {source} does not exist", docker.rel);
@@ -131,15 +131,18 @@ fn builds_name_existing_dockerfiles_whose_sources_exist() {
 #[test]
 fn each_dockerfile_builds_and_runs_a_real_binary() {
     let repo = Repo::load();
-    for (stem, docker) in &repo.dockerfiles {
-        assert!(
-            repo.bins.contains_key(&docker.bin),
-            "{}: --bin {} is no [[bin]] of the workspace (known: {:?})",
-            docker.rel,
-            docker.bin,
-            repo.bins.keys().collect::<Vec<_>>()
-        );
-        assert_eq!(stem, &docker.bin, "{}: the file is named after another binary than the one it builds", docker.rel);
+    for image in ["coreapp", "webapp", "sandbox"] {
+        assert!(repo.dockerfiles.contains_key(image), "docker/Dockerfile has no target {image}");
+    }
+    for docker in repo.dockerfiles.values() {
+        for bin in &docker.built {
+            assert!(
+                repo.bins.contains_key(bin),
+                "{}: --bin {bin} is no [[bin]] of the workspace (known: {:?})",
+                docker.rel,
+                repo.bins.keys().collect::<Vec<_>>()
+            );
+        }
         let entry = format!("/usr/local/bin/{}", docker.bin);
         assert!(docker.entrypoint.contains(&entry), "{}: ENTRYPOINT does not run {entry}", docker.rel);
         let uid = docker.user.as_deref().map(|u| u.split(':').next().unwrap_or_default());
@@ -345,7 +348,8 @@ fn the_dev_stack_agrees_with_itself() {
 struct Repo {
     root: PathBuf,
     compose: Vec<ComposeFile>,
-    /// By file stem: `docker/coreapp.Dockerfile` is `coreapp`.
+    /// The images `docker/Dockerfile` builds, by target (stage) name: each
+    /// is named after the binary it runs.
     dockerfiles: BTreeMap<String, Dockerfile>,
     /// Every `[[bin]]` of the workspace and the folder of its crate.
     bins: BTreeMap<String, String>,
@@ -363,10 +367,15 @@ struct Service<'a> {
     def: &'a Yaml,
 }
 
+/// One image of `docker/Dockerfile`: a target stage with what it inherits
+/// from the stages it is built on.
 struct Dockerfile {
+    /// `docker/Dockerfile (target coreapp)`, for messages.
     rel: String,
-    /// The `--bin` its `cargo build` names.
+    /// The binary it runs: its target's name.
     bin: String,
+    /// Every `--bin` the shared build stage's `cargo build` names.
+    built: Vec<String>,
     copy_sources: Vec<String>,
     /// `ENV` of the last stage (the image's defaults).
     env: BTreeMap<String, String>,
@@ -385,13 +394,7 @@ impl Repo {
             assert!(root.join("compose/prod").join(expected).is_file(), "compose/prod/{expected} is missing");
         }
         let compose = paths.iter().map(|p| ComposeFile::load(&root, p)).collect();
-        let dockerfiles = files_with_extension(&root.join("docker"), "Dockerfile")
-            .iter()
-            .map(|p| {
-                let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
-                (stem, Dockerfile::load(&root, p))
-            })
-            .collect();
+        let dockerfiles = Dockerfile::targets(&root, &root.join("docker/Dockerfile"));
         let mut repo = Repo { root, compose, dockerfiles, bins: BTreeMap::new() };
         for member in repo.workspace_members() {
             for bin in bin_names(&read(&repo.root.join(&member).join("Cargo.toml"))) {
@@ -410,12 +413,11 @@ impl Repo {
         list.split(',').map(|m| m.trim().trim_matches('"').to_string()).filter(|m| !m.is_empty()).collect()
     }
 
-    /// The wa-onprem binary a service runs: the `--bin` of the Dockerfile it
-    /// builds, or the name of a `wa-onprem/<bin>` image.
+    /// The wa-onprem binary a service runs: the target of `docker/Dockerfile`
+    /// it builds, or the name of a `wa-onprem/<bin>` image.
     fn binary_of(&self, service: &Service) -> Option<String> {
-        if let Some(dockerfile) = service.def["build"]["dockerfile"].as_str() {
-            let stem = Path::new(dockerfile).file_stem()?.to_string_lossy().into_owned();
-            return Some(self.dockerfiles.get(&stem)?.bin.clone());
+        if let Some(target) = service.def["build"]["target"].as_str() {
+            return Some(self.dockerfiles.get(target)?.bin.clone());
         }
         let image = service.def["image"].as_str()?;
         let name = image.strip_prefix("wa-onprem/")?;
@@ -545,51 +547,88 @@ impl Service<'_> {
 }
 
 impl Dockerfile {
-    fn load(root: &Path, path: &Path) -> Dockerfile {
+    /// The images of a multi-stage Dockerfile: every stage named after a
+    /// binary the build stage compiles.
+    fn targets(root: &Path, path: &Path) -> BTreeMap<String, Dockerfile> {
         let rel = path.strip_prefix(root).unwrap().display().to_string();
-        let instructions = instructions(&read(path));
-        let last_from = instructions.iter().rposition(|(k, _)| k == "FROM").expect("a FROM");
-        let mut file = Dockerfile {
-            bin: String::new(),
-            copy_sources: Vec::new(),
-            env: BTreeMap::new(),
-            expose: Vec::new(),
-            healthcheck: String::new(),
-            entrypoint: String::new(),
-            user: None,
-            rel,
-        };
-        for (i, (keyword, args)) in instructions.iter().enumerate() {
-            let runtime = i > last_from;
-            match keyword.as_str() {
-                "RUN" if args.contains("cargo build") => {
-                    let words: Vec<&str> = args.split_whitespace().collect();
-                    let at = words.iter().position(|w| *w == "--bin");
-                    let bin = at.and_then(|at| words.get(at + 1));
-                    file.bin = bin.unwrap_or_else(|| panic!("{}: cargo build without --bin", file.rel)).to_string();
-                }
-                "COPY" | "ADD" if !args.contains("--from=") => {
-                    let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
-                    let (_, sources) = words.split_last().expect("COPY has a destination");
-                    file.copy_sources.extend(sources.iter().map(|s| s.to_string()));
-                }
-                "ENV" if runtime => {
-                    for pair in args.split_whitespace() {
-                        let (k, v) = pair.split_once('=').expect("ENV in KEY=value form");
-                        file.env.insert(k.to_string(), v.to_string());
+        // Stages: (name, the stage it is built on, its instructions).
+        let mut stages: Vec<(String, String, Vec<(String, String)>)> = Vec::new();
+        let mut built = Vec::new();
+        let mut copy_sources = Vec::new();
+        for (keyword, args) in instructions(&read(path)) {
+            if keyword == "FROM" {
+                let words: Vec<&str> = args.split_whitespace().collect();
+                let name = match words.as_slice() {
+                    [base, as_, name] if as_.eq_ignore_ascii_case("as") => (name.to_string(), base.to_string()),
+                    [base] => (String::new(), base.to_string()),
+                    _ => panic!("{rel}: cannot read FROM {args}"),
+                };
+                stages.push((name.0, name.1, Vec::new()));
+                continue;
+            }
+            // Build arguments of the FROM lines come before the first stage.
+            let Some((_, _, body)) = stages.last_mut() else {
+                assert_eq!(keyword, "ARG", "{rel}: {keyword} before FROM");
+                continue;
+            };
+            if keyword == "RUN" && args.contains("cargo build") {
+                let words: Vec<&str> = args.split_whitespace().collect();
+                for (i, w) in words.iter().enumerate() {
+                    if *w == "--bin" {
+                        built.push(
+                            words.get(i + 1).unwrap_or_else(|| panic!("{rel}: --bin without a name")).to_string(),
+                        );
                     }
                 }
-                "EXPOSE" if runtime => file
-                    .expose
-                    .extend(args.split_whitespace().map(|p| p.split('/').next().unwrap().parse::<u16>().unwrap())),
-                "HEALTHCHECK" if runtime => file.healthcheck = args.clone(),
-                "ENTRYPOINT" if runtime => file.entrypoint = args.clone(),
-                "USER" if runtime => file.user = Some(args.trim().to_string()),
-                _ => {}
             }
+            if matches!(keyword.as_str(), "COPY" | "ADD") && !args.contains("--from=") {
+                let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+                let (_, sources) = words.split_last().expect("COPY has a destination");
+                copy_sources.extend(sources.iter().map(|s| s.to_string()));
+            }
+            body.push((keyword, args));
         }
-        assert!(!file.bin.is_empty(), "{}: no `cargo build --bin`", file.rel);
-        file
+        assert!(!built.is_empty(), "{rel}: no `cargo build --bin`");
+        let mut targets = BTreeMap::new();
+        for (name, _, _) in stages.iter().filter(|(name, _, _)| built.contains(name)) {
+            // The stage and those it is built on, the oldest first.
+            let mut chain = Vec::new();
+            let mut at = Some(name.clone());
+            while let Some(stage) = at.and_then(|n| stages.iter().find(|(s, _, _)| *s == n)) {
+                chain.insert(0, stage);
+                at = Some(stage.1.clone());
+            }
+            let mut image = Dockerfile {
+                rel: format!("{rel} (target {name})"),
+                bin: name.clone(),
+                built: built.clone(),
+                copy_sources: copy_sources.clone(),
+                env: BTreeMap::new(),
+                expose: Vec::new(),
+                healthcheck: String::new(),
+                entrypoint: String::new(),
+                user: None,
+            };
+            for (keyword, args) in chain.iter().flat_map(|(_, _, body)| body) {
+                match keyword.as_str() {
+                    "ENV" => {
+                        for pair in args.split_whitespace() {
+                            let (k, v) = pair.split_once('=').expect("ENV in KEY=value form");
+                            image.env.insert(k.to_string(), v.to_string());
+                        }
+                    }
+                    "EXPOSE" => image
+                        .expose
+                        .extend(args.split_whitespace().map(|p| p.split('/').next().unwrap().parse::<u16>().unwrap())),
+                    "HEALTHCHECK" => image.healthcheck = args.clone(),
+                    "ENTRYPOINT" => image.entrypoint = args.clone(),
+                    "USER" => image.user = Some(args.trim().to_string()),
+                    _ => {}
+                }
+            }
+            targets.insert(name.clone(), image);
+        }
+        targets
     }
 }
 
@@ -770,7 +809,15 @@ fn port_of(listen: &str) -> u16 {
 
 /// Every loopback port a probe command connects to (`127.0.0.1:PORT`, `localhost:PORT`,
 /// bash's `/dev/tcp/127.0.0.1/PORT`) must be `port`, and there must be one.
+/// A healthcheck probes the process's own port on loopback, or runs the
+/// binary's `health` command, which finds the port from the same variable
+/// the process listens by.
 fn assert_probes(command: &str, port: u16, at: &str) {
+    let words: Vec<&str> =
+        command.split(|c: char| !(c.is_alphanumeric() || "/_-".contains(c))).filter(|w| !w.is_empty()).collect();
+    if words.windows(2).any(|w| w[0].starts_with("/usr/local/bin/") && w[1] == "health") {
+        return;
+    }
     let mut probed = Vec::new();
     for host in ["127.0.0.1", "localhost"] {
         for (i, _) in command.match_indices(host) {

@@ -139,12 +139,17 @@ impl EdgeLimits {
 }
 
 impl Config {
-    pub fn from_env() -> anyhow::Result<Config> {
-        let tls = match var("WA_WEB_TLS").as_deref().map(str::to_ascii_lowercase).as_deref() {
+    /// `WA_WEB_TLS`: HTTPS (the default) or plain HTTP.
+    pub fn tls_from_env() -> anyhow::Result<bool> {
+        Ok(match var("WA_WEB_TLS").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("on" | "1" | "true") => true,
             Some("off" | "0" | "false") => false,
             Some(other) => bail!("WA_WEB_TLS has invalid value '{other}': expected on or off"),
-        };
+        })
+    }
+
+    pub fn from_env() -> anyhow::Result<Config> {
+        let tls = Self::tls_from_env()?;
         let core_addrs: Vec<String> = var("WA_CORE_ADDRS")
             .unwrap_or_else(|| "127.0.0.1:6250".into())
             .split(',')

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod limits;
 pub mod metrics;
 pub mod router;
+pub mod selfcheck;
 pub mod tls;
 
 use std::future::Future;

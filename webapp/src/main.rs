@@ -10,11 +10,30 @@ use clap::Parser;
 /// WA_CLOUD_VERIFY_TOKEN); see the README.
 #[derive(Parser)]
 #[command(version)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Exit 0 when the webapp on WA_WEB_LISTEN on this host answers GET /
+    /// (a container healthcheck).
+    Health,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    Cli::parse();
+    let cli = Cli::parse();
+    if let Some(Command::Health) = cli.command {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let tls = webapp::Config::tls_from_env()?;
+        if let Err(e) = webapp::selfcheck::run(webapp::Config::listen_from_env()?, tls).await {
+            eprintln!("unhealthy: {e:#}");
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,h2=warn,tower=warn".into()),
