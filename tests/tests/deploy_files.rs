@@ -546,13 +546,16 @@ impl Service<'_> {
     }
 }
 
+/// `(KEYWORD, arguments)` of a Dockerfile, in order.
+type Instructions = Vec<(String, String)>;
+
 impl Dockerfile {
     /// The images of a multi-stage Dockerfile: every stage named after a
     /// binary the build stage compiles.
     fn targets(root: &Path, path: &Path) -> BTreeMap<String, Dockerfile> {
         let rel = path.strip_prefix(root).unwrap().display().to_string();
         // Stages: (name, the stage it is built on, its instructions).
-        let mut stages: Vec<(String, String, Vec<(String, String)>)> = Vec::new();
+        let mut stages: Vec<(String, String, Instructions)> = Vec::new();
         let mut built = Vec::new();
         let mut copy_sources = Vec::new();
         for (keyword, args) in instructions(&read(path)) {
