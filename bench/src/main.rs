@@ -1,10 +1,12 @@
 //! `bench`: measures the whole stack with its real binaries as separate
-//! processes, on loopback only, bounded in count and time. Run it through
-//! `scripts/bench`, which builds the release binaries first.
+//! processes, on loopback only, bounded in count and time, and soaks it
+//! under faults. Run it through `scripts/bench`, which builds the release
+//! binaries first (`--dev`: the debug ones).
 
 mod load;
 mod media;
 mod scale;
+mod soak;
 mod stack;
 mod webhooks;
 
@@ -13,7 +15,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "Benchmarks of wa-onprem (release binaries, loopback only)")]
+#[command(about = "Benchmarks and the chaos soak of wa-onprem (its binaries as processes, loopback only)")]
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
@@ -84,6 +86,15 @@ enum Scenario {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// The chaos soak: two coreapps, a webapp and the sandbox on a private
+    /// MariaDB under steady sends and inbound messages, while Cloud fails
+    /// (503, dropped connections, 130429, delays), the business's webhook
+    /// server refuses POSTs, each coreapp is killed and restarted and the
+    /// database is shut down and started again; then checks that nothing
+    /// accepted was lost, inbound messages all arrived, statuses never went
+    /// backwards and duplicates stayed within the in-flight window. Fails
+    /// when any check does not hold.
+    Soak(soak::Config),
 }
 
 #[tokio::main]
@@ -103,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
             scale::run(&coreapps, messages, paced_rate.max(1), lease_s.max(3)).await
         }
         Scenario::Media { size_mb, rounds } => media::run(size_mb.clamp(1, 100), rounds.max(1), plain_link).await,
+        Scenario::Soak(config) => soak::run(config, plain_link).await,
     }
 }
 

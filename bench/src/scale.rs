@@ -20,13 +20,15 @@ use crate::stack::{Options, Stack};
 
 /// Waits until `GET /v1/health` lists `n` connected coreapps (one shows
 /// the single-node shape).
-async fn wait_nodes(stack: &Stack, token: &str, n: usize) -> anyhow::Result<()> {
+pub async fn wait_nodes(stack: &Stack, token: &str, n: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
     loop {
         let r = stack.http.get(format!("{}/v1/health", stack.web)).bearer_auth(token);
         if let Ok(r) = r.send().await
             && let Ok(v) = r.json::<Value>().await
         {
+            last = v.clone();
             let h = &v["health"];
             let connected = match h.get("gateway_status") {
                 Some(s) => usize::from(s == "connected"),
@@ -40,7 +42,7 @@ async fn wait_nodes(stack: &Stack, token: &str, n: usize) -> anyhow::Result<()> 
             }
         }
         if Instant::now() > deadline {
-            bail!("{n} coreapps did not all report connected");
+            bail!("{n} coreapps did not all report connected; the last health: {last}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -54,7 +56,8 @@ pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u6
     println!("== send throughput by number of coreapps: {messages} messages queued (64 clients), then drained ==");
     println!("{:>9} {:>12} {:>14} {:>16}", "coreapps", "accepted/s", "accept p99 ms", "drained msg/s");
     for &n in counts {
-        let stack = Stack::start(Options { send_rate: 20_000, coreapps: n, lease_s: 60, plain_link: false }).await?;
+        let stack =
+            Stack::start(Options { send_rate: 20_000, coreapps: n, lease_s: 60, plain_link: false, db: None }).await?;
         let token = stack.admin_token().await?;
         wait_nodes(&stack, &token, n).await?;
         let started = Instant::now();
@@ -71,7 +74,8 @@ pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u6
     }
 
     println!("\n== global pacing: the number's rate {paced_rate}/s, 3 coreapps, {} messages ==", paced_rate * 8);
-    let stack = Stack::start(Options { send_rate: paced_rate, coreapps: 3, lease_s: 60, plain_link: false }).await?;
+    let stack =
+        Stack::start(Options { send_rate: paced_rate, coreapps: 3, lease_s: 60, plain_link: false, db: None }).await?;
     let token = stack.admin_token().await?;
     wait_nodes(&stack, &token, 3).await?;
     let _ = stack.http.delete(format!("{}/_sandbox/sent", stack.sandbox)).send().await;
@@ -100,7 +104,8 @@ pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u6
     stack.stop().await;
 
     println!("\n== failover: 2 coreapps (lease {lease_s} s), one killed under 100 sends/s ==");
-    let mut stack = Stack::start(Options { send_rate: 2_000, coreapps: 2, lease_s, plain_link: false }).await?;
+    let mut stack =
+        Stack::start(Options { send_rate: 2_000, coreapps: 2, lease_s, plain_link: false, db: None }).await?;
     let token = stack.admin_token().await?;
     wait_nodes(&stack, &token, 2).await?;
     let failed = Arc::new(AtomicUsize::new(0));

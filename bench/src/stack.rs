@@ -1,19 +1,21 @@
-//! The stack under test: the release binaries of sandbox, coreapp and
-//! webapp as child processes on ephemeral loopback ports, MariaDB as the
-//! database (a database of its own, dropped at the end), and a receiver
-//! standing in for the business's webhook server.
+//! The stack under test: the binaries of sandbox, coreapp and webapp (the
+//! ones built next to `bench`) as child processes on ephemeral loopback
+//! ports, MariaDB as the database (a database of its own, dropped at the
+//! end), and a receiver standing in for the business's webhook server.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use coreapp::config::DbConfig;
 use coreapp::db::Db;
 use coreapp::store::queue::{self, Queue};
+use proto::core::core_client::CoreClient;
 use serde_json::{Value, json};
+use tonic::transport::{Channel, Endpoint};
 
 pub const PNID: &str = "100000000000001";
 /// A second number on the sandbox, not the stack's: the baseline sends from
@@ -32,21 +34,32 @@ pub struct Options {
     /// credentials), to measure what mutual TLS costs; otherwise mutual
     /// TLS, as deployed.
     pub plain_link: bool,
+    /// The database to use; `None`: a database of its own on the server
+    /// the tests share (`WA_TEST_MYSQL_*`). The soak passes its private
+    /// server, the one it stops and restarts.
+    pub db: Option<DbConfig>,
 }
 
 impl Options {
     pub fn new(send_rate: u32) -> Options {
-        Options { send_rate, coreapps: 1, lease_s: 60, plain_link: false }
+        Options { send_rate, coreapps: 1, lease_s: 60, plain_link: false, db: None }
     }
 }
 
 /// Counts the on-prem webhooks the business would receive, and for status
-/// events keeps when each arrived (the webhooks scenario's latencies).
+/// events keeps when each arrived (the webhooks scenario's latencies). It
+/// can also play a failing server (refusing a share of POSTs) and keep
+/// every POST it accepted (the soak's record of what reached the business).
 #[derive(Clone, Default)]
 pub struct Receiver {
     count: Arc<AtomicU64>,
     arrivals: Arc<std::sync::Mutex<Vec<(String, String, Instant)>>>,
-    pub record: Arc<std::sync::atomic::AtomicBool>,
+    pub record: Arc<AtomicBool>,
+    /// Share of POSTs answered 500, in millionths.
+    refuse_ppm: Arc<AtomicU32>,
+    refused: Arc<AtomicU64>,
+    keep: Arc<AtomicBool>,
+    kept: Arc<std::sync::Mutex<Vec<(Instant, Value)>>>,
 }
 
 impl Receiver {
@@ -58,6 +71,60 @@ impl Receiver {
     pub fn take_arrivals(&self) -> Vec<(String, String, Instant)> {
         std::mem::take(&mut *self.arrivals.lock().expect("arrivals lock"))
     }
+
+    /// Answers this share of POSTs (0 to 1) with HTTP 500 from now on, as a
+    /// business server that fails now and then; 0 accepts every POST.
+    pub fn refuse(&self, share: f64) {
+        self.refuse_ppm.store((share.clamp(0.0, 1.0) * 1e6) as u32, Ordering::Relaxed);
+    }
+
+    /// POSTs answered 500 so far.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    /// Keeps the body of every POST accepted from now on.
+    pub fn keep_bodies(&self) {
+        self.keep.store(true, Ordering::Relaxed);
+    }
+
+    /// The bodies accepted (answered 200) since `keep_bodies`, with when each
+    /// arrived, oldest first.
+    pub fn kept(&self) -> Vec<(Instant, Value)> {
+        self.kept.lock().expect("kept lock").clone()
+    }
+
+    fn take(&self, body: &[u8]) -> (axum::http::StatusCode, &'static str) {
+        let now = Instant::now();
+        let ppm = self.refuse_ppm.load(Ordering::Relaxed);
+        if ppm > 0 && rand::random_range(0..1_000_000) < ppm {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "refused");
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let parsed = || serde_json::from_slice::<Value>(body).ok();
+        if self.record.load(Ordering::Relaxed)
+            && let Some(v) = parsed()
+        {
+            let mut arrivals = self.arrivals.lock().expect("arrivals lock");
+            for st in v["statuses"].as_array().into_iter().flatten() {
+                let id = st["id"].as_str().unwrap_or_default().to_string();
+                arrivals.push((id, st["status"].as_str().unwrap_or_default().to_string(), now));
+            }
+        }
+        if self.keep.load(Ordering::Relaxed) {
+            let v = parsed().unwrap_or(Value::Null);
+            self.kept.lock().expect("kept lock").push((now, v));
+        }
+        (axum::http::StatusCode::OK, "ok")
+    }
+}
+
+/// How to start one process of the stack, kept to start it again.
+struct Spec {
+    name: &'static str,
+    program: &'static str,
+    env: Vec<(&'static str, String)>,
 }
 
 pub struct Stack {
@@ -66,7 +133,12 @@ pub struct Stack {
     pub http: reqwest::Client,
     pub receiver: Receiver,
     receiver_url: String,
+    specs: Vec<Spec>,
     children: Vec<(&'static str, Child)>,
+    /// The coreapps' gRPC addresses (`host:port`), in order.
+    core_addrs: Vec<String>,
+    /// The internal link's credentials; `None` for plain gRPC.
+    cluster: Option<PathBuf>,
     db: Db,
     db_config: DbConfig,
     _dir: PathBuf,
@@ -80,7 +152,7 @@ fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let dir = std::env::current_exe()?.parent().context("bench has a folder")?.to_path_buf();
     let path = dir.join(name);
     if !path.exists() {
-        bail!("{} is missing: build the release binaries first (scripts/bench does)", path.display());
+        bail!("{} is missing: build the binaries first (scripts/bench does)", path.display());
     }
     Ok(path)
 }
@@ -93,12 +165,15 @@ impl Stack {
     pub async fn start(options: Options) -> anyhow::Result<Stack> {
         let dir = std::env::temp_dir().join(format!("wa-bench-{}", wire::ids::random_hex(4)));
         std::fs::create_dir_all(&dir)?;
-        let db_config = DbConfig::Mysql {
-            host: env_or("WA_TEST_MYSQL_HOST", "127.0.0.1"),
-            port: env_or("WA_TEST_MYSQL_PORT", "3306").parse()?,
-            username: env_or("WA_TEST_MYSQL_USER", "root"),
-            password: env_or("WA_TEST_MYSQL_PASSWORD", ""),
-            name_prefix: format!("bench{}_", wire::ids::random_hex(4)),
+        let db_config = match options.db {
+            Some(config) => config,
+            None => DbConfig::Mysql {
+                host: env_or("WA_TEST_MYSQL_HOST", "127.0.0.1"),
+                port: env_or("WA_TEST_MYSQL_PORT", "3306").parse()?,
+                username: env_or("WA_TEST_MYSQL_USER", "root"),
+                password: env_or("WA_TEST_MYSQL_PASSWORD", ""),
+                name_prefix: format!("bench{}_", wire::ids::random_hex(4)),
+            },
         };
         let migrate_config = db_config.clone();
         tokio::task::spawn_blocking(move || coreapp::db::migrate(&migrate_config)).await??;
@@ -111,20 +186,7 @@ impl Stack {
             "/hook",
             axum::routing::post(move |body: axum::body::Bytes| {
                 let r = r.clone();
-                async move {
-                    let now = Instant::now();
-                    r.count.fetch_add(1, Ordering::Relaxed);
-                    if r.record.load(Ordering::Relaxed)
-                        && let Ok(v) = serde_json::from_slice::<Value>(&body)
-                    {
-                        let mut arrivals = r.arrivals.lock().expect("arrivals lock");
-                        for st in v["statuses"].as_array().into_iter().flatten() {
-                            let id = st["id"].as_str().unwrap_or_default().to_string();
-                            arrivals.push((id, st["status"].as_str().unwrap_or_default().to_string(), now));
-                        }
-                    }
-                    "ok"
-                }
+                async move { r.take(&body) }
             }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -141,16 +203,13 @@ impl Stack {
             }
             DbConfig::Sqlite { .. } => unreachable!("the bench runs on MariaDB"),
         };
-        let logs = |name: &str| -> anyhow::Result<std::fs::File> {
-            Ok(std::fs::File::create(dir.join(format!("{name}.log")))?)
-        };
         // The internal link runs mutual TLS, as deployed.
-        let cluster = dir.join("cluster");
+        let cluster_dir = dir.join("cluster");
         let roles = [proto::cluster::Role::Coreapp, proto::cluster::Role::Webapp];
-        coreapp::cluster::write(&cluster, &cluster, &roles, 30, false)?;
-        let cluster = cluster.display().to_string();
-        let mut children = Vec::new();
-        let sandbox_env = [
+        coreapp::cluster::write(&cluster_dir, &cluster_dir, &roles, 30, false)?;
+        let cluster = cluster_dir.display().to_string();
+        let mut specs = Vec::new();
+        let sandbox_env = vec![
             ("WA_SANDBOX_LISTEN", format!("127.0.0.1:{sandbox_port}")),
             ("WA_SANDBOX_WEBHOOK_URL", format!("{web}/cloud/webhooks")),
             ("WA_SANDBOX_STATUS_DELAY_MS", "100".into()),
@@ -158,9 +217,9 @@ impl Stack {
             ("WA_SANDBOX_THROUGHPUT", "100000".into()),
             ("RUST_LOG", "warn".into()),
         ];
-        children.push(("sandbox", spawn("sandbox", &sandbox_env, logs("sandbox")?)?));
+        specs.push(Spec { name: "sandbox", program: "sandbox", env: sandbox_env });
         for (i, core_port) in core_ports.iter().enumerate() {
-            let core_env = [
+            let core_env = vec![
                 ("WA_CORE_LISTEN", format!("127.0.0.1:{core_port}")),
                 ("WA_NODE_ID", format!("bench-core-{}", i + 1)),
                 ("WA_WORK_LEASE_S", options.lease_s.to_string()),
@@ -181,10 +240,10 @@ impl Stack {
             ];
             let name: &'static str =
                 ["coreapp-1", "coreapp-2", "coreapp-3", "coreapp-4"].get(i).copied().unwrap_or("coreapp-n");
-            children.push((name, spawn("coreapp", &core_env, logs(name)?)?));
+            specs.push(Spec { name, program: "coreapp", env: core_env });
         }
         let core_addrs: Vec<String> = core_ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        let web_env = [
+        let web_env = vec![
             ("WA_WEB_LISTEN", format!("127.0.0.1:{web_port}")),
             ("WA_CORE_ADDRS", core_addrs.join(",")),
             ("WA_CLUSTER_DIR", if options.plain_link { String::new() } else { cluster.clone() }),
@@ -192,11 +251,28 @@ impl Stack {
             ("WA_CLOUD_VERIFY_TOKEN", "sandbox-verify-token".into()),
             ("RUST_LOG", "warn".into()),
         ];
-        children.push(("webapp", spawn("webapp", &web_env, logs("webapp")?)?));
+        specs.push(Spec { name: "webapp", program: "webapp", env: web_env });
+        let mut children = Vec::new();
+        for spec in &specs {
+            children.push((spec.name, spec.spawn(&dir)?));
+        }
 
         let http =
             reqwest::Client::builder().danger_accept_invalid_certs(true).timeout(Duration::from_secs(30)).build()?;
-        let mut stack = Stack { web, sandbox, http, receiver, receiver_url, children, db, db_config, _dir: dir };
+        let mut stack = Stack {
+            web,
+            sandbox,
+            http,
+            receiver,
+            receiver_url,
+            specs,
+            children,
+            core_addrs,
+            cluster: (!options.plain_link).then_some(cluster_dir),
+            db,
+            db_config,
+            _dir: dir,
+        };
         stack.wait_ready().await?;
         Ok(stack)
     }
@@ -254,6 +330,39 @@ impl Stack {
         }
     }
 
+    /// Starts a process killed with [`Stack::kill`] again, as it was first
+    /// started (same ports, same node id, its log appended to).
+    pub fn restart(&mut self, name: &str) -> anyhow::Result<()> {
+        let spec = self.specs.iter().find(|s| s.name == name).with_context(|| format!("no process {name}"))?;
+        let child = spec.spawn(&self._dir)?;
+        match self.children.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) => *old = child,
+            None => self.children.push((spec.name, child)),
+        }
+        Ok(())
+    }
+
+    /// The names of the coreapps, in the order of [`Stack::core_client`].
+    pub fn coreapps(&self) -> Vec<&'static str> {
+        self.specs.iter().filter(|s| s.program == "coreapp").map(|s| s.name).collect()
+    }
+
+    /// A gRPC client of coreapp `i` (of [`Stack::coreapps`]) holding the
+    /// webapp's credentials, as a webapp would; it connects on first use,
+    /// and again after the coreapp was restarted. Calls time out after 5 s.
+    pub fn core_client(&self, i: usize) -> anyhow::Result<CoreClient<Channel>> {
+        let addr = self.core_addrs.get(i).context("no such coreapp")?;
+        let endpoint = match &self.cluster {
+            Some(dir) => {
+                let credentials = proto::cluster::Credentials::load(dir, proto::cluster::Role::Webapp)?;
+                Endpoint::from_shared(format!("https://{addr}"))?.tls_config(credentials.client_tls())?
+            }
+            None => Endpoint::from_shared(format!("http://{addr}"))?,
+        };
+        let endpoint = endpoint.connect_timeout(Duration::from_secs(2)).timeout(Duration::from_secs(5));
+        Ok(CoreClient::new(endpoint.connect_lazy()))
+    }
+
     /// The process id of one of the stack's processes.
     pub fn pid(&self, name: &str) -> Option<u32> {
         self.children.iter().find(|(n, _)| *n == name).map(|(_, c)| c.id())
@@ -267,6 +376,12 @@ impl Stack {
     /// The database, for scenarios that seed rows.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The database's configuration, for a scenario that needs a pool of
+    /// its own (after a database restart, say).
+    pub fn db_config(&self) -> &DbConfig {
+        &self.db_config
     }
 
     async fn count(&self, state: &'static str) -> anyhow::Result<i64> {
@@ -347,12 +462,16 @@ impl Stack {
     }
 }
 
-/// Starts a binary; its log (tracing writes to stdout) goes to `log`.
-fn spawn(name: &str, env: &[(&str, String)], log: std::fs::File) -> anyhow::Result<Child> {
-    Command::new(binary(name)?)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("cannot start {name}"))
+impl Spec {
+    /// Starts the binary; its log (tracing writes to stdout) goes to
+    /// `<name>.log` in `dir`, appended to when it is started again.
+    fn spawn(&self, dir: &Path) -> anyhow::Result<Child> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(format!("{}.log", self.name)))?;
+        Command::new(binary(self.program)?)
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.name))
+    }
 }
