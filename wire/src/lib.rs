@@ -4,6 +4,7 @@
 
 pub mod cloud;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod media;
 pub mod messages;
