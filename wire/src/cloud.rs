@@ -4,17 +4,23 @@
 
 use serde_json::{Value, json};
 
+use crate::identity::{self, UserFacts};
 use crate::{ApiError, ErrorCode};
 
 /// One event out of a Cloud notification, in the order Cloud listed it.
+/// `user` is what the notification said about the user concerned (their
+/// BSUID, phone when shared, username...), for the identity registry.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CloudEvent {
     /// A status of a message the business sent.
-    Status { phone_number_id: String, status: Value },
+    Status { phone_number_id: String, status: Value, user: Option<UserFacts> },
     /// A message a user sent, with the sender's contact card when Cloud gave one.
-    Message { phone_number_id: String, contact: Option<Value>, message: Value },
+    Message { phone_number_id: String, contact: Option<Value>, message: Value, user: Option<UserFacts> },
     /// A value-level error (system, app or account).
     Error { phone_number_id: String, error: Value },
+    /// A user's new BSUID in the older `user_id_update` shape (a change of
+    /// that field, `user_id: {previous, current}`).
+    UserChange { phone_number_id: String, user: UserFacts },
 }
 
 impl CloudEvent {
@@ -22,7 +28,8 @@ impl CloudEvent {
         match self {
             CloudEvent::Status { phone_number_id, .. }
             | CloudEvent::Message { phone_number_id, .. }
-            | CloudEvent::Error { phone_number_id, .. } => phone_number_id,
+            | CloudEvent::Error { phone_number_id, .. }
+            | CloudEvent::UserChange { phone_number_id, .. } => phone_number_id,
         }
     }
 }
@@ -37,9 +44,9 @@ pub enum ParseError {
 }
 
 /// Splits a notification into its events: every entry, every `messages`
-/// change, every status, message and error, in order. Changes of other
-/// fields (template updates and the like) carry no events for the business
-/// webhook and are skipped.
+/// change, every status, message and error, in order, and every
+/// `user_id_update` change. Changes of other fields (template updates and
+/// the like) carry no events for the business webhook and are skipped.
 pub fn parse_notification(body: &[u8]) -> Result<Vec<CloudEvent>, ParseError> {
     let root: Value = serde_json::from_slice(body)?;
     if root.get("object").and_then(Value::as_str) != Some("whatsapp_business_account") {
@@ -50,7 +57,8 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<CloudEvent>, ParseError> {
     for entry in entries {
         let changes = entry.get("changes").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         for change in changes {
-            if change.get("field").and_then(Value::as_str) != Some("messages") {
+            let field = change.get("field").and_then(Value::as_str);
+            if field != Some("messages") && field != Some("user_id_update") {
                 continue;
             }
             let Some(value) = change.get("value") else {
@@ -58,16 +66,34 @@ pub fn parse_notification(body: &[u8]) -> Result<Vec<CloudEvent>, ParseError> {
             };
             let pnid =
                 value.pointer("/metadata/phone_number_id").and_then(Value::as_str).unwrap_or_default().to_string();
+            let users = identity::facts(value);
+            if field == Some("user_id_update") {
+                for user in users.into_iter().filter(|u| u.previous_bsuid.is_some()) {
+                    events.push(CloudEvent::UserChange { phone_number_id: pnid.clone(), user });
+                }
+                continue;
+            }
             let contacts = value.get("contacts").and_then(Value::as_array);
             for status in array(value, "statuses") {
-                events.push(CloudEvent::Status { phone_number_id: pnid.clone(), status: status.clone() });
+                let user = identity::recipient_of(&users, status).cloned();
+                events.push(CloudEvent::Status { phone_number_id: pnid.clone(), status: status.clone(), user });
             }
             for message in array(value, "messages") {
-                let from = message.get("from").and_then(Value::as_str);
+                let key = |field: &str| message.get(field).and_then(Value::as_str);
+                let (from_user_id, from) = (key("from_user_id"), key("from"));
                 let contact = contacts.and_then(|cs| {
-                    cs.iter().find(|c| c.get("wa_id").and_then(Value::as_str) == from).or_else(|| cs.first()).cloned()
+                    let by = |k: &str, v: Option<&str>| {
+                        v.and_then(|v| cs.iter().find(|c| c.get(k).and_then(Value::as_str) == Some(v)))
+                    };
+                    by("user_id", from_user_id).or_else(|| by("wa_id", from)).or_else(|| cs.first()).cloned()
                 });
-                events.push(CloudEvent::Message { phone_number_id: pnid.clone(), contact, message: message.clone() });
+                let user = identity::sender_of(&users, message).cloned();
+                events.push(CloudEvent::Message {
+                    phone_number_id: pnid.clone(),
+                    contact,
+                    message: message.clone(),
+                    user,
+                });
             }
             for error in array(value, "errors") {
                 events.push(CloudEvent::Error { phone_number_id: pnid.clone(), error: error.clone() });
@@ -111,6 +137,7 @@ const ERROR_MAP: &[(i64, u32, &str)] = &[
     (131052, 400, "Media download error"),
     (131053, 400, "Media download error"),
     (131000, 500, "Generic error"),
+    (131062, 1009, "Parameter value is not valid"),
 ];
 
 /// Cloud's synchronous error codes -> the on-prem API error a legacy client
@@ -121,7 +148,7 @@ const ERROR_MAP: &[(i64, u32, &str)] = &[
 const SYNC_ERROR_MAP: &[(&[i64], ErrorCode)] = &[
     (&[4, 80007, 130429, 131048, 131056], ErrorCode::TooManyRequests),
     (&[131008], ErrorCode::ParameterMissing),
-    (&[100, 131009, 135000, 131051, 131053], ErrorCode::ParameterInvalid),
+    (&[100, 131009, 135000, 131051, 131053, 131062], ErrorCode::ParameterInvalid),
     (&[131021], ErrorCode::BadUser),
     (&[131026, 131047], ErrorCode::ReceiverIncapable),
     (&[132000], ErrorCode::TemplateParamCountMismatch),
@@ -169,10 +196,15 @@ pub fn onprem_error(cloud: &Value) -> Value {
 }
 
 /// Translates a Cloud status into the on-prem `statuses[]` item, with the
-/// message id replaced by ours.
-pub fn onprem_status(status: &Value, message_id: &str) -> Value {
+/// message id replaced by ours and, when given, `recipient_id` being what
+/// the business put in `to` (Cloud may name the user differently: by a
+/// BSUID, or not at all when it withholds the phone).
+pub fn onprem_status(status: &Value, message_id: &str, recipient: Option<&str>) -> Value {
     let name = status.get("status").and_then(Value::as_str).unwrap_or_default();
-    let recipient = status.get("recipient_id").cloned().unwrap_or(Value::Null);
+    let recipient = match recipient {
+        Some(r) => json!(r),
+        None => status.get("recipient_id").cloned().unwrap_or(Value::Null),
+    };
     let mut out = json!({
         "id": message_id,
         "recipient_id": recipient,
@@ -322,6 +354,67 @@ pub fn onprem_inbound(contact: Option<&Value>, message: &Value, message_id: &str
         out["contacts"] = json!([card]);
     }
     out
+}
+
+/// How the business knows a user: the identifier of `from`, `wa_id` and
+/// `recipient_id` (the phone, or a stand-in or BSUID when Cloud withholds
+/// the phone), and the BSUID and username when the `identity.user_fields`
+/// setting asks for them.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    pub identifier: &'a str,
+    pub user_id: Option<&'a str>,
+    pub username: Option<&'a str>,
+}
+
+/// Names the sender of an on-prem message webhook (what [`onprem_inbound`]
+/// made) the way the business knows them: `from` and the contact's `wa_id`
+/// become the identifier; Cloud's BSUID fields and the username leave the
+/// message and the profile, and come back as `user_id` and `username` on
+/// the contact only when asked for.
+pub fn present_sender(out: &mut Value, who: &Presented<'_>) {
+    if let Some(msg) = out.pointer_mut("/messages/0").and_then(Value::as_object_mut) {
+        msg.insert("from".into(), json!(who.identifier));
+        msg.remove("from_user_id");
+        msg.remove("from_parent_user_id");
+    }
+    if let Some(card) = out.pointer_mut("/contacts/0").and_then(Value::as_object_mut) {
+        card.insert("wa_id".into(), json!(who.identifier));
+        if let Some(profile) = card.get_mut("profile").and_then(Value::as_object_mut) {
+            profile.remove("username");
+        }
+        if let Some(id) = who.user_id {
+            card.insert("user_id".into(), json!(id));
+        }
+        if let Some(name) = who.username {
+            card.insert("username".into(), json!(name));
+        }
+    }
+}
+
+/// The old client's `system` message telling that the user it knew as
+/// `from` is now `to`, in the on-prem webhook shape (the contact card is the
+/// user under the identifier the business had).
+pub fn user_changed_number(message_id: &str, from: &str, to: &str, name: Option<&str>, timestamp: &str) -> Value {
+    let who = name.unwrap_or("user");
+    let mut card = json!({"wa_id": from});
+    if let Some(name) = name {
+        card["profile"] = json!({"name": name});
+    }
+    json!({
+        "contacts": [card],
+        "messages": [{
+            "from": from,
+            "id": message_id,
+            "system": {
+                "body": format!("User {who} changed from {from} to {to}"),
+                "new_wa_id": to,
+                "type": "user_changed_number",
+            },
+            "timestamp": timestamp,
+            "type": "system",
+        }],
+    })
 }
 
 #[cfg(test)]

@@ -87,7 +87,8 @@ pub fn standin_seq(s: &str) -> Option<u64> {
 
 /// How a user without a shared phone number is named to the business
 /// (the `identity.identifier` setting).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum IdentifierMode {
     /// A stand-in identifier: digits only (the default).
     #[default]
@@ -327,6 +328,29 @@ pub fn facts(value: &Value) -> Vec<UserFacts> {
         }
     }
     out
+}
+
+/// The entry of `users` (what [`facts`] found in the same change) that is
+/// the sender of `message`: by `from_user_id`, else by `from` (for a number
+/// change, `from` is the old phone).
+pub fn sender_of<'a>(users: &'a [UserFacts], message: &Value) -> Option<&'a UserFacts> {
+    if let Some(b) = bsuid(message, "/from_user_id") {
+        return users.iter().find(|u| u.bsuid.as_ref() == Some(&b));
+    }
+    let from = phone(message, "/from")?;
+    users
+        .iter()
+        .find(|u| u.bsuid.is_none() && (u.phone.as_ref() == Some(&from) || u.previous_phone.as_ref() == Some(&from)))
+}
+
+/// The entry of `users` that is the recipient of `status`: by
+/// `recipient_user_id`, else by `recipient_id`.
+pub fn recipient_of<'a>(users: &'a [UserFacts], status: &Value) -> Option<&'a UserFacts> {
+    if let Some(b) = bsuid(status, "/recipient_user_id") {
+        return users.iter().find(|u| u.bsuid.as_ref() == Some(&b));
+    }
+    let to = phone(status, "/recipient_id")?;
+    users.iter().find(|u| u.phone.as_ref() == Some(&to))
 }
 
 #[cfg(test)]

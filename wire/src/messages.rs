@@ -111,7 +111,8 @@ pub fn is_our_media_id(id: &str) -> bool {
 /// A validated outbound message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outbound {
-    /// The recipient as digits only (the WhatsApp id).
+    /// The recipient as the business named it: the digits of a phone number
+    /// or stand-in identifier, or a BSUID as Cloud wrote it.
     pub recipient: String,
     /// The on-prem message object, with `type` filled in, as it is stored.
     pub payload: Value,

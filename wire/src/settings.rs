@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::identity::IdentifierMode;
 
 /// Values the old client allowed for `webhooks.max_concurrent_requests`.
 pub const MAX_CONCURRENT_REQUESTS_ALLOWED: [u32; 4] = [6, 12, 18, 24];
@@ -41,6 +42,7 @@ const FIELDS: &[&str] = &[
     "verbose_logging",
     "log_level",
     "sync_send",
+    "identity",
 ];
 
 /// Fields older clients accepted that have no meaning behind Cloud API (rate
@@ -94,6 +96,21 @@ pub struct ApplicationSettings {
     pub axolotl_context_striping_disabled: bool,
     pub verbose_logging: bool,
     pub log_level: LogLevel,
+    /// wa-onprem's own: how users without a shared phone number are named.
+    pub identity: IdentitySettings,
+}
+
+/// `identity` (wa-onprem's own): how users Cloud names only by a
+/// business-scoped user ID reach the business (README, "Users without phone
+/// numbers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdentitySettings {
+    /// `digits` (a stand-in number under a spare country code, the default)
+    /// or `bsuid` (the raw BSUID).
+    pub identifier: IdentifierMode,
+    /// Adds `user_id` and `username` to the `contacts` of inbound webhooks.
+    pub user_fields: bool,
 }
 
 /// `webhooks`: where callbacks go and how many may be in flight.
@@ -181,6 +198,7 @@ impl Default for ApplicationSettings {
             axolotl_context_striping_disabled: false,
             verbose_logging: false,
             log_level: LogLevel::Info,
+            identity: IdentitySettings::default(),
         }
     }
 }
@@ -241,6 +259,11 @@ impl ApplicationSettings {
         set(body, "", "axolotl_context_striping_disabled", &mut self.axolotl_context_striping_disabled, boolean)?;
         set(body, "", "verbose_logging", &mut self.verbose_logging, boolean)?;
         set(body, "", "log_level", &mut self.log_level, log_level)?;
+        if let Some(v) = body.get("identity") {
+            let identity = object("identity", v)?;
+            set(identity, "identity.", "identifier", &mut self.identity.identifier, identifier_mode)?;
+            set(identity, "identity.", "user_fields", &mut self.identity.user_fields, boolean)?;
+        }
         Ok(())
     }
 
@@ -313,6 +336,10 @@ impl ApplicationSettings {
             "axolotl_context_striping_disabled": self.axolotl_context_striping_disabled,
             "verbose_logging": self.verbose_logging,
             "log_level": self.log_level.as_str(),
+            "identity": {
+                "identifier": self.identity.identifier.as_str(),
+                "user_fields": self.identity.user_fields,
+            },
         });
         if let Some(wa_id) = wa_id {
             application["wa_id"] = Value::String(wa_id.to_owned());
@@ -577,6 +604,10 @@ fn auto_download(param: &str, v: &Value) -> Result<Vec<AutoDownloadType>, ApiErr
     Ok(types)
 }
 
+fn identifier_mode(param: &str, v: &Value) -> Result<IdentifierMode, ApiError> {
+    v.as_str().and_then(IdentifierMode::parse).ok_or_else(|| invalid(param, v))
+}
+
 fn log_level(param: &str, v: &Value) -> Result<LogLevel, ApiError> {
     v.as_str().and_then(LogLevel::parse).ok_or_else(|| invalid(param, v))
 }
@@ -686,6 +717,22 @@ mod tests {
     }
 
     #[test]
+    fn identity_is_patched_field_by_field() {
+        let mut s = ApplicationSettings::default();
+        assert_eq!(s.identity, IdentitySettings { identifier: IdentifierMode::Digits, user_fields: false });
+        s.apply_patch(&json!({"identity": {"identifier": "bsuid"}})).unwrap();
+        assert_eq!(s.identity, IdentitySettings { identifier: IdentifierMode::Bsuid, user_fields: false });
+        s.apply_patch(&json!({"identity": {"user_fields": true}})).unwrap();
+        assert_eq!(s.identity, IdentitySettings { identifier: IdentifierMode::Bsuid, user_fields: true });
+        assert_eq!(s.to_onprem_json(None)["identity"], json!({"identifier": "bsuid", "user_fields": true}));
+        let stored = ApplicationSettings::from_stored(&s.to_stored()).unwrap();
+        assert_eq!(stored.identity, s.identity);
+        // Rows stored before the field existed load with the default.
+        let old = ApplicationSettings::from_stored(r#"{"sync_send":true}"#).unwrap();
+        assert_eq!(old.identity, IdentitySettings::default());
+    }
+
+    #[test]
     fn get_shape_of_defaults() {
         let expected = json!({
             "webhooks": {
@@ -707,7 +754,8 @@ mod tests {
             "show_security_notifications": true,
             "axolotl_context_striping_disabled": false,
             "verbose_logging": false,
-            "log_level": "info"
+            "log_level": "info",
+            "identity": {"identifier": "digits", "user_fields": false}
         });
         assert_eq!(ApplicationSettings::default().to_onprem_json(None), expected);
     }
@@ -826,6 +874,10 @@ mod tests {
             (json!({"verbose_logging": 1}), "verbose_logging"),
             (json!({"log_level": "loud"}), "log_level"),
             (json!({"log_level": 3}), "log_level"),
+            (json!({"identity": "bsuid"}), "identity"),
+            (json!({"identity": {"identifier": "phone"}}), "identity.identifier"),
+            (json!({"identity": {"identifier": "BSUID"}}), "identity.identifier"),
+            (json!({"identity": {"user_fields": "yes"}}), "identity.user_fields"),
         ];
         for (patch, param) in cases {
             let err = patch_err(patch.clone());
@@ -961,6 +1013,7 @@ mod tests {
             axolotl_context_striping_disabled: true,
             verbose_logging: true,
             log_level: LogLevel::Debug,
+            identity: IdentitySettings::default(),
         };
         assert_eq!(s, expected);
         assert_eq!(s.to_onprem_json(None)["log_level"], "debug");

@@ -248,7 +248,7 @@ fn translate_notification(body: &[u8]) {
     for event in events {
         match event {
             CloudEvent::Status { status, .. } => {
-                let _ = wire::cloud::onprem_status(&status, "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
+                let _ = wire::cloud::onprem_status(&status, "gBEGkYiEB1VXAglK1ZEqA1YKPrU", None);
                 if let Some(errors) = status.get("errors").and_then(Value::as_array) {
                     for e in errors {
                         let _ = wire::cloud::onprem_error(e);
@@ -259,9 +259,12 @@ fn translate_notification(body: &[u8]) {
                 let _ = wire::cloud::status_rank(status.get("status").and_then(Value::as_str).unwrap_or_default());
             }
             CloudEvent::Message { contact, message, .. } => {
-                let _ =
+                let mut out =
                     wire::cloud::onprem_inbound(contact.as_ref(), &message, "gBEGkYiEB1VXAglK1ZEqA1YKPrU", &mut Ids);
+                let who = wire::cloud::Presented { identifier: "280000000000001", user_id: Some("US.1"), username: None };
+                wire::cloud::present_sender(&mut out, &who);
             }
+            CloudEvent::UserChange { .. } => {}
             CloudEvent::Error { error, .. } => {
                 let _ = wire::cloud::onprem_error(&error);
                 let _ = wire::cloud::onprem_api_error(&error);

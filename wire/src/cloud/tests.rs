@@ -29,11 +29,12 @@ fn translate(name: &str) -> Vec<Value> {
         .unwrap()
         .into_iter()
         .map(|e| match e {
-            CloudEvent::Status { status, .. } => json!({"statuses": [onprem_status(&status, "OUR-MSG")]}),
+            CloudEvent::Status { status, .. } => json!({"statuses": [onprem_status(&status, "OUR-MSG", None)]}),
             CloudEvent::Message { contact, message, .. } => {
                 onprem_inbound(contact.as_ref(), &message, "OUR-IN", &mut Ids)
             }
             CloudEvent::Error { error, .. } => json!({"errors": [onprem_error(&error)]}),
+            CloudEvent::UserChange { user, .. } => json!({"user_change": format!("{user:?}")}),
         })
         .collect()
 }
@@ -207,6 +208,18 @@ fn every_fixture_translates_to_the_on_prem_shape() {
         ("bindambc-status-failed-131053.json", 1, vec![(0, "/statuses/0/errors/0/code", json!(400))]),
         // Template updates are not message events: nothing for the business webhook.
         ("pywa-template-status-approved.json", 0, vec![]),
+        // Business-scoped user ids (the coreapp names the user afterwards,
+        // see `users_are_named_as_the_business_knows_them`).
+        ("bsuid-text-username-no-phone.json", 1, vec![(0, "/messages/0/text/body", json!("hi"))]),
+        ("bsuid-text-with-phone.json", 1, vec![(0, "/contacts/0/wa_id", json!("16505551234"))]),
+        ("bsuid-status-delivered-no-phone.json", 1, vec![(0, "/statuses/0/recipient_id", Value::Null)]),
+        ("bsuid-system-user-changed-number.json", 1, vec![(0, "/messages/0/system/new_wa_id", json!("16505559876"))]),
+        ("bsuid-system-user-changed-user-id.json", 1, vec![(0, "/messages/0/system/type", json!("user_changed_user_id"))]),
+        (
+            "bsuid-contacts-contact-request.json",
+            1,
+            vec![(0, "/messages/0/contacts/0/phones/0/wa_id", json!("16505551234"))],
+        ),
     ];
     let mut covered: Vec<&str> = Vec::new();
     for (name, count, checks) in table {
@@ -239,7 +252,7 @@ fn every_fixture_translates_to_the_on_prem_shape() {
 fn failed_status_maps_the_error_and_keeps_legacy_fields() {
     let events = parse_notification(&fixture("bindambc-status-failed-131047.json")).unwrap();
     let [CloudEvent::Status { status, .. }] = events.as_slice() else { panic!("{events:?}") };
-    let out = onprem_status(status, "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
+    let out = onprem_status(status, "gBEGkYiEB1VXAglK1ZEqA1YKPrU", None);
     assert_eq!(out["id"], "gBEGkYiEB1VXAglK1ZEqA1YKPrU");
     assert_eq!(out["type"], "message");
     assert_eq!(out["message"]["recipient_id"], "5511111111111");
@@ -261,11 +274,12 @@ fn batches_split_into_events_in_order() {
     let summary: Vec<(String, String)> = events
         .iter()
         .map(|e| match e {
-            CloudEvent::Status { phone_number_id, status } => {
+            CloudEvent::Status { phone_number_id, status, .. } => {
                 (phone_number_id.clone(), status["status"].as_str().unwrap().to_string())
             }
             CloudEvent::Message { phone_number_id, .. } => (phone_number_id.clone(), "message".into()),
             CloudEvent::Error { phone_number_id, .. } => (phone_number_id.clone(), "error".into()),
+            CloudEvent::UserChange { phone_number_id, .. } => (phone_number_id.clone(), "user".into()),
         })
         .collect();
     let want: Vec<(String, String)> = [("A", "sent"), ("A", "delivered"), ("B", "message"), ("A", "read")]
@@ -324,4 +338,83 @@ fn sha256_in_base64_or_hex_or_nothing() {
     {
         assert_eq!(sha256_to_hex(bad), None, "{bad}");
     }
+}
+
+#[test]
+fn users_are_named_as_the_business_knows_them() {
+    use crate::identity::Bsuid;
+    let events = parse_notification(&fixture("bsuid-text-username-no-phone.json")).unwrap();
+    let [CloudEvent::Message { contact, message, user: Some(user), .. }] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(user.bsuid, Bsuid::parse("US.13491208655302741918"));
+    assert_eq!(user.phone, None);
+    assert_eq!(user.username.as_deref(), Some("realsheenanelson"));
+
+    let mut out = onprem_inbound(contact.as_ref(), message, "OUR-IN", &mut Ids);
+    let plain = Presented { identifier: "280000000000007", user_id: None, username: None };
+    present_sender(&mut out, &plain);
+    assert_eq!(out["messages"][0]["from"], "280000000000007");
+    assert_eq!(out["contacts"][0]["wa_id"], "280000000000007");
+    assert_eq!(out["contacts"][0]["profile"], json!({"name": "Sheena Nelson"}));
+    assert!(out["messages"][0].get("from_user_id").is_none() && out["messages"][0].get("from_parent_user_id").is_none());
+    assert!(out["contacts"][0].get("user_id").is_none() && out["contacts"][0].get("username").is_none());
+
+    let asked = Presented {
+        identifier: "280000000000007",
+        user_id: Some("US.13491208655302741918"),
+        username: Some("realsheenanelson"),
+    };
+    present_sender(&mut out, &asked);
+    assert_eq!(out["contacts"][0]["user_id"], "US.13491208655302741918");
+    assert_eq!(out["contacts"][0]["username"], "realsheenanelson");
+}
+
+#[test]
+fn statuses_name_the_recipient_the_business_wrote() {
+    let events = parse_notification(&fixture("bsuid-status-delivered-no-phone.json")).unwrap();
+    let [CloudEvent::Status { status, user: Some(user), .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(user.bsuid.as_ref().map(|b| b.as_str()), Some("US.13491208655302741918"));
+    let out = onprem_status(status, "OUR-MSG", Some("280000000000007"));
+    assert_eq!(out["recipient_id"], "280000000000007");
+    assert!(out.get("recipient_user_id").is_none() && out.get("contacts").is_none());
+}
+
+#[test]
+fn the_older_user_id_update_field_is_a_user_change() {
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "w", "changes": [
+        {"field": "user_id_update", "value": {"messaging_product": "whatsapp",
+            "metadata": {"phone_number_id": "A"},
+            "user_id": {"previous": "US.13491208655302741918", "current": "US.20000000000000000002"}}}]}]});
+    let events = parse_notification(body.to_string().as_bytes()).unwrap();
+    let [CloudEvent::UserChange { phone_number_id, user }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(phone_number_id, "A");
+    assert_eq!(user.bsuid.as_ref().map(|b| b.as_str()), Some("US.20000000000000000002"));
+    assert_eq!(user.previous_bsuid.as_ref().map(|b| b.as_str()), Some("US.13491208655302741918"));
+}
+
+#[test]
+fn the_number_change_event_is_the_old_clients() {
+    let out = user_changed_number("OUR-IN", "280000000000007", "16505551234", Some("Sheena Nelson"), "1780000300");
+    assert_eq!(out["contacts"], json!([{"wa_id": "280000000000007", "profile": {"name": "Sheena Nelson"}}]));
+    let m = &out["messages"][0];
+    assert_eq!(m["from"], "280000000000007");
+    assert_eq!(m["type"], "system");
+    assert_eq!(m["timestamp"], "1780000300");
+    assert_eq!(
+        m["system"],
+        json!({"body": "User Sheena Nelson changed from 280000000000007 to 16505551234",
+               "new_wa_id": "16505551234", "type": "user_changed_number"})
+    );
+}
+
+#[test]
+fn bsuid_refusals_map_to_an_invalid_parameter() {
+    let cloud = json!({"code": 131062, "message": "Business-scoped User ID (BSUID) recipients are not supported for this message."});
+    let api = onprem_api_error(&cloud);
+    assert_eq!(api.code, ErrorCode::ParameterInvalid);
+    assert!(api.details.contains("131062") && api.details.contains("BSUID"), "{}", api.details);
+    let hook = onprem_error(&json!({"code": 131062, "title": "Business-scoped User ID (BSUID) recipients are not supported for this message."}));
+    assert_eq!(hook["code"], 1009);
+    assert!(hook["details"].as_str().unwrap().contains("BSUID"));
 }

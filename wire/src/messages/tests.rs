@@ -475,3 +475,43 @@ fn media_ids_are_found_and_mapped_in_both_payloads() {
     assert!(!is_our_media_id("1037543291543636"));
     assert!(!is_our_media_id("f043afd0_f0ae-4b9c-ab3d-696fb4c8cd68"));
 }
+
+#[test]
+fn users_without_a_phone_are_addressed_by_stand_in_or_bsuid() {
+    // A stand-in identifier has the digits shape of a phone number.
+    let standin = validate(&json!({"to": "280000000000007", "text": {"body": "hi"}})).unwrap();
+    assert_eq!(standin.recipient, "280000000000007");
+    // A BSUID is kept as Cloud wrote it and goes to Cloud in `recipient`.
+    let bsuid = validate(&json!({"to": "US.13491208655302741918", "text": {"body": "hi"}})).unwrap();
+    assert_eq!(bsuid.recipient, "US.13491208655302741918");
+    let out = to_cloud(&bsuid.recipient, &bsuid.payload, &|_| None);
+    assert_eq!(out["recipient"], "US.13491208655302741918");
+    assert!(out.get("to").is_none(), "{out}");
+    // Anything else is still an invalid `to`.
+    for to in ["us.1349", "US.", "US.12#4", "USA.1"] {
+        let err = validate(&json!({"to": to, "text": {"body": "hi"}})).unwrap_err();
+        assert_eq!(err.code, crate::ErrorCode::ParameterInvalid, "{to}");
+    }
+}
+
+#[test]
+fn the_request_for_a_users_number_is_cloud_s_interactive() {
+    let ask = |action: Value| {
+        let mut i = json!({"type": "request_contact_info", "body": {"text": "May we have your number?"}});
+        if !action.is_null() {
+            i["action"] = action;
+        }
+        json!({"to": TO, "type": "interactive", "interactive": i})
+    };
+    let expected = envelope(
+        "interactive",
+        json!({"type": "request_contact_info", "body": {"text": "May we have your number?"},
+               "action": {"name": "request_contact_info"}}),
+    );
+    assert_eq!(cloud(ask(Value::Null)), expected);
+    assert_eq!(cloud(ask(json!({"name": "request_contact_info"}))), expected);
+    let err = validate(&ask(json!({"name": "send_location"}))).unwrap_err();
+    assert!(err.details.contains("interactive.action.name"), "{}", err.details);
+    let no_body = json!({"to": TO, "type": "interactive", "interactive": {"type": "request_contact_info"}});
+    assert!(validate(&no_body).unwrap_err().details.contains("interactive.body"));
+}

@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 
 use super::MEDIA_TYPES;
 
-/// Builds the Cloud payload. `map_id` turns a message id we handed out into
+/// Builds the Cloud payload for `recipient`, the digits of a phone number
+/// or a BSUID. `map_id` turns a message id we handed out into
 /// Cloud's `wamid` (quoted replies, reactions); ids it does not know are sent
 /// as given, so integrations that already hold `wamid`s keep working.
 pub fn to_cloud(recipient: &str, payload: &Value, map_id: &dyn Fn(&str) -> Option<String>) -> Value {
@@ -21,10 +22,15 @@ pub fn to_cloud(recipient: &str, payload: &Value, map_id: &dyn Fn(&str) -> Optio
     let mut out = json!({
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
-        // With the `+`, Cloud never prepends the business's country code.
-        "to": format!("+{recipient}"),
         "type": cloud_type,
     });
+    match crate::identity::Bsuid::parse(recipient) {
+        // A user known only by their BSUID: Cloud takes it in `recipient`,
+        // never in `to`.
+        Some(bsuid) => out["recipient"] = json!(bsuid.as_str()),
+        // With the `+`, Cloud never prepends the business's country code.
+        None => out["to"] = json!(format!("+{recipient}")),
+    }
     let object = payload.get(ty).cloned().unwrap_or(Value::Null);
     let body = match ty {
         "text" => {
@@ -37,7 +43,7 @@ pub fn to_cloud(recipient: &str, payload: &Value, map_id: &dyn Fn(&str) -> Optio
         }
         "location" => location(&object),
         "contacts" => payload.get("contacts").cloned().unwrap_or(Value::Null),
-        "interactive" => object,
+        "interactive" => interactive(object),
         "template" => template(&object),
         "hsm" => hsm(&object),
         "reaction" => json!({
@@ -148,4 +154,15 @@ fn hsm(h: &Value) -> Value {
         out["components"] = json!([{"type": "body", "parameters": params}]);
     }
     out
+}
+
+/// An interactive object as Cloud takes it: a `request_contact_info` gets
+/// the action naming it when the business left it out.
+fn interactive(mut object: Value) -> Value {
+    if object.get("type").and_then(Value::as_str) == Some("request_contact_info")
+        && object.get("action").is_none_or(Value::is_null)
+    {
+        object["action"] = json!({"name": "request_contact_info"});
+    }
+    object
 }

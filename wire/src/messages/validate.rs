@@ -21,7 +21,12 @@ pub fn validate(body: &Value) -> Result<Outbound, ApiError> {
         Some(Value::Number(n)) => n.to_string(),
         Some(other) => return Err(ApiError::invalid_value("to", other)),
     };
-    let recipient = normalise_phone(&to).ok_or_else(|| ApiError::invalid_value("to", &to))?;
+    // A phone number (or a stand-in identifier, which has the same digits
+    // shape), or a BSUID exactly as Cloud gave it.
+    let recipient = match crate::identity::Bsuid::parse(to.trim()) {
+        Some(bsuid) => bsuid.to_string(),
+        None => normalise_phone(&to).ok_or_else(|| ApiError::invalid_value("to", &to))?,
+    };
 
     match obj.get("recipient_type") {
         None | Some(Value::Null) => {}
@@ -295,6 +300,18 @@ fn interactive(i: &Obj) -> Result<(), ApiError> {
     }
     if let Some(f) = i.get("footer") {
         req_str(object(f, "interactive.footer")?, "text", "interactive.footer.text", 60)?;
+    }
+    if kind == "request_contact_info" {
+        // Cloud's request for the user's phone number: a body, and an action
+        // naming itself (filled in when left out).
+        return match i.get("action") {
+            None | Some(Value::Null) => Ok(()),
+            Some(a) => match object(a, "interactive.action")?.get("name") {
+                None | Some(Value::Null) => Ok(()),
+                Some(Value::String(n)) if n == "request_contact_info" => Ok(()),
+                Some(other) => Err(ApiError::invalid_value("interactive.action.name", show(other))),
+            },
+        };
     }
     let action = match i.get("action") {
         None | Some(Value::Null) => return Err(ApiError::missing("interactive.action")),
