@@ -15,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod identities;
 pub mod media_files;
 pub mod media_links;
 pub mod messaging;

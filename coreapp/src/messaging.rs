@@ -19,7 +19,8 @@ const CONTACT_CACHE_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Stores a validated on-prem message in the send queue and returns its id.
 /// Once stored, the message is committed and will reach a final status.
 ///
-/// With `sync_send` on, the message is sent before this returns: accepted
+/// With `sync_send` on (and for templates to users known only by BSUID),
+/// the message is sent before this returns: accepted
 /// gives the id; a refusal (or Cloud being unreachable) marks it failed,
 /// sends no webhook, and returns Cloud's error as the on-prem one, so the
 /// client may safely retry.
@@ -43,10 +44,22 @@ pub async fn send(core: &Core, recipient: String, payload_json: String) -> Resul
     if let Some(unknown) = crate::media_files::unknown_ids(core, &checked.payload).await?.first() {
         return Err(ApiError::not_found(format!("Media with id {unknown} not found")).into());
     }
+    // A stand-in we never gave out names no one.
+    let to = recipient.clone();
+    let target = core.db.run(move |conn| crate::identities::target(conn, &to)).await?;
+    let Some(target) = target else {
+        return Err(ApiError::not_found(format!("Recipient {recipient} is not a known user")).into());
+    };
+    // Cloud refuses some templates (authentication) to users it knows only
+    // by BSUID (131062); which ones depends on the template's category,
+    // which Cloud knows. So a template to such a user is sent before this
+    // returns, and a refusal is the answer.
+    let kind = checked.payload.get("type").and_then(Value::as_str).unwrap_or_default();
+    let refusable = matches!(target, crate::identities::Target::Bsuid(_)) && matches!(kind, "template" | "hsm");
     let id = wire::ids::message_id();
     let stored = serde_json::to_string(&checked.payload).map_err(anyhow::Error::from)?;
     let lease_ms = core.config.workers.lease.as_millis() as i64;
-    let sync = core.settings().await?.sync_send;
+    let sync = core.settings().await?.sync_send || refusable;
     let now = now_ms();
     let claim = sync.then(|| (core.owner.clone(), now + lease_ms));
     core.acceptor.store(outbound::NewOutbound::new(id.clone(), recipient, stored, now, claim)).await?;
@@ -112,8 +125,10 @@ pub async fn mark_read(core: &Core, message_id: String) -> Result<(), CoreError>
 const CONTACTS_PER_ROUND: usize = 500;
 
 /// `POST /v1/contacts`: every number written correctly is `valid` with its
-/// digits as `wa_id` (as the old client answered from v2.43 on), anything
-/// else `invalid`. Results are kept 7 days; `force_check` looks again. At
+/// digits as `wa_id` (as the old client answered from v2.43 on); a stand-in
+/// identifier or BSUID is `valid` when it names a user we know, with the
+/// identifier the business knows them by as `wa_id`; anything else
+/// `invalid`. Results are kept 7 days; `force_check` looks again. At
 /// most [`wire::messages::MAX_CONTACTS`] per request, and at most
 /// [`Core::contact_checks`] requests at a time per coreapp, so checks can
 /// never take the pool from sends.
@@ -126,6 +141,7 @@ pub async fn check_contacts(core: &Core, inputs: Vec<String>, force_check: bool)
         .acquire()
         .await
         .map_err(|e| CoreError::Internal(anyhow::anyhow!("contact checks stopped: {e}")))?;
+    let mode = core.settings().await?.identity.identifier;
     // Results are kept under the first 64 characters of the input.
     let key = |input: &str| -> String { input.chars().take(64).collect() };
     let mut unique: Vec<String> = inputs.iter().map(|i| key(i)).collect();
@@ -142,8 +158,23 @@ pub async fn check_contacts(core: &Core, inputs: Vec<String>, force_check: bool)
                     let now = now_ms();
                     let mut known = if force_check { Vec::new() } else { contacts::find_many(conn, &round)? };
                     known.retain(|c| now - c.checked_at < CONTACT_CACHE_MS);
-                    let fresh: Vec<contacts::Checked> = round
-                        .iter()
+                    // Stand-ins and BSUIDs are answered from the registry
+                    // as it is now, never from the kept results.
+                    let (users, phones): (Vec<&String>, Vec<&String>) =
+                        round.iter().partition(|input| names_a_user(input));
+                    let mut answered = Vec::with_capacity(users.len());
+                    for input in users {
+                        let wa_id = crate::identities::known(conn, input, mode)?;
+                        let status = if wa_id.is_some() { "valid" } else { "invalid" };
+                        answered.push(contacts::Checked {
+                            input: input.clone(),
+                            status: status.into(),
+                            wa_id,
+                            checked_at: now,
+                        });
+                    }
+                    let fresh: Vec<contacts::Checked> = phones
+                        .into_iter()
                         .filter(|input| !known.iter().any(|c| &c.input == *input))
                         .map(|input| {
                             let wa_id = wire::messages::normalise_phone(input);
@@ -152,7 +183,9 @@ pub async fn check_contacts(core: &Core, inputs: Vec<String>, force_check: bool)
                         })
                         .collect();
                     contacts::replace_many(conn, &fresh)?;
+                    known.retain(|c| !names_a_user(&c.input));
                     known.extend(fresh);
+                    known.extend(answered);
                     Ok(known)
                 })
             })
@@ -170,6 +203,15 @@ pub async fn check_contacts(core: &Core, inputs: Vec<String>, force_check: bool)
             item
         })
         .collect())
+}
+
+/// Whether a contacts input is one of the identifiers of users without a
+/// known phone: a stand-in or a BSUID.
+fn names_a_user(input: &str) -> bool {
+    matches!(
+        wire::identity::Recipient::parse(input),
+        Some(wire::identity::Recipient::Standin(_) | wire::identity::Recipient::Bsuid(_))
+    )
 }
 
 /// `GET /v1/contacts/{wa_id}/identity`.

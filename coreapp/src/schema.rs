@@ -199,3 +199,17 @@ diesel::table! {
         at_ms -> BigInt,
     }
 }
+
+diesel::table! {
+    whatsapp_users (seq) {
+        seq -> BigInt,
+        bsuid -> Text,
+        parent_bsuid -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        username -> Nullable<Text>,
+        profile_name -> Nullable<Text>,
+        replaced_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

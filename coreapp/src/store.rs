@@ -28,6 +28,7 @@ pub mod queue;
 pub mod revocations;
 pub mod settings;
 pub mod users;
+pub mod whatsapp_users;
 
 /// True when a diesel error is a unique-key violation (a row that another
 /// writer, or an earlier attempt, already inserted).

@@ -268,9 +268,7 @@ pub fn facts(value: &Value) -> Vec<UserFacts> {
                 .into_iter()
                 .flatten()
                 .filter(|c| c.get("origin").and_then(Value::as_str) == Some("contact_request"))
-                .find_map(|c| {
-                    c.get("phones").and_then(Value::as_array)?.iter().find_map(|p| phone(p, "/wa_id"))
-                });
+                .find_map(|c| c.get("phones").and_then(Value::as_array)?.iter().find_map(|p| phone(p, "/wa_id")));
             if sender.phone.is_none() {
                 sender.phone = shared;
             }
@@ -338,9 +336,7 @@ pub fn sender_of<'a>(users: &'a [UserFacts], message: &Value) -> Option<&'a User
         return users.iter().find(|u| u.bsuid.as_ref() == Some(&b));
     }
     let from = phone(message, "/from")?;
-    users
-        .iter()
-        .find(|u| u.bsuid.is_none() && (u.phone.as_ref() == Some(&from) || u.previous_phone.as_ref() == Some(&from)))
+    users.iter().find(|u| u.phone.as_ref() == Some(&from) || u.previous_phone.as_ref() == Some(&from))
 }
 
 /// The entry of `users` that is the recipient of `status`: by

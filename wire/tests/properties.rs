@@ -261,7 +261,8 @@ fn translate_notification(body: &[u8]) {
             CloudEvent::Message { contact, message, .. } => {
                 let mut out =
                     wire::cloud::onprem_inbound(contact.as_ref(), &message, "gBEGkYiEB1VXAglK1ZEqA1YKPrU", &mut Ids);
-                let who = wire::cloud::Presented { identifier: "280000000000001", user_id: Some("US.1"), username: None };
+                let who =
+                    wire::cloud::Presented { identifier: "280000000000001", user_id: Some("US.1"), username: None };
                 wire::cloud::present_sender(&mut out, &who);
             }
             CloudEvent::UserChange { .. } => {}

@@ -18,7 +18,11 @@
 //!   volume;
 //! - a message whose uploaded media Cloud rejected after accepting the
 //!   send (131053: the upload expired or was removed there) is sent again
-//!   once, with the file uploaded anew, instead of failing.
+//!   once, with the file uploaded anew, instead of failing;
+//! - every user an event names goes through the identity registry
+//!   (`crate::identities`): users are named as the business knows them, and
+//!   a user whose identifier changes is announced with the old client's
+//!   `user_changed_number` event.
 //!
 //! If the batch fails (another node recorded a status meanwhile, a lease
 //! lapsed), it is undone and its notifications go one by one.
@@ -28,13 +32,15 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use wire::cloud::{
-    CloudEvent, InboundIds, onprem_error, onprem_inbound, onprem_status, parse_notification, status_rank,
+    CloudEvent, InboundIds, Presented, onprem_error, onprem_inbound, onprem_status, parse_notification, present_sender,
+    status_rank,
 };
 use wire::settings::ApplicationSettings;
 
 use crate::Core;
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
+use crate::identities::{Change, Registry, Seen};
 use crate::store::downloads::NewDownload;
 use crate::store::outbox::NewEvent;
 use crate::store::queue::{self, FAILED, Queue, Settle};
@@ -190,10 +196,16 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
                         wamids.extend(message.pointer(p).and_then(Value::as_str).map(String::from));
                     }
                 }
-                CloudEvent::Error { .. } => {}
+                CloudEvent::Error { .. } | CloudEvent::UserChange { .. } => {}
             }
         }
     }
+    let users = parsed.iter().flat_map(|(_, list)| list).filter_map(|e| match e {
+        CloudEvent::Status { user, .. } | CloudEvent::Message { user, .. } => user.as_ref(),
+        CloudEvent::UserChange { user, .. } => Some(user),
+        CloudEvent::Error { .. } => None,
+    });
+    let mut registry = Registry::load(conn, users, ctx.settings.identity.identifier)?;
     let known: HashMap<String, outbound::Outbound> =
         outbound::find_by_wamids(conn, &wamids)?.into_iter().filter_map(|m| m.wamid.clone().map(|w| (w, m))).collect();
     let message_ids: Vec<String> = known.values().map(|m| m.id.clone()).collect();
@@ -236,16 +248,29 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
         }
         for e in ready {
             match e {
-                CloudEvent::Status { status, .. } => {
+                CloudEvent::Status { status, user, .. } => {
+                    if let Some(user) = user {
+                        let seen = registry.observe(conn, user, now)?;
+                        announce(seen.as_ref(), timestamp_of(status, now), ctx.settings, now, &mut w);
+                    }
                     status_event(status, &known, &mut reached, ctx.settings, now, &mut w)
                 }
-                CloudEvent::Message { contact, message, .. } => {
+                CloudEvent::Message { contact, message, user, .. } => {
                     let Some(wamid) = wamid_of(message) else { continue };
                     if !seen.insert(wamid.to_string()) {
                         tracing::debug!(%wamid, "duplicate inbound message dropped");
                         continue;
                     }
-                    message_event(contact.as_ref(), message, wamid, &known, ctx.settings, now, &mut w);
+                    let sender = match user {
+                        Some(user) => registry.observe(conn, user, now)?,
+                        None => None,
+                    };
+                    let inbound = Inbound { contact: contact.as_ref(), message, wamid, sender: sender.as_ref() };
+                    message_event(&inbound, &known, ctx.settings, now, &mut w);
+                }
+                CloudEvent::UserChange { user, .. } => {
+                    let seen = registry.observe(conn, user, now)?;
+                    announce(seen.as_ref(), (now / 1000).to_string(), ctx.settings, now, &mut w);
                 }
                 CloudEvent::Error { error, .. } => {
                     let body = json!({"errors": [onprem_error(error)]});
@@ -313,7 +338,7 @@ fn status_event(
         created_at: now,
     });
     if settings.status_webhook_enabled(name) {
-        let body = json!({"statuses": [onprem_status(status, &msg.id)]});
+        let body = json!({"statuses": [onprem_status(status, &msg.id, Some(&msg.recipient))]});
         w.outbox.push(NewEvent::new(&msg.recipient, "status", body.to_string(), now));
     }
 }
@@ -368,41 +393,116 @@ impl InboundIds for BatchIds<'_> {
     }
 }
 
+/// A user's message as parsed, with how the business knows its sender.
+struct Inbound<'a> {
+    contact: Option<&'a Value>,
+    message: &'a Value,
+    wamid: &'a str,
+    sender: Option<&'a Seen>,
+}
+
 fn message_event(
-    contact: Option<&Value>,
-    message: &Value,
-    wamid: &str,
+    inbound: &Inbound<'_>,
     known: &HashMap<String, outbound::Outbound>,
     settings: &ApplicationSettings,
     now: i64,
     w: &mut Writes,
 ) {
-    let from = message.get("from").and_then(Value::as_str).unwrap_or_default();
+    let Inbound { contact, message, wamid, sender } = *inbound;
+    let text = |p: &str| message.pointer(p).and_then(Value::as_str);
+    let kind = text("/type").unwrap_or_default();
+    let system = if kind == "system" { text("/system/type").unwrap_or_default() } else { "" };
+    let timestamp = timestamp_of(message, now);
+    let change = sender.and_then(|s| s.change.as_ref());
+    // Users of BSUIDs are named by the registry; Cloud's older shapes by
+    // `from` (a number change's `from` is the number the user had).
+    let identifier = match sender {
+        Some(s) if s.bsuid.is_some() => s.identifier.clone(),
+        _ => text("/from").map(str::to_owned).or_else(|| sender.map(|s| s.identifier.clone())).unwrap_or_default(),
+    };
     let id = wire::ids::message_id();
     w.messages.push(inbound::NewMessage {
         id: id.clone(),
         wamid: wamid.to_string(),
-        from_wa_id: from.to_string(),
+        from_wa_id: identifier.clone(),
         received_at: now,
     });
-    if let Some(identity) = identity_of(message) {
+
+    if matches!(system, "user_changed_number" | "user_changed_user_id") {
+        if sender.is_some_and(|s| s.bsuid.is_some()) {
+            // Cloud's report of a new BSUID or number: the registry worked
+            // out what the business is to hear, once.
+            announce(sender, timestamp, settings, now, w);
+            return;
+        }
+        if !settings.notify_user_change_number {
+            return;
+        }
+    }
+    // A user who shared their number on request: the share comes from the
+    // identifier the business had, the change after it. Otherwise the
+    // change comes first, so the message is from a user the business knows.
+    let shared = kind == "contacts" && change.is_some();
+    if !shared {
+        announce(sender, timestamp.clone(), settings, now, w);
+    }
+    let from = match change {
+        Some(c) if shared => c.from.clone(),
+        _ => identifier,
+    };
+
+    if let Some(identity) = identity_of(message, &from) {
         w.identities.push(identity);
     }
     let mut ids = BatchIds { known, media: &mut w.media, settings, download: Vec::new(), now };
-    let body = onprem_inbound(contact, message, &id, &mut ids);
-    let mut event = NewEvent::new(from, "message", body.to_string(), now);
+    let mut body = onprem_inbound(contact, message, &id, &mut ids);
+    if !from.is_empty() {
+        let fields = settings.identity.user_fields;
+        let who = Presented {
+            identifier: &from,
+            user_id: sender.and_then(|s| s.bsuid.as_deref()).filter(|_| fields),
+            username: sender.and_then(|s| s.username.as_deref()).filter(|_| fields),
+        };
+        present_sender(&mut body, &who);
+    }
+    let mut event = NewEvent::new(&from, "message", body.to_string(), now);
     if !ids.download.is_empty() {
         // Goes out once the download is done (or gave up).
         event.next_attempt_at = outbox::HELD;
         w.downloads.extend(ids.download.iter().map(|media_id| NewDownload::new(media_id, &event.id, now)));
     }
     w.outbox.push(event);
+    if shared {
+        announce(sender, timestamp, settings, now, w);
+    }
+}
+
+/// Queues the old client's `user_changed_number` event when the registry
+/// found that a user's identifier changed (unless the business turned
+/// `notify_user_change_number` off). It is keyed by the new identifier, so
+/// it goes out before the user's later webhooks.
+fn announce(seen: Option<&Seen>, timestamp: String, settings: &ApplicationSettings, now: i64, w: &mut Writes) {
+    let Some(Seen { change: Some(Change { from, to }), profile_name, .. }) = seen else { return };
+    tracing::info!(%from, %to, "a user's identifier changed");
+    if !settings.notify_user_change_number {
+        return;
+    }
+    let id = wire::ids::message_id();
+    let body = wire::cloud::user_changed_number(&id, from, to, profile_name.as_deref(), &timestamp);
+    w.outbox.push(NewEvent::new(to, "message", body.to_string(), now));
+}
+
+/// An event's own time (Cloud's `timestamp`, unix seconds as text), or now.
+fn timestamp_of(v: &Value, now: i64) -> String {
+    v.get("timestamp").and_then(Value::as_str).map(str::to_owned).unwrap_or_else(|| (now / 1000).to_string())
 }
 
 /// A user's identity key, when the message carries one (kept for
-/// `/v1/contacts/{wa_id}/identity`).
-fn identity_of(message: &Value) -> Option<contacts::Identity> {
-    let from = message.get("from").and_then(Value::as_str)?;
+/// `/v1/contacts/{wa_id}/identity`, under the identifier the business sees).
+fn identity_of(message: &Value, from: &str) -> Option<contacts::Identity> {
+    if from.is_empty() {
+        return None;
+    }
     let identity = message.get("identity")?;
     let hash = identity.get("hash").and_then(Value::as_str)?;
     let created = identity

@@ -105,7 +105,17 @@ pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome>
             Err(outcome) => return Ok(outcome),
         }
     };
-    let mut cloud_payload = wire::messages::to_cloud(&row.recipient, &payload, &|id| refs.get(id).cloned());
+    // The business's `to` (a phone, a stand-in or a BSUID): the user's
+    // phone when known, else their BSUID.
+    let to = row.recipient.clone();
+    let target = core.db.run(move |conn| crate::identities::target(conn, &to)).await?;
+    let Some(target) = target else {
+        return Ok(SendOutcome::Failed {
+            error: json!({"code": 1006, "title": "Resource not found",
+                          "details": format!("Recipient {} is not a known user", row.recipient)}),
+        });
+    };
+    let mut cloud_payload = wire::messages::to_cloud(target.as_str(), &payload, &|id| refs.get(id).cloned());
     if !media.is_empty() {
         wire::messages::for_each_media_id(&mut cloud_payload, &mut |id| {
             if let Some(cloud_id) = media.get(id.as_str()) {

@@ -214,7 +214,11 @@ fn every_fixture_translates_to_the_on_prem_shape() {
         ("bsuid-text-with-phone.json", 1, vec![(0, "/contacts/0/wa_id", json!("16505551234"))]),
         ("bsuid-status-delivered-no-phone.json", 1, vec![(0, "/statuses/0/recipient_id", Value::Null)]),
         ("bsuid-system-user-changed-number.json", 1, vec![(0, "/messages/0/system/new_wa_id", json!("16505559876"))]),
-        ("bsuid-system-user-changed-user-id.json", 1, vec![(0, "/messages/0/system/type", json!("user_changed_user_id"))]),
+        (
+            "bsuid-system-user-changed-user-id.json",
+            1,
+            vec![(0, "/messages/0/system/type", json!("user_changed_user_id"))],
+        ),
         (
             "bsuid-contacts-contact-request.json",
             1,
@@ -357,7 +361,9 @@ fn users_are_named_as_the_business_knows_them() {
     assert_eq!(out["messages"][0]["from"], "280000000000007");
     assert_eq!(out["contacts"][0]["wa_id"], "280000000000007");
     assert_eq!(out["contacts"][0]["profile"], json!({"name": "Sheena Nelson"}));
-    assert!(out["messages"][0].get("from_user_id").is_none() && out["messages"][0].get("from_parent_user_id").is_none());
+    assert!(
+        out["messages"][0].get("from_user_id").is_none() && out["messages"][0].get("from_parent_user_id").is_none()
+    );
     assert!(out["contacts"][0].get("user_id").is_none() && out["contacts"][0].get("username").is_none());
 
     let asked = Presented {
@@ -414,7 +420,17 @@ fn bsuid_refusals_map_to_an_invalid_parameter() {
     let api = onprem_api_error(&cloud);
     assert_eq!(api.code, ErrorCode::ParameterInvalid);
     assert!(api.details.contains("131062") && api.details.contains("BSUID"), "{}", api.details);
-    let hook = onprem_error(&json!({"code": 131062, "title": "Business-scoped User ID (BSUID) recipients are not supported for this message."}));
+    let hook = onprem_error(
+        &json!({"code": 131062, "title": "Business-scoped User ID (BSUID) recipients are not supported for this message."}),
+    );
     assert_eq!(hook["code"], 1009);
     assert!(hook["details"].as_str().unwrap().contains("BSUID"));
+}
+
+#[test]
+fn a_sender_named_by_phone_still_gets_the_bsuid_of_their_contact() {
+    let events = parse_notification(&fixture("pywa-text.json")).unwrap();
+    let [CloudEvent::Message { user: Some(user), .. }] = events.as_slice() else { panic!("{events:?}") };
+    assert_eq!(user.phone.as_deref(), Some("972987654321"));
+    assert_eq!(user.bsuid.as_ref().map(|b| b.as_str()), Some("US.13491208655302741918"));
 }

@@ -43,7 +43,8 @@ fn standins_are_fifteen_digits_under_a_spare_country_code() {
         assert_eq!(standin_seq(&standin(seq).unwrap()), Some(seq));
     }
     assert_eq!(standin_seq("+280000000000042"), Some(42));
-    for not in ["280000000000000", "28000000000001", "2800000000000001", "15551234567", "281000000000001", "28000000000000x"]
+    for not in
+        ["280000000000000", "28000000000001", "2800000000000001", "15551234567", "281000000000001", "28000000000000x"]
     {
         assert_eq!(standin_seq(not), None, "{not}");
     }
