@@ -11,8 +11,9 @@ use crate::outbound::{CloudHosts, error_text};
 /// What became of a send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendOutcome {
-    /// Cloud accepted the message and named it.
-    Accepted { wamid: String },
+    /// Cloud accepted the message and named it; `user` is who Cloud said
+    /// it went to (the BSUID, and the phone for a send to a phone).
+    Accepted { wamid: String, user: Option<wire::identity::UserFacts> },
     /// Try again later: throttling, a server error, a timeout, no connection.
     /// `after` is set when the error itself says how long to wait.
     Retry { reason: String, after: Option<Duration>, error: Value },
@@ -409,12 +410,26 @@ const RETRIABLE_CODES: &[i64] = &[2, 4, 80007, 130429, 131000, 131016, 131048, 1
 /// Cloud's (business, user) pair rate limit.
 pub const PAIR_RATE_LIMIT: i64 = 131056;
 
+/// Who a send reached, from the `contacts` of Cloud's answer
+/// (`{"input","wa_id"?,"user_id"?}`); `None` without a BSUID.
+fn addressee(body: &Value) -> Option<wire::identity::UserFacts> {
+    let contact = body.pointer("/contacts/0")?;
+    let bsuid = contact.get("user_id").and_then(Value::as_str).and_then(wire::identity::Bsuid::parse)?;
+    let phone =
+        contact.get("wa_id").and_then(Value::as_str).filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    Some(wire::identity::UserFacts {
+        bsuid: Some(bsuid),
+        phone: phone.map(str::to_owned),
+        ..wire::identity::UserFacts::default()
+    })
+}
+
 /// The one retry classifier: 2xx with an id is accepted; 429, 5xx and the
 /// throttling codes are retried; any other 4xx fails for good.
 pub fn classify(status: u16, body: &Value) -> SendOutcome {
     if (200..300).contains(&status) {
         return match body.pointer("/messages/0/id").and_then(Value::as_str) {
-            Some(wamid) => SendOutcome::Accepted { wamid: wamid.to_string() },
+            Some(wamid) => SendOutcome::Accepted { wamid: wamid.to_string(), user: addressee(body) },
             None => SendOutcome::Retry {
                 reason: format!("HTTP {status} without a message id"),
                 after: None,
@@ -474,7 +489,7 @@ mod tests {
     #[test]
     fn classifier() {
         let ok = json!({"messages": [{"id": "wamid.X"}]});
-        assert_eq!(classify(200, &ok), SendOutcome::Accepted { wamid: "wamid.X".into() });
+        assert_eq!(classify(200, &ok), SendOutcome::Accepted { wamid: "wamid.X".into(), user: None });
         let throttled = json!({"error": {"code": 130429, "message": "(#130429) Rate limit hit"}});
         assert!(matches!(classify(400, &throttled), SendOutcome::Retry { after: None, .. }));
         assert!(matches!(classify(503, &Value::Null), SendOutcome::Retry { .. }));

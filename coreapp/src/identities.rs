@@ -188,6 +188,16 @@ impl Registry {
     }
 }
 
+/// Records whom Cloud said a send reached (its answer's `contacts`): a user
+/// not yet known is added with what Cloud said. Known users are left to the
+/// webhooks, which announce what changes.
+pub fn record_addressee(conn: &mut AnyConnection, f: &UserFacts, now: i64) -> Result<(), CoreError> {
+    if let Some(bsuid) = &f.bsuid {
+        rows::insert_if_new(conn, bsuid.as_str(), f.phone.as_deref(), now)?;
+    }
+    Ok(())
+}
+
 /// Where a send goes: a phone number (digits) or a BSUID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

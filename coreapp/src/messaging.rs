@@ -80,9 +80,16 @@ pub async fn send(core: &Core, recipient: String, payload_json: String) -> Resul
     let outcome = sender::attempt(core, &row).await?;
     let owner = core.owner.clone();
     match outcome {
-        SendOutcome::Accepted { wamid } => {
+        SendOutcome::Accepted { wamid, user } => {
             let rid = row.id.clone();
-            core.db.run(move |c| Ok(outbound::mark_sent(c, &rid, &owner, &wamid, 1, now_ms())?)).await?;
+            core.db
+                .run(move |c| {
+                    if let Some(user) = &user {
+                        crate::identities::record_addressee(c, user, now_ms())?;
+                    }
+                    Ok(outbound::mark_sent(c, &rid, &owner, &wamid, 1, now_ms())?)
+                })
+                .await?;
             Ok(id)
         }
         SendOutcome::Failed { error } | SendOutcome::Retry { error, .. } if error.is_object() => {

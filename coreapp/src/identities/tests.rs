@@ -2,7 +2,8 @@ use diesel::Connection;
 use wire::identity::{Bsuid, IdentifierMode, UserFacts};
 
 use super::*;
-use crate::db::{DbConfig, migrate};
+use crate::config::DbConfig;
+use crate::db::migrate;
 
 const A: &str = "US.13491208655302741918";
 const A2: &str = "US.20000000000000000002";
@@ -116,4 +117,22 @@ fn older_webhooks_without_bsuids_name_users_by_phone() {
     let seen = observe(&mut conn, &f, IdentifierMode::Digits);
     assert_eq!((seen.identifier.as_str(), seen.bsuid, seen.change), ("16505551234", None, None));
     assert_eq!(target(&mut conn, "16505551234").unwrap(), Some(Target::Phone("16505551234".into())));
+}
+
+#[test]
+fn a_send_answer_adds_users_not_yet_known_and_changes_no_one() {
+    let (_dir, mut conn) = db();
+    let answer = UserFacts { bsuid: Bsuid::parse(A), phone: Some("16505551234".into()), ..UserFacts::default() };
+    record_addressee(&mut conn, &answer, 1).unwrap();
+    record_addressee(&mut conn, &answer, 2).unwrap();
+    assert_eq!(known(&mut conn, A, IdentifierMode::Digits).unwrap().as_deref(), Some("16505551234"));
+    // A user known by a stand-in is left to the webhooks (which announce).
+    observe(&mut conn, &user(A2, None), IdentifierMode::Digits);
+    let later = UserFacts { bsuid: Bsuid::parse(A2), phone: Some("16505559999".into()), ..UserFacts::default() };
+    record_addressee(&mut conn, &later, 3).unwrap();
+    assert!(is_standin_of(&known(&mut conn, A2, IdentifierMode::Digits).unwrap().unwrap()));
+}
+
+fn is_standin_of(id: &str) -> bool {
+    wire::identity::standin_seq(id).is_some()
 }

@@ -69,6 +69,25 @@ pub fn insert(conn: &mut AnyConnection, row: &WhatsappUser) -> QueryResult<Whats
     find_by_bsuid(conn, &row.bsuid)?.ok_or(diesel::result::Error::NotFound)
 }
 
+/// Adds a user unless their BSUID is known, in one statement. (On MySQL an
+/// ignored insert may still use up a `seq`: stand-ins can have gaps.)
+pub fn insert_if_new(conn: &mut AnyConnection, bsuid: &str, phone: Option<&str>, now: i64) -> QueryResult<()> {
+    let new = NewRow {
+        bsuid,
+        parent_bsuid: None,
+        phone,
+        username: None,
+        profile_name: None,
+        created_at: now,
+        updated_at: now,
+    };
+    match conn {
+        AnyConnection::Mysql(m) => diesel::insert_or_ignore_into(w::table).values(&new).execute(m),
+        AnyConnection::Sqlite(s) => diesel::insert_or_ignore_into(w::table).values(&new).execute(s),
+    }
+    .map(drop)
+}
+
 /// Records a user's phone when none was known; false when one already was
 /// (another coreapp got there first: it told the business).
 pub fn set_phone_if_unknown(conn: &mut AnyConnection, seq: i64, phone: &str, now: i64) -> QueryResult<bool> {

@@ -153,13 +153,18 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
     let owner = core.owner.clone();
     let now = now_ms();
     match outcome {
-        SendOutcome::Accepted { wamid } => {
+        SendOutcome::Accepted { wamid, user } => {
             core.metrics.message_sent();
             tracing::debug!(message_id = %row.id, %wamid, "accepted by Cloud");
             let id = row.id.clone();
             let kept = core
                 .db
-                .run_patiently(patience, move |c| Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?))
+                .run_patiently(patience, move |c| {
+                    if let Some(user) = &user {
+                        crate::identities::record_addressee(c, user, now)?;
+                    }
+                    Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?)
+                })
                 .await?;
             if !kept {
                 tracing::warn!(message_id = %row.id, "claim lapsed before the send was recorded");
