@@ -84,6 +84,8 @@ pub struct Config {
     pub throttle_status: u16,
     /// Require `appsecret_proof` on Graph calls (`WA_SANDBOX_APPSECRET_PROOF`).
     pub require_appsecret_proof: bool,
+    /// The business is enrolled for parent BSUIDs (`WA_SANDBOX_PARENT_USER_IDS`, off).
+    pub parent_user_ids: bool,
     /// Log as JSON lines (`WA_SANDBOX_LOG_FORMAT=json`); read by `main`.
     pub log_json: bool,
 }
@@ -115,6 +117,7 @@ impl Default for Config {
             auth_error_status: 401,
             throttle_status: 400,
             require_appsecret_proof: false,
+            parent_user_ids: false,
             log_json: false,
         }
     }
@@ -146,6 +149,7 @@ impl fmt::Debug for Config {
             .field("auth_error_status", &self.auth_error_status)
             .field("throttle_status", &self.throttle_status)
             .field("require_appsecret_proof", &self.require_appsecret_proof)
+            .field("parent_user_ids", &self.parent_user_ids)
             .field("log_json", &self.log_json)
             .finish()
     }
@@ -276,6 +280,7 @@ impl Config {
             auth_error_status: env.status("WA_SANDBOX_AUTH_ERROR_STATUS", 401, &[400, 401, 403])?,
             throttle_status: env.status("WA_SANDBOX_THROTTLE_STATUS", 400, &[400, 429])?,
             require_appsecret_proof: env.bool("WA_SANDBOX_APPSECRET_PROOF", false)?,
+            parent_user_ids: env.bool("WA_SANDBOX_PARENT_USER_IDS", false)?,
             log_json,
         };
         // The remaining cross-field checks (ranges) are the settings' own.
@@ -516,6 +521,7 @@ mod tests {
             ("WA_SANDBOX_APPSECRET_PROOF", "yes"),
             ("WA_SANDBOX_PUBLIC_URL", "http://sandbox:9080/"),
             ("WA_SANDBOX_LOG_FORMAT", "json"),
+            ("WA_SANDBOX_PARENT_USER_IDS", "on"),
         ]))
         .unwrap();
         let rules = &config.rules;
@@ -536,7 +542,7 @@ mod tests {
         assert_eq!(config.webhook_retry_horizon, Duration::from_secs(1));
         assert_eq!((config.webhook_duplicate_rate, config.webhook_reorder_rate), (1.0, 0.1));
         assert_eq!((config.auth_error_status, config.throttle_status), (400, 429));
-        assert!(config.require_appsecret_proof && config.log_json);
+        assert!(config.require_appsecret_proof && config.log_json && config.parent_user_ids);
         assert_eq!(config.public_url.as_deref(), Some("http://sandbox:9080"));
 
         let off = Config::from_lookup(lookup(&[("WA_SANDBOX_THROUGHPUT", "off"), ("WA_SANDBOX_UNDELIVERABLE", "on")]))
@@ -578,6 +584,7 @@ mod tests {
             ("WA_SANDBOX_THROTTLE_STATUS", "401"),
             ("WA_SANDBOX_PUBLIC_URL", "sandbox:9080"),
             ("WA_SANDBOX_LOG_FORMAT", "xml"),
+            ("WA_SANDBOX_PARENT_USER_IDS", "enrolled"),
         ] {
             let err = Config::from_lookup(lookup(&[(name, value)])).unwrap_err();
             assert!(format!("{err:#}").contains(name), "{name}={value:?} gave {err:#}");

@@ -1,4 +1,5 @@
-//! The control API under `/_sandbox/` (no auth): play the WhatsApp user, see
+//! The control API under `/_sandbox/` (no auth): play the WhatsApp user
+//! (their messages, username, number changes, contact shares), see
 //! what the business sent, receive webhooks, switch rules and knobs, inject
 //! faults, move the clock, reset.
 //!
@@ -12,6 +13,7 @@ pub mod inbox;
 pub mod sent;
 pub mod settings;
 pub mod templates;
+pub mod users;
 pub mod verify;
 
 use axum::Json;

@@ -10,6 +10,7 @@
 
 mod clock;
 mod config;
+mod contact_book;
 mod control;
 mod faults;
 pub mod graph;
@@ -27,6 +28,7 @@ mod store;
 mod tasks;
 mod templates;
 mod uploads;
+mod users;
 mod waba;
 pub mod wamid;
 pub mod webhooks;

@@ -15,8 +15,9 @@ use tracing::{Instrument as _, debug_span};
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::stats::Stats;
+use crate::users::Shown;
 use crate::webhooks::ItemChange;
-use crate::webhooks::payload::{Conversation, Origin, Pricing, Status, StatusKind, WebhookError};
+use crate::webhooks::payload::{Contact, Conversation, Origin, Pricing, Status, StatusKind, WebhookError};
 
 /// How long a conversation lasted under conversation-based pricing.
 const CONVERSATION_SECS: i64 = 24 * 60 * 60;
@@ -26,7 +27,7 @@ const CONVERSATION_SECS: i64 = 24 * 60 * 60;
 pub(crate) struct Outgoing {
     pub phone_number_id: String,
     pub wamid: String,
-    pub recipient_id: String,
+    pub recipient: Addressee,
     /// Pricing category: `service`, `utility`, `marketing`, `authentication`.
     pub category: &'static str,
     /// Free of charge (service messages; utility templates inside the window).
@@ -35,6 +36,18 @@ pub(crate) struct Outgoing {
     /// A voice message gets `played` after `read`.
     pub voice: bool,
     pub fate: Fate,
+}
+
+/// Who a message went to, as its statuses show them. Decided when the
+/// business sent it.
+#[derive(Debug, Clone)]
+pub(crate) struct Addressee {
+    /// The user as the statuses show them: the phone when sent to the
+    /// phone, or when the phone is shareable.
+    pub user: Shown,
+    /// Sent with `to` (the phone) rather than `recipient` (a BSUID): its
+    /// `failed` status names the phone only.
+    pub by_phone: bool,
 }
 
 /// Whether the message reaches the user.
@@ -76,7 +89,8 @@ async fn run(state: AppState, message: Outgoing) {
         let priced = kind == StatusKind::Sent || Some(kind) == priced_second;
         let status = status(&state, &message, kind, priced);
         count(&state.stats, kind);
-        let delivered = state.webhooks.send(&message.phone_number_id, ItemChange::Status(status));
+        let contact = contact(&message.recipient, kind);
+        let delivered = state.webhooks.send(&message.phone_number_id, ItemChange::Status { status, contact });
         if !reorder {
             // Whatever the outcome: a dropped status does not stop the next, as on Cloud.
             let _ = delivered.await;
@@ -126,15 +140,32 @@ pub(crate) fn status(state: &AppState, message: &Outgoing, kind: StatusKind, pri
         (Fate::Fail { code, details }, true) => vec![WebhookError::new(*code, details.clone())],
         _ => Vec::new(),
     };
+    let recipient = &message.recipient;
+    // A `failed` status of a message sent to the phone names only the phone.
+    let with_user_id = !(failed && recipient.by_phone);
     Status {
         id: message.wamid.clone(),
         status: kind,
         timestamp: now.to_string(),
-        recipient_id: message.recipient_id.clone(),
+        recipient_id: recipient.user.phone.clone(),
+        recipient_user_id: with_user_id.then(|| recipient.user.user_id.clone()),
+        recipient_parent_user_id: recipient.user.parent_user_id.clone().filter(|_| with_user_id),
         biz_opaque_callback_data: message.biz_opaque_callback_data.clone(),
         conversation,
         pricing: (priced && !failed).then(|| Pricing::for_message(message.category, message.free)),
         errors,
+    }
+}
+
+/// The recipient's card that rides with a status: on every status but
+/// `failed`; the username (of users who adopted one) from `delivered` on.
+pub(crate) fn contact(recipient: &Addressee, kind: StatusKind) -> Option<Contact> {
+    match kind {
+        StatusKind::Failed => None,
+        StatusKind::Sent => Some(Contact::recipient(&recipient.user, false)),
+        StatusKind::Delivered | StatusKind::Read | StatusKind::Played => {
+            Some(Contact::recipient(&recipient.user, true))
+        }
     }
 }
 
@@ -162,12 +193,25 @@ mod tests {
         Outgoing {
             phone_number_id: "1".into(),
             wamid: "wamid.A".into(),
-            recipient_id: "1555".into(),
+            recipient: addressee(true, Some("1555")),
             category: "service",
             free: true,
             biz_opaque_callback_data: None,
             voice,
             fate,
+        }
+    }
+
+    fn addressee(by_phone: bool, phone: Option<&str>) -> Addressee {
+        Addressee {
+            user: Shown {
+                phone: phone.map(str::to_owned),
+                user_id: "US.1".into(),
+                parent_user_id: None,
+                username: Some("sheena.n".into()),
+                name: "Sheena".into(),
+            },
+            by_phone,
         }
     }
 
@@ -202,5 +246,19 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert_eq!(a, conversation_id("wamid.A"));
         assert_ne!(a, conversation_id("wamid.B"));
+    }
+
+    #[test]
+    fn cards_ride_on_every_status_but_failed_with_the_username_from_delivered_on() {
+        let to_bsuid = addressee(false, None);
+        let sent = contact(&to_bsuid, StatusKind::Sent).unwrap();
+        assert_eq!((sent.profile, sent.wa_id, sent.user_id.as_str()), (None, None, "US.1"));
+        for kind in [StatusKind::Delivered, StatusKind::Read, StatusKind::Played] {
+            let card = contact(&to_bsuid, kind).unwrap();
+            assert_eq!(card.profile.unwrap().username.as_deref(), Some("sheena.n"), "{kind:?}");
+        }
+        assert_eq!(contact(&to_bsuid, StatusKind::Failed), None);
+        let to_phone = addressee(true, Some("1555"));
+        assert_eq!(contact(&to_phone, StatusKind::Sent).unwrap().wa_id.as_deref(), Some("1555"));
     }
 }

@@ -51,6 +51,8 @@ HTTP:
   WA_SANDBOX_AUTH_ERROR_STATUS        status of token errors: 400, 401, 403 [401]
   WA_SANDBOX_THROTTLE_STATUS          status of 130429 and 131056: 400, 429 [400]
   WA_SANDBOX_APPSECRET_PROOF          require appsecret_proof on Graph calls [off]
+Users:
+  WA_SANDBOX_PARENT_USER_IDS          the business is enrolled for parent BSUIDs [off]
 Logging:
   WA_SANDBOX_LOG_FORMAT               text | json [text]
   RUST_LOG                            log filter [info]";

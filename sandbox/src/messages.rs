@@ -5,6 +5,12 @@
 //! asynchronous ones, which accept the message and fail it by webhook:
 //! undeliverable recipients (131026), the 24-hour window (131047), and media
 //! that cannot be sent (131053).
+//!
+//! A send names its user by phone in `to`, or by business-scoped user ID in
+//! `recipient` (a parent BSUID too, for enrolled businesses); `to` wins when
+//! both are there. A send to the phone makes the phone shareable with the
+//! number for 30 days (see `crate::users`); statuses then show the user as
+//! the business may see them.
 
 pub mod content;
 pub mod fields;
@@ -22,13 +28,15 @@ use serde_json::{Value, json};
 use tracing::debug;
 
 use crate::graph::{GraphError, codes};
-use crate::lifecycle::{self, Fate, Outgoing};
+use crate::lifecycle::{self, Addressee, Fate, Outgoing};
 use crate::media::{self, kinds::Kind};
 use crate::rules::pattern;
 use crate::state::AppState;
 use crate::stats::Stats;
 use crate::store::SentRecord;
 use crate::templates::check as template_check;
+use crate::users::User;
+use crate::users::ids::{self, IdKind};
 use crate::wamid;
 
 /// Handles every method on the `messages` edge; only POST is supported.
@@ -94,15 +102,7 @@ fn send(state: &AppState, index: usize, phone_number_id: &str, payload: Value) -
             )));
         }
     }
-    let to = match payload.get("to") {
-        None | Some(Value::Null) => return Err(GraphError::missing_parameter("to")),
-        Some(Value::String(to)) => to.as_str(),
-        Some(_) => return Err(GraphError::invalid_parameter("Param to must be a string.")),
-    };
-    let wa_id = recipient::normalise(to)?;
-    if wa_id == state.display_numbers[index] {
-        return Err(GraphError::whatsapp_default(131021));
-    }
+    let target = target(state, index, &payload)?;
     let checked = content::check(&payload)?;
     if let Some(context) = payload.get("context").filter(|c| !c.is_null()) {
         let context = fields::Obj::new(context, "context")?;
@@ -128,10 +128,18 @@ fn send(state: &AppState, index: usize, phone_number_id: &str, payload: Value) -
                 state.templates.find(name, language).ok_or_else(|| template_check::not_found(name, language))?;
             template_check::check_status(&template)?;
             template_check::check_parameters(&template, &payload["template"])?;
+            if template.category == "AUTHENTICATION" && matches!(target, Target::User { .. }) {
+                // One-time passwords go to a phone number only.
+                return Err(GraphError::whatsapp_default(131062));
+            }
             Some(template)
         }
         None => None,
     };
+
+    // The rules count per user, by the phone they have whichever way they
+    // were addressed.
+    let wa_id = target.phone().to_owned();
 
     // The switchable rules. Synchronous ones first: a refused send leaves no trace.
     let settings = state.settings.get();
@@ -158,6 +166,7 @@ fn send(state: &AppState, index: usize, phone_number_id: &str, payload: Value) -
     } else {
         Fate::Deliver
     };
+    let parents = settings.parent_user_ids;
     drop(settings);
 
     let (category, free) = match &template {
@@ -171,13 +180,30 @@ fn send(state: &AppState, index: usize, phone_number_id: &str, payload: Value) -
     let voice = checked.kind == "audio"
         && (checked.voice || checked.media.as_ref().is_some_and(|media| media::is_voice(state, media)));
 
-    let wamid = wamid::business(&wa_id);
-    debug!(%phone_number_id, %wa_id, %wamid, kind = %checked.kind, "message accepted");
+    // The message is accepted: the user exists from now on, and a send to
+    // their phone makes the phone shareable with this number for 30 days.
+    let (user, input, by_phone) = match target {
+        Target::Phone { input, .. } => {
+            let user = state.users.get_or_create(&wa_id);
+            state.users.record_by_phone(&user.phone, index, now);
+            (user, input, true)
+        }
+        Target::User { user, input } => (user, input, false),
+    };
+    let phone_shared = by_phone || user.phone_shared(index, now);
+    // The wamid names the chat; a withheld phone must not leak through it.
+    let wamid = wamid::business(if phone_shared { &user.phone } else { &user.user_id });
+    debug!(%phone_number_id, user_id = %user.user_id, %wamid, kind = %checked.kind, "message accepted");
     Stats::bump(&state.stats.sends_accepted);
 
     let answer = SendAnswer {
         messaging_product: "whatsapp",
-        contacts: [AnswerContact { input: to, wa_id: &wa_id }],
+        contacts: [AnswerContact {
+            input: &input,
+            // A send through `recipient` answers with the BSUID only.
+            wa_id: by_phone.then_some(user.phone.as_str()),
+            user_id: &user.user_id,
+        }],
         messages: [AnswerMessage {
             id: &wamid,
             // Only template sends carry message_status (template pacing).
@@ -189,7 +215,7 @@ fn send(state: &AppState, index: usize, phone_number_id: &str, payload: Value) -
     let outgoing = Outgoing {
         phone_number_id: phone_number_id.to_owned(),
         wamid: wamid.clone(),
-        recipient_id: wa_id.clone(),
+        recipient: Addressee { user: user.shown(phone_shared, parents), by_phone },
         category,
         free,
         biz_opaque_callback_data,
@@ -199,13 +225,75 @@ fn send(state: &AppState, index: usize, phone_number_id: &str, payload: Value) -
     state.store.push_sent(SentRecord {
         phone_number_id: phone_number_id.to_owned(),
         wamid: Some(wamid),
-        to: Some(wa_id),
+        to: by_phone.then(|| user.phone.clone()),
+        recipient: (!by_phone).then_some(input),
+        user_id: Some(user.user_id.clone()),
+        phone: Some(user.phone.clone()),
         kind: Some(checked.kind),
         payload,
         received_at: now,
     });
     lifecycle::start(state, outgoing);
     Ok(response)
+}
+
+/// Whom a send is for: `to` (a phone number) wins; without it, `recipient`
+/// names a user by BSUID, or by parent BSUID when the business is enrolled.
+enum Target {
+    /// `to`, as given and normalised.
+    Phone { input: String, wa_id: String },
+    /// `recipient`, as given, and the user it names.
+    User { input: String, user: User },
+}
+
+impl Target {
+    /// The phone of the user, whichever way they were named.
+    fn phone(&self) -> &str {
+        match self {
+            Target::Phone { wa_id, .. } => wa_id,
+            Target::User { user, .. } => &user.phone,
+        }
+    }
+}
+
+/// Reads `to` and `recipient`. A BSUID in `to`, or a `recipient` that names
+/// nobody, is Graph's invalid parameter (100), answered at once as Cloud does.
+fn target(state: &AppState, index: usize, payload: &Value) -> Result<Target, GraphError> {
+    match (payload.get("to").filter(|to| !to.is_null()), payload.get("recipient").filter(|r| !r.is_null())) {
+        (Some(Value::String(to)), _) => {
+            if ids::parse_id(to.trim()).is_some() {
+                return Err(GraphError::invalid_parameter(format!(
+                    "Invalid parameter: to {to:?} is a business-scoped user ID; send to it with recipient."
+                )));
+            }
+            let wa_id = recipient::normalise(to)?;
+            if wa_id == state.display_numbers[index] {
+                return Err(GraphError::whatsapp_default(131021));
+            }
+            Ok(Target::Phone { input: to.clone(), wa_id })
+        }
+        (Some(_), _) => Err(GraphError::invalid_parameter("Param to must be a string.")),
+        (None, Some(Value::String(id))) => {
+            let found = match ids::parse_id(id) {
+                Some(IdKind::User) => state.users.find_by_id(id),
+                // Parent BSUIDs exist only for enrolled businesses.
+                Some(IdKind::Parent) if state.settings.get().parent_user_ids => state.users.find_by_id(id),
+                Some(IdKind::Parent) | None => {
+                    return Err(GraphError::invalid_parameter(format!(
+                        "Invalid parameter: recipient {id:?} is not a business-scoped user ID."
+                    )));
+                }
+            };
+            let user = found.ok_or_else(|| {
+                GraphError::invalid_parameter(format!(
+                    "Invalid parameter: recipient {id:?} is not a WhatsApp user of this business."
+                ))
+            })?;
+            Ok(Target::User { input: id.clone(), user })
+        }
+        (None, Some(_)) => Err(GraphError::invalid_parameter("Param recipient must be a string.")),
+        (None, None) => Err(GraphError::missing_parameter("to")),
+    }
 }
 
 /// 130429 or 131056, with the configured status.
@@ -226,10 +314,13 @@ struct SendAnswer<'a> {
     messages: [AnswerMessage<'a>; 1],
 }
 
+/// `{"input","wa_id","user_id"}`; no `wa_id` for sends through `recipient`.
 #[derive(Serialize)]
 struct AnswerContact<'a> {
     input: &'a str,
-    wa_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wa_id: Option<&'a str>,
+    user_id: &'a str,
 }
 
 #[derive(Serialize)]
@@ -275,6 +366,9 @@ fn mark_read(state: &AppState, phone_number_id: &str, payload: Value) -> Result<
         phone_number_id: phone_number_id.to_owned(),
         wamid: None,
         to: None,
+        recipient: None,
+        user_id: None,
+        phone: None,
         kind: None,
         payload,
         received_at: state.clock.now_ms(),

@@ -12,7 +12,7 @@ use tracing::{Instrument as _, debug, debug_span};
 
 use crate::graph::{self, GraphError};
 use crate::state::AppState;
-use crate::{control, media, messages, nodes, phone_numbers, templates, uploads, waba};
+use crate::{contact_book, control, media, messages, nodes, phone_numbers, templates, uploads, waba};
 
 pub(crate) fn build(state: AppState) -> Router {
     // Graph API: `/{version}/…` with a Bearer token, then faults. Each edge
@@ -22,6 +22,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/{version}/{node}", any(nodes::node).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_LIMIT)))
         .route("/{version}/{node}/uploads", any(uploads::start))
         .route("/{version}/{node}/messages", any(messages::edge))
+        .route("/{version}/{node}/contact_book", any(contact_book::edge))
         .route("/{version}/{node}/media", any(media::upload).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_LIMIT)))
         .route("/{version}/{node}/whatsapp_business_profile", any(phone_numbers::profile))
         .route("/{version}/{node}/register", any(phone_numbers::register))
@@ -44,6 +45,10 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/_sandbox/health", get(control::health))
         .route(&format!("{}/{{name}}", phone_numbers::picture::PATH), get(phone_numbers::picture::serve))
         .route("/_sandbox/inbound", post(control::inbound::post))
+        .route("/_sandbox/users", post(control::users::upsert))
+        .route("/_sandbox/users/{id}", get(control::users::get))
+        .route("/_sandbox/users/{id}/change_number", post(control::users::change_number))
+        .route("/_sandbox/users/{id}/share_contact", post(control::users::share_contact))
         .route("/_sandbox/sent", get(control::sent::list).delete(control::sent::clear))
         .route("/_sandbox/inbox", get(control::inbox::list).post(control::inbox::receive).delete(control::inbox::clear))
         .route("/_sandbox/inbox/{*rest}", post(control::inbox::receive))

@@ -22,6 +22,11 @@ pub struct Settings {
     pub lifecycle: Lifecycle,
     pub webhooks: WebhookKnobs,
     pub http: HttpKnobs,
+    /// The business is enrolled for parent BSUIDs: webhooks carry
+    /// `parent_user_id`, `from_parent_user_id`, `recipient_parent_user_id`
+    /// and `previous_parent_user_id`, and sends take a parent BSUID in
+    /// `recipient`. Off by default, as for most businesses.
+    pub parent_user_ids: bool,
 }
 
 /// The rules of spec section 7 that reject traffic. Validation (field
@@ -168,6 +173,7 @@ impl Settings {
                 reorder_rate: config.webhook_reorder_rate,
             },
             http: HttpKnobs { auth_error_status: config.auth_error_status, throttle_status: config.throttle_status },
+            parent_user_ids: config.parent_user_ids,
         }
     }
 
@@ -353,6 +359,7 @@ mod tests {
         assert!(settings.rules.throughput.enabled);
         assert_eq!(settings.rules.throughput.mps_of("100000000000001"), 80.0);
         assert!(!settings.with_conversation());
+        assert!(!settings.parent_user_ids);
         settings.validate(&Config::default().phone_number_ids).unwrap();
     }
 

@@ -17,6 +17,7 @@ use crate::store::Store;
 use crate::tasks::Tasks;
 use crate::templates::store::Templates;
 use crate::uploads::store::Uploads;
+use crate::users::Users;
 use crate::webhooks::Webhooks;
 use crate::webhooks::payload::display_phone_number;
 
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     pub templates: Templates,
     pub accounts: Accounts,
     pub limits: Limits,
+    /// The simulated WhatsApp users, their ids and what each number may see.
+    pub users: Users,
     pub faults: Faults,
     pub webhooks: Webhooks,
     pub tasks: Tasks,
@@ -76,6 +79,7 @@ impl AppState {
             templates: Templates::preloaded(),
             accounts: Accounts::new(numbers),
             limits: Limits::new(numbers),
+            users: Users::new(&config.waba_id),
             faults: Faults::default(),
             webhooks,
             tasks,
@@ -115,7 +119,7 @@ impl AppState {
     }
 
     /// Back to the state at start: records, media, uploads, templates, accounts,
-    /// counters, faults, settings and the clock. Pending status webhooks of
+    /// users, counters, faults, settings and the clock. Pending status webhooks of
     /// earlier messages are abandoned.
     pub(crate) fn reset(&self) {
         self.epoch.fetch_add(1, Ordering::Relaxed);
@@ -127,6 +131,7 @@ impl AppState {
         self.templates.reset();
         self.accounts.reset();
         self.limits.reset();
+        self.users.reset();
         self.faults.clear();
         self.stats.reset();
         self.webhooks.set_subscribed(true);

@@ -19,8 +19,16 @@ pub(crate) struct SentRecord {
     /// indicator calls, which create no message (their target is in
     /// `payload.message_id`).
     pub wamid: Option<String>,
-    /// The recipient's wa_id (`to` normalised); `null` for mark-as-read.
+    /// `to` normalised to a wa_id; `null` for sends through `recipient`
+    /// and for mark-as-read.
     pub to: Option<String>,
+    /// The BSUID (or parent BSUID) in `recipient`, when the send used it
+    /// (`to` was absent).
+    pub recipient: Option<String>,
+    /// The BSUID of the user the message reached; `null` for mark-as-read.
+    pub user_id: Option<String>,
+    /// The phone of the user the message reached; `null` for mark-as-read.
+    pub phone: Option<String>,
     /// The message type; `null` for mark-as-read.
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -124,14 +132,15 @@ impl Store {
         self.lock().inbound.get(wamid).cloned()
     }
 
-    /// The newest message the business sent `wa_id` from `phone_number_id`
-    /// (the natural target of a reply the user sends).
+    /// The newest message the business sent the user with phone `wa_id`
+    /// from `phone_number_id`, to their phone or their BSUID (the natural
+    /// target of a reply the user sends).
     pub(crate) fn last_sent_to(&self, phone_number_id: &str, wa_id: &str) -> Option<String> {
         self.lock()
             .sent
             .iter()
             .rev()
-            .find(|r| r.phone_number_id == phone_number_id && r.to.as_deref() == Some(wa_id) && r.wamid.is_some())
+            .find(|r| r.phone_number_id == phone_number_id && r.phone.as_deref() == Some(wa_id) && r.wamid.is_some())
             .and_then(|r| r.wamid.clone())
     }
 

@@ -68,10 +68,16 @@ pub(crate) struct Item {
 /// What an item adds to a POST.
 #[derive(Debug)]
 pub(crate) enum ItemChange {
-    /// A status of an outgoing message (statuses of one number share a change).
-    Status(Status),
+    /// A status of an outgoing message (statuses of one number share a
+    /// change), with its recipient's card for the change's `contacts`
+    /// (`None` on `failed`).
+    Status { status: Status, contact: Option<Contact> },
     /// An inbound message with its sender (one change each).
     Message { contacts: Vec<Contact>, message: Message },
+    /// The June 2026 report of a new BSUID: the system message in one
+    /// `messages` change and a `user_id_update` change right after it, in
+    /// the same entry.
+    UserIdChange { message: Message, update: payload::UserIdUpdate },
     /// `value.errors` of a `messages` change.
     Errors(Vec<WebhookError>),
     /// A template's status changed.

@@ -9,8 +9,10 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::{ControlError, json_body};
-use crate::lifecycle::{self, Fate, Outgoing};
+use crate::lifecycle::{self, Addressee, Fate, Outgoing};
 use crate::state::AppState;
+use crate::store::SentRecord;
+use crate::users::{DEFAULT_NAME, Shown};
 use crate::webhooks::ItemChange;
 use crate::webhooks::payload::{StatusKind, WebhookError};
 
@@ -58,7 +60,7 @@ pub(crate) async fn status(State(state): State<AppState>, body: Bytes) -> Result
     let message = Outgoing {
         phone_number_id: record.phone_number_id.clone(),
         wamid: id.to_owned(),
-        recipient_id: record.to.clone().unwrap_or_default(),
+        recipient: addressee(&state, &record),
         category: if record.kind.as_deref() == Some("template") { "utility" } else { "service" },
         free: record.kind.as_deref() != Some("template"),
         biz_opaque_callback_data: record
@@ -72,8 +74,34 @@ pub(crate) async fn status(State(state): State<AppState>, body: Bytes) -> Result
     let priced = matches!(kind, StatusKind::Sent | StatusKind::Delivered);
     let status = lifecycle::status(&state, &message, kind, priced);
     let shown = json!(status);
-    drop(state.webhooks.send(&record.phone_number_id, ItemChange::Status(status)));
+    let contact = lifecycle::contact(&message.recipient, kind);
+    drop(state.webhooks.send(&record.phone_number_id, ItemChange::Status { status, contact }));
     Ok(Json(shown))
+}
+
+/// The user `record` went to, as a status shows them now: the phone when
+/// the message went to the phone or the phone is shareable. A user who has
+/// since changed number is shown as the record knew them.
+fn addressee(state: &AppState, record: &SentRecord) -> Addressee {
+    let by_phone = record.recipient.is_none();
+    let index = state.number_index(&record.phone_number_id).unwrap_or(0);
+    let parents = state.settings.get().parent_user_ids;
+    match record.user_id.as_deref().and_then(|id| state.users.find_by_id(id)) {
+        Some(user) => {
+            let shared = by_phone || user.phone_shared(index, state.clock.now_ms());
+            Addressee { user: user.shown(shared, parents), by_phone }
+        }
+        None => Addressee {
+            user: Shown {
+                phone: record.phone.clone().filter(|_| by_phone),
+                user_id: record.user_id.clone().unwrap_or_default(),
+                parent_user_id: None,
+                username: None,
+                name: DEFAULT_NAME.to_owned(),
+            },
+            by_phone,
+        },
+    }
 }
 
 /// Body, one of:

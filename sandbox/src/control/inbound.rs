@@ -1,7 +1,7 @@
 //! `POST /_sandbox/inbound`: a simulated WhatsApp user sends the business a
 //! message, which reaches the business as a signed `messages` webhook.
 //!
-//! Body: `{"from":"<wa_id>","phone_number_id"?,"name"?,"type":"<type>","<type>":{…},
+//! Body: `{"from":"<wa_id or BSUID>","phone_number_id"?,"name"?,"type":"<type>","<type>":{…},
 //! "context"?,"referral"?,"errors"?}` for every inbound type of spec 5.5:
 //! `text`, `image`, `video`, `audio`, `document`, `sticker` (bytes as base64
 //! in `data`, or a generated sample file), `location`, `contacts`,
@@ -12,6 +12,14 @@
 //!
 //! The message opens (or refreshes) the user's 24-hour window with the
 //! number, and the business can mark it read or react to it.
+//!
+//! `from` is a phone (a user seen for the first time is created without a
+//! username) or the BSUID of a known user. The webhook shows the user as the
+//! number may see them (`crate::users`): no `from` and no `wa_id` while the
+//! phone of a user with a username is withheld.
+//!
+//! [`deliver`] is shared with the other messages users send
+//! (`crate::control::users`).
 
 use axum::Json;
 use axum::extract::State;
@@ -31,11 +39,10 @@ use crate::media::{self, URL_TTL_SECS, kinds, samples};
 use crate::state::AppState;
 use crate::stats::Stats;
 use crate::store::InboundRecord;
+use crate::users::ids;
 use crate::wamid;
 use crate::webhooks::ItemChange;
-use crate::webhooks::payload::{Contact, Message, Profile, WebhookError};
-
-const DEFAULT_NAME: &str = "Sandbox User";
+use crate::webhooks::payload::{Contact, Message, WebhookError};
 
 /// Inbound types this endpoint can play.
 pub const TYPES: &[&str] = &[
@@ -78,9 +85,13 @@ pub(crate) async fn post(
     let request = request.as_object().ok_or_else(|| bad("the body must be a JSON object"))?;
 
     let from = request.get("from").and_then(Value::as_str).unwrap_or("");
-    if from.is_empty() || !from.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("from must be the user's wa_id: digits only, no '+'"));
-    }
+    let user = if !from.is_empty() && from.bytes().all(|b| b.is_ascii_digit()) {
+        state.users.get_or_create(from)
+    } else if ids::parse_id(from).is_some() {
+        state.users.find_by_id(from).ok_or_else(|| bad(format!("from {from:?} is not the BSUID of a known user")))?
+    } else {
+        return Err(bad("from must be the user's wa_id (digits only, no '+') or the BSUID of a known user"));
+    };
     let phone_number_id = match request.get("phone_number_id").and_then(Value::as_str) {
         Some(id) if state.hosts(id) => id.to_owned(),
         Some(id) => {
@@ -92,12 +103,15 @@ pub(crate) async fn post(
         None => state.config.phone_number_ids[0].clone(),
     };
     let index = state.number_index(&phone_number_id).unwrap_or(0);
-    let name = request
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|name| !name.trim().is_empty())
-        .unwrap_or(DEFAULT_NAME)
-        .to_owned();
+    let given_name = request.get("name").and_then(Value::as_str).filter(|name| !name.trim().is_empty());
+    let name = given_name.map_or_else(|| user.name.clone(), str::to_owned);
+    let now = state.clock.now_ms();
+    // Decided before this message counts: a message from a user whose phone
+    // is withheld does not reveal it.
+    let phone_shared = user.phone_shared(index, now);
+    let mut shown = user.shown(phone_shared, state.settings.get().parent_user_ids);
+    shown.name = name.clone();
+    let phone = user.phone.as_str();
     let kind = request.get("type").and_then(Value::as_str).unwrap_or("text").to_owned();
     if !TYPES.contains(&kind.as_str()) {
         return Err(bad(format!("inbound type {kind:?} is not one of {}", TYPES.join(", "))));
@@ -117,7 +131,7 @@ pub(crate) async fn post(
         "button" => button(object)?,
         "reaction" => reaction(object)?,
         "order" => order(object)?,
-        "system" => system(&state, object, from, &name)?,
+        "system" => system(&state, object, shown.phone.as_deref(), &name)?,
         "unsupported" => unsupported(object)?,
         _ => unreachable!("TYPES is checked above"),
     };
@@ -130,47 +144,58 @@ pub(crate) async fn post(
     if let Some(errors) = request.get("errors").filter(|e| !e.is_null()) {
         built.content.insert("errors".into(), json!(webhook_errors(errors)?));
     }
-    let context = context(&state, request.get("context"), index, &phone_number_id, from, built.replies)?;
+    let context = context(&state, request.get("context"), index, &phone_number_id, phone, built.replies)?;
 
-    let id = wamid::user(from);
-    let timestamp = state.clock.timestamp();
-    let contacts = if built.with_contact {
-        vec![Contact { profile: Profile { name }, wa_id: from.to_owned() }]
-    } else {
-        Vec::new()
-    };
+    let id = wamid::user(shown.phone.as_deref().unwrap_or(&shown.user_id));
+    let contacts = if built.with_contact { vec![Contact::sender(&shown)] } else { Vec::new() };
     let message = Message {
         context,
-        from: from.to_owned(),
+        from: shown.phone.clone(),
+        from_user_id: shown.user_id.clone(),
+        from_parent_user_id: shown.parent_user_id.clone(),
         id: id.clone(),
-        timestamp,
+        timestamp: state.clock.timestamp(),
         kind: kind.clone(),
         content: built.content,
     };
-
-    state.store.push_inbound(InboundRecord {
-        phone_number_id: phone_number_id.clone(),
-        wamid: id.clone(),
-        kind: kind.clone(),
-    });
-    if kind != "system" {
-        // Any message from the user opens or refreshes the customer service window.
-        state.limits.user_wrote(index, from, state.clock.now_ms());
+    if phone_shared {
+        state.users.record_by_phone(phone, index, now);
     }
-    Stats::bump(&state.stats.inbound);
-    info!(%phone_number_id, %from, wamid = %id, %kind, "inbound message");
-
-    if state.webhooks.enabled() {
-        drop(state.webhooks.send(&phone_number_id, ItemChange::Message { contacts, message }));
-    } else {
-        debug!("no webhook URL configured: the inbound message goes nowhere");
+    if let Some(name) = given_name {
+        // The name the user writes with is their profile name from now on.
+        state.users.set_name(phone, name);
     }
+    deliver(&state, &phone_number_id, phone, ItemChange::Message { contacts, message }, &id, &kind);
 
     let mut answer = json!({ "id": id });
     if let Some(media) = built.media {
         answer["media"] = media;
     }
     Ok(Json(answer))
+}
+
+/// Sends a message the user wrote (a `messages` webhook carrying `change`)
+/// and keeps what the rest of the sandbox needs: the record for
+/// mark-as-read and reactions, the user's 24-hour window with the number
+/// (opened by anything but a system message), the counter.
+pub(crate) fn deliver(state: &AppState, phone_number_id: &str, phone: &str, change: ItemChange, id: &str, kind: &str) {
+    state.store.push_inbound(InboundRecord {
+        phone_number_id: phone_number_id.to_owned(),
+        wamid: id.to_owned(),
+        kind: kind.to_owned(),
+    });
+    if kind != "system" {
+        let index = state.number_index(phone_number_id).unwrap_or(0);
+        state.limits.user_wrote(index, phone, state.clock.now_ms());
+    }
+    Stats::bump(&state.stats.inbound);
+    info!(%phone_number_id, %phone, wamid = %id, %kind, "inbound message");
+
+    if state.webhooks.enabled() {
+        drop(state.webhooks.send(phone_number_id, change));
+    } else {
+        debug!("no webhook URL configured: the inbound message goes nowhere");
+    }
 }
 
 fn object_of<'a>(kind: &str, object: Option<&'a Value>) -> Result<&'a Map<String, Value>, ControlError> {
@@ -409,11 +434,17 @@ fn order(object: Option<&Value>) -> Result<Built, ControlError> {
     Ok(single("order", json!({ "catalog_id": catalog_id, "text": text, "product_items": products })))
 }
 
-fn system(state: &AppState, object: Option<&Value>, from: &str, name: &str) -> Result<Built, ControlError> {
+/// `from` is the user's phone, `None` when the business may not see it.
+fn system(state: &AppState, object: Option<&Value>, from: Option<&str>, name: &str) -> Result<Built, ControlError> {
     let system = object_of("system", object)?;
     let kind = required_str(system, "system", "type")?;
     match kind {
         "user_changed_number" => {
+            // This older shape names the phone; a number change of a user
+            // whose phone is withheld has its own endpoint and shapes.
+            let from = from.ok_or_else(|| {
+                bad("this user's phone is withheld from the business: use POST /_sandbox/users/{id}/change_number")
+            })?;
             let new = system
                 .get("new_wa_id")
                 .or_else(|| system.get("wa_id"))

@@ -108,6 +108,12 @@ const TABLE: &[Code] = &[
     ),
     row(131057, "Account in maintenance mode", 500, "Business Account is in maintenance mode."),
     row(
+        131062,
+        "Business-scoped User ID (BSUID) recipients are not supported for this message.",
+        400,
+        "This message cannot be sent to a business-scoped user ID: send it to the user's phone number with to.",
+    ),
+    row(
         132000,
         "Number of parameters does not match the expected number of params",
         400,

@@ -1,5 +1,6 @@
 //! Interactive messages: reply buttons, lists, CTA URLs, flows, location
-//! requests and the commerce types, with Cloud's limits (spec 2.2).
+//! and contact-info requests and the commerce types, with Cloud's limits
+//! (spec 2.2).
 
 use std::collections::HashSet;
 
@@ -19,6 +20,7 @@ const TYPES: &[&str] = &[
     "product_list",
     "catalog_message",
     "voice_call",
+    "request_contact_info",
 ];
 
 pub const BODY_MAX: usize = 1024;
@@ -75,6 +77,9 @@ pub fn check(value: &Value) -> Result<(), GraphError> {
         }
         "product_list" => check_product_list(action),
         "catalog_message" => check_name(action, "catalog_message"),
+        // Asks a user known by BSUID for their phone number; the answer is a
+        // `contacts` message with `origin: contact_request`.
+        "request_contact_info" => check_name(action, "request_contact_info"),
         "voice_call" => {
             check_name(action, "voice_call")?;
             if let Some(parameters) = action.object("parameters")? {
@@ -357,6 +362,18 @@ mod tests {
         assert!(
             check(&json!({"type": "product", "action": {"catalog_id": "1", "product_retailer_id": "sku"}})).is_ok()
         );
+        let ask = json!({"type": "request_contact_info", "body": {"text": "May we have your number?"},
+            "action": {"name": "request_contact_info"}});
+        assert!(check(&ask).is_ok());
+        let mut no_body = ask.clone();
+        no_body.as_object_mut().unwrap().remove("body");
+        assert_eq!(code(no_body), 131008);
+        let mut wrong_name = ask.clone();
+        wrong_name["action"]["name"] = json!("send_location");
+        assert_eq!(code(wrong_name), 131009);
+        let mut no_action = ask.clone();
+        no_action.as_object_mut().unwrap().remove("action");
+        assert_eq!(code(no_action), 131008);
         let product_list = |items: usize| {
             json!({"type": "product_list", "header": {"type": "text", "text": "Shop"},
             "body": {"text": "Pick"}, "action": {"catalog_id": "1", "sections": [{"title": "All",

@@ -14,7 +14,7 @@ use rand::Rng as _;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::error;
 
-use super::payload::{Change, ChangeValue, Entry, Notification, Value};
+use super::payload::{Change, ChangeValue, Contact, Entry, Notification, Value};
 use super::{Item, ItemChange, Outcome, Webhooks};
 use crate::clock::Clock;
 use crate::stats::Stats;
@@ -108,23 +108,33 @@ pub(crate) fn build(waba_id: &str, items: Vec<Item>, time: i64) -> (Notification
     for item in items {
         waiters.extend(item.done);
         match item.change {
-            ItemChange::Status(status) => {
-                if let Some(&at) = statuses_of.get(&item.phone_number_id)
-                    && let ChangeValue::Messages(value) = &mut messages[at].value
-                {
+            ItemChange::Status { status, contact } => {
+                let at = match statuses_of.get(&item.phone_number_id) {
+                    Some(&at) => at,
+                    None => {
+                        statuses_of.insert(item.phone_number_id.clone(), messages.len());
+                        messages.push(messages_change(Value::new(&item.phone_number_id)));
+                        messages.len() - 1
+                    }
+                };
+                if let ChangeValue::Messages(value) = &mut messages[at].value {
                     value.statuses.push(status);
-                    continue;
+                    if let Some(contact) = contact {
+                        add_contact(&mut value.contacts, contact);
+                    }
                 }
-                let mut value = Value::new(&item.phone_number_id);
-                value.statuses.push(status);
-                statuses_of.insert(item.phone_number_id, messages.len());
-                messages.push(messages_change(value));
             }
             ItemChange::Message { contacts, message } => {
                 let mut value = Value::new(&item.phone_number_id);
                 value.contacts = contacts;
                 value.messages.push(message);
                 messages.push(messages_change(value));
+            }
+            ItemChange::UserIdChange { message, update } => {
+                let mut value = Value::new(&item.phone_number_id);
+                value.messages.push(message);
+                messages.push(messages_change(value));
+                messages.push(Change { value: ChangeValue::UserIdUpdate(update), field: "user_id_update".into() });
             }
             ItemChange::Errors(errors) => {
                 let mut value = Value::new(&item.phone_number_id);
@@ -152,6 +162,15 @@ pub(crate) fn build(waba_id: &str, items: Vec<Item>, time: i64) -> (Notification
     (Notification { object: "whatsapp_business_account", entry }, waiters)
 }
 
+/// One card per user in a change's `contacts`: a recipient with several
+/// statuses in the batch gets one card showing everything they show.
+fn add_contact(contacts: &mut Vec<Contact>, contact: Contact) {
+    match contacts.iter_mut().find(|known| known.user_id == contact.user_id) {
+        Some(known) => known.merge(contact),
+        None => contacts.push(contact),
+    }
+}
+
 fn messages_change(value: Value) -> Change {
     Change { value: ChangeValue::Messages(value), field: "messages".into() }
 }
@@ -161,19 +180,48 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::webhooks::payload::{Contact, Message, Profile, Status, StatusKind, WebhookError};
+    use crate::webhooks::payload::{
+        Contact, Message, Profile, Status, StatusKind, UserIdPair, UserIdUpdate, WebhookError,
+    };
 
     fn status(id: &str, kind: StatusKind) -> ItemChange {
-        ItemChange::Status(Status {
+        ItemChange::Status {
+            status: Status {
+                id: id.into(),
+                status: kind,
+                timestamp: "1".into(),
+                recipient_id: Some("1555".into()),
+                recipient_user_id: Some("US.1".into()),
+                recipient_parent_user_id: None,
+                biz_opaque_callback_data: None,
+                conversation: None,
+                pricing: None,
+                errors: Vec::new(),
+            },
+            contact: Some(card("US.1", None)),
+        }
+    }
+
+    fn card(user_id: &str, username: Option<&str>) -> Contact {
+        Contact {
+            profile: username.map(|u| Profile { name: None, username: Some(u.into()) }),
+            wa_id: None,
+            user_id: user_id.into(),
+            parent_user_id: None,
+        }
+    }
+
+    fn message(id: &str, from_user_id: &str) -> Message {
+        Message {
+            context: None,
+            from: None,
+            from_user_id: from_user_id.into(),
+            from_parent_user_id: None,
             id: id.into(),
-            status: kind,
             timestamp: "1".into(),
-            recipient_id: "1555".into(),
-            biz_opaque_callback_data: None,
-            conversation: None,
-            pricing: None,
-            errors: Vec::new(),
-        })
+            kind: "system".into(),
+            content: json!({"system": {"type": "user_changed_user_id"}}).as_object().unwrap().clone(),
+        }
     }
 
     fn item(pnid: &str, change: ItemChange) -> Item {
@@ -189,10 +237,17 @@ mod tests {
             item(
                 "1",
                 ItemChange::Message {
-                    contacts: vec![Contact { profile: Profile { name: "U".into() }, wa_id: "1555".into() }],
+                    contacts: vec![Contact {
+                        profile: Some(Profile { name: Some("U".into()), username: None }),
+                        wa_id: Some("1555".into()),
+                        user_id: "US.1".into(),
+                        parent_user_id: None,
+                    }],
                     message: Message {
                         context: None,
-                        from: "1555".into(),
+                        from: Some("1555".into()),
+                        from_user_id: "US.1".into(),
+                        from_parent_user_id: None,
                         id: "wamid.U".into(),
                         timestamp: "1".into(),
                         kind: "text".into(),
@@ -227,5 +282,57 @@ mod tests {
         assert_eq!(changes[3]["value"]["errors"][0]["code"], 131000);
         assert_eq!(entries[1]["time"], 1700);
         assert_eq!(entries[1]["changes"][0]["field"], "message_template_status_update");
+    }
+
+    #[test]
+    fn statuses_bring_one_card_per_recipient() {
+        let mut delivered = status("a", StatusKind::Delivered);
+        if let ItemChange::Status { contact, .. } = &mut delivered {
+            *contact = Some(card("US.1", Some("sheena.n")));
+        }
+        let mut failed = status("c", StatusKind::Failed);
+        if let ItemChange::Status { contact, .. } = &mut failed {
+            *contact = None;
+        }
+        let mut other = status("b", StatusKind::Sent);
+        if let ItemChange::Status { contact, .. } = &mut other {
+            *contact = Some(card("US.2", None));
+        }
+        let items =
+            vec![item("1", status("a", StatusKind::Sent)), item("1", delivered), item("1", other), item("1", failed)];
+        let (notification, _) = build("9", items, 1);
+        let body = serde_json::to_value(&notification).unwrap();
+        let value = &body["entry"][0]["changes"][0]["value"];
+        assert_eq!(value["statuses"].as_array().unwrap().len(), 4);
+        assert_eq!(
+            value["contacts"],
+            json!([{"profile": {"username": "sheena.n"}, "user_id": "US.1"}, {"user_id": "US.2"}]),
+            "the sent and delivered of US.1 share one card, with what delivered adds"
+        );
+    }
+
+    #[test]
+    fn a_user_id_update_follows_its_system_message_in_the_same_entry() {
+        let update = UserIdUpdate {
+            messaging_product: "whatsapp",
+            metadata: crate::webhooks::payload::Metadata::new("1"),
+            user_id: UserIdPair { previous: "US.1".into(), current: "US.2".into() },
+            wa_id: None,
+        };
+        let items = vec![item("1", ItemChange::UserIdChange { message: message("wamid.S", "US.2"), update })];
+        let (notification, _) = build("9", items, 1);
+        let body = serde_json::to_value(&notification).unwrap();
+        assert_eq!(body["entry"].as_array().unwrap().len(), 1);
+        let changes = body["entry"][0]["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0]["field"], "messages");
+        assert_eq!(changes[0]["value"]["messages"][0]["from_user_id"], "US.2");
+        assert!(changes[0]["value"].get("contacts").is_none());
+        assert_eq!(changes[1]["field"], "user_id_update");
+        assert_eq!(
+            changes[1]["value"],
+            json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550000001", "phone_number_id": "1"},
+                   "user_id": {"previous": "US.1", "current": "US.2"}})
+        );
     }
 }

@@ -6,6 +6,8 @@
 
 use serde::Serialize;
 
+use crate::users::Shown;
+
 /// `{"object":"whatsapp_business_account","entry":[…]}`: one webhook POST body.
 #[derive(Debug, Clone, Serialize)]
 pub struct Notification {
@@ -38,6 +40,7 @@ pub struct Change {
 pub enum ChangeValue {
     Messages(Value),
     TemplateStatus(TemplateStatusUpdate),
+    UserIdUpdate(UserIdUpdate),
     Other(serde_json::Value),
 }
 
@@ -77,16 +80,48 @@ pub struct Metadata {
     pub phone_number_id: String,
 }
 
-/// `contacts[]`: the user who wrote.
+/// The older (June 2026) report of a user's new BSUID: a change of the
+/// `user_id_update` field beside the system message, in the same notification.
 #[derive(Debug, Clone, Serialize)]
-pub struct Contact {
-    pub profile: Profile,
-    pub wa_id: String,
+pub struct UserIdUpdate {
+    pub messaging_product: &'static str,
+    pub metadata: Metadata,
+    pub user_id: UserIdPair,
+    /// The user's new phone, only when the business may see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
 }
 
+/// `user_id: {previous, current}` of a [`UserIdUpdate`].
 #[derive(Debug, Clone, Serialize)]
+pub struct UserIdPair {
+    pub previous: String,
+    pub current: String,
+}
+
+/// `contacts[]`: the user who wrote, or the recipient of a status. Fields
+/// the business may not see are left out, never empty: `wa_id` when the
+/// phone is withheld, `parent_user_id` unless parent BSUIDs are on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contact {
+    /// Absent on statuses of users without a username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wa_id: Option<String>,
+    pub user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_user_id: Option<String>,
+}
+
+/// `contacts[].profile`: the name on messages, the username of users who
+/// adopted one (statuses carry only the username).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Profile {
-    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// An inbound `messages[]` item.
@@ -95,7 +130,14 @@ pub struct Message {
     /// `{from, id}` of the message replied to, or `{forwarded: true}`, …
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<serde_json::Value>,
-    pub from: String,
+    /// The sender's phone; absent when the business may not see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The sender's BSUID, always there.
+    pub from_user_id: String,
+    /// Only while parent BSUIDs are on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_parent_user_id: Option<String>,
     pub id: String,
     /// Unix seconds, as a string like Meta sends it.
     pub timestamp: String,
@@ -127,7 +169,17 @@ pub struct Status {
     pub status: StatusKind,
     /// Unix seconds, as a string.
     pub timestamp: String,
-    pub recipient_id: String,
+    /// The recipient's phone: always for messages sent to the phone (`to`),
+    /// for those sent to a BSUID only when the phone is shareable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_id: Option<String>,
+    /// The recipient's BSUID; absent only on `failed` statuses of messages
+    /// sent to the phone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_user_id: Option<String>,
+    /// Beside `recipient_user_id`, while parent BSUIDs are on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_parent_user_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub biz_opaque_callback_data: Option<String>,
     /// Only in webhook payload versions up to v23.0.
@@ -206,14 +258,73 @@ impl Value {
     pub fn new(phone_number_id: &str) -> Self {
         Value {
             messaging_product: "whatsapp",
-            metadata: Metadata {
-                display_phone_number: display_phone_number(phone_number_id),
-                phone_number_id: phone_number_id.to_owned(),
-            },
+            metadata: Metadata::new(phone_number_id),
             contacts: Vec::new(),
             messages: Vec::new(),
             statuses: Vec::new(),
             errors: Vec::new(),
+        }
+    }
+}
+
+// === impl Metadata ===
+
+impl Metadata {
+    pub fn new(phone_number_id: &str) -> Self {
+        Metadata {
+            display_phone_number: display_phone_number(phone_number_id),
+            phone_number_id: phone_number_id.to_owned(),
+        }
+    }
+}
+
+// === impl Contact ===
+
+impl Contact {
+    /// The card of a message's sender: the profile name, and the username
+    /// of users who adopted one.
+    pub(crate) fn sender(user: &Shown) -> Self {
+        Contact {
+            profile: Some(Profile { name: Some(user.name.clone()), username: user.username.clone() }),
+            wa_id: user.phone.clone(),
+            user_id: user.user_id.clone(),
+            parent_user_id: user.parent_user_id.clone(),
+        }
+    }
+
+    /// The card of a status's recipient: no name; the username (of users
+    /// who adopted one) only when `with_username`, as Cloud shows it on
+    /// `delivered` and `read` but not on `sent`.
+    pub(crate) fn recipient(user: &Shown, with_username: bool) -> Self {
+        let username = user.username.clone().filter(|_| with_username);
+        Contact {
+            profile: username.map(|username| Profile { name: None, username: Some(username) }),
+            wa_id: user.phone.clone(),
+            user_id: user.user_id.clone(),
+            parent_user_id: user.parent_user_id.clone(),
+        }
+    }
+
+    /// Adds what `other`, a card of the same user, shows and this one does
+    /// not (a batch may carry a `sent` and a `delivered` of one recipient).
+    pub fn merge(&mut self, other: Contact) {
+        if self.wa_id.is_none() {
+            self.wa_id = other.wa_id;
+        }
+        if self.parent_user_id.is_none() {
+            self.parent_user_id = other.parent_user_id;
+        }
+        match (&mut self.profile, other.profile) {
+            (None, theirs) => self.profile = theirs,
+            (Some(mine), Some(theirs)) => {
+                if mine.name.is_none() {
+                    mine.name = theirs.name;
+                }
+                if mine.username.is_none() {
+                    mine.username = theirs.username;
+                }
+            }
+            (Some(_), None) => {}
         }
     }
 }
@@ -279,7 +390,9 @@ mod tests {
             id: "wamid.X".into(),
             status: StatusKind::Delivered,
             timestamp: "1700000000".into(),
-            recipient_id: "491701234567".into(),
+            recipient_id: Some("491701234567".into()),
+            recipient_user_id: None,
+            recipient_parent_user_id: None,
             biz_opaque_callback_data: None,
             conversation: None,
             pricing: Some(Pricing::for_message("service", false)),

@@ -25,6 +25,11 @@ async fn sent_lists_accepted_calls_in_order() {
     assert_eq!(data[0]["payload"]["text"]["body"], "one");
     assert_eq!(data[0]["to"], USER);
     assert_eq!(data[0]["type"], "text");
+    // The user it reached: a send to a phone has no `recipient`.
+    assert_eq!(data[0]["recipient"], Value::Null);
+    assert_eq!(data[0]["phone"], USER);
+    assert_eq!(data[0]["user_id"], sandbox.user_id(USER).await.as_str());
+    assert_eq!((data[2]["user_id"].clone(), data[2]["phone"].clone()), (Value::Null, Value::Null));
     assert_eq!(data[1]["wamid"], second.as_str());
     assert_eq!(data[2]["wamid"], Value::Null);
     assert_eq!(data[2]["payload"], read);

@@ -22,7 +22,8 @@ async fn send_text_answers_with_a_wamid_for_the_normalised_number() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["messaging_product"], "whatsapp");
-    assert_eq!(body["contacts"], json!([{"input": "+1 (650) 555-1234", "wa_id": "16505551234"}]));
+    let user_id = sandbox.user_id(USER).await;
+    assert_eq!(body["contacts"], json!([{"input": "+1 (650) 555-1234", "wa_id": "16505551234", "user_id": user_id}]));
     let messages = body["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].as_object().unwrap().len(), 1, "only id for non-templates");
@@ -57,7 +58,8 @@ async fn to_is_normalised_like_cloud() {
     ] {
         let (status, body) = sandbox.send(json!({"to": input, "text": {"body": "x"}})).await;
         assert_eq!(status, StatusCode::OK, "{input}: {body}");
-        assert_eq!(body["contacts"][0], json!({"input": input, "wa_id": wa_id}));
+        let user_id = sandbox.user_id(wa_id).await;
+        assert_eq!(body["contacts"][0], json!({"input": input, "wa_id": wa_id, "user_id": user_id}));
     }
     // The business cannot write to itself.
     let (status, body) = sandbox.send(json!({"to": "+1 555 000 0001", "text": {"body": "x"}})).await;

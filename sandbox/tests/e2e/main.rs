@@ -10,4 +10,5 @@ mod send;
 mod shapes;
 mod support;
 mod uploads;
+mod users;
 mod webhooks;

@@ -9,12 +9,26 @@ use crate::support::{
     Received, Receiver, TestSandbox, USER, assert_same_shape, assert_signed, config, eventually, fixture, items,
 };
 
-/// BSUID fields (2026) the sandbox's users do not have.
-const BSUID: &[&str] = &["entry.changes.value.contacts.user_id", "entry.changes.value.contacts.parent_user_id"];
-/// pywa's status fixtures carry a `contacts` block and CBP-era `conversation`.
-const STATUS_FIXTURE_ONLY: &[&str] = &["entry.changes.value.contacts", "entry.changes.value.statuses.conversation"];
-/// `pricing.type` exists since per-message pricing (July 2025); the fixtures predate it.
-const PRICING_TYPE: &[&str] = &["entry.changes.value.statuses.pricing.type"];
+/// The parent BSUID of the pywa fixtures: the sandbox sends one only while
+/// parent BSUIDs are on.
+const PARENT: &[&str] = &["entry.changes.value.contacts.parent_user_id"];
+/// `from_user_id` (2026), which the recorded message payloads predate.
+const FROM_USER_ID: &[&str] = &["entry.changes.value.messages.from_user_id"];
+/// What the bindambc payloads (2023) lack: every BSUID field.
+const BSUID_OURS_ONLY: &[&str] = &["entry.changes.value.contacts.user_id", "entry.changes.value.messages.from_user_id"];
+/// pywa's status fixtures carry a card with the profile name and a parent
+/// BSUID (the sandbox's cards of users without a username are `wa_id` and
+/// `user_id`, as Meta documents them), and a CBP-era `conversation`.
+const STATUS_FIXTURE_ONLY: &[&str] = &[
+    "entry.changes.value.contacts.profile",
+    "entry.changes.value.contacts.parent_user_id",
+    "entry.changes.value.statuses.conversation",
+];
+/// `recipient_user_id` (2026) and `pricing.type` (per-message pricing, July
+/// 2025) postdate the status fixtures.
+const STATUS_OURS_ONLY: &[&str] =
+    &["entry.changes.value.statuses.recipient_user_id", "entry.changes.value.statuses.pricing.type"];
+const RECIPIENT_USER_ID: &[&str] = &["entry.changes.value.statuses.recipient_user_id"];
 
 /// A sandbox whose POSTs carry one item each, so each body matches one fixture.
 async fn start() -> (Receiver, TestSandbox) {
@@ -49,23 +63,28 @@ async fn statuses_match_the_fixtures() {
         &status_post(&receiver, &wamid, "sent").await,
         "pywa-status-sent-biz-opaque.json",
         STATUS_FIXTURE_ONLY,
-        PRICING_TYPE,
+        STATUS_OURS_ONLY,
     );
     let plain = sandbox.send_text(USER, "plain").await;
-    check(&status_post(&receiver, &plain, "sent").await, "pywa-status-sent.json", STATUS_FIXTURE_ONLY, PRICING_TYPE);
+    check(
+        &status_post(&receiver, &plain, "sent").await,
+        "pywa-status-sent.json",
+        STATUS_FIXTURE_ONLY,
+        STATUS_OURS_ONLY,
+    );
     check(
         &status_post(&receiver, &plain, "delivered").await,
         "pywa-status-delivered.json",
         STATUS_FIXTURE_ONLY,
-        PRICING_TYPE,
+        STATUS_OURS_ONLY,
     );
     // `read` carries no pricing: Cloud prices sent plus one of delivered/read.
     let no_pricing = [STATUS_FIXTURE_ONLY, &["entry.changes.value.statuses.pricing"]].concat();
-    check(&status_post(&receiver, &plain, "read").await, "pywa-status-read.json", &no_pricing, &[]);
+    check(&status_post(&receiver, &plain, "read").await, "pywa-status-read.json", &no_pricing, RECIPIENT_USER_ID);
 
     let id = sandbox.upload_ok(include_bytes!("../../src/media/samples/sample.ogg"), "audio/ogg").await;
     let voice = sandbox.send_ok(json!({"to": USER, "type": "audio", "audio": {"id": id}})).await;
-    check(&status_post(&receiver, &voice, "played").await, "pywa-status-played.json", &no_pricing, &[]);
+    check(&status_post(&receiver, &voice, "played").await, "pywa-status-played.json", &no_pricing, RECIPIENT_USER_ID);
     sandbox.stop().await;
 }
 
@@ -80,9 +99,19 @@ async fn v23_statuses_match_the_conversation_era_fixture() {
     .await;
     let wamid = sandbox.send_text(USER, "hi").await;
     let sent = status_post(&receiver, &wamid, "sent").await;
-    check(&sent, "pywa-status-sent.json", &["entry.changes.value.contacts"], PRICING_TYPE);
+    check(
+        &sent,
+        "pywa-status-sent.json",
+        &["entry.changes.value.contacts.profile", "entry.changes.value.contacts.parent_user_id"],
+        STATUS_OURS_ONLY,
+    );
     // The 2023 Bindambc payload has no `contacts` at all.
-    check(&sent, "bindambc-status-sent-cbp-business-initiated.json", &[], PRICING_TYPE);
+    check(
+        &sent,
+        "bindambc-status-sent-cbp-business-initiated.json",
+        &[],
+        &[STATUS_OURS_ONLY, &["entry.changes.value.contacts"]].concat(),
+    );
     sandbox.stop().await;
 }
 
@@ -131,10 +160,11 @@ async fn inbound_case(
     request: Value,
     fixture_name: &str,
     fixture_only: &[&str],
+    ours_only: &[&str],
 ) -> Value {
     let answer = sandbox.inbound(request).await;
     let post = receiver.message_post(answer["id"].as_str().unwrap()).await;
-    check(&post, fixture_name, fixture_only, &[]);
+    check(&post, fixture_name, fixture_only, ours_only);
     items(&post.json(), "messages").remove(0)
 }
 
@@ -148,101 +178,101 @@ async fn inbound_messages_match_the_fixtures() {
         request
     };
     let cases: Vec<(Value, &str, Vec<&str>)> = vec![
-        (json!({"type": "text", "text": {"body": "hi"}}), "pywa-text.json", BSUID.to_vec()),
-        (json!({"type": "text", "text": {"body": "hi"}}), "bindambc-text.json", vec![]),
+        (json!({"type": "text", "text": {"body": "hi"}}), "pywa-text.json", PARENT.to_vec()),
         (
             json!({"type": "text", "text": {"body": "re"}, "context": {"id": business}}),
             "pywa-text-reply-context.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "text", "text": {"body": "from an ad"}, "referral": {"source_url": "https://fb.me/ad", "source_id": "1",
                 "source_type": "ad", "headline": "Sale", "body": "Now", "media_type": "image", "image_url": "https://x.test/i.jpg",
                 "video_url": "https://x.test/v.mp4", "thumbnail_url": "https://x.test/t.jpg", "ctwa_clid": "ARA1"}}),
             "pywa-text-referral-ctwa.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
-        (json!({"type": "image"}), "pywa-image.json", BSUID.to_vec()),
-        (json!({"type": "image", "image": {"with_url": true}}), "pywa-image-with-url.json", BSUID.to_vec()),
+        (json!({"type": "image"}), "pywa-image.json", PARENT.to_vec()),
+        (json!({"type": "image", "image": {"with_url": true}}), "pywa-image-with-url.json", PARENT.to_vec()),
         (
             json!({"type": "video", "video": {"caption": "caption"}, "context": {"forwarded": true}}),
             "pywa-video-forwarded.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "document", "document": {"caption": "caption", "filename": "filename.pdf"}, "context": {"forwarded": true}}),
             "pywa-document.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
-        (json!({"type": "audio", "audio": {"voice": true}}), "pywa-audio-voice.json", BSUID.to_vec()),
-        (json!({"type": "sticker", "sticker": {"animated": true}}), "pywa-sticker-animated.json", BSUID.to_vec()),
+        (json!({"type": "audio", "audio": {"voice": true}}), "pywa-audio-voice.json", PARENT.to_vec()),
+        (json!({"type": "sticker", "sticker": {"animated": true}}), "pywa-sticker-animated.json", PARENT.to_vec()),
         (
             json!({"type": "location", "location": {"latitude": 37.46, "longitude": -122.21, "name": "Facebook HQ",
                 "address": "1 Hacker Way", "url": "https://maps.example.com/x"}, "context": {"forwarded": true}}),
             "pywa-location.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "contacts", "contacts": [{"name": {"first_name": "Chandler", "last_name": "Bing",
                 "formatted_name": "Chandler Bing"}, "phones": [{"phone": "+1 555-555-5555", "wa_id": "15555555555", "type": "CELL"}]}]}),
             "pywa-contacts.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes"}}}),
             "pywa-interactive-button-reply.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "interactive", "interactive": {"type": "list_reply",
                 "list_reply": {"id": "r1", "title": "Pizza", "description": "Hot"}}}),
             "pywa-interactive-list-reply.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "interactive", "interactive": {"type": "nfm_reply",
                 "nfm_reply": {"response_json": {"flow_token": "t", "rating": "5"}}}}),
             "pywa-interactive-nfm-reply.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "button", "button": {"payload": "CONFIRM-42", "text": "Confirm"}}),
             "pywa-button-quick-reply.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "reaction", "reaction": {"message_id": business, "emoji": "😮"}}),
             "pywa-reaction.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "reaction", "reaction": {"message_id": business}}),
             "pywa-reaction-removed.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "order", "order": {"catalog_id": "354160437058781", "text": "", "product_items": [
                 {"product_retailer_id": "HAMBURGER", "quantity": 3, "item_price": 30, "currency": "ILS"}]}}),
             "pywa-order.json",
-            BSUID.to_vec(),
+            PARENT.to_vec(),
         ),
         (
             json!({"type": "system", "system": {"type": "user_changed_number", "new_wa_id": "16505550001"}}),
             "pywa-system-user-changed-number.json",
             vec![],
         ),
-        (
-            json!({"type": "system", "system": {"type": "customer_identity_changed"}}),
-            "pywa-system-identity-changed.json",
-            vec![],
-        ),
-        (json!({"type": "unsupported", "unsupported": {"type": "poll"}}), "pywa-unsupported.json", BSUID.to_vec()),
+        (json!({"type": "unsupported", "unsupported": {"type": "poll"}}), "pywa-unsupported.json", PARENT.to_vec()),
     ];
     for (request, fixture_name, fixture_only) in cases {
-        let message = inbound_case(&receiver, &sandbox, with_name(request), fixture_name, &fixture_only).await;
+        let message =
+            inbound_case(&receiver, &sandbox, with_name(request), fixture_name, &fixture_only, FROM_USER_ID).await;
         assert!(message["timestamp"].as_str().unwrap().parse::<u64>().is_ok(), "{fixture_name}");
         assert_eq!(message["from"], USER);
     }
+    // These two predate BSUIDs altogether.
+    let request = with_name(json!({"type": "text", "text": {"body": "hi"}}));
+    inbound_case(&receiver, &sandbox, request, "bindambc-text.json", &[], BSUID_OURS_ONLY).await;
+    let request = with_name(json!({"type": "system", "system": {"type": "customer_identity_changed"}}));
+    inbound_case(&receiver, &sandbox, request, "pywa-system-identity-changed.json", &[], BSUID_OURS_ONLY).await;
     sandbox.stop().await;
 }
 

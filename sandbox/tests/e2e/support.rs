@@ -171,6 +171,25 @@ impl TestSandbox {
         answer
     }
 
+    /// `GET /_sandbox/users/{key}` (a phone or a BSUID), which must succeed.
+    pub async fn user(&self, key: &str) -> Value {
+        let (status, user) = self.control_get(&format!("/_sandbox/users/{key}")).await;
+        assert_eq!(status, StatusCode::OK, "{key}: {user}");
+        user
+    }
+
+    /// The BSUID of the user with `phone`, as the control API tells it.
+    pub async fn user_id(&self, phone: &str) -> String {
+        self.user(phone).await["user_id"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /_sandbox/users`, which must succeed; returns the user.
+    pub async fn save_user(&self, body: Value) -> Value {
+        let (status, user) = self.control_post("/_sandbox/users", &body).await;
+        assert_eq!(status, StatusCode::OK, "{body}: {user}");
+        user
+    }
+
     /// `POST /_sandbox/faults`, which must succeed; returns the fault.
     pub async fn fault(&self, spec: Value) -> Value {
         let (status, body) = self.control_post("/_sandbox/faults", &spec).await;
@@ -422,6 +441,12 @@ fixtures!(
     "bindambc-status-failed-131053.json",
     "bindambc-status-sent-cbp-business-initiated.json",
     "bindambc-text.json",
+    "bsuid-contacts-contact-request.json",
+    "bsuid-status-delivered-no-phone.json",
+    "bsuid-system-user-changed-number.json",
+    "bsuid-system-user-changed-user-id.json",
+    "bsuid-text-username-no-phone.json",
+    "bsuid-text-with-phone.json",
     "pywa-audio-voice.json",
     "pywa-button-quick-reply.json",
     "pywa-contacts.json",
