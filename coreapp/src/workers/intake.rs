@@ -249,11 +249,13 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
         for e in ready {
             match e {
                 CloudEvent::Status { status, user, .. } => {
-                    if let Some(user) = user {
-                        let seen = registry.observe(conn, user, now)?;
-                        announce(seen.as_ref(), timestamp_of(status, now), ctx.settings, now, &mut w);
-                    }
-                    status_event(status, &known, &mut reached, ctx.settings, now, &mut w)
+                    let seen = match user {
+                        Some(user) => registry.observe(conn, user, now)?,
+                        None => None,
+                    };
+                    announce(seen.as_ref(), timestamp_of(status, now), ctx.settings, now, &mut w);
+                    let order = seen.as_ref().and_then(|s| s.bsuid.as_deref());
+                    status_event(status, order, &known, &mut reached, ctx.settings, now, &mut w)
                 }
                 CloudEvent::Message { contact, message, user, .. } => {
                     let Some(wamid) = wamid_of(message) else { continue };
@@ -304,8 +306,12 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
     Ok(FollowUp { resends, downloads: w.downloads.len() })
 }
 
+/// `order`: the key the user's webhooks go out in order under (their BSUID,
+/// when Cloud named it; else the recipient as the business wrote it).
+#[allow(clippy::too_many_arguments)]
 fn status_event(
     status: &Value,
+    order: Option<&str>,
     known: &HashMap<String, outbound::Outbound>,
     reached: &mut HashMap<String, u8>,
     settings: &ApplicationSettings,
@@ -339,7 +345,7 @@ fn status_event(
     });
     if settings.status_webhook_enabled(name) {
         let body = json!({"statuses": [onprem_status(status, &msg.id, Some(&msg.recipient))]});
-        w.outbox.push(NewEvent::new(&msg.recipient, "status", body.to_string(), now));
+        w.outbox.push(NewEvent::new(order.unwrap_or(&msg.recipient), "status", body.to_string(), now));
     }
 }
 
@@ -465,7 +471,8 @@ fn message_event(
         };
         present_sender(&mut body, &who);
     }
-    let mut event = NewEvent::new(&from, "message", body.to_string(), now);
+    let order = sender.and_then(|s| s.bsuid.as_deref()).unwrap_or(&from);
+    let mut event = NewEvent::new(order, "message", body.to_string(), now);
     if !ids.download.is_empty() {
         // Goes out once the download is done (or gave up).
         event.next_attempt_at = outbox::HELD;
@@ -479,17 +486,18 @@ fn message_event(
 
 /// Queues the old client's `user_changed_number` event when the registry
 /// found that a user's identifier changed (unless the business turned
-/// `notify_user_change_number` off). It is keyed by the new identifier, so
-/// it goes out before the user's later webhooks.
+/// `notify_user_change_number` off). A user's webhooks go out in order
+/// under their BSUID whatever identifier they carry, so the event stays
+/// between what came before and after it.
 fn announce(seen: Option<&Seen>, timestamp: String, settings: &ApplicationSettings, now: i64, w: &mut Writes) {
-    let Some(Seen { change: Some(Change { from, to }), profile_name, .. }) = seen else { return };
+    let Some(Seen { change: Some(Change { from, to }), profile_name, bsuid, .. }) = seen else { return };
     tracing::info!(%from, %to, "a user's identifier changed");
     if !settings.notify_user_change_number {
         return;
     }
     let id = wire::ids::message_id();
     let body = wire::cloud::user_changed_number(&id, from, to, profile_name.as_deref(), &timestamp);
-    w.outbox.push(NewEvent::new(to, "message", body.to_string(), now));
+    w.outbox.push(NewEvent::new(bsuid.as_deref().unwrap_or(to), "message", body.to_string(), now));
 }
 
 /// An event's own time (Cloud's `timestamp`, unix seconds as text), or now.
