@@ -549,7 +549,11 @@ async fn inbound_media_waits_for_space_on_a_full_volume(engine: Engine) {
         !s.receiver.received().iter().any(|v| v["messages"][0]["from"] == user),
         "the user's webhooks wait for the photo"
     );
-    let held = format!("SELECT COUNT(*) AS n FROM webhook_outbox WHERE contact = '{user}'");
+    // A user's events are kept in order under their BSUID.
+    let sandbox_user: Value =
+        s.http.get(format!("{}/_sandbox/users/{user}", s.sandbox)).send().await.unwrap().json().await.unwrap();
+    let bsuid = sandbox_user["user_id"].as_str().expect("the user's BSUID").to_string();
+    let held = format!("SELECT COUNT(*) AS n FROM webhook_outbox WHERE contact = '{bsuid}'");
     assert_eq!(count(&db, &held).await, 2, "both of the user's events are held, not lost");
     assert_eq!(volume.leftovers(), Vec::<PathBuf>::new(), "failed downloads left temporary files");
     assert!(s.media_files().is_empty(), "no partial file placed");
