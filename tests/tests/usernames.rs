@@ -18,6 +18,7 @@ e2e::on_both_engines!(
     the_raw_bsuid_setting_names_users_by_their_bsuid,
     an_authentication_template_to_a_bsuid_user_is_refused_at_once,
     a_user_whose_phone_is_known_sees_no_change,
+    a_phone_cloud_shares_again_is_one_change_and_then_kept,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -298,5 +299,47 @@ async fn a_user_whose_phone_is_known_sees_no_change(engine: Engine) {
     assert_eq!(status["recipient_id"], "15550111001");
     assert!(status.get("recipient_user_id").is_none() && status.get("contacts").is_none(), "{read}");
     assert!(changes(&s).is_empty());
+    s.stop().await;
+}
+
+async fn a_phone_cloud_shares_again_is_one_change_and_then_kept(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let bsuid = username_user(&s, "15550112001", "book.user").await;
+    s.user_sends(json!({"from": bsuid, "type": "text", "text": {"body": "not in the book"}})).await;
+    let standin = message_with(&s, "not in the book").await["messages"][0]["from"].as_str().unwrap().to_string();
+    assert!(is_standin(&standin));
+
+    // The user enters the contact book: Cloud shares the phone again, and
+    // the business hears of it before the message that carries it.
+    let user = sandbox(&s, "/_sandbox/users", json!({"phone": "15550112001", "contact_book": true})).await;
+    assert_eq!(user["phone_shared"], true, "{user}");
+    s.user_sends(json!({"from": bsuid, "type": "text", "text": {"body": "in the book"}})).await;
+    let got = message_with(&s, "in the book").await;
+    assert_eq!(got["messages"][0]["from"], "15550112001");
+    assert_eq!(changes(&s), [(standin.clone(), "15550112001".to_string())]);
+    let all = s.receiver.received();
+    let change = all.iter().position(|v| v["messages"][0]["type"] == "system").unwrap();
+    let message = all.iter().position(|v| v["messages"][0]["text"]["body"] == "in the book").unwrap();
+    assert!(change < message, "the change, then the message: {all:?}");
+
+    // Cloud withholds it again (out of the book): the user keeps the phone.
+    let r = s
+        .http
+        .delete(format!("{}/v24.0/{}/contact_book", s.sandbox, e2e::PHONE_NUMBER_ID))
+        .query(&[("messaging_product", "whatsapp"), ("bsuid", bsuid.as_str())])
+        .bearer_auth(sandbox::Config::default().access_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{:?}", r.text().await);
+    s.advance_cloud_clock(json!({"days": 31})).await;
+    let user: Value =
+        s.http.get(format!("{}/_sandbox/users/{bsuid}", s.sandbox)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(user["phone_shared"], false, "{user}");
+    s.user_sends(json!({"from": bsuid, "type": "text", "text": {"body": "withheld again"}})).await;
+    assert_eq!(message_with(&s, "withheld again").await["messages"][0]["from"], "15550112001");
+    assert_eq!(changes(&s).len(), 1);
     s.stop().await;
 }
