@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 e2e::on_both_engines!(
     statuses_arrive_once_and_never_go_backwards,
     status_toggles_are_honoured,
+    played_is_forwarded_only_when_asked,
     batches_are_split_and_foreign_numbers_dropped,
     a_private_ca_is_trusted_once_uploaded,
     a_full_backlog_answers_1016,
@@ -93,6 +94,35 @@ async fn status_toggles_are_honoured(engine: Engine) {
     assert_eq!(s.cloud_posts(&marker).await, 200);
     s.receiver.wait_for(WAIT, |v| v["messages"][0]["text"]["body"] == "later").await;
     assert_eq!(statuses_for(&s.receiver, &id), ["sent", "delivered"]);
+    s.stop().await;
+}
+
+/// Cloud's `played` (a voice message listened to) never came from the old
+/// client: it reaches the business only with `webhooks.message.played`.
+async fn played_is_forwarded_only_when_asked(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let to = "15556000003";
+    let (id, wamid) = send_text(&s, &token, to).await;
+    s.receiver.wait_for(WAIT, |v| v["statuses"][0]["id"] == id.as_str() && v["statuses"][0]["status"] == "read").await;
+    let played = |wamid: &str| notification(vec![statuses(PHONE_NUMBER_ID, vec![status(wamid, "played", to)])]);
+    assert_eq!(s.cloud_posts(&played(&wamid)).await, 200);
+    let marker = notification(vec![user_text(PHONE_NUMBER_ID, to, "wamid.MARK3", "after played")]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.cloud_posts(&marker).await, 200);
+    s.receiver.wait_for(WAIT, |v| v["messages"][0]["text"]["body"] == "after played").await;
+    assert_eq!(statuses_for(&s.receiver, &id), ["delivered", "read"], "played is off by default");
+
+    let on = json!({"webhooks": {"message": {"played": true}}});
+    let a = s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&token), Some(on)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (id, wamid) = send_text(&s, &token, "15556000004").await;
+    s.receiver.wait_for(WAIT, |v| v["statuses"][0]["id"] == id.as_str() && v["statuses"][0]["status"] == "read").await;
+    assert_eq!(s.cloud_posts(&played(&wamid)).await, 200);
+    s.receiver
+        .wait_for(WAIT, |v| v["statuses"][0]["id"] == id.as_str() && v["statuses"][0]["status"] == "played")
+        .await;
     s.stop().await;
 }
 

@@ -125,13 +125,18 @@ pub struct WebhookSettings {
     pub message: MessageStatusToggles,
 }
 
-/// `webhooks.message`: per-status webhook toggles (v2.41.2+).
+/// `webhooks.message`: per-status webhook toggles (v2.41.2+), and
+/// wa-onprem's `played`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MessageStatusToggles {
     pub sent: bool,
     pub delivered: bool,
     pub read: bool,
+    /// Cloud's `played` (a voice message listened to): the old client never
+    /// sent it, and integrations with a fixed list of statuses may refuse
+    /// it, so it is off unless asked for.
+    pub played: bool,
 }
 
 /// `media`: which inbound media types are downloaded automatically.
@@ -309,6 +314,7 @@ impl ApplicationSettings {
                 "sent": self.webhooks.message.sent,
                 "delivered": self.webhooks.message.delivered,
                 "read": self.webhooks.message.read,
+                "played": self.webhooks.message.played,
             },
         });
         if let Some(url) = &self.webhooks.url {
@@ -369,13 +375,14 @@ impl ApplicationSettings {
 
     /// Whether a status webhook of this kind goes to the business. `sent`
     /// needs either `sent_status` or `webhooks.message.sent`; `delivered` and
-    /// `read` follow their `webhooks.message` toggles; every other status
+    /// `read` (and `played`) follow their `webhooks.message` toggles; every other status
     /// (`failed`, `deleted`, `warning`, ...) is always sent.
     pub fn status_webhook_enabled(&self, status: &str) -> bool {
         match status {
             "sent" => self.sent_status || self.webhooks.message.sent,
             "delivered" => self.webhooks.message.delivered,
             "read" => self.webhooks.message.read,
+            "played" => self.webhooks.message.played,
             _ => true,
         }
     }
@@ -414,6 +421,7 @@ impl WebhookSettings {
             set(message, prefix, "sent", &mut self.message.sent, boolean)?;
             set(message, prefix, "delivered", &mut self.message.delivered, boolean)?;
             set(message, prefix, "read", &mut self.message.read, boolean)?;
+            set(message, prefix, "played", &mut self.message.played, boolean)?;
         }
         Ok(())
     }
@@ -423,7 +431,7 @@ impl WebhookSettings {
 
 impl Default for MessageStatusToggles {
     fn default() -> Self {
-        MessageStatusToggles { sent: false, delivered: true, read: true }
+        MessageStatusToggles { sent: false, delivered: true, read: true, played: false }
     }
 }
 
@@ -699,7 +707,10 @@ mod tests {
         let s = ApplicationSettings::default();
         assert_eq!(s.webhooks.url, None);
         assert_eq!(s.webhooks.max_concurrent_requests, 6);
-        assert_eq!(s.webhooks.message, MessageStatusToggles { sent: false, delivered: true, read: true });
+        assert_eq!(
+            s.webhooks.message,
+            MessageStatusToggles { sent: false, delivered: true, read: true, played: false }
+        );
         assert!(s.callback_persist);
         assert_eq!(s.callback_backoff_delay_ms, 3000);
         assert_eq!(s.max_callback_backoff_delay_ms, 900_000);
@@ -737,7 +748,7 @@ mod tests {
         let expected = json!({
             "webhooks": {
                 "max_concurrent_requests": 6,
-                "message": {"sent": false, "delivered": true, "read": true}
+                "message": {"sent": false, "delivered": true, "read": true, "played": false}
             },
             "callback_persist": true,
             "callback_backoff_delay_ms": 3000,
@@ -955,7 +966,10 @@ mod tests {
         s.apply_patch(&json!({"webhooks": {"message": {"read": false}}})).unwrap();
         assert_eq!(s.webhooks.url.as_deref(), Some("https://hooks.example.com/wa"));
         assert_eq!(s.webhooks.max_concurrent_requests, 18);
-        assert_eq!(s.webhooks.message, MessageStatusToggles { sent: true, delivered: true, read: false });
+        assert_eq!(
+            s.webhooks.message,
+            MessageStatusToggles { sent: true, delivered: true, read: false, played: false }
+        );
         assert_eq!(s.garbagecollector_enable, GarbageCollectorSettings { media: true, messages: true });
 
         s.apply_patch(&json!({"garbagecollector_enable": {"messages": false}})).unwrap();
@@ -989,7 +1003,7 @@ mod tests {
             webhooks: WebhookSettings {
                 url: Some("http://localhost:8080/hook".into()),
                 max_concurrent_requests: 24,
-                message: MessageStatusToggles { sent: true, delivered: false, read: false },
+                message: MessageStatusToggles { sent: true, delivered: false, read: false, played: false },
             },
             callback_persist: false,
             callback_backoff_delay_ms: 1000,
@@ -1147,8 +1161,8 @@ mod tests {
     #[test]
     fn status_webhook_toggles() {
         // (sent_status, webhooks.message, status, expected)
-        let all_on = MessageStatusToggles { sent: true, delivered: true, read: true };
-        let all_off = MessageStatusToggles { sent: false, delivered: false, read: false };
+        let all_on = MessageStatusToggles { sent: true, delivered: true, read: true, played: true };
+        let all_off = MessageStatusToggles { sent: false, delivered: false, read: false, played: false };
         let cases = [
             (false, MessageStatusToggles::default(), "sent", false),
             (true, MessageStatusToggles::default(), "sent", true),
@@ -1161,6 +1175,9 @@ mod tests {
             (false, all_off.clone(), "failed", true),
             (false, all_off.clone(), "deleted", true),
             (false, all_off.clone(), "warning", true),
+            // Cloud's `played`: never sent by the old client, so off by default.
+            (false, MessageStatusToggles::default(), "played", false),
+            (false, all_on.clone(), "played", true),
         ];
         for (sent_status, message, status, expected) in cases {
             let s = ApplicationSettings {
