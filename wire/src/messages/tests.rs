@@ -515,3 +515,25 @@ fn the_request_for_a_users_number_is_cloud_s_interactive() {
     let no_body = json!({"to": TO, "type": "interactive", "interactive": {"type": "request_contact_info"}});
     assert!(validate(&no_body).unwrap_err().details.contains("interactive.body"));
 }
+
+#[test]
+fn hsm_currencies_take_the_old_clients_currency_code() {
+    let hsm = |currency: Value| {
+        json!({"to": TO, "type": "hsm", "hsm": {"namespace": "ns", "element_name": "bill",
+            "language": {"policy": "deterministic", "code": "en"},
+            "localizable_params": [{"default": "$100.99", "currency": currency}]}})
+    };
+    let expected =
+        json!({"type": "currency", "currency": {"code": "USD", "amount_1000": 100990, "fallback_value": "$100.99"}});
+    for c in [json!({"currency_code": "USD", "amount_1000": 100990}), json!({"code": "USD", "amount_1000": 100990})] {
+        let out = cloud(hsm(c.clone()));
+        assert_eq!(out["template"]["components"][0]["parameters"][0], expected, "{c}");
+    }
+    let err = validate(&hsm(json!({"amount_1000": 100990}))).unwrap_err();
+    assert_eq!(err.code, crate::ErrorCode::ParameterMissing);
+    assert!(err.details.contains("currency.currency_code"), "{}", err.details);
+    let err = validate(&hsm(json!({"currency_code": "US", "amount_1000": 1}))).unwrap_err();
+    assert!(err.details.contains("currency.currency_code"), "{}", err.details);
+    let err = validate(&hsm(json!({"currency_code": "USD", "code": "EUR", "amount_1000": 1}))).unwrap_err();
+    assert_eq!(err.code, crate::ErrorCode::ParameterInvalid);
+}

@@ -136,6 +136,12 @@ fn hsm(h: &Value) -> Value {
                         if c.get("fallback_value").is_none() {
                             c["fallback_value"] = default;
                         }
+                        // The old client's `currency_code` is Cloud's `code`.
+                        if let Some(map) = c.as_object_mut()
+                            && let Some(code) = map.remove("currency_code")
+                        {
+                            map.entry("code").or_insert(code);
+                        }
                         json!({"type": "currency", "currency": c})
                     } else if let Some(d) = p.get("date_time") {
                         let mut d = d.clone();

@@ -427,7 +427,8 @@ fn language(o: &Obj, path: &str) -> Result<(), ApiError> {
 }
 
 /// A currency parameter. In a legacy `hsm` the parameter's `default` is the
-/// fallback text, so `fallback_value` may be left out there.
+/// fallback text, so `fallback_value` may be left out there, and the code is
+/// the old client's `currency_code` (the newer `code` is taken too).
 fn currency(c: &Value, path: &str, fallback_required: bool) -> Result<(), ApiError> {
     let c = object(c, path)?;
     if fallback_required {
@@ -435,9 +436,17 @@ fn currency(c: &Value, path: &str, fallback_required: bool) -> Result<(), ApiErr
     } else {
         opt_str(c, "fallback_value", &format!("{path}.fallback_value"), 1024)?;
     }
-    let code = req_str(c, "code", &format!("{path}.code"), 3)?;
+    let legacy = !fallback_required;
+    let field = if legacy && !c.contains_key("code") { "currency_code" } else { "code" };
+    let code = req_str(c, field, &format!("{path}.{field}"), 3)?;
     if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(ApiError::invalid_value(&format!("{path}.code"), code));
+        return Err(ApiError::invalid_value(&format!("{path}.{field}"), code));
+    }
+    if legacy
+        && let (Some(a), Some(b)) = (c.get("code"), c.get("currency_code"))
+        && a != b
+    {
+        return Err(ApiError::invalid(format!("Parameter '{path}.currency_code' conflicts with '{path}.code'")));
     }
     match c.get("amount_1000") {
         None | Some(Value::Null) => Err(ApiError::missing(&format!("{path}.amount_1000"))),
