@@ -14,6 +14,7 @@ mod contact_book;
 mod control;
 mod faults;
 pub mod graph;
+mod health;
 mod lifecycle;
 mod media;
 mod messages;

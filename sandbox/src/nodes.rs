@@ -33,7 +33,7 @@ pub(crate) async fn node(
         return waba::node(&state, &method, &query);
     }
     if let Some(template) = state.templates.by_id(&id) {
-        return templates::node(&method, &template, &query);
+        return templates::node(&state, &method, &template, &query);
     }
     // Media last: its lookup also covers expired and deleted ids, which
     // answer like ids that never existed.
@@ -41,7 +41,10 @@ pub(crate) async fn node(
 }
 
 /// Picks the requested `fields=` (or the defaults) out of everything a node
-/// has; `id` always comes along, last, as Graph writes it.
+/// has; `id` always comes along, last, as Graph writes it. A field the node
+/// knows but has no value for (`null` in `all`) is accepted and left out of
+/// the answer, as Graph leaves out empty fields; a field the node does not
+/// know is Graph's error 100.
 pub(crate) fn select_fields(
     mut all: Map<String, Value>,
     requested: Option<&String>,
@@ -59,7 +62,9 @@ pub(crate) fn select_fields(
             continue;
         }
         let value = all.get(&name).ok_or_else(|| GraphError::nonexisting_field(&name, node_type))?;
-        out.insert(name, value.clone());
+        if !value.is_null() {
+            out.insert(name, value.clone());
+        }
     }
     if let Some(id) = id {
         out.insert("id".into(), id);
@@ -109,5 +114,12 @@ mod tests {
         assert_eq!(defaults.keys().collect::<Vec<_>>(), ["a", "id"]);
         let err = select_fields(all, Some(&"nope".to_owned()), &[], "Node").unwrap_err();
         assert_eq!(err.code, 100);
+    }
+
+    #[test]
+    fn known_empty_fields_are_accepted_and_left_out() {
+        let all = json!({"id": "1", "a": 1, "empty": null}).as_object().unwrap().clone();
+        let picked = select_fields(all, Some(&"a,empty".to_owned()), &[], "Node").unwrap();
+        assert_eq!(Value::Object(picked), json!({"a": 1, "id": "1"}));
     }
 }

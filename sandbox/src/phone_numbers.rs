@@ -1,9 +1,11 @@
 //! The phone number node and its edges (spec 4.2 to 4.4): `GET /{pnid}`
 //! with `fields=`, `POST /{pnid}` (two-step PIN), the business profile,
-//! register / deregister (10 calls per 72 h, 133016; PIN 133005) and the
-//! verification code calls.
+//! register / deregister (10 calls per 72 h, 133016; PIN 133005), the
+//! verification code calls, and the business compliance information
+//! ([`compliance`]).
 
 pub mod account;
+pub mod compliance;
 pub mod picture;
 
 use std::collections::HashMap;
@@ -17,8 +19,10 @@ use serde_json::{Map, Value, json};
 use tracing::info;
 
 use crate::graph::{self, GraphError};
+use crate::health::{self, Block};
 use crate::nodes::select_fields;
 use crate::state::AppState;
+use crate::users::ids;
 
 const NODE_TYPE: &str = "WhatsAppBusinessPhoneNumber";
 
@@ -32,8 +36,9 @@ pub(crate) const DEFAULT_FIELDS: &[&str] = &[
     "throughput",
 ];
 
+/// The business profile's `vertical` values: Meta's current list, which
+/// no longer has `UNDEFINED` nor `NOT_A_BIZ`.
 const VERTICALS: &[&str] = &[
-    "UNDEFINED",
     "OTHER",
     "AUTO",
     "BEAUTY",
@@ -51,7 +56,10 @@ const VERTICALS: &[&str] = &[
     "RETAIL",
     "TRAVEL",
     "RESTAURANT",
-    "NOT_A_BIZ",
+    "ALCOHOL",
+    "ONLINE_GAMBLING",
+    "PHYSICAL_GAMBLING",
+    "OTC_DRUGS",
 ];
 
 const LOCALIZATION_REGIONS: &[&str] =
@@ -59,6 +67,12 @@ const LOCALIZATION_REGIONS: &[&str] =
 
 /// When every sandbox number was "onboarded".
 const ONBOARDED: &str = "2025-10-23T00:00:00+0000";
+
+/// The approved display name of every sandbox number.
+const VERIFIED_NAME: &str = "Sandbox Business";
+
+/// The sandbox does not rate quality: every number stays green.
+const QUALITY: &str = "GREEN";
 
 /// `GET` / `POST /{phone-number-id}`.
 pub(crate) fn node(
@@ -91,23 +105,26 @@ fn success() -> Response {
     Json(json!({ "success": true })).into_response()
 }
 
-/// Every field the sandbox knows for number `index`.
+/// Every field the sandbox knows for number `index`; `null` for the fields
+/// Graph has but leaves out here (no pending display name, no username).
 pub(crate) fn fields_of(state: &AppState, index: usize) -> Map<String, Value> {
     let id = &state.config.phone_number_ids[index];
+    let display = &state.display_numbers[index];
     let account = state.accounts.with(index, |account| account.clone());
     let settings = state.settings.get();
     let throughput = &settings.rules.throughput;
     let level = if !throughput.enabled || throughput.mps_of(id) > 80.0 { "HIGH" } else { "STANDARD" };
-    let can_send = if account.registered { "AVAILABLE" } else { "BLOCKED" };
+    let (dial_code, country) =
+        ids::calling_code(display).map_or((Value::Null, Value::Null), |(code, country)| (json!(code), json!(country)));
 
     let mut fields = Map::new();
     let mut put = |name: &str, value: Value| {
         fields.insert(name.to_owned(), value);
     };
-    put("verified_name", json!("Sandbox Business"));
+    put("verified_name", json!(VERIFIED_NAME));
     put("code_verification_status", json!("VERIFIED"));
-    put("display_phone_number", json!(state.display_numbers[index]));
-    put("quality_rating", json!("GREEN"));
+    put("display_phone_number", json!(display));
+    put("quality_rating", json!(QUALITY));
     put("platform_type", json!("CLOUD_API"));
     put("throughput", json!({ "level": level }));
     put("status", json!(if account.registered { "CONNECTED" } else { "DISCONNECTED" }));
@@ -116,20 +133,57 @@ pub(crate) fn fields_of(state: &AppState, index: usize) -> Map<String, Value> {
     put("account_mode", json!("LIVE"));
     put("is_official_business_account", json!(false));
     put("is_pin_enabled", json!(account.pin.is_some()));
+    put("is_on_biz_app", json!(false));
+    put("is_preverified_number", json!(false));
     put("messaging_limit_tier", json!("TIER_UNLIMITED"));
     put("whatsapp_business_manager_messaging_limit", json!("TIER_UNLIMITED"));
     put("last_onboarded_time", json!(ONBOARDED));
-    put(
-        "health_status",
-        json!({"can_send_message": can_send, "entities": [
-            {"entity_type": "PHONE_NUMBER", "id": id, "can_send_message": can_send},
-            {"entity_type": "WABA", "id": state.config.waba_id, "can_send_message": "AVAILABLE"}]}),
-    );
-    if let Some(url) = state.webhooks.url().filter(|_| state.webhooks.subscribed()) {
-        put("webhook_configuration", json!({ "application": url }));
-    }
+    put("quality_score", json!({ "score": QUALITY }));
+    put("country_code", country);
+    put("country_dial_code", dial_code);
+    put("certificate", json!(certificate(display)));
+    put("new_certificate", Value::Null);
+    put("unified_cert_status", json!("APPROVED"));
+    put("host_platform", json!("CLOUD_API"));
+    put("username", Value::Null);
+    put("conversational_automation", json!({ "enable_welcome_message": false }));
+    put("search_visibility", json!("NON_VISIBLE"));
+    put("eligibility_for_api_business_global_search", json!("NON_ELIGIBLE_UNDEFINED_COUNTRY"));
+    put("health_status", health_status(state, id, account.registered));
+    put("webhook_configuration", webhook_configuration(state));
     put("id", json!(id));
     fields
+}
+
+/// The display name certificate (base64, as Meta hands it out for
+/// registering elsewhere): stable for a number and its name.
+fn certificate(display: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("wa-onprem sandbox\n{display}\n{VERIFIED_NAME}"))
+}
+
+/// The number's `health_status`: blocked while it is not registered.
+fn health_status(state: &AppState, id: &str, registered: bool) -> Value {
+    let block = (!registered)
+        .then_some(Block { code: 133010, solution: "Register the number with POST /{phone-number-id}/register." });
+    health::status(state, vec![health::entity("PHONE_NUMBER", id, block)])
+}
+
+/// Where the number's webhooks go, level by level (`whatsapp_business_account`
+/// for the WABA's alternate callback, `application` for the app's URL);
+/// absent while the app is not subscribed.
+fn webhook_configuration(state: &AppState) -> Value {
+    if !state.webhooks.subscribed() {
+        return Value::Null;
+    }
+    let mut levels = Map::new();
+    if let Some(url) = state.webhooks.override_url() {
+        levels.insert("whatsapp_business_account".into(), json!(url));
+    }
+    if let Some(url) = state.webhooks.app_url() {
+        levels.insert("application".into(), json!(url));
+    }
+    if levels.is_empty() { Value::Null } else { Value::Object(levels) }
 }
 
 fn pin_of(params: &Map<String, Value>) -> Result<String, GraphError> {
@@ -418,12 +472,38 @@ mod tests {
             json!({"about": "x".repeat(140)}),
             json!({"email": "nope"}),
             json!({"vertical": "SPACE"}),
+            json!({"vertical": "UNDEFINED"}),
+            json!({"vertical": "NOT_A_BIZ"}),
             json!({"websites": ["a", "b"]}),
             json!({"websites": ["https://a.test", "https://b.test", "https://c.test"]}),
             json!({"description": "x".repeat(513)}),
         ] {
             assert!(apply_profile(&mut profile, bad.as_object().unwrap()).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn verticals_follow_metas_current_list() {
+        let mut profile = account::Account::default().profile;
+        for vertical in ["ALCOHOL", "ONLINE_GAMBLING", "PHYSICAL_GAMBLING", "OTC_DRUGS", "RETAIL", "OTHER"] {
+            apply_profile(&mut profile, json!({"vertical": vertical}).as_object().unwrap()).unwrap();
+            assert_eq!(profile.vertical, vertical);
+        }
+        for retired in ["UNDEFINED", "NOT_A_BIZ"] {
+            let err = apply_profile(&mut profile, json!({"vertical": retired}).as_object().unwrap()).unwrap_err();
+            assert_eq!(err.code, 100);
+            assert!(err.message.contains("Param vertical must be one of"), "{}", err.message);
+            assert!(!err.message.contains(&format!("{retired},")), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn certificates_are_base64_and_stable() {
+        use base64::Engine as _;
+        let cert = certificate("15550000001");
+        assert_eq!(cert, certificate("15550000001"));
+        let bytes = base64::engine::general_purpose::STANDARD.decode(&cert).unwrap();
+        assert!(String::from_utf8(bytes).unwrap().contains("15550000001"));
     }
 
     #[test]

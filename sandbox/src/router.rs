@@ -25,6 +25,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/{version}/{node}/contact_book", any(contact_book::edge))
         .route("/{version}/{node}/media", any(media::upload).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_LIMIT)))
         .route("/{version}/{node}/whatsapp_business_profile", any(phone_numbers::profile))
+        .route("/{version}/{node}/business_compliance_info", any(phone_numbers::compliance::edge))
         .route("/{version}/{node}/register", any(phone_numbers::register))
         .route("/{version}/{node}/deregister", any(phone_numbers::deregister))
         .route("/{version}/{node}/request_code", any(phone_numbers::request_code))

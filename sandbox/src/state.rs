@@ -119,8 +119,9 @@ impl AppState {
     }
 
     /// Back to the state at start: records, media, uploads, templates, accounts,
-    /// users, counters, faults, settings and the clock. Pending status webhooks of
-    /// earlier messages are abandoned.
+    /// users, counters, faults, settings, the webhook subscription (with no
+    /// alternate callback) and the clock. Pending status webhooks of earlier
+    /// messages are abandoned.
     pub(crate) fn reset(&self) {
         self.epoch.fetch_add(1, Ordering::Relaxed);
         self.clock.reset();
@@ -135,5 +136,6 @@ impl AppState {
         self.faults.clear();
         self.stats.reset();
         self.webhooks.set_subscribed(true);
+        self.webhooks.set_override_url(None);
     }
 }

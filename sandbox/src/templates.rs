@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use tracing::info;
 
 use crate::graph::{self, GraphError, paging};
+use crate::health::{self, Block};
 use crate::nodes::select_fields;
 use crate::state::AppState;
 use crate::webhooks::ItemChange;
@@ -25,6 +26,10 @@ use store::Template;
 
 const NODE_TYPE: &str = "WhatsAppBusinessHSM";
 const DEFAULT_FIELDS: &[&str] = &["name", "parameter_format", "components", "language", "status", "category", "id"];
+/// Fields Graph has that the sandbox's templates leave empty: none is cloned
+/// from the template library, none overrides the delivery TTL or sets a
+/// degrees-of-freedom spec.
+const EMPTY_FIELDS: &[&str] = &["library_template_name", "message_send_ttl_seconds", "degrees_of_freedom_spec"];
 const CATEGORIES: &[&str] = &["AUTHENTICATION", "MARKETING", "UTILITY"];
 const COMPONENT_TYPES: &[&str] = &["HEADER", "BODY", "FOOTER", "BUTTONS"];
 const HEADER_FORMATS: &[&str] = &["TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"];
@@ -83,7 +88,7 @@ fn list(
             && category.as_ref().is_none_or(|c| template.category.eq_ignore_ascii_case(c));
         if keep {
             items.push(Value::Object(select_fields(
-                template.fields(),
+                fields_of(state, &template),
                 query.get("fields"),
                 DEFAULT_FIELDS,
                 NODE_TYPE,
@@ -274,6 +279,7 @@ fn delete(state: &AppState, params: &Map<String, Value>) -> Result<Response, Gra
 
 /// `GET /{template-id}` (other methods are not supported here).
 pub(crate) fn node(
+    state: &AppState,
     method: &Method,
     template: &Template,
     query: &HashMap<String, String>,
@@ -281,8 +287,31 @@ pub(crate) fn node(
     if method != Method::GET {
         return Err(GraphError::unsupported_request(method, &template.id));
     }
-    let fields = select_fields(template.fields(), query.get("fields"), DEFAULT_FIELDS, NODE_TYPE)?;
+    let fields = select_fields(fields_of(state, template), query.get("fields"), DEFAULT_FIELDS, NODE_TYPE)?;
     Ok(Json(Value::Object(fields)).into_response())
+}
+
+/// Every field Graph has for a template, `null` for the empty ones.
+fn fields_of(state: &AppState, template: &Template) -> Map<String, Value> {
+    let mut all = template.fields();
+    all.insert("health_status".into(), health_status(state, template));
+    for name in EMPTY_FIELDS {
+        all.insert((*name).into(), Value::Null);
+    }
+    all
+}
+
+/// The template's `health_status`: only approved templates can be sent.
+fn health_status(state: &AppState, template: &Template) -> Value {
+    let block = match template.status.as_str() {
+        "APPROVED" => None,
+        "PAUSED" => {
+            Some(Block { code: 132015, solution: "Improve the template's quality; it resumes after the pause." })
+        }
+        "DISABLED" => Some(Block { code: 132016, solution: "Create a new template with different content." }),
+        _ => Some(Block { code: 132001, solution: "Send only templates whose status is APPROVED." }),
+    };
+    health::status(state, vec![health::entity("MESSAGE_TEMPLATE", &template.id, block)])
 }
 
 /// After the status delay, a pending template is approved (or rejected).

@@ -1,5 +1,6 @@
 //! Webhooks out: Meta-style rendering, signing, batching, and delivery with
-//! retries, duplicates on request.
+//! retries, duplicates on request; and where they go, the app's callback URL
+//! or the WABA's alternate callback (Meta's webhook overrides).
 //!
 //! Everything bound for the webhook URL goes through one queue. A batcher
 //! collects what arrives within the batch window (up to the batch maximum)
@@ -14,8 +15,8 @@ pub mod payload;
 pub mod retry;
 pub mod signature;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -31,6 +32,25 @@ use crate::settings::SettingsCell;
 use crate::stats::Stats;
 use payload::{Contact, Message, Status, WebhookError};
 use retry::RetryPolicy;
+
+/// The fields a WABA's alternate callback takes (Meta's webhook overrides);
+/// every other field (templates, account-level updates) always goes to the
+/// app's callback URL.
+const OVERRIDABLE_FIELDS: &[&str] = &[
+    "messages",
+    "message_echoes",
+    "calls",
+    "consumer_profile",
+    "messaging_handovers",
+    "group_lifecycle_update",
+    "group_participants_update",
+    "group_settings_update",
+    "group_status_update",
+    "smb_message_echoes",
+    "smb_app_state_sync",
+    "history",
+    "account_settings_update",
+];
 
 /// User agent of Meta's webhook sender.
 const USER_AGENT: &str = "facebookexternalua";
@@ -86,6 +106,29 @@ pub(crate) enum ItemChange {
     Other { field: String, value: serde_json::Value },
 }
 
+/// Which callback URL a webhook goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Callback {
+    /// The WABA's alternate callback when one is set, else the app's:
+    /// `messages` and the other fields an override applies to.
+    Overridable,
+    /// Always the app's callback URL (templates, account-level updates).
+    App,
+}
+
+// === impl ItemChange ===
+
+impl ItemChange {
+    /// The callback this item goes to.
+    pub(crate) fn callback(&self) -> Callback {
+        match self {
+            ItemChange::TemplateStatus(_) => Callback::App,
+            ItemChange::Other { field, .. } if !OVERRIDABLE_FIELDS.contains(&field.as_str()) => Callback::App,
+            _ => Callback::Overridable,
+        }
+    }
+}
+
 /// Why one attempt failed.
 #[derive(Debug, thiserror::Error)]
 enum AttemptError {
@@ -110,6 +153,8 @@ struct Inner {
     stats: Arc<Stats>,
     /// `POST /{waba}/subscribed_apps` on, `DELETE` off: no subscription, no webhooks.
     subscribed: AtomicBool,
+    /// The WABA's alternate callback (`override_callback_uri`), if one is set.
+    override_url: Mutex<Option<String>>,
     queue: mpsc::UnboundedSender<Item>,
     backoff: RetryPolicy,
 }
@@ -151,6 +196,7 @@ impl Webhooks {
                 settings,
                 stats,
                 subscribed: AtomicBool::new(true),
+                override_url: Mutex::new(None),
                 queue,
                 backoff: RetryPolicy::default(),
             }),
@@ -158,14 +204,38 @@ impl Webhooks {
         Ok((webhooks, receiver))
     }
 
-    /// The URL webhooks go to now, if any.
+    /// Where `messages` webhooks go now, if anywhere: the WABA's alternate
+    /// callback when one is set, else the app's callback URL.
     pub(crate) fn url(&self) -> Option<String> {
+        self.url_for(Callback::Overridable)
+    }
+
+    /// The URL a webhook for `callback` goes to now, if any.
+    pub(crate) fn url_for(&self, callback: Callback) -> Option<String> {
+        match callback {
+            Callback::Overridable => self.override_url().or_else(|| self.app_url()),
+            Callback::App => self.app_url(),
+        }
+    }
+
+    /// The app's callback URL (the `webhooks.url` setting).
+    pub(crate) fn app_url(&self) -> Option<String> {
         self.inner.settings.get().webhooks.url.clone()
+    }
+
+    /// The WABA's alternate callback, if one is set.
+    pub(crate) fn override_url(&self) -> Option<String> {
+        self.inner.override_url.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Sets (or, with `None`, removes) the WABA's alternate callback.
+    pub(crate) fn set_override_url(&self, url: Option<String>) {
+        *self.inner.override_url.lock().unwrap_or_else(PoisonError::into_inner) = url;
     }
 
     /// False when no webhook URL is configured or the app is unsubscribed.
     pub(crate) fn enabled(&self) -> bool {
-        self.inner.subscribed.load(Ordering::Relaxed) && self.inner.settings.get().webhooks.url.is_some()
+        self.inner.subscribed.load(Ordering::Relaxed) && self.url().is_some()
     }
 
     pub(crate) fn subscribed(&self) -> bool {
@@ -200,13 +270,14 @@ impl Webhooks {
         Ok(Signed { body: Bytes::from(body), signature })
     }
 
-    /// POSTs `signed` until the receiver answers 2xx or the retry horizon
-    /// passes. Runs in a background task: callers never await it in a request.
-    pub(crate) async fn deliver(&self, signed: &Signed) -> Outcome {
-        let settings = self.inner.settings.get();
-        let Some(url) = settings.webhooks.url.as_deref().and_then(|url| url::Url::parse(url).ok()) else {
+    /// POSTs `signed` to the URL of `callback` until the receiver answers
+    /// 2xx or the retry horizon passes. Runs in a background task: callers
+    /// never await it in a request.
+    pub(crate) async fn deliver(&self, callback: Callback, signed: &Signed) -> Outcome {
+        let Some(url) = self.url_for(callback).and_then(|url| url::Url::parse(&url).ok()) else {
             return Outcome::Disabled;
         };
+        let settings = self.inner.settings.get();
         let policy =
             RetryPolicy { horizon: Duration::from_millis(settings.webhooks.retry_horizon_ms), ..self.inner.backoff };
         drop(settings);
@@ -322,7 +393,7 @@ mod tests {
         let hooks = webhooks(None, 1000);
         assert!(!hooks.enabled());
         let signed = hooks.sign(&json!({})).unwrap();
-        assert_eq!(hooks.deliver(&signed).await, Outcome::Disabled);
+        assert_eq!(hooks.deliver(Callback::Overridable, &signed).await, Outcome::Disabled);
         assert!(hooks.handshake().await.is_none());
     }
 
@@ -331,11 +402,27 @@ mod tests {
         // Port 1 on loopback refuses connections at once.
         let hooks = webhooks(Some("http://127.0.0.1:1/hook"), 60);
         let signed = hooks.sign(&json!({})).unwrap();
-        match hooks.deliver(&signed).await {
+        match hooks.deliver(Callback::Overridable, &signed).await {
             Outcome::Dropped { attempts } => assert!(attempts > 1, "{attempts}"),
             other => panic!("expected a drop, got {other:?}"),
         }
         assert!(hooks.stats().to_json()["webhooks"]["dropped_posts"] == 1);
+    }
+
+    #[test]
+    fn an_override_takes_the_overridable_fields_only() {
+        let hooks = webhooks(Some("http://127.0.0.1:1/app"), 60);
+        hooks.set_override_url(Some("http://127.0.0.1:1/waba".into()));
+        assert_eq!(hooks.url().as_deref(), Some("http://127.0.0.1:1/waba"));
+        assert_eq!(hooks.url_for(Callback::App).as_deref(), Some("http://127.0.0.1:1/app"));
+        let template = ItemChange::Other { field: "message_template_status_update".into(), value: json!({}) };
+        assert_eq!(template.callback(), Callback::App);
+        let echo = ItemChange::Other { field: "message_echoes".into(), value: json!({}) };
+        assert_eq!(echo.callback(), Callback::Overridable);
+        assert_eq!(ItemChange::Errors(Vec::new()).callback(), Callback::Overridable);
+
+        hooks.set_override_url(None);
+        assert_eq!(hooks.url().as_deref(), Some("http://127.0.0.1:1/app"));
     }
 
     #[tokio::test]

@@ -1,11 +1,12 @@
 //! Per-number account state: registration, the two-step PIN, the business
-//! profile, and the WABA's webhook override.
+//! profile and the business compliance information.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
+use super::compliance::Compliance;
 use super::picture::Picture;
 
 /// Register plus deregister calls allowed per number in a moving window (133016).
@@ -23,6 +24,8 @@ pub struct Account {
     /// Times (sandbox clock, ms) of recent register/deregister calls.
     pub registration_calls: VecDeque<i64>,
     pub profile: Profile,
+    /// India's business compliance information, once set.
+    pub compliance: Option<Compliance>,
 }
 
 /// `whatsapp_business_profile` (spec 4.4), in Graph's field order.
@@ -57,6 +60,7 @@ impl Default for Account {
                 vertical: "OTHER".into(),
                 picture: None,
             },
+            compliance: None,
         }
     }
 }
@@ -76,10 +80,9 @@ impl Account {
     }
 }
 
-/// The accounts of every hosted number, and the WABA's subscription override.
+/// The accounts of every hosted number.
 pub(crate) struct Accounts {
     numbers: Vec<Mutex<Account>>,
-    override_callback_uri: Mutex<Option<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -88,10 +91,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Accounts {
     pub(crate) fn new(numbers: usize) -> Self {
-        Accounts {
-            numbers: (0..numbers).map(|_| Mutex::new(Account::default())).collect(),
-            override_callback_uri: Mutex::new(None),
-        }
+        Accounts { numbers: (0..numbers).map(|_| Mutex::new(Account::default())).collect() }
     }
 
     /// Runs `f` on number `index`'s account.
@@ -110,19 +110,10 @@ impl Accounts {
             .find_map(|account| lock(account).profile.picture.as_ref().filter(|p| p.name == name).cloned())
     }
 
-    pub(crate) fn override_callback_uri(&self) -> Option<String> {
-        lock(&self.override_callback_uri).clone()
-    }
-
-    pub(crate) fn set_override_callback_uri(&self, uri: Option<String>) {
-        *lock(&self.override_callback_uri) = uri;
-    }
-
     pub(crate) fn reset(&self) {
         for account in &self.numbers {
             *lock(account) = Account::default();
         }
-        *lock(&self.override_callback_uri) = None;
     }
 }
 

@@ -40,6 +40,8 @@ impl Template {
             json!(if self.category == "UTILITY" { "CUSTOM" } else { self.category.as_str() }),
         );
         out.insert("previous_category".into(), json!(self.category));
+        out.insert("correct_category".into(), json!(self.category));
+        out.insert("cta_url_link_tracking_opted_out".into(), json!(false));
         out.insert("rejected_reason".into(), json!(self.rejected_reason));
         out.insert("quality_score".into(), json!({"score": "UNKNOWN"}));
         out.insert("id".into(), json!(self.id));

@@ -75,13 +75,13 @@ const COUNTRIES: &[(&str, &str)] = &[
 ];
 
 /// The calling code and country of `phone` (digits), when it is listed.
-fn listed(phone: &str) -> Option<(&'static str, &'static str)> {
+pub fn calling_code(phone: &str) -> Option<(&'static str, &'static str)> {
     COUNTRIES.iter().copied().find(|(code, _)| phone.starts_with(code))
 }
 
 /// The ISO 3166 alpha-2 country a BSUID of `phone` starts with.
 pub fn country_of(phone: &str) -> &'static str {
-    listed(phone).map_or(DEFAULT_COUNTRY, |(_, country)| country)
+    calling_code(phone).map_or(DEFAULT_COUNTRY, |(_, country)| country)
 }
 
 /// The BSUID of the user with `phone` in business portfolio `portfolio`.
@@ -165,7 +165,7 @@ pub fn display_phone(phone: &str) -> String {
     {
         return format!("+1 {}-{}-{}", &national[..3], &national[3..6], &national[6..]);
     }
-    match listed(phone) {
+    match calling_code(phone) {
         Some((code, _)) => format!("+{code} {}", &phone[code.len()..]),
         None => format!("+{phone}"),
     }

@@ -3,6 +3,10 @@
 //! to the batch maximum. Statuses of one number share one change; each
 //! inbound message gets its own change; other fields get an entry with `time`.
 //!
+//! While the WABA has an alternate callback, a batch splits in two: what the
+//! override takes goes there, templates and other account-level fields to
+//! the app's callback URL.
+//!
 //! Batching is what keeps the sandbox fast under load: 5,000 sends a second
 //! make 15,000 statuses a second, a few dozen POSTs rather than 15,000.
 
@@ -15,7 +19,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::error;
 
 use super::payload::{Change, ChangeValue, Contact, Entry, Notification, Value};
-use super::{Item, ItemChange, Outcome, Webhooks};
+use super::{Callback, Item, ItemChange, Outcome, Webhooks};
 use crate::clock::Clock;
 use crate::stats::Stats;
 use crate::tasks::Tasks;
@@ -56,25 +60,42 @@ pub(crate) async fn run(mut queue: mpsc::UnboundedReceiver<Item>, webhooks: Webh
             }
         }
         let items = std::mem::take(&mut batch);
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            return;
-        };
-        let webhooks = webhooks.clone();
         let time = clock.now_secs();
-        tasks.spawn("webhook delivery", async move {
-            let _permit = permit;
-            deliver(&webhooks, items, time).await;
-        });
+        for (callback, items) in by_callback(items, webhooks.override_url().is_some()) {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let webhooks = webhooks.clone();
+            tasks.spawn("webhook delivery", async move {
+                let _permit = permit;
+                deliver(&webhooks, callback, items, time).await;
+            });
+        }
     }
 }
 
-/// Renders, signs and delivers one batch, then tells every item's waiter.
-async fn deliver(webhooks: &Webhooks, items: Vec<Item>, time: i64) {
+/// The POSTs a batch makes: one, unless the WABA has an alternate callback
+/// and the batch holds items for both it and the app's URL.
+fn by_callback(items: Vec<Item>, overridden: bool) -> Vec<(Callback, Vec<Item>)> {
+    if !overridden {
+        return vec![(Callback::Overridable, items)];
+    }
+    let (app, overridable): (Vec<Item>, Vec<Item>) =
+        items.into_iter().partition(|item| item.change.callback() == Callback::App);
+    [(Callback::Overridable, overridable), (Callback::App, app)]
+        .into_iter()
+        .filter(|(_, items)| !items.is_empty())
+        .collect()
+}
+
+/// Renders, signs and delivers one batch to `callback`, then tells every
+/// item's waiter.
+async fn deliver(webhooks: &Webhooks, callback: Callback, items: Vec<Item>, time: i64) {
     let count = items.len() as u64;
     let (notification, waiters) = build(webhooks.waba_id(), items, time);
     let outcome = match webhooks.sign(&notification) {
         Ok(signed) => {
-            let outcome = webhooks.deliver(&signed).await;
+            let outcome = webhooks.deliver(callback, &signed).await;
             if let Outcome::Delivered { .. } = outcome {
                 let stats = webhooks.stats();
                 Stats::bump(&stats.webhook_posts);
@@ -83,7 +104,7 @@ async fn deliver(webhooks: &Webhooks, items: Vec<Item>, time: i64) {
                 if duplicate_rate > 0.0 && rand::rng().random_bool(duplicate_rate) {
                     // Meta delivers at least once: the same bytes, signature and all.
                     Stats::bump(&stats.webhook_duplicates);
-                    let _ = webhooks.deliver(&signed).await;
+                    let _ = webhooks.deliver(callback, &signed).await;
                 }
             }
             outcome
@@ -226,6 +247,20 @@ mod tests {
 
     fn item(pnid: &str, change: ItemChange) -> Item {
         Item { phone_number_id: pnid.into(), change, done: Some(oneshot::channel().0) }
+    }
+
+    #[test]
+    fn an_override_splits_the_batch_by_callback() {
+        let template = || ItemChange::Other { field: "message_template_status_update".into(), value: json!({}) };
+        let batch = || vec![item("1", status("a", StatusKind::Sent)), item("1", template())];
+        let one = by_callback(batch(), false);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].1.len(), 2);
+        let two = by_callback(batch(), true);
+        let shape: Vec<(Callback, usize)> = two.iter().map(|(callback, items)| (*callback, items.len())).collect();
+        assert_eq!(shape, [(Callback::Overridable, 1), (Callback::App, 1)]);
+        let only_app = by_callback(vec![item("1", template())], true);
+        assert_eq!(only_app.iter().map(|(callback, _)| *callback).collect::<Vec<_>>(), [Callback::App]);
     }
 
     #[test]
