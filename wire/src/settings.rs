@@ -304,11 +304,14 @@ impl ApplicationSettings {
     }
 
     /// The `application` object as GET returns it, nested like the old
-    /// client. `webhooks.url` is omitted while unset; `wa_id` is included when
-    /// given; `db_garbagecollector_enable` mirrors `garbagecollector_enable.messages`
+    /// client, every key present: `webhooks.url` and `wa_id` (the number's,
+    /// when known) are empty strings while unset; `db_garbagecollector_enable` mirrors `garbagecollector_enable.messages`
     /// for clients that only know the flat name.
     pub fn to_onprem_json(&self, wa_id: Option<&str>) -> Value {
-        let mut webhooks = json!({
+        // The old client always returned `url` (empty until configured);
+        // Meta's own tools read it unconditionally.
+        let webhooks = json!({
+            "url": self.webhooks.url.as_deref().unwrap_or(""),
             "max_concurrent_requests": self.webhooks.max_concurrent_requests,
             "message": {
                 "sent": self.webhooks.message.sent,
@@ -317,9 +320,6 @@ impl ApplicationSettings {
                 "played": self.webhooks.message.played,
             },
         });
-        if let Some(url) = &self.webhooks.url {
-            webhooks["url"] = Value::String(url.clone());
-        }
         let auto_download: Vec<&str> = self.media.auto_download.iter().map(|t| t.as_str()).collect();
         let mut application = json!({
             "webhooks": webhooks,
@@ -347,9 +347,7 @@ impl ApplicationSettings {
                 "user_fields": self.identity.user_fields,
             },
         });
-        if let Some(wa_id) = wa_id {
-            application["wa_id"] = Value::String(wa_id.to_owned());
-        }
+        application["wa_id"] = Value::String(wa_id.unwrap_or_default().to_owned());
         application
     }
 
@@ -745,8 +743,11 @@ mod tests {
 
     #[test]
     fn get_shape_of_defaults() {
+        // Every key is there even when unset, as the old client returned it.
         let expected = json!({
+            "wa_id": "",
             "webhooks": {
+                "url": "",
                 "max_concurrent_requests": 6,
                 "message": {"sent": false, "delivered": true, "read": true, "played": false}
             },
@@ -1057,7 +1058,7 @@ mod tests {
             let mut s = patched(json!({"webhooks": {"url": "https://hooks.example.com/wa"}}));
             s.apply_patch(&json!({"webhooks": {"url": clear}})).unwrap();
             assert_eq!(s.webhooks.url, None);
-            assert!(s.to_onprem_json(None)["webhooks"].get("url").is_none());
+            assert_eq!(s.to_onprem_json(None)["webhooks"]["url"], "", "the key stays, as in the old client");
         }
     }
 
