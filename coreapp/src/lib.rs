@@ -76,6 +76,8 @@ pub struct Core {
     pub started_at_ms: i64,
     /// `POST /v1/contacts` requests worked on at once by this coreapp.
     pub contact_checks: tokio::sync::Semaphore,
+    /// Garbage collectors running on request in this coreapp (by name).
+    pub gc_running: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
 /// Contact checks one coreapp works on at once; the rest wait their turn
@@ -136,6 +138,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         metrics: metrics::Metrics::default(),
         started_at_ms: db::now_ms(),
         contact_checks: tokio::sync::Semaphore::new(CONTACT_CHECKS_AT_ONCE),
+        gc_running: Default::default(),
     }))
 }
 

@@ -388,6 +388,17 @@ impl CoreRpc for Service {
         Ok(Response::new(PurgeReply { deleted }))
     }
 
+    async fn collect_garbage(&self, req: Request<GarbageRequest>) -> Reply<Empty> {
+        use crate::workers::gc;
+        let collector = match req.into_inner().collector() {
+            Collector::Messages => gc::Collector::Messages,
+            Collector::Media => gc::Collector::Media,
+            Collector::Unspecified => return Err(crate::error::api_status(&ApiError::missing("collector"))),
+        };
+        gc::start_on_request(self.core.clone(), collector);
+        Ok(Response::new(Empty {}))
+    }
+
     async fn put_web_certificate_if_absent(&self, req: Request<WebCertificate>) -> Reply<WebCertificate> {
         let r = req.into_inner();
         if r.cert_pem.is_empty() || r.key_pem.is_empty() {

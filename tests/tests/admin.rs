@@ -41,6 +41,16 @@ mod sqlite_only {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_route_of_the_old_client_is_served_or_retired() {
+        super::every_route_of_the_old_client_is_served_or_retired(Engine::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn garbage_collection_on_request() {
+        super::garbage_collection_on_request(Engine::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn media_providers_fetch_links_with_credentials() {
         super::media_providers_fetch_links_with_credentials(Engine::Sqlite).await
     }
@@ -613,5 +623,113 @@ async fn media_providers_fetch_links_with_credentials(engine: Engine) {
 
     assert_eq!(s.call(Method::DELETE, &format!("{path}/corp"), auth, None).await.status, 200);
     s.call(Method::DELETE, &format!("{path}/corp"), auth, None).await.assert_error(404, 1006);
+    s.stop().await;
+}
+
+/// The old client's routes, as documented (`webapp/tests/data/onprem-routes.txt`).
+fn old_routes() -> Vec<(Method, String)> {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../webapp/tests/data/onprem-routes.txt");
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+    let routes: Vec<(Method, String)> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (method, path) = l.split_once(' ').unwrap_or_else(|| panic!("not METHOD PATH: {l}"));
+            (method.parse().unwrap_or_else(|_| panic!("bad method in {l}")), path.trim().to_string())
+        })
+        .collect();
+    assert!(routes.len() >= 60, "the list lost most routes: {}", routes.len());
+    routes
+}
+
+/// Every documented route of the old client, called as a client would
+/// (placeholders filled in, an empty JSON object as the body), answers
+/// from a handler: never the router's 404 or a 405. Retired features
+/// answer 403/1005 with the reason.
+async fn every_route_of_the_old_client_is_served_or_retired(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let token = s.admin_token().await;
+    for (method, template) in old_routes() {
+        let path = template
+            .replace("{id}", "inventory-1")
+            .replace("{index}", "0")
+            .replace("{wa_id}", "15550009999")
+            .replace("{name}", "nobody");
+        assert!(!path.contains('{'), "a placeholder this test does not fill: {template}");
+        // Logging out would end the token the other calls use.
+        let own = if path == "/v1/users/logout" { s.admin_token().await } else { token.clone() };
+        let body = matches!(method, Method::POST | Method::PUT | Method::PATCH).then(|| json!({}));
+        let a = s.call(method.clone(), &path, Auth::Bearer(&own), body).await;
+        let route = format!("{method} {template}");
+        assert_ne!(a.status, 405, "{route}: {}", a.body);
+        let details = a.body.pointer("/errors/0/details").and_then(Value::as_str).unwrap_or_default();
+        assert!(!(a.status == 404 && details == "URL path not found"), "{route} is not routed: {}", a.body);
+        if template.starts_with("/v1/groups") || template.starts_with("/v1/stickerpacks") {
+            a.assert_error(403, 1005);
+            assert!(details.contains("retired"), "{route} says why: {}", a.body);
+        }
+        let json = a.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if json {
+            assert!(a.body.get("meta").is_some() || a.body.get("errors").is_some(), "{route}: {}", a.body);
+        }
+    }
+    s.stop().await;
+}
+
+fn media_id(a: &e2e::Answer) -> String {
+    assert_eq!(a.status, 201, "upload: {}", a.body);
+    a.body.pointer("/media/0/id").and_then(Value::as_str).expect("a media id").to_string()
+}
+
+/// `PUT /v1/services/{message,media}/gc`: the collector runs at once with
+/// the periodic rules (whatever the switches say), the answer says it is
+/// processing, and the result reaches the business as a `services` webhook.
+async fn garbage_collection_on_request(engine: Engine) {
+    let options = Options { media_retention: Duration::from_secs(2), ..Options::default() };
+    let s = Stack::start_with(engine, options).await;
+    let token = s.admin_token().await;
+    let auth = Auth::Bearer(&token);
+    s.use_receiver(&token).await;
+    let off = json!({"garbagecollector_enable": {"messages": false, "media": false}});
+    assert_eq!(s.call(Method::PATCH, "/v1/settings/application", auth, Some(off)).await.status, 200);
+
+    let db = s.db().await;
+    let old = send(&s, &token, json!({"to": "15550004101", "text": {"body": "last week"}})).await;
+    let recent = send(&s, &token, json!({"to": "15550004102", "text": {"body": "today"}})).await;
+    for id in [&old, &recent] {
+        s.wait_until(WAIT, || async { outbound_state(&db, id).await.as_deref() == Some("sent") }).await.unwrap();
+    }
+    age(&db, &old, 8).await;
+    let stale = media_id(&s.upload(&token, Some("application/pdf"), files::pdf(4_000, 61)).await);
+
+    // Only the admin may.
+    let (user, password) = ("gc-user", "Str0ng-enough!");
+    let created = json!({"username": user, "password": password});
+    assert_eq!(s.call(Method::POST, "/v1/users", auth, Some(created)).await.status, 201);
+    let user_token = s.login(user, password, None).await.token();
+    s.call(Method::PUT, "/v1/services/message/gc", Auth::Bearer(&user_token), None).await.assert_error(403, 1005);
+    s.call(Method::PUT, "/v1/services/media/gc", Auth::None, None).await.assert_error(401, 1005);
+
+    let a = s.call(Method::PUT, "/v1/services/message/gc", auth, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["services"], json!({"message": {"gc": {"status": "processing"}}}));
+    let hook = s.receiver.wait_for(WAIT, |v| v.pointer("/services/0/message/gc").is_some()).await;
+    let gc = &hook["services"][0]["message"]["gc"];
+    assert_eq!(gc["status"], "complete", "{hook}");
+    assert!(gc["messages_deleted"].as_u64().is_some_and(|n| n >= 1), "{hook}");
+    assert_eq!(outbound_state(&db, &old).await, None, "the week-old message went");
+    assert_eq!(outbound_state(&db, &recent).await.as_deref(), Some("sent"), "today's stays");
+
+    // The media collector: the upload is past the retention.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let fresh = media_id(&s.upload(&token, Some("application/pdf"), files::pdf(4_000, 62)).await);
+    let a = s.call(Method::PUT, "/v1/services/media/gc", auth, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["services"], json!({"media": {"gc": {"status": "processing"}}}));
+    let hook = s.receiver.wait_for(WAIT, |v| v.pointer("/services/0/media/gc").is_some()).await;
+    assert_eq!(hook["services"][0]["media"]["gc"], json!({"items_deleted": 1, "status": "complete"}), "{hook}");
+    assert_eq!(s.download(&token, &stale).await.0, 404);
+    assert_eq!(s.download(&token, &fresh).await.0, 200);
     s.stop().await;
 }

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod profile;
 pub mod retired;
+pub mod services;
 pub mod settings;
 pub mod support;
 pub mod users;

@@ -16,7 +16,7 @@ use http::Method;
 
 use crate::handlers::{
     JSON_LIMIT, account, certificates, cloud, contacts, health, media, messages, metrics, not_found, openapi, profile,
-    retired, root, settings, support, users,
+    retired, root, services, settings, support, users,
 };
 use crate::{AppState, edge};
 
@@ -161,6 +161,8 @@ fn api() -> Api {
         .get("/v1/stats/db", metrics::db)
         .get("/v1/stats/db/internal", metrics::db)
         .get("/v1/support", support::get)
+        .put("/v1/services/message/gc", services::message_gc)
+        .put("/v1/services/media/gc", services::media_gc)
         // Retired by WhatsApp: a documented error, never a 404.
         .retired(&[M::GET, M::POST], "/v1/groups")
         .retired(&[M::GET, M::PUT], "/v1/groups/{id}")
@@ -172,7 +174,7 @@ fn api() -> Api {
         .retired(&[M::GET, M::POST], "/v1/stickerpacks")
         .retired(&[M::GET, M::PATCH, M::DELETE], "/v1/stickerpacks/{id}")
         .retired(&[M::GET, M::POST], "/v1/stickerpacks/{id}/stickers")
-        .retired(&[M::GET, M::DELETE], "/v1/stickerpacks/{id}/stickers/{index}")
+        .retired(&[M::GET, M::PATCH, M::DELETE], "/v1/stickerpacks/{id}/stickers/{index}")
         .retired(&[M::POST], "/v1/admin/database/migrate")
         // Cloud API webhooks (not part of the on-prem surface).
         .add_with(
