@@ -63,6 +63,18 @@ pub async fn update_profile(core: &Core, fields: Value) -> Result<(), CoreError>
     core.cloud.update_profile(fields).await.map_err(|e| cloud_error("the profile update", e))
 }
 
+/// `settings.business.compliance_info`, in the old client's shape.
+pub async fn compliance_info(core: &Core) -> Result<Value, CoreError> {
+    let cloud = core.cloud.compliance_info().await.map_err(|e| cloud_error("the compliance information read", e))?;
+    Ok(wire::compliance::from_cloud(&cloud))
+}
+
+/// Checks the old client's body and posts it to Cloud.
+pub async fn set_compliance_info(core: &Core, body: Value) -> Result<(), CoreError> {
+    let fields = wire::compliance::update(&body)?;
+    core.cloud.set_compliance_info(fields).await.map_err(|e| cloud_error("the compliance information", e))
+}
+
 /// Uploads a photo through the Resumable Upload API and makes it the
 /// profile picture.
 pub async fn set_photo(core: &Core, mime_type: String, data: bytes::Bytes) -> Result<(), CoreError> {

@@ -291,6 +291,21 @@ impl CloudClient {
         answer(response).await.map(drop)
     }
 
+    /// `GET /{phone-number-id}/business_compliance_info`: Cloud's answer,
+    /// `{"data": []}` while nothing was set.
+    pub async fn compliance_info(&self) -> Result<Value, CallError> {
+        let url = self.url(&format!("{}/business_compliance_info", self.config.phone_number_id));
+        answer(self.http.get(url).bearer_auth(&self.config.access_token).send().await).await
+    }
+
+    /// `POST /{phone-number-id}/business_compliance_info` with checked fields.
+    pub async fn set_compliance_info(&self, mut fields: serde_json::Map<String, Value>) -> Result<(), CallError> {
+        fields.insert("messaging_product".into(), Value::from("whatsapp"));
+        let url = self.url(&format!("{}/business_compliance_info", self.config.phone_number_id));
+        let response = self.http.post(url).bearer_auth(&self.config.access_token).json(&fields).send().await;
+        answer(response).await.map(drop)
+    }
+
     /// The Resumable Upload API: a session on the app, then the bytes in
     /// one piece. Returns the file handle (`h`) a profile update takes.
     pub async fn upload_handle(

@@ -336,6 +336,17 @@ impl CoreRpc for Service {
         Ok(Response::new(Photo { mime_type, data, link }))
     }
 
+    async fn get_compliance_info(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+        Ok(Response::new(JsonDoc { json: admin::compliance_info(&self.core).await?.to_string() }))
+    }
+
+    async fn set_compliance_info(&self, req: Request<JsonDoc>) -> Reply<Empty> {
+        let body = serde_json::from_str(&req.into_inner().json)
+            .map_err(|_| crate::error::api_status(&ApiError::invalid("unreadable compliance information")))?;
+        admin::set_compliance_info(&self.core, body).await?;
+        Ok(Response::new(Empty {}))
+    }
+
     async fn set_two_step_pin(&self, req: Request<Pin>) -> Reply<Empty> {
         admin::set_pin(&self.core, req.into_inner().pin).await?;
         Ok(Response::new(Empty {}))

@@ -220,6 +220,57 @@ async fn profile_about_business_and_photo(engine: Engine) {
     ] {
         s.call(Method::POST, "/v1/settings/business/profile", auth, Some(bad)).await.assert_error(400, 1009);
     }
+    // A vertical Cloud added after the old client passes through as named.
+    let a = s.call(Method::POST, "/v1/settings/business/profile", auth, Some(json!({"vertical": "ALCOHOL"}))).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = s.call(Method::GET, "/v1/settings/business/profile", auth, None).await;
+    assert_eq!(a.body.pointer("/settings/business/profile/vertical"), Some(&json!("ALCOHOL")), "{}", a.body);
+    let retired = json!({"vertical": "UNDEFINED"});
+    s.call(Method::POST, "/v1/settings/business/profile", auth, Some(retired)).await.assert_error(400, 1009);
+
+    // India's compliance information: empty keys first, then what was set,
+    // kept by Cloud.
+    let path = "/v1/settings/business/compliance_info";
+    let a = s.call(Method::GET, path, auth, None).await;
+    let info = a.body.pointer("/settings/business/compliance_info").unwrap_or_else(|| panic!("{}", a.body));
+    assert_eq!((info["entity_name"].as_str(), info["customer_care_details"]["email"].as_str()), (Some(""), Some("")));
+    let compliance = json!({
+        "entity_name": "Acme Traders", "entity_type": "PARTNERSHIP", "is_registered": true,
+        "grievance_officer_details": {"name": "R. Iyer", "email": "grievance@acme.example", "mobile_number": "+919876543210"},
+        "customer_care_details": {"email": "care@acme.example", "landline_number": "+912212345678"}
+    });
+    let a = s.call(Method::POST, path, auth, Some(compliance)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let a = s.call(Method::GET, path, auth, None).await;
+    let info = a.body.pointer("/settings/business/compliance_info").unwrap_or_else(|| panic!("{}", a.body));
+    assert_eq!(info["entity_name"], "Acme Traders");
+    assert_eq!(info["entity_type"], "Partnership");
+    assert_eq!(info["is_registered"], true);
+    assert_eq!(info["grievance_officer_details"]["mobile_number"], "+919876543210");
+    assert_eq!(info["grievance_officer_details"]["landline_number"], "");
+    assert_eq!(info["customer_care_details"]["landline_number"], "+912212345678");
+    let cloud = s.cloud_get(&format!("{PHONE_NUMBER_ID}/business_compliance_info")).await;
+    assert_eq!(cloud["data"][0]["entity_name"], "Acme Traders", "Cloud holds it: {cloud}");
+    for (bad, code) in [
+        (json!({"entity_type": "PRIVATE_COMPANY"}), 1008),
+        (json!({"entity_name": "Acme", "entity_type": "TRUST"}), 1009),
+        (
+            json!({"entity_name": "Acme", "entity_type": "OTHER", "is_registered": false,
+            "grievance_officer_details": {"name": "R", "email": "g@acme.example"},
+            "customer_care_details": {"email": "c@acme.example", "mobile_number": "+919876543210"}}),
+            1008,
+        ),
+        (
+            json!({"entity_name": "Acme", "entity_type": "PRIVATE_COMPANY",
+            "grievance_officer_details": {"name": "R", "email": "g@acme.example"},
+            "customer_care_details": {"email": "c@acme.example", "mobile_number": "98765 43210"}}),
+            1009,
+        ),
+    ] {
+        s.call(Method::POST, path, auth, Some(bad)).await.assert_error(400, code);
+    }
+    let viewer = s.call(Method::GET, path, Auth::None, None).await;
+    viewer.assert_error(401, 1005);
 
     // Photo: none yet; then a raw image in, served back from where Cloud keeps it.
     s.call(Method::GET, "/v1/settings/profile/photo?format=link", auth, None).await.assert_error(404, 1006);

@@ -136,6 +136,8 @@ fn api() -> Api {
         .delete("/v1/settings/profile/photo", profile::delete_photo)
         .get("/v1/settings/business/profile", profile::business)
         .post("/v1/settings/business/profile", profile::set_business)
+        .get("/v1/settings/business/compliance_info", profile::compliance)
+        .post("/v1/settings/business/compliance_info", profile::set_compliance)
         .post("/v1/settings/account/two-step", account::set_pin)
         .delete("/v1/settings/account/two-step", account::disable_pin)
         .post("/v1/settings/backup", settings::backup)

@@ -3,6 +3,7 @@
 //! between on-prem and Cloud API payloads. Pure code: no I/O, no async.
 
 pub mod cloud;
+pub mod compliance;
 pub mod error;
 pub mod identity;
 pub mod ids;

@@ -13,6 +13,10 @@ pub const PHOTO_MAX: usize = 5 * 1024 * 1024;
 /// Image types a profile photo may have.
 pub const PHOTO_TYPES: &[&str] = &["image/jpeg", "image/png"];
 
+/// Cloud's verticals that have no old name (added after the old client);
+/// they pass through as Cloud names them, both ways.
+const CLOUD_ONLY_VERTICALS: &[&str] = &["ALCOHOL", "ONLINE_GAMBLING", "PHYSICAL_GAMBLING", "OTC_DRUGS"];
+
 /// The old client's `vertical` names and Cloud's enum values.
 const VERTICALS: &[(&str, &str)] = &[
     ("Automotive", "AUTO"),
@@ -72,11 +76,7 @@ pub fn business_update(body: &Value) -> Result<Map<String, Value>, ApiError> {
     match fields.get("vertical") {
         None | Some(Value::Null) => {}
         Some(Value::String(v)) => {
-            let cloud_value = VERTICALS
-                .iter()
-                .find(|(onprem, _)| onprem.eq_ignore_ascii_case(v))
-                .map(|(_, c)| *c)
-                .ok_or_else(|| ApiError::invalid_value("vertical", v))?;
+            let cloud_value = cloud_vertical(v).ok_or_else(|| ApiError::invalid_value("vertical", v))?;
             cloud.insert("vertical".into(), json!(cloud_value));
         }
         Some(other) => return Err(ApiError::invalid_value("vertical", other)),
@@ -103,14 +103,25 @@ pub fn business_update(body: &Value) -> Result<Map<String, Value>, ApiError> {
     Ok(cloud)
 }
 
-/// `settings.business.profile` from Cloud's profile fields.
+/// Cloud's value for a `vertical` given by its old name ("Shopping and
+/// Retail") or by Cloud's own (`RETAIL`, `ALCOHOL`), in any case. Cloud's
+/// retired `UNDEFINED` and `NOT_A_BIZ` are not taken.
+fn cloud_vertical(given: &str) -> Option<&'static str> {
+    let old = VERTICALS.iter().find(|(onprem, _)| onprem.eq_ignore_ascii_case(given)).map(|(_, c)| *c);
+    old.or_else(|| {
+        let cloud_names = VERTICALS.iter().map(|(_, c)| *c).chain(CLOUD_ONLY_VERTICALS.iter().copied());
+        cloud_names.into_iter().find(|c| c.eq_ignore_ascii_case(given))
+    })
+}
+
+/// `settings.business.profile` from Cloud's profile fields: verticals by
+/// their old names where they have one, else as Cloud names them.
 pub fn business_from_cloud(cloud: &Value) -> Value {
     let text = |k: &str| cloud.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let vertical = cloud
         .get("vertical")
         .and_then(Value::as_str)
-        .and_then(|c| VERTICALS.iter().find(|(_, cloud)| *cloud == c))
-        .map(|(onprem, _)| *onprem)
+        .map(|c| VERTICALS.iter().find(|(_, cloud)| *cloud == c).map_or(c, |(onprem, _)| *onprem))
         .unwrap_or_default();
     json!({
         "address": text("address"),
@@ -121,7 +132,7 @@ pub fn business_from_cloud(cloud: &Value) -> Value {
     })
 }
 
-fn looks_like_email(s: &str) -> bool {
+pub(crate) fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.contains('@'),
         None => false,
@@ -167,6 +178,20 @@ mod tests {
         assert_eq!(back["vertical"], "Shopping and Retail");
         assert_eq!(back["websites"], json!(["https://a.test"]));
         assert_eq!(back["description"], "");
+    }
+
+    #[test]
+    fn verticals_without_an_old_name_pass_through() {
+        for (given, cloud) in [("ALCOHOL", "ALCOHOL"), ("otc_drugs", "OTC_DRUGS"), ("RETAIL", "RETAIL")] {
+            let fields = business_update(&json!({ "vertical": given })).unwrap();
+            assert_eq!(fields["vertical"], cloud);
+        }
+        let back = business_from_cloud(&json!({"vertical": "ONLINE_GAMBLING"}));
+        assert_eq!(back["vertical"], "ONLINE_GAMBLING");
+        assert_eq!(business_from_cloud(&json!({"vertical": "RETAIL"}))["vertical"], "Shopping and Retail");
+        for retired in ["UNDEFINED", "NOT_A_BIZ"] {
+            assert_eq!(business_update(&json!({ "vertical": retired })).unwrap_err().code, ErrorCode::ParameterInvalid);
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! `/v1/settings/profile/*` and `/v1/settings/business/profile` (admin):
-//! the business profile, kept by Cloud (`whatsapp_business_profile`).
+//! `/v1/settings/profile/*`, `/v1/settings/business/profile` and
+//! `/v1/settings/business/compliance_info` (admin): the business profile,
+//! kept by Cloud (`whatsapp_business_profile`), and India's compliance
+//! information (`business_compliance_info`).
 
 use std::collections::HashMap;
 
@@ -118,5 +120,24 @@ pub async fn set_business(State(state): State<AppState>, who: Principal, body: B
     who.require(Role::Admin)?;
     let fields = wire::profile::business_update(&json_body(&body)?)?;
     update(&state, Value::Object(fields)).await?;
+    Ok(OnPrem::empty())
+}
+
+/// `GET`: the compliance information, every key there (empty while unset).
+pub async fn compliance(State(state): State<AppState>, who: Principal) -> Reply {
+    who.require(Role::Admin)?;
+    let doc = state.cores.any().get_compliance_info(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
+    let info = crate::core::json_of(&doc, "compliance information")?;
+    Ok(OnPrem::ok(json!({"settings": {"business": {"compliance_info": info}}})))
+}
+
+/// `POST` the whole compliance information (`wire::compliance::update`
+/// says what is required).
+pub async fn set_compliance(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
+    who.require(Role::Admin)?;
+    let body = json_body(&body)?;
+    wire::compliance::update(&body)?;
+    let doc = proto::core::JsonDoc { json: body.to_string() };
+    state.cores.any().set_compliance_info(doc).await.map_err(to_api_error)?;
     Ok(OnPrem::empty())
 }
