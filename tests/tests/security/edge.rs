@@ -417,3 +417,55 @@ async fn a_response_nobody_reads_is_abandoned() {
     drop(http2);
     s.stop().await;
 }
+
+/// What a malformed request gets. Whatever reaches a handler is answered
+/// with the on-prem envelope; what hyper's HTTP/1 parser refuses before any
+/// hook of ours (a `Content-Length` that is no number or is given twice
+/// differently, a header name or value HTTP forbids, a head over hyper's
+/// buffer, an unusable URI) gets hyper's bare status with no body, and the
+/// connection is closed. The README's "Limits" lists these; this test keeps
+/// that list true.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_the_envelope_where_the_http_layer_lets_us() {
+    let _shared = EXCLUSIVE.read().await;
+    let s = stack(EdgeLimits::default()).await;
+    let web = &s.webs[0];
+    let answer = |method: &'static str, path: String, headers: Vec<(&'static str, String)>, body: &'static [u8]| async move {
+        let mut tls = raw::connect(web).await.unwrap();
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        raw::send_head(&mut tls, method, &path, &headers).await.unwrap();
+        tls.write_all(body).await.unwrap();
+        tls.flush().await.unwrap();
+        let bytes = timeout(secs(20), raw::read_to_close(&mut tls)).await.expect("answered and closed in time");
+        raw::Response::parse(&bytes).unwrap_or_else(|| panic!("no answer to {method} {path}"))
+    };
+    let json = || ("Content-Type", "application/json".to_string());
+    let close = || ("Connection", "close".to_string());
+
+    // Reaches the webapp: the envelope.
+    for (path, headers, body, status, code) in [
+        ("/v1/users/login", vec![json(), ("Content-Length", "5".into()), close()], &b"{nope"[..], 401, 1005),
+        ("/v1/messages", vec![json(), ("Content-Length", "5".into()), close()], &b"{nope"[..], 401, 1005),
+        ("/v1/nothing", vec![close()], &b""[..], 404, 1006),
+        ("/v1/users/login", vec![("Transfer-Encoding", "chunked".into()), close()], &b"zz\r\n"[..], 401, 1005),
+    ] {
+        let r = answer("POST", path.to_string(), headers, body).await;
+        assert_eq!(r.status, status, "{path}: {r:?}");
+        assert_eq!(r.json()["errors"][0]["code"], code, "{path}: {r:?}");
+    }
+
+    // Refused by hyper's parser: a bare status, no body.
+    let long_uri = format!("/v1/{}", "a".repeat(70_000));
+    for (what, path, headers, status) in [
+        ("a Content-Length that is no number", "/v1/messages".to_string(), vec![("Content-Length", "abc".to_string())], 400),
+        ("two different Content-Lengths", "/v1/messages".into(), vec![("Content-Length", "1".into()), ("Content-Length", "2".into())], 400),
+        ("a header value with a control byte", "/v1/messages".into(), vec![("X-Bad", "a\u{1}b".into())], 400),
+        ("a URI over 64 KiB", long_uri, vec![], 414),
+        ("a head over hyper's buffer", "/v1/messages".into(), vec![("X-Big", "b".repeat(500_000))], 431),
+    ] {
+        let r = answer("POST", path, headers, b"").await;
+        assert_eq!(r.status, status, "{what}: {r:?}");
+        assert!(r.body.is_empty(), "{what}: hyper writes no body; if it does now, the README's limits need updating: {r:?}");
+    }
+    s.stop().await;
+}
