@@ -118,6 +118,20 @@ impl Receiver {
         self.inner.refused.lock().unwrap().clone()
     }
 
+    /// Waits until the server turned away at least `n` delivery attempts:
+    /// proof that deliveries were tried while it failed.
+    pub async fn wait_refused(&self, n: usize, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.refused().len() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {n} refused attempts within {within:?}",
+                self.refused().len()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     /// Waits until some received body satisfies `pred`; returns it.
     pub async fn wait_for(&self, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = tokio::time::Instant::now() + within;

@@ -524,10 +524,12 @@ async fn failed_webhook_deliveries_are_retried(engine: Engine) {
         .await;
     assert_eq!(a.status, 201);
     let id = a.body["messages"][0]["id"].as_str().unwrap().to_string();
-    // While the business's server fails, nothing is lost; once it is back,
-    // both statuses arrive, in order.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(s.receiver.received().is_empty());
+    // While the business's server fails, deliveries are tried again and
+    // again and nothing counts as delivered; once it is back, both
+    // statuses arrive, in order.
+    s.receiver.wait_refused(3, WAIT).await;
+    assert!(s.receiver.received().is_empty(), "{:?}", s.receiver.received());
+    assert!(s.receiver.refused().iter().all(|v| v["statuses"][0]["id"] == id), "{:?}", s.receiver.refused());
     s.receiver.fail_with(0);
     s.receiver.wait_for(WAIT, |v| v["statuses"][0]["status"] == "read" && v["statuses"][0]["id"] == id).await;
     let order: Vec<String> = s

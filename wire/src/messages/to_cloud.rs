@@ -5,7 +5,16 @@
 //! language policy becomes `deterministic` (the only one Cloud knows); `ttl`
 //! is dropped (Cloud keeps retrying delivery for 30 days); `hsm` becomes a
 //! `template` whose localizable parameters are body parameters; a media
-//! `provider` is not sent (Cloud fetches `link` itself).
+//! `provider` is not sent (Cloud fetches `link` itself), whether the media is
+//! the message, an interactive header or a template parameter; a template's
+//! `footer` component is dropped (a footer has no variables, and Cloud knows
+//! no footer component in a send); a date/time parameter is only its
+//! `fallback_value` (Cloud always renders that, and documents none of the
+//! old client's localisation fields); a currency is `fallback_value`, `code`
+//! and `amount_1000`.
+//!
+//! `tests/cloud_schema.rs` checks every translated type against a JSON Schema
+//! of Cloud's send body written from Meta's documentation.
 
 use serde_json::{Map, Value, json};
 
@@ -104,18 +113,61 @@ fn template(t: &Value) -> Value {
     if let Some(components) = t.get("components").and_then(Value::as_array) {
         let components: Vec<Value> = components
             .iter()
+            // A footer has no variables: there is nothing to send for it.
+            .filter(|c| c.get("type").and_then(Value::as_str) != Some("footer"))
             .map(|c| {
                 let mut c = c.clone();
                 // Cloud documents `index` as a string.
                 if let Some(i) = c.get("index").and_then(Value::as_u64) {
                     c["index"] = json!(i.to_string());
                 }
+                if let Some(parameters) = c.get_mut("parameters").and_then(Value::as_array_mut) {
+                    parameters.iter_mut().for_each(parameter);
+                }
                 c
             })
             .collect();
-        out["components"] = json!(components);
+        if !components.is_empty() {
+            out["components"] = json!(components);
+        }
     }
     out
+}
+
+/// A template parameter's object as Cloud documents it: media without the
+/// old client's `provider`, a currency and a date/time as [`currency`] and
+/// [`date_time`] make them. Other parameters are sent as given.
+fn parameter(p: &mut Value) {
+    let Some(kind) = p.get("type").and_then(Value::as_str).map(str::to_string) else { return };
+    let Some(object) = p.get(&kind) else { return };
+    let object = match kind.as_str() {
+        "image" | "video" | "document" => media_object(object),
+        "currency" => currency(object, None),
+        "date_time" => date_time(object, None),
+        _ => return,
+    };
+    p[&kind] = object;
+}
+
+/// A currency: `fallback_value` (or `fallback`, a legacy parameter's
+/// `default`), `code` (the old client's `currency_code`) and `amount_1000`.
+fn currency(c: &Value, fallback: Option<&Value>) -> Value {
+    let mut out = Map::new();
+    let fallback = c.get("fallback_value").filter(|v| !v.is_null()).or(fallback);
+    let code = c.get("code").filter(|v| !v.is_null()).or_else(|| c.get("currency_code"));
+    for (key, value) in [("fallback_value", fallback), ("code", code), ("amount_1000", c.get("amount_1000"))] {
+        if let Some(v) = value {
+            out.insert(key.to_string(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// A date/time: its fallback text only. Cloud always renders the fallback;
+/// the old client's `component`/`unix_epoch` (and the like) are not sent.
+fn date_time(d: &Value, fallback: Option<&Value>) -> Value {
+    let fallback = d.get("fallback_value").filter(|v| !v.is_null()).or(fallback);
+    json!({"fallback_value": fallback.cloned().unwrap_or(Value::Null)})
 }
 
 /// A legacy `hsm` as a Cloud template: `element_name` is the name, each
@@ -130,27 +182,13 @@ fn hsm(h: &Value) -> Value {
         .map(|ps| {
             ps.iter()
                 .map(|p| {
-                    let default = p.get("default").cloned().unwrap_or(Value::Null);
+                    let default = p.get("default");
                     if let Some(c) = p.get("currency") {
-                        let mut c = c.clone();
-                        if c.get("fallback_value").is_none() {
-                            c["fallback_value"] = default;
-                        }
-                        // The old client's `currency_code` is Cloud's `code`.
-                        if let Some(map) = c.as_object_mut()
-                            && let Some(code) = map.remove("currency_code")
-                        {
-                            map.entry("code").or_insert(code);
-                        }
-                        json!({"type": "currency", "currency": c})
+                        json!({"type": "currency", "currency": currency(c, default)})
                     } else if let Some(d) = p.get("date_time") {
-                        let mut d = d.clone();
-                        if d.get("fallback_value").is_none() {
-                            d["fallback_value"] = default;
-                        }
-                        json!({"type": "date_time", "date_time": d})
+                        json!({"type": "date_time", "date_time": date_time(d, default)})
                     } else {
-                        json!({"type": "text", "text": default})
+                        json!({"type": "text", "text": default.cloned().unwrap_or(Value::Null)})
                     }
                 })
                 .collect()
@@ -163,12 +201,20 @@ fn hsm(h: &Value) -> Value {
 }
 
 /// An interactive object as Cloud takes it: a `request_contact_info` gets
-/// the action naming it when the business left it out.
+/// the action naming it when the business left it out; a media header is
+/// sent without the old client's `provider`.
 fn interactive(mut object: Value) -> Value {
     if object.get("type").and_then(Value::as_str) == Some("request_contact_info")
         && object.get("action").is_none_or(Value::is_null)
     {
         object["action"] = json!({"name": "request_contact_info"});
+    }
+    if let Some(header) = object.get_mut("header")
+        && let Some(kind) = header.get("type").and_then(Value::as_str).filter(|k| MEDIA_TYPES.contains(k))
+        && let Some(media) = header.get(kind).map(media_object)
+    {
+        let kind = kind.to_string();
+        header[kind] = media;
     }
     object
 }
