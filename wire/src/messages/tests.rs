@@ -412,7 +412,7 @@ fn every_type_translates_to_cloud() {
                   "components": [{"type": "body", "parameters": [
                       {"type": "text", "text": "Jo"},
                       {"type": "currency", "currency": {"code": "USD", "amount_1000": 10000, "fallback_value": "$10"}},
-                      {"type": "date_time", "date_time": {"day_of_month": 1, "fallback_value": "today"}}]}]}),
+                      {"type": "date_time", "date_time": {"fallback_value": "today"}}]}]}),
             ),
         ),
         (
@@ -536,4 +536,61 @@ fn hsm_currencies_take_the_old_clients_currency_code() {
     assert!(err.details.contains("currency.currency_code"), "{}", err.details);
     let err = validate(&hsm(json!({"currency_code": "USD", "code": "EUR", "amount_1000": 1}))).unwrap_err();
     assert_eq!(err.code, crate::ErrorCode::ParameterInvalid);
+}
+
+#[test]
+fn translation_sends_only_what_cloud_documents() {
+    // What the old client took and Cloud's send body has no place for: a
+    // media `provider` (in an interactive header or a template parameter), a
+    // template `footer` component, date/time localisation fields, a template
+    // currency's `currency_code` beside `code`.
+    let header_image = cloud(with(
+        "interactive",
+        json!({"type": "button", "header": {"type": "image", "image": {"link": "https://a.example/i.png", "provider": {"name": "cdn"}}},
+               "body": {"text": "b"}, "action": {"buttons": [{"type": "reply", "reply": {"id": "1", "title": "Yes"}}]}}),
+    ));
+    assert_eq!(
+        header_image["interactive"]["header"],
+        json!({"type": "image", "image": {"link": "https://a.example/i.png"}})
+    );
+
+    let out = cloud(with(
+        "template",
+        json!({"namespace": "ns", "name": "t", "language": {"code": "en", "policy": "deterministic"}, "components": [
+            {"type": "header", "parameters": [{"type": "document",
+                "document": {"link": "https://a.example/d.pdf", "filename": "d.pdf", "provider": {"name": "cdn"}}}]},
+            {"type": "body", "parameters": [
+                {"type": "date_time", "date_time": {"fallback_value": "Feb 25", "component": {"month": 2, "day_of_month": 25}}},
+                {"type": "currency", "parameter_name": "total",
+                 "currency": {"fallback_value": "$1", "code": "USD", "currency_code": "USD", "amount_1000": 1000}}]},
+            {"type": "footer"}]}),
+    ));
+    assert_eq!(
+        out["template"]["components"],
+        json!([
+            {"type": "header", "parameters": [{"type": "document", "document": {"link": "https://a.example/d.pdf", "filename": "d.pdf"}}]},
+            {"type": "body", "parameters": [
+                {"type": "date_time", "date_time": {"fallback_value": "Feb 25"}},
+                {"type": "currency", "parameter_name": "total", "currency": {"fallback_value": "$1", "code": "USD", "amount_1000": 1000}}]}]),
+    );
+
+    // Only a footer: no components at all rather than an empty list.
+    let footer_only = cloud(with(
+        "template",
+        json!({"namespace": "ns", "name": "t", "language": {"code": "en", "policy": "deterministic"}, "components": [{"type": "footer"}]}),
+    ));
+    assert!(footer_only["template"].get("components").is_none(), "{footer_only}");
+
+    // A legacy hsm's date/time is its `default` as the fallback text.
+    let hsm = cloud(with(
+        "hsm",
+        json!({"namespace": "ns", "element_name": "t", "language": {"code": "en", "policy": "fallback"}, "localizable_params": [
+            {"default": "Jan 26, 2017", "date_time": {"unix_epoch": {"timestamp": 1485470276}}},
+            {"default": "Feb 25, 1977", "date_time": {"component": {"year": 1977, "month": 2, "day_of_month": 25}}}]}),
+    ));
+    assert_eq!(
+        hsm["template"]["components"][0]["parameters"],
+        json!([{"type": "date_time", "date_time": {"fallback_value": "Jan 26, 2017"}},
+               {"type": "date_time", "date_time": {"fallback_value": "Feb 25, 1977"}}]),
+    );
 }
