@@ -30,9 +30,14 @@ pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /_sandbox/stats`: counters since start (or the last reset).
+/// `GET /_sandbox/stats`: counters since start (or the last reset), and
+/// the work still under way: status lifecycles and webhook deliveries
+/// running, webhook items not yet delivered or dropped. Both zero means
+/// everything the sandbox was asked to do has reached the webhook URL.
 pub(crate) async fn stats(State(state): State<AppState>) -> Json<Value> {
-    Json(state.stats.to_json())
+    let mut stats = state.stats.to_json();
+    stats["pending"] = json!({"tasks": state.tasks.pending(), "webhook_items": state.webhooks.unsettled()});
+    Json(stats)
 }
 
 /// `POST /_sandbox/reset`: everything back to how it started.

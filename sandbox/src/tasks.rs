@@ -58,6 +58,11 @@ impl Tasks {
 }
 
 impl Tasks {
+    /// Tasks still running (status lifecycles, webhook deliveries).
+    pub(crate) fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+
     /// Like [`Tasks::spawn`] for work that runs as long as the sandbox (the
     /// webhook batcher): not counted as pending work at shutdown.
     pub(crate) fn spawn_service(&self, what: &'static str, work: impl Future<Output = ()> + Send + 'static) {

@@ -15,7 +15,7 @@ pub mod payload;
 pub mod retry;
 pub mod signature;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -156,6 +156,8 @@ struct Inner {
     /// The WABA's alternate callback (`override_callback_uri`), if one is set.
     override_url: Mutex<Option<String>>,
     queue: mpsc::UnboundedSender<Item>,
+    /// Items queued and not yet delivered or dropped.
+    unsettled: AtomicUsize,
     backoff: RetryPolicy,
 }
 
@@ -198,6 +200,7 @@ impl Webhooks {
                 subscribed: AtomicBool::new(true),
                 override_url: Mutex::new(None),
                 queue,
+                unsettled: AtomicUsize::new(0),
                 backoff: RetryPolicy::default(),
             }),
         };
@@ -254,13 +257,25 @@ impl Webhooks {
     pub(crate) fn send(&self, phone_number_id: &str, change: ItemChange) -> oneshot::Receiver<Outcome> {
         let (done, outcome) = oneshot::channel();
         let item = Item { phone_number_id: phone_number_id.to_owned(), change, done: Some(done) };
+        self.inner.unsettled.fetch_add(1, Ordering::SeqCst);
         if let Err(mpsc::error::SendError(item)) = self.inner.queue.send(item) {
             // The batcher has stopped (shutdown): nobody will deliver it.
+            self.settled(1);
             if let Some(done) = item.done {
                 let _ = done.send(Outcome::Disabled);
             }
         }
         outcome
+    }
+
+    /// Items queued and not yet delivered or dropped.
+    pub(crate) fn unsettled(&self) -> usize {
+        self.inner.unsettled.load(Ordering::SeqCst)
+    }
+
+    /// `n` items were delivered or dropped.
+    pub(crate) fn settled(&self, n: usize) {
+        self.inner.unsettled.fetch_sub(n, Ordering::SeqCst);
     }
 
     /// Renders `payload` the way Meta does and signs those bytes.

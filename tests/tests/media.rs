@@ -407,7 +407,8 @@ async fn retention_removes_old_media_when_enabled(engine: Engine) {
     let kept = id_of(&s.upload(&token, Some("application/pdf"), files::pdf(5_000, 41)).await);
     // Off by default (`garbagecollector_enable.media` is false): past the
     // retention and several collections later, the file is still served.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    s.wait_collector_runs(3).await;
     assert_eq!(s.download(&token, &kept).await.0, StatusCode::OK);
 
     let patch = json!({"garbagecollector_enable": {"media": true}});

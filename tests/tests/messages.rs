@@ -256,7 +256,7 @@ async fn sync_send_answers_with_clouds_verdict(engine: Engine) {
     let refused = s.call(Method::POST, "/v1/messages", Auth::Bearer(&token), Some(unknown)).await;
     refused.assert_error(404, 2001);
     assert!(refused.body["errors"][0]["details"].as_str().unwrap().contains("132001"), "{}", refused.body);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.settled().await;
     assert!(
         !s.receiver.received().iter().any(|v| v["statuses"][0]["status"] == "failed"),
         "no webhook for a refused sync send"

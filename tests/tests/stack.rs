@@ -312,7 +312,7 @@ async fn cloud_webhook_signature_and_handshake(engine: Engine) {
     // Signed, but for a number that is not ours: accepted, logged, dropped.
     let foreign = fixture.as_bytes().to_vec();
     assert_eq!(post(foreign.clone(), Some(sign(&foreign))).await.unwrap().status(), 200);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.settled().await;
     assert!(s.receiver.received().is_empty(), "nothing delivered from forged or foreign webhooks");
 
     // Signed over the raw bytes: accepted and delivered, once even if Cloud retries.
@@ -320,7 +320,7 @@ async fn cloud_webhook_signature_and_handshake(engine: Engine) {
     assert_eq!(post(ours.clone(), Some(sign(&ours))).await.unwrap().status(), 200);
     let event = s.receiver.wait_for(WAIT, |v| v.get("messages").is_some()).await;
     assert_eq!(event["messages"][0]["text"]["body"], "Body Text");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.settled().await;
     assert_eq!(s.receiver.received().len(), 1, "the duplicate is dropped");
     s.stop().await;
 }

@@ -114,6 +114,7 @@ async fn deliver(webhooks: &Webhooks, callback: Callback, items: Vec<Item>, time
             Outcome::Dropped { attempts: 0 }
         }
     };
+    webhooks.settled(count as usize);
     for waiter in waiters {
         let _ = waiter.send(outcome);
     }

@@ -457,15 +457,28 @@ async fn malformed_requests_get_the_envelope_where_the_http_layer_lets_us() {
     // Refused by hyper's parser: a bare status, no body.
     let long_uri = format!("/v1/{}", "a".repeat(70_000));
     for (what, path, headers, status) in [
-        ("a Content-Length that is no number", "/v1/messages".to_string(), vec![("Content-Length", "abc".to_string())], 400),
-        ("two different Content-Lengths", "/v1/messages".into(), vec![("Content-Length", "1".into()), ("Content-Length", "2".into())], 400),
+        (
+            "a Content-Length that is no number",
+            "/v1/messages".to_string(),
+            vec![("Content-Length", "abc".to_string())],
+            400,
+        ),
+        (
+            "two different Content-Lengths",
+            "/v1/messages".into(),
+            vec![("Content-Length", "1".into()), ("Content-Length", "2".into())],
+            400,
+        ),
         ("a header value with a control byte", "/v1/messages".into(), vec![("X-Bad", "a\u{1}b".into())], 400),
         ("a URI over 64 KiB", long_uri, vec![], 414),
         ("a head over hyper's buffer", "/v1/messages".into(), vec![("X-Big", "b".repeat(500_000))], 431),
     ] {
         let r = answer("POST", path, headers, b"").await;
         assert_eq!(r.status, status, "{what}: {r:?}");
-        assert!(r.body.is_empty(), "{what}: hyper writes no body; if it does now, the README's limits need updating: {r:?}");
+        assert!(
+            r.body.is_empty(),
+            "{what}: hyper writes no body; if it does now, the README's limits need updating: {r:?}"
+        );
     }
     s.stop().await;
 }
