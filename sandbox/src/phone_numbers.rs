@@ -146,7 +146,8 @@ pub(crate) fn fields_of(state: &AppState, index: usize) -> Map<String, Value> {
     put("unified_cert_status", json!("APPROVED"));
     put("host_platform", json!("CLOUD_API"));
     put("username", Value::Null);
-    put("conversational_automation", json!({ "enable_welcome_message": false }));
+    // Graph answers the node with the number's id (clients read it).
+    put("conversational_automation", json!({ "enable_welcome_message": false, "id": id }));
     put("search_visibility", json!("NON_VISIBLE"));
     put("eligibility_for_api_business_global_search", json!("NON_ELIGIBLE_UNDEFINED_COUNTRY"));
     put("health_status", health_status(state, id, account.registered));

@@ -95,8 +95,33 @@ fn list(
             )?));
         }
     }
+    let total = items.len();
     let link = format!("{}{path}", graph::base_url(state.config.public_url.as_deref(), headers));
-    Ok(Json(paging::page(items, query, &link)?).into_response())
+    let mut page = paging::page(items, query, &link)?;
+    if let Some(asked) = query.get("summary") {
+        page["summary"] = summary(state, asked, total)?;
+    }
+    Ok(Json(page).into_response())
+}
+
+/// The template count a business account may reach (Meta's limit for an
+/// account whose business is not verified).
+const TEMPLATE_LIMIT: usize = 250;
+
+/// `summary=`: aggregates of the listing, as Graph gives them.
+fn summary(state: &AppState, asked: &str, total: usize) -> Result<Value, GraphError> {
+    let mut out = serde_json::Map::new();
+    for name in crate::nodes::parse_fields(asked) {
+        let value = match name.as_str() {
+            "total_count" => json!(total),
+            "message_template_count" => json!(state.templates.all().len()),
+            "message_template_limit" => json!(TEMPLATE_LIMIT),
+            "are_translations_complete" => json!(true),
+            other => return Err(GraphError::nonexisting_field(other, "WhatsAppBusinessAccount")),
+        };
+        out.insert(name, value);
+    }
+    Ok(Value::Object(out))
 }
 
 fn create(state: &AppState, params: &Map<String, Value>) -> Result<Response, GraphError> {
@@ -294,6 +319,8 @@ pub(crate) fn node(
 /// Every field Graph has for a template, `null` for the empty ones.
 fn fields_of(state: &AppState, template: &Template) -> Map<String, Value> {
     let mut all = template.fields();
+    // Graph dates the score (a Unix time); clients parse it.
+    all.insert("quality_score".into(), json!({"score": "UNKNOWN", "date": state.clock.now_secs()}));
     all.insert("health_status".into(), health_status(state, template));
     for name in EMPTY_FIELDS {
         all.insert((*name).into(), Value::Null);

@@ -172,7 +172,10 @@ fn contact(fields: &Map<String, Value>, name: &str, officer: bool) -> Result<Val
         }
     }
     if !officer && !out.contains_key("landline_number") && !out.contains_key("mobile_number") {
-        return Err(ApiError::missing(&field("landline_number' or 'mobile_number")));
+        return Err(ApiError::new(
+            crate::ErrorCode::ParameterMissing,
+            format!("Missing mandatory parameter: '{name}' needs a 'landline_number' or a 'mobile_number'"),
+        ));
     }
     Ok(Value::Object(out))
 }

@@ -43,7 +43,6 @@ impl Template {
         out.insert("correct_category".into(), json!(self.category));
         out.insert("cta_url_link_tracking_opted_out".into(), json!(false));
         out.insert("rejected_reason".into(), json!(self.rejected_reason));
-        out.insert("quality_score".into(), json!({"score": "UNKNOWN"}));
         out.insert("id".into(), json!(self.id));
         out
     }

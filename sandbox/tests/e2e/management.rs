@@ -57,6 +57,7 @@ async fn phone_number_node_answers_every_documented_field() {
     assert_eq!(body["is_on_biz_app"], false);
     assert_eq!(body["is_preverified_number"], false);
     assert_eq!(body["conversational_automation"]["enable_welcome_message"], false);
+    assert_eq!(body["conversational_automation"]["id"], body["id"], "the node names its number");
     assert!(body["search_visibility"].is_string() && body["eligibility_for_api_business_global_search"].is_string());
     assert!(!body["certificate"].as_str().unwrap().is_empty());
     assert_eq!(body["webhook_configuration"], json!({"application": "http://127.0.0.1:1/app"}));
@@ -132,7 +133,8 @@ async fn templates_answer_every_documented_field() {
     assert_eq!(status, StatusCode::OK, "{one}");
     assert_eq!(one["correct_category"], "UTILITY");
     assert_eq!(one["cta_url_link_tracking_opted_out"], false);
-    assert_eq!(one["quality_score"], json!({"score": "UNKNOWN"}));
+    assert_eq!(one["quality_score"]["score"], "UNKNOWN");
+    assert!(one["quality_score"]["date"].is_i64(), "dated, as Graph: {one}");
     assert_eq!(one["health_status"]["can_send_message"], "AVAILABLE");
     assert_eq!(
         one["health_status"]["entities"][0],
@@ -147,6 +149,16 @@ async fn templates_answer_every_documented_field() {
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["data"][0]["correct_category"], "UTILITY");
     assert_eq!(list["data"][0]["id"], "1000000000000001");
+    assert!(list["data"][0]["quality_score"]["date"].is_i64(), "a dated score: {list}");
+    // Aggregates on request, as Graph's `summary=`.
+    let asked = "total_count,message_template_count,message_template_limit,are_translations_complete";
+    let (status, list) = sandbox.graph_get(&format!("{WABA_ID}/message_templates?name=hello&summary={asked}")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["summary"]["total_count"], 1, "{list}");
+    assert!(list["summary"]["message_template_count"].as_u64().unwrap() >= 6, "{list}");
+    assert_eq!(list["summary"]["message_template_limit"], 250);
+    let (status, body) = sandbox.graph_get(&format!("{WABA_ID}/message_templates?summary=bogus")).await;
+    assert_graph_error(status, &body, StatusCode::BAD_REQUEST, 100);
 
     // A paused template is blocked.
     sandbox.control_post("/_sandbox/templates/status", &json!({"id": "1000000000000001", "status": "PAUSED"})).await;
