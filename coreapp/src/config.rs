@@ -1,10 +1,12 @@
-//! Configuration, read once from the environment (DESIGN section 5).
+//! Configuration, read once from the environment: every variable is
+//! declared in [`VARS`] and read through an [`envconf::Env`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use envconf::{Env, Var};
 use wire::netpolicy::{HostPattern, IpNet};
 
 /// Which database engine, and how to reach it.
@@ -114,37 +116,113 @@ pub struct Config {
     pub workers: WorkerConfig,
 }
 
+/// Every variable the coreapp reads, with its default and meaning: the one
+/// place they are declared (`coreapp config` prints them; the README's
+/// table is checked against them).
+pub const VARS: &[Var] = &[
+    Var::new(
+        "WA_CORE_LISTEN",
+        "0.0.0.0:6250",
+        "gRPC listen address; anything but loopback needs `WA_CLUSTER_DIR` (or `WA_CLUSTER_INSECURE`)",
+    ),
+    Var::computed("WA_NODE_ID", "host name", "node name in health, logs and work claims; unique per coreapp"),
+    proto::cluster::VARS[0],
+    proto::cluster::VARS[1],
+    Var::new(
+        "WA_LOGIN_FAILURES_PER_HOUR",
+        "30",
+        "failed logins per client address per hour, across every node, before 429/1015 (0: no limit); replaces \
+         the webapp's `WA_WEB_LOGIN_FAILURES_PER_HOUR`, which now stops the webapp with a pointer here",
+    ),
+    Var::new(
+        "WA_WORK_LEASE_S",
+        "60",
+        "how long a claim on queued work holds before other coreapps may take it over (at least 3)",
+    ),
+    Var::new("WA_DB_ENGINE", "SQLITE", "`MYSQL` or `SQLITE` (`PGSQL` is planned and refused for now)"),
+    Var::new("WA_DB_HOSTNAME", "127.0.0.1", "MySQL/MariaDB server"),
+    Var::new("WA_DB_PORT", "3306", "MySQL/MariaDB port"),
+    Var::new("WA_DB_USERNAME", "root", "MySQL/MariaDB user"),
+    Var::unset("WA_DB_PASSWORD", "MySQL/MariaDB password").secret(),
+    Var::unset("WA_DB_NAME_PREFIX", "the database is `<prefix>wa_onprem` (letters, digits, `_`), to share one DB host"),
+    Var::new("WA_DB_SQLITE_PATH", "./data/wa.db", "SQLite file"),
+    Var::new("WA_DB_POOL_SIZE", "10", "MySQL connections per coreapp (SQLite always uses one)"),
+    Var::new(
+        "WA_MEDIA_DIR",
+        "/usr/local/wamedia",
+        "shared media volume (created and checked at start); inbound webhooks name files under it in `file`",
+    ),
+    Var::new(
+        "WA_MEDIA_RETENTION_DAYS",
+        "30",
+        "age at which media ids and their files are removed, when `garbagecollector_enable.media` is on \
+         (and by `PUT /v1/services/media/gc`)",
+    ),
+    Var::new("WA_CLOUD_BASE_URL", "https://graph.facebook.com", "Cloud API base (the sandbox in development)"),
+    Var::new("WA_CLOUD_API_VERSION", "v24.0", "Graph API version in paths"),
+    Var::unset("WA_CLOUD_ACCESS_TOKEN", "system-user token").secret(),
+    Var::unset("WA_CLOUD_PHONE_NUMBER_ID", "the business number"),
+    Var::unset("WA_CLOUD_WABA_ID", "the business account"),
+    Var::unset(
+        "WA_CLOUD_APP_ID",
+        "the Meta app whose Resumable Upload API takes profile photos (`POST /v1/settings/profile/photo` \
+         answers 500/1000 naming it when unset)",
+    ),
+    Var::new("WA_CLOUD_SEND_RATE", "80", "messages per second sent to Cloud (the number's throughput)"),
+    Var::new("WA_CLOUD_TIMEOUT_S", "20", "timeout of one Cloud API request, seconds"),
+    Var::new(
+        "WA_CLOUD_MEDIA_HOSTS",
+        CLOUD_MEDIA_HOSTS,
+        "hosts (comma separated; `*.example.com` for the names below one) besides `WA_CLOUD_BASE_URL`'s where \
+         Cloud's media downloads may be, over HTTPS; the token goes to no other",
+    ),
+    Var::unset(
+        "WA_MEDIA_PROVIDER_HOSTS",
+        "hosts (as a provider's `hosts`, comma separated) where the credentials of media providers that list \
+         no hosts of their own may go",
+    ),
+    Var::unset(
+        "WA_MEDIA_LINK_ALLOW",
+        "address ranges (CIDR or single addresses, comma separated, e.g. `127.0.0.0/8,::1/128`) provider \
+         links may reach besides public addresses; see Outbound fetches",
+    ),
+    Var::new("RUST_LOG", "info", "log filter"),
+];
+
 impl Config {
-    /// Reads every `WA_*` variable the coreapp uses; a malformed value is an
-    /// error that names the variable.
+    /// Reads every variable of [`VARS`] from the process environment; a
+    /// malformed value is an error that names the variable.
     pub fn from_env() -> anyhow::Result<Config> {
-        let engine = var("WA_DB_ENGINE").unwrap_or_else(|| "SQLITE".into());
+        Self::read(&Env::process(VARS))
+    }
+
+    /// Reads the configuration through `env` (tests fill one from pairs).
+    pub fn read(env: &Env<'_>) -> anyhow::Result<Config> {
+        let engine = env.string("WA_DB_ENGINE");
         let db = match engine.to_ascii_uppercase().as_str() {
-            "SQLITE" => {
-                DbConfig::Sqlite { path: var("WA_DB_SQLITE_PATH").unwrap_or_else(|| "./data/wa.db".into()).into() }
-            }
+            "SQLITE" => DbConfig::Sqlite { path: env.string("WA_DB_SQLITE_PATH").into() },
             "MYSQL" => DbConfig::Mysql {
-                host: var("WA_DB_HOSTNAME").unwrap_or_else(|| "127.0.0.1".into()),
-                port: parse("WA_DB_PORT", 3306)?,
-                username: var("WA_DB_USERNAME").unwrap_or_else(|| "root".into()),
-                password: var("WA_DB_PASSWORD").unwrap_or_default(),
-                name_prefix: var("WA_DB_NAME_PREFIX").unwrap_or_default(),
+                host: env.string("WA_DB_HOSTNAME"),
+                port: env.parse("WA_DB_PORT")?,
+                username: env.string("WA_DB_USERNAME"),
+                password: env.string("WA_DB_PASSWORD"),
+                name_prefix: env.string("WA_DB_NAME_PREFIX"),
             },
             "PGSQL" => {
                 bail!("WA_DB_ENGINE=PGSQL is planned but not supported yet; use MYSQL or SQLITE")
             }
             other => bail!("WA_DB_ENGINE has invalid value '{other}': expected MYSQL or SQLITE"),
         };
-        let retention_days: u64 = parse("WA_MEDIA_RETENTION_DAYS", 30)?;
+        let retention_days: u64 = env.parse("WA_MEDIA_RETENTION_DAYS")?;
         if retention_days == 0 {
             bail!("WA_MEDIA_RETENTION_DAYS must be at least 1");
         }
-        let lease_s: u64 = parse("WA_WORK_LEASE_S", 60)?;
+        let lease_s: u64 = env.parse("WA_WORK_LEASE_S")?;
         if lease_s < 3 {
             bail!("WA_WORK_LEASE_S must be at least 3 (seconds)");
         }
         let workers = WorkerConfig {
-            send_rate: parse("WA_CLOUD_SEND_RATE", 80)?,
+            send_rate: env.parse("WA_CLOUD_SEND_RATE")?,
             media_retention: Duration::from_secs(retention_days * 24 * 3600),
             lease: Duration::from_secs(lease_s),
             ..WorkerConfig::default()
@@ -152,39 +230,38 @@ impl Config {
         if workers.send_rate == 0 {
             bail!("WA_CLOUD_SEND_RATE must be at least 1");
         }
-        Ok(Config {
-            node_id: var("WA_NODE_ID").unwrap_or_else(default_node_id),
-            cluster: proto::cluster::LinkConfig::from_env(proto::cluster::Role::Coreapp).map_err(anyhow::Error::msg)?,
-            login_failures_per_hour: parse("WA_LOGIN_FAILURES_PER_HOUR", 30)?,
+        let config = Config {
+            node_id: env.raw("WA_NODE_ID").unwrap_or_else(default_node_id),
+            cluster: proto::cluster::LinkConfig::from_env(env, proto::cluster::Role::Coreapp)
+                .map_err(anyhow::Error::msg)?,
+            login_failures_per_hour: env.parse("WA_LOGIN_FAILURES_PER_HOUR")?,
             db,
-            db_pool_size: parse("WA_DB_POOL_SIZE", 10)?,
-            media_dir: var("WA_MEDIA_DIR").unwrap_or_else(|| "/usr/local/wamedia".into()).into(),
+            db_pool_size: env.parse("WA_DB_POOL_SIZE")?,
+            media_dir: env.string("WA_MEDIA_DIR").into(),
             cloud: CloudConfig {
-                base_url: var("WA_CLOUD_BASE_URL").unwrap_or_else(|| "https://graph.facebook.com".into()),
-                api_version: var("WA_CLOUD_API_VERSION").unwrap_or_else(|| "v24.0".into()),
-                access_token: var("WA_CLOUD_ACCESS_TOKEN").unwrap_or_default(),
-                phone_number_id: var("WA_CLOUD_PHONE_NUMBER_ID").unwrap_or_default(),
-                waba_id: var("WA_CLOUD_WABA_ID").unwrap_or_default(),
-                app_id: var("WA_CLOUD_APP_ID").unwrap_or_default(),
-                timeout: Duration::from_secs(parse("WA_CLOUD_TIMEOUT_S", 20)?),
-                media_hosts: hosts("WA_CLOUD_MEDIA_HOSTS", CLOUD_MEDIA_HOSTS)?,
+                base_url: env.string("WA_CLOUD_BASE_URL"),
+                api_version: env.string("WA_CLOUD_API_VERSION"),
+                access_token: env.string("WA_CLOUD_ACCESS_TOKEN"),
+                phone_number_id: env.string("WA_CLOUD_PHONE_NUMBER_ID"),
+                waba_id: env.string("WA_CLOUD_WABA_ID"),
+                app_id: env.string("WA_CLOUD_APP_ID"),
+                timeout: Duration::from_secs(env.parse("WA_CLOUD_TIMEOUT_S")?),
+                media_hosts: hosts(env, "WA_CLOUD_MEDIA_HOSTS")?,
             },
             links: LinkConfig {
-                provider_hosts: hosts("WA_MEDIA_PROVIDER_HOSTS", "")?,
-                allow: wire::netpolicy::parse_ranges(&var("WA_MEDIA_LINK_ALLOW").unwrap_or_default())
+                provider_hosts: hosts(env, "WA_MEDIA_PROVIDER_HOSTS")?,
+                allow: wire::netpolicy::parse_ranges(&env.string("WA_MEDIA_LINK_ALLOW"))
                     .map_err(|e| anyhow::anyhow!("WA_MEDIA_LINK_ALLOW: {e}"))?,
             },
             workers,
-        })
-        .and_then(|c| {
-            url::Url::parse(&c.cloud.base_url).context("WA_CLOUD_BASE_URL is not a valid URL")?;
-            Ok(c)
-        })
+        };
+        url::Url::parse(&config.cloud.base_url).context("WA_CLOUD_BASE_URL is not a valid URL")?;
+        Ok(config)
     }
 
     /// `WA_CORE_LISTEN`, default `0.0.0.0:6250`.
     pub fn listen_from_env() -> anyhow::Result<SocketAddr> {
-        parse("WA_CORE_LISTEN", SocketAddr::from(([0, 0, 0, 0], 6250)))
+        Env::process(VARS).parse("WA_CORE_LISTEN")
     }
 
     /// The effective configuration without secrets, for the start-up log.
@@ -218,23 +295,8 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 }
 
 /// A comma-separated list of host patterns.
-fn hosts(name: &str, default: &str) -> anyhow::Result<Vec<HostPattern>> {
-    let value = var(name).unwrap_or_else(|| default.into());
-    wire::netpolicy::parse_hosts(&value).map_err(|e| anyhow::anyhow!("{name}: {e}"))
-}
-
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn parse<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
-where
-    T::Err: std::fmt::Display,
-{
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|e| anyhow::anyhow!("{name} has invalid value '{v}': {e}")),
-    }
+fn hosts(env: &Env<'_>, name: &str) -> anyhow::Result<Vec<HostPattern>> {
+    wire::netpolicy::parse_hosts(&env.string(name)).map_err(|e| anyhow::anyhow!("{name}: {e}"))
 }
 
 fn default_node_id() -> String {
@@ -243,4 +305,40 @@ fn default_node_id() -> String {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "coreapp".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_the_registry() {
+        let config = Config::read(&Env::from_pairs(VARS, &[("WA_NODE_ID", "core-a")])).unwrap();
+        assert_eq!(config.node_id, "core-a");
+        assert_eq!(config.db.describe(), "SQLITE ./data/wa.db");
+        assert_eq!(config.db_pool_size, 10);
+        assert_eq!(config.workers.send_rate, 80);
+        assert_eq!(config.cloud.timeout, Duration::from_secs(20));
+        assert_eq!(config.cloud.media_hosts.len(), 1);
+        let mysql = [("WA_DB_ENGINE", "mysql"), ("WA_DB_PORT", "3307"), ("WA_DB_NAME_PREFIX", "a_")];
+        let config = Config::read(&Env::from_pairs(VARS, &mysql)).unwrap();
+        assert_eq!(config.db.describe(), "MYSQL root@127.0.0.1:3307/a_wa_onprem");
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("WA_DB_ENGINE", "ORACLE"),
+            ("WA_DB_POOL_SIZE", "many"),
+            ("WA_MEDIA_RETENTION_DAYS", "0"),
+            ("WA_WORK_LEASE_S", "2"),
+            ("WA_CLOUD_SEND_RATE", "0"),
+            ("WA_CLOUD_BASE_URL", "not a url"),
+            ("WA_CLUSTER_INSECURE", "perhaps"),
+            ("WA_MEDIA_LINK_ALLOW", "10.0.0.0/33"),
+        ] {
+            let err = Config::read(&Env::from_pairs(VARS, &[(name, value)])).err().unwrap();
+            assert!(format!("{err:#}").contains(name), "{name}={value}: {err:#}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 /// wa-onprem coreapp: the engine behind the on-prem REST API.
 ///
 /// Configured by environment variables (WA_CORE_LISTEN, WA_DB_ENGINE,
-/// WA_DB_*, WA_MEDIA_DIR, WA_CLOUD_*); see the README.
+/// WA_DB_*, WA_MEDIA_DIR, WA_CLOUD_*): `coreapp config` lists them all.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
@@ -26,6 +26,9 @@ enum Command {
     PatchSettings { json: String },
     /// Print the application settings as GET /v1/settings/application does.
     ShowSettings,
+    /// List every environment variable the coreapp reads: its value now
+    /// (secrets shown as `set`) or its default, and what it is for.
+    Config,
     /// Exit 0 when the coreapp serving on WA_CORE_LISTEN on this host
     /// heartbeats and reaches its database (a container healthcheck).
     Health,
@@ -90,6 +93,9 @@ async fn main() -> anyhow::Result<()> {
             let core = coreapp::open(config()?).await?;
             let s = coreapp::messaging::patch_settings(&core.db, patch).await?;
             println!("{}", s.to_onprem_json(None));
+        }
+        Command::Config => {
+            print!("{}", envconf::describe(&envconf::Env::process(coreapp::config::VARS)));
         }
         Command::ShowSettings => {
             let core = coreapp::open(config()?).await?;

@@ -198,6 +198,21 @@ impl Credentials {
     }
 }
 
+/// The link's variables, in the registry of both the webapp and the coreapp.
+pub const VARS: [envconf::Var; 2] = [
+    envconf::Var::unset(
+        "WA_CLUSTER_DIR",
+        "folder of the internal link's credentials: `ca.pem` and the node's `webapp.pem`/`webapp.key` or \
+         `coreapp.pem`/`coreapp.key` (`coreapp cluster-certs`); unset: plain gRPC, on loopback only",
+    ),
+    envconf::Var::new(
+        "WA_CLUSTER_INSECURE",
+        "false",
+        "`true` allows plain gRPC beyond loopback without credentials (logged as INSECURE at start); for a \
+         network secured otherwise",
+    ),
+];
+
 /// How a node secures its side of the link.
 #[derive(Clone, Debug, Default)]
 pub struct LinkConfig {
@@ -221,22 +236,16 @@ pub enum Security {
 
 impl LinkConfig {
     /// Reads `WA_CLUSTER_DIR` (a directory with `ca.pem`, `<role>.pem` and
-    /// `<role>.key`) and `WA_CLUSTER_INSECURE`; the error names the variable.
-    pub fn from_env(role: Role) -> Result<LinkConfig, String> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let credentials = match var("WA_CLUSTER_DIR") {
+    /// `<role>.key`) and `WA_CLUSTER_INSECURE` (both declared in [`VARS`]);
+    /// the error names the variable.
+    pub fn from_env(env: &envconf::Env<'_>, role: Role) -> Result<LinkConfig, String> {
+        let credentials = match env.raw("WA_CLUSTER_DIR") {
             None => None,
             Some(dir) => Some(Credentials::load(Path::new(dir.trim()), role).map_err(|e| {
                 format!("WA_CLUSTER_DIR={dir} does not hold usable {} credentials: {e}", role.as_str())
             })?),
         };
-        let insecure = match var("WA_CLUSTER_INSECURE").map(|v| v.trim().to_ascii_lowercase()).as_deref() {
-            None | Some("0" | "false" | "off" | "no") => false,
-            Some("1" | "true" | "on" | "yes") => true,
-            Some(other) => {
-                return Err(format!("WA_CLUSTER_INSECURE has invalid value '{other}': expected true or false"));
-            }
-        };
+        let insecure = env.flag("WA_CLUSTER_INSECURE").map_err(|e| e.to_string())?;
         Ok(LinkConfig { credentials, insecure })
     }
 

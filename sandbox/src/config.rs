@@ -1,32 +1,52 @@
 //! The sandbox's configuration, read once from `WA_SANDBOX_*` environment variables.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
+use envconf::{Env, Var};
 
 use crate::settings::{self, DEFAULT_UNDELIVERABLE, Rules, Settings};
 
 /// Default listen address (`WA_SANDBOX_LISTEN`).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9080";
 
-const DEFAULT_ACCESS_TOKEN: &str = "sandbox-token";
-const DEFAULT_APP_SECRET: &str = "sandbox-app-secret";
-const DEFAULT_VERIFY_TOKEN: &str = "sandbox-verify-token";
-const DEFAULT_PHONE_NUMBER_IDS: &str = "100000000000001";
-const DEFAULT_WABA_ID: &str = "200000000000001";
-const DEFAULT_APP_ID: &str = "300000000000001";
-const DEFAULT_WEBHOOK_URL: &str = "https://127.0.0.1:9090/cloud/webhooks";
-const DEFAULT_STATUS_DELAY_MS: u64 = 200;
-const DEFAULT_WEBHOOK_VERSION: &str = "v24.0";
-const DEFAULT_BATCH_WINDOW_MS: u64 = 20;
-const DEFAULT_BATCH_MAX: usize = 1000;
-/// Meta retries for 7 days; a sandbox keeps the shape with a shorter horizon
-/// so a dead receiver does not keep work around for a week.
-const DEFAULT_RETRY_HORIZON_MS: u64 = 10 * 60 * 1000;
+/// Every variable the sandbox reads, with its default and meaning: the one
+/// place they are declared (`sandbox config` prints them; the README's
+/// table is checked against them).
+pub const VARS: &[Var] = &[
+    Var::new("WA_SANDBOX_LISTEN", DEFAULT_LISTEN, "listen address"),
+    Var::new("WA_SANDBOX_ACCESS_TOKEN", "sandbox-token", "the Bearer token the Graph API accepts").empty_is_a_value(),
+    Var::new("WA_SANDBOX_APP_SECRET", "sandbox-app-secret", "key of `X-Hub-Signature-256` on webhooks (and of `appsecret_proof`)").empty_is_a_value(),
+    Var::new("WA_SANDBOX_VERIFY_TOKEN", "sandbox-verify-token", "sent in the GET verification handshake").empty_is_a_value(),
+    Var::new("WA_SANDBOX_PHONE_NUMBER_IDS", "100000000000001", "business numbers hosted, comma separated; display number `1555` + the id's last 7 digits"),
+    Var::new("WA_SANDBOX_WABA_ID", "200000000000001", "the business account (`entry[].id` of webhooks)"),
+    Var::new("WA_SANDBOX_APP_ID", "300000000000001", "the Meta app: the node of the Resumable Upload API (`POST /{app-id}/uploads`)"),
+    Var::new("WA_SANDBOX_WEBHOOK_URL", "https://127.0.0.1:9090/cloud/webhooks", "where webhooks go (the app's callback URL; a WABA override takes `messages` webhooks elsewhere); empty sends none. *Run time* [`webhooks.url`]").empty_is_a_value(),
+    Var::new("WA_SANDBOX_WEBHOOK_TLS_VERIFY", "off", "check the receiver's certificate (the dev webapp's is self-signed)"),
+    Var::computed("WA_SANDBOX_PUBLIC_URL", "the `Host` the client called", "base of the media download URLs and profile picture URLs (e.g. `http://sandbox:9080` in compose)"),
+    Var::new("WA_SANDBOX_STATUS_DELAY_MS", "200", "pause before `delivered`, `read`, `played` and `failed` (`sent` goes at once). *Run time* [`lifecycle.status_delay_ms`]"),
+    Var::new("WA_SANDBOX_READ_RATE", "1", "share of delivered messages the user reads, 0 to 1. *Run time* [`lifecycle.read_rate`]"),
+    Var::new("WA_SANDBOX_SKIP_DELIVERED_RATE", "0", "share of messages whose `delivered` is skipped (read at once), 0 to 1. *Run time* [`lifecycle.skip_delivered_rate`]"),
+    Var::new("WA_SANDBOX_THROUGHPUT", "80", "messages per second per number: `off`, a rate, and `<phone-number-id>=<rate>` overrides, e.g. `80,100000000000002=1000`. *Run time* [`rules.throughput`]"),
+    Var::new("WA_SANDBOX_PAIR_RATE_LIMIT", "off", "`off`, `on` (45 at once, then 1 per 6000 ms) or `<burst>/<period_ms>`. *Run time* [`rules.pair_rate_limit`]"),
+    Var::new("WA_SANDBOX_WINDOW", "off", "the 24-hour customer service window, `on` or `off`. *Run time* [`rules.window`]"),
+    Var::new("WA_SANDBOX_UNDELIVERABLE", "off", "`off`, `on` (pattern `*0000`) or a comma list of patterns over the wa_id (`*` any digits, `?` one). *Run time* [`rules.undeliverable`]"),
+    Var::new("WA_SANDBOX_WEBHOOK_VERSION", "v24.0", "the app's webhook payload version: statuses carry `conversation` up to `v23.0`. *Run time* [`webhooks.payload_version`]"),
+    Var::new("WA_SANDBOX_WEBHOOK_BATCH_WINDOW_MS", "20", "items queued within this window (from the first) share one POST; `0` sends what is queued at once. *Run time* [`webhooks.batch_window_ms`]"),
+    Var::new("WA_SANDBOX_WEBHOOK_BATCH_MAX", "1000", "most items per POST, 1 to 1000 (Meta: up to 1000). *Run time* [`webhooks.batch_max`]"),
+    Var::new("WA_SANDBOX_WEBHOOK_RETRY_HORIZON_MS", "600000", "a POST the receiver refuses is retried with backoff this long, then dropped (Meta: 7 days). *Run time* [`webhooks.retry_horizon_ms`]"),
+    Var::new("WA_SANDBOX_WEBHOOK_DUPLICATE_RATE", "0", "share of POSTs delivered twice, byte for byte. *Run time* [`webhooks.duplicate_rate`]"),
+    Var::new("WA_SANDBOX_WEBHOOK_REORDER_RATE", "0", "share of messages whose statuses go out newest first. *Run time* [`webhooks.reorder_rate`]"),
+    Var::new("WA_SANDBOX_AUTH_ERROR_STATUS", "401", "HTTP status of token errors: 400, 401 or 403 (real Graph often answers 400). *Run time* [`http.auth_error_status`]"),
+    Var::new("WA_SANDBOX_THROTTLE_STATUS", "400", "HTTP status of 130429 and 131056: 400 or 429 (older docs). *Run time* [`http.throttle_status`]"),
+    Var::new("WA_SANDBOX_APPSECRET_PROOF", "off", "require `appsecret_proof=hex(HMAC-SHA256(app secret, token))` on Graph calls"),
+    Var::new("WA_SANDBOX_PARENT_USER_IDS", "off", "the business is enrolled for parent BSUIDs: the `parent_*` fields appear in webhooks and `recipient` takes a parent BSUID. *Run time* [`parent_user_ids`]"),
+    Var::new("WA_SANDBOX_LOG_FORMAT", "text", "`json` for JSON lines"),
+    Var::new("RUST_LOG", "info", "log filter (`debug` logs every request and message)"),
+];
 
 /// Everything the simulator needs to know, built once in `main` (or directly by tests).
 ///
@@ -93,33 +113,9 @@ pub struct Config {
 // === impl Config ===
 
 impl Default for Config {
+    /// The registry's defaults.
     fn default() -> Self {
-        Config {
-            access_token: DEFAULT_ACCESS_TOKEN.to_owned(),
-            app_secret: DEFAULT_APP_SECRET.to_owned(),
-            verify_token: DEFAULT_VERIFY_TOKEN.to_owned(),
-            phone_number_ids: vec![DEFAULT_PHONE_NUMBER_IDS.to_owned()],
-            waba_id: DEFAULT_WABA_ID.to_owned(),
-            app_id: DEFAULT_APP_ID.to_owned(),
-            webhook_url: Some(DEFAULT_WEBHOOK_URL.to_owned()),
-            webhook_tls_verify: false,
-            status_delay: Duration::from_millis(DEFAULT_STATUS_DELAY_MS),
-            public_url: None,
-            rules: Rules::default(),
-            read_rate: 1.0,
-            skip_delivered_rate: 0.0,
-            webhook_version: DEFAULT_WEBHOOK_VERSION.to_owned(),
-            webhook_batch_window: Duration::from_millis(DEFAULT_BATCH_WINDOW_MS),
-            webhook_batch_max: DEFAULT_BATCH_MAX,
-            webhook_retry_horizon: Duration::from_millis(DEFAULT_RETRY_HORIZON_MS),
-            webhook_duplicate_rate: 0.0,
-            webhook_reorder_rate: 0.0,
-            auth_error_status: 401,
-            throttle_status: 400,
-            require_appsecret_proof: false,
-            parent_user_ids: false,
-            log_json: false,
-        }
+        Config::read(&Env::from_pairs(VARS, &[])).expect("the declared defaults are valid")
     }
 }
 
@@ -158,20 +154,24 @@ impl fmt::Debug for Config {
 impl Config {
     /// Reads the `WA_SANDBOX_*` variables; a malformed value is an error naming its variable.
     pub fn from_env() -> anyhow::Result<Config> {
-        Self::from_lookup(|name| std::env::var_os(name))
+        Self::read(&Env::process(VARS))
     }
 
     /// Reads `WA_SANDBOX_LISTEN` (default `127.0.0.1:9080`).
     pub fn listen_from_env() -> anyhow::Result<SocketAddr> {
-        Self::listen_from_lookup(|name| std::env::var_os(name))
+        Self::listen_from(&Env::process(VARS))
     }
 
     /// Like [`Config::from_env`], with the variables taken from `lookup`.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> anyhow::Result<Config> {
-        let env = Env(&lookup);
-        let access_token = env.string("WA_SANDBOX_ACCESS_TOKEN", DEFAULT_ACCESS_TOKEN)?;
-        let app_secret = env.string("WA_SANDBOX_APP_SECRET", DEFAULT_APP_SECRET)?;
-        let verify_token = env.string("WA_SANDBOX_VERIFY_TOKEN", DEFAULT_VERIFY_TOKEN)?;
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        Self::read(&Env::from_fn(VARS, lookup))
+    }
+
+    /// Reads the configuration through `env`.
+    pub fn read(env: &Env<'_>) -> anyhow::Result<Config> {
+        let access_token = env.string("WA_SANDBOX_ACCESS_TOKEN");
+        let app_secret = env.string("WA_SANDBOX_APP_SECRET");
+        let verify_token = env.string("WA_SANDBOX_VERIFY_TOKEN");
         for (name, value) in [
             ("WA_SANDBOX_ACCESS_TOKEN", &access_token),
             ("WA_SANDBOX_APP_SECRET", &app_secret),
@@ -182,7 +182,7 @@ impl Config {
             }
         }
 
-        let ids = env.string("WA_SANDBOX_PHONE_NUMBER_IDS", DEFAULT_PHONE_NUMBER_IDS)?;
+        let ids = env.string("WA_SANDBOX_PHONE_NUMBER_IDS");
         let phone_number_ids: Vec<String> =
             ids.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
         if phone_number_ids.is_empty() {
@@ -192,16 +192,16 @@ impl Config {
             bail!("WA_SANDBOX_PHONE_NUMBER_IDS: {bad:?} is not a numeric id");
         }
 
-        let waba_id = env.string("WA_SANDBOX_WABA_ID", DEFAULT_WABA_ID)?;
+        let waba_id = env.string("WA_SANDBOX_WABA_ID");
         if !is_graph_id(&waba_id) {
             bail!("WA_SANDBOX_WABA_ID: {waba_id:?} is not a numeric id");
         }
-        let app_id = env.string("WA_SANDBOX_APP_ID", DEFAULT_APP_ID)?.trim().to_owned();
+        let app_id = env.string("WA_SANDBOX_APP_ID").trim().to_owned();
         if !is_graph_id(&app_id) {
             bail!("WA_SANDBOX_APP_ID: {app_id:?} is not a numeric id");
         }
 
-        let webhook_url = env.string("WA_SANDBOX_WEBHOOK_URL", DEFAULT_WEBHOOK_URL)?;
+        let webhook_url = env.string("WA_SANDBOX_WEBHOOK_URL");
         let webhook_url = match webhook_url.trim() {
             "" => None,
             url => {
@@ -210,10 +210,10 @@ impl Config {
             }
         };
 
-        let webhook_tls_verify = env.bool("WA_SANDBOX_WEBHOOK_TLS_VERIFY", false)?;
-        let status_delay = env.millis("WA_SANDBOX_STATUS_DELAY_MS", DEFAULT_STATUS_DELAY_MS)?;
+        let webhook_tls_verify = env.flag("WA_SANDBOX_WEBHOOK_TLS_VERIFY")?;
+        let status_delay = millis(env, "WA_SANDBOX_STATUS_DELAY_MS")?;
 
-        let public_url = match env.get("WA_SANDBOX_PUBLIC_URL")? {
+        let public_url = match env.raw("WA_SANDBOX_PUBLIC_URL") {
             None => None,
             Some(url) if url.trim().is_empty() => None,
             Some(url) => {
@@ -225,36 +225,36 @@ impl Config {
 
         let defaults = Rules::default();
         let mut rules = defaults.clone();
-        rules.window.enabled = env.bool("WA_SANDBOX_WINDOW", false)?;
-        if let Some(value) = env.get("WA_SANDBOX_PAIR_RATE_LIMIT")? {
+        rules.window.enabled = env.flag("WA_SANDBOX_WINDOW")?;
+        if let Some(value) = env.value("WA_SANDBOX_PAIR_RATE_LIMIT") {
             rules.pair_rate_limit = parse_pair_limit(&value, &defaults.pair_rate_limit)
                 .map_err(|err| anyhow!("WA_SANDBOX_PAIR_RATE_LIMIT: {err}"))?;
         }
-        if let Some(value) = env.get("WA_SANDBOX_THROUGHPUT")? {
+        if let Some(value) = env.value("WA_SANDBOX_THROUGHPUT") {
             rules.throughput = parse_throughput(&value, &phone_number_ids, &defaults.throughput)
                 .map_err(|err| anyhow!("WA_SANDBOX_THROUGHPUT: {err}"))?;
         }
-        if let Some(value) = env.get("WA_SANDBOX_UNDELIVERABLE")? {
+        if let Some(value) = env.value("WA_SANDBOX_UNDELIVERABLE") {
             rules.undeliverable =
                 parse_undeliverable(&value).map_err(|err| anyhow!("WA_SANDBOX_UNDELIVERABLE: {err}"))?;
         }
 
-        let webhook_version = env.string("WA_SANDBOX_WEBHOOK_VERSION", DEFAULT_WEBHOOK_VERSION)?.trim().to_owned();
+        let webhook_version = env.string("WA_SANDBOX_WEBHOOK_VERSION").trim().to_owned();
         if settings::parse_version(&webhook_version).is_none() {
             bail!("WA_SANDBOX_WEBHOOK_VERSION: expected a version like v24.0, got {webhook_version:?}");
         }
-        let webhook_batch_max = match env.get("WA_SANDBOX_WEBHOOK_BATCH_MAX")? {
-            None => DEFAULT_BATCH_MAX,
-            Some(value) => match value.trim().parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => n,
-                _ => bail!("WA_SANDBOX_WEBHOOK_BATCH_MAX: expected 1 to 1000, got {value:?}"),
-            },
+        let webhook_batch_max = match env.parse::<usize>("WA_SANDBOX_WEBHOOK_BATCH_MAX") {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => bail!(
+                "WA_SANDBOX_WEBHOOK_BATCH_MAX: expected 1 to 1000, got {:?}",
+                env.string("WA_SANDBOX_WEBHOOK_BATCH_MAX")
+            ),
         };
 
-        let log_json = match env.get("WA_SANDBOX_LOG_FORMAT")?.as_deref().map(str::trim) {
-            None | Some("" | "text") => false,
-            Some("json") => true,
-            Some(other) => bail!("WA_SANDBOX_LOG_FORMAT: expected text or json, got {other:?}"),
+        let log_json = match env.string("WA_SANDBOX_LOG_FORMAT").trim() {
+            "text" => false,
+            "json" => true,
+            other => bail!("WA_SANDBOX_LOG_FORMAT: expected text or json, got {other:?}"),
         };
 
         let config = Config {
@@ -269,18 +269,18 @@ impl Config {
             status_delay,
             public_url,
             rules,
-            read_rate: env.rate("WA_SANDBOX_READ_RATE", 1.0)?,
-            skip_delivered_rate: env.rate("WA_SANDBOX_SKIP_DELIVERED_RATE", 0.0)?,
+            read_rate: rate(env, "WA_SANDBOX_READ_RATE")?,
+            skip_delivered_rate: rate(env, "WA_SANDBOX_SKIP_DELIVERED_RATE")?,
             webhook_version,
-            webhook_batch_window: env.millis("WA_SANDBOX_WEBHOOK_BATCH_WINDOW_MS", DEFAULT_BATCH_WINDOW_MS)?,
+            webhook_batch_window: millis(env, "WA_SANDBOX_WEBHOOK_BATCH_WINDOW_MS")?,
             webhook_batch_max,
-            webhook_retry_horizon: env.millis("WA_SANDBOX_WEBHOOK_RETRY_HORIZON_MS", DEFAULT_RETRY_HORIZON_MS)?,
-            webhook_duplicate_rate: env.rate("WA_SANDBOX_WEBHOOK_DUPLICATE_RATE", 0.0)?,
-            webhook_reorder_rate: env.rate("WA_SANDBOX_WEBHOOK_REORDER_RATE", 0.0)?,
-            auth_error_status: env.status("WA_SANDBOX_AUTH_ERROR_STATUS", 401, &[400, 401, 403])?,
-            throttle_status: env.status("WA_SANDBOX_THROTTLE_STATUS", 400, &[400, 429])?,
-            require_appsecret_proof: env.bool("WA_SANDBOX_APPSECRET_PROOF", false)?,
-            parent_user_ids: env.bool("WA_SANDBOX_PARENT_USER_IDS", false)?,
+            webhook_retry_horizon: millis(env, "WA_SANDBOX_WEBHOOK_RETRY_HORIZON_MS")?,
+            webhook_duplicate_rate: rate(env, "WA_SANDBOX_WEBHOOK_DUPLICATE_RATE")?,
+            webhook_reorder_rate: rate(env, "WA_SANDBOX_WEBHOOK_REORDER_RATE")?,
+            auth_error_status: status(env, "WA_SANDBOX_AUTH_ERROR_STATUS", &[400, 401, 403])?,
+            throttle_status: status(env, "WA_SANDBOX_THROTTLE_STATUS", &[400, 429])?,
+            require_appsecret_proof: env.flag("WA_SANDBOX_APPSECRET_PROOF")?,
+            parent_user_ids: env.flag("WA_SANDBOX_PARENT_USER_IDS")?,
             log_json,
         };
         // The remaining cross-field checks (ranges) are the settings' own.
@@ -288,9 +288,9 @@ impl Config {
         Ok(config)
     }
 
-    /// Like [`Config::listen_from_env`], with the variables taken from `lookup`.
-    pub fn listen_from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> anyhow::Result<SocketAddr> {
-        let value = Env(&lookup).string("WA_SANDBOX_LISTEN", DEFAULT_LISTEN)?;
+    /// Like [`Config::listen_from_env`], through `env`.
+    pub fn listen_from(env: &Env<'_>) -> anyhow::Result<SocketAddr> {
+        let value = env.string("WA_SANDBOX_LISTEN");
         value
             .trim()
             .parse()
@@ -378,56 +378,24 @@ fn parse_undeliverable(value: &str) -> Result<settings::Undeliverable, String> {
     Ok(settings::Undeliverable { enabled: true, patterns })
 }
 
-struct Env<'a, F>(&'a F);
+fn millis(env: &Env<'_>, name: &str) -> anyhow::Result<Duration> {
+    let value = env.string(name);
+    value.trim().parse().map(Duration::from_millis).map_err(|_| anyhow!("{name}: expected milliseconds, got {value:?}"))
+}
 
-impl<F: Fn(&str) -> Option<OsString>> Env<'_, F> {
-    fn get(&self, name: &str) -> anyhow::Result<Option<String>> {
-        match (self.0)(name) {
-            None => Ok(None),
-            Some(raw) => raw.into_string().map(Some).map_err(|_| anyhow!("{name} is not valid UTF-8")),
-        }
+fn rate(env: &Env<'_>, name: &str) -> anyhow::Result<f64> {
+    let value = env.string(name);
+    match value.trim().parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err(anyhow!("{name}: expected a number from 0 to 1, got {value:?}")),
     }
+}
 
-    fn string(&self, name: &str, default: &str) -> anyhow::Result<String> {
-        Ok(self.get(name)?.unwrap_or_else(|| default.to_owned()))
-    }
-
-    fn bool(&self, name: &str, default: bool) -> anyhow::Result<bool> {
-        match self.get(name)? {
-            None => Ok(default),
-            Some(value) => parse_bool(&value).ok_or_else(|| anyhow!("{name}: expected on or off, got {value:?}")),
-        }
-    }
-
-    fn millis(&self, name: &str, default: u64) -> anyhow::Result<Duration> {
-        match self.get(name)? {
-            None => Ok(Duration::from_millis(default)),
-            Some(value) => value
-                .trim()
-                .parse()
-                .map(Duration::from_millis)
-                .map_err(|_| anyhow!("{name}: expected milliseconds, got {value:?}")),
-        }
-    }
-
-    fn rate(&self, name: &str, default: f64) -> anyhow::Result<f64> {
-        match self.get(name)? {
-            None => Ok(default),
-            Some(value) => match value.trim().parse::<f64>() {
-                Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
-                _ => Err(anyhow!("{name}: expected a number from 0 to 1, got {value:?}")),
-            },
-        }
-    }
-
-    fn status(&self, name: &str, default: u16, allowed: &[u16]) -> anyhow::Result<u16> {
-        match self.get(name)? {
-            None => Ok(default),
-            Some(value) => match value.trim().parse::<u16>() {
-                Ok(status) if allowed.contains(&status) => Ok(status),
-                _ => Err(anyhow!("{name}: expected one of {allowed:?}, got {value:?}")),
-            },
-        }
+fn status(env: &Env<'_>, name: &str, allowed: &[u16]) -> anyhow::Result<u16> {
+    let value = env.string(name);
+    match value.trim().parse::<u16>() {
+        Ok(status) if allowed.contains(&status) => Ok(status),
+        _ => Err(anyhow!("{name}: expected one of {allowed:?}, got {value:?}")),
     }
 }
 
@@ -457,16 +425,16 @@ mod tests {
 
     use super::*;
 
-    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        move |name| map.get(name).map(OsString::from)
+        move |name| map.get(name).cloned()
     }
 
     #[test]
     fn empty_environment_gives_the_defaults() {
         let config = Config::from_lookup(lookup(&[])).unwrap();
         assert_eq!(config, Config::default());
-        assert_eq!(Config::listen_from_lookup(lookup(&[])).unwrap(), "127.0.0.1:9080".parse().unwrap());
+        assert_eq!(Config::listen_from(&Env::from_pairs(VARS, &[])).unwrap(), "127.0.0.1:9080".parse().unwrap());
     }
 
     #[test]
@@ -589,7 +557,7 @@ mod tests {
             let err = Config::from_lookup(lookup(&[(name, value)])).unwrap_err();
             assert!(format!("{err:#}").contains(name), "{name}={value:?} gave {err:#}");
         }
-        let err = Config::listen_from_lookup(lookup(&[("WA_SANDBOX_LISTEN", "nope")])).unwrap_err();
+        let err = Config::listen_from(&Env::from_pairs(VARS, &[("WA_SANDBOX_LISTEN", "nope")])).unwrap_err();
         assert!(err.to_string().contains("WA_SANDBOX_LISTEN"));
     }
 

@@ -43,7 +43,7 @@ use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
-pub use config::{Config, DEFAULT_LISTEN};
+pub use config::{Config, DEFAULT_LISTEN, VARS};
 /// Small valid media files (tests and demos use them too).
 pub use media::samples;
 pub use settings::{

@@ -19,47 +19,21 @@ enum Command {
     /// Exit 0 when the sandbox on WA_SANDBOX_LISTEN on this host answers
     /// GET /_sandbox/health (a container healthcheck).
     Health,
+    /// List every environment variable the sandbox reads: its value now or
+    /// its default, and what it is for.
+    Config,
 }
 
-const ENV_HELP: &str = "Configured by environment variables (defaults match the dev stack):
-  WA_SANDBOX_LISTEN                   listen address [127.0.0.1:9080]
-  WA_SANDBOX_ACCESS_TOKEN             the Bearer token it accepts [sandbox-token]
-  WA_SANDBOX_APP_SECRET               signs its webhooks (X-Hub-Signature-256) [sandbox-app-secret]
-  WA_SANDBOX_VERIFY_TOKEN             sent in the GET webhook handshake [sandbox-verify-token]
-  WA_SANDBOX_PHONE_NUMBER_IDS         hosted phone number ids, comma separated [100000000000001]
-  WA_SANDBOX_WABA_ID                  the business account id [200000000000001]
-  WA_SANDBOX_APP_ID                   the app id, node of the Resumable Upload API [300000000000001]
-  WA_SANDBOX_WEBHOOK_URL              where webhooks go; empty sends none [https://127.0.0.1:9090/cloud/webhooks]
-  WA_SANDBOX_WEBHOOK_TLS_VERIFY       check the webhook server's certificate [off]
-  WA_SANDBOX_PUBLIC_URL               base of the media and picture URLs it hands out [the Host the client called]
-  WA_SANDBOX_STATUS_DELAY_MS          pause before delivered, read, played and failed [200]
-  WA_SANDBOX_READ_RATE                share of delivered messages that are read, 0-1 [1]
-  WA_SANDBOX_SKIP_DELIVERED_RATE      share of messages read without a delivered, 0-1 [0]
-Rules (each switchable at run time through PATCH /_sandbox/settings):
-  WA_SANDBOX_THROUGHPUT               off | messages/s per number, and PNID=RATE overrides [80]
-  WA_SANDBOX_PAIR_RATE_LIMIT          off | on (45 per 6000 ms) | BURST/PERIOD_MS [off]
-  WA_SANDBOX_WINDOW                   24-hour customer service window, on | off [off]
-  WA_SANDBOX_UNDELIVERABLE            off | on (pattern *0000) | comma list of patterns [off]
-Webhooks:
-  WA_SANDBOX_WEBHOOK_VERSION          payload version; conversation objects up to v23.0 [v24.0]
-  WA_SANDBOX_WEBHOOK_BATCH_WINDOW_MS  items within this window share a POST [20]
-  WA_SANDBOX_WEBHOOK_BATCH_MAX        most items per POST, 1-1000 [1000]
-  WA_SANDBOX_WEBHOOK_RETRY_HORIZON_MS retry a failing receiver this long [600000]
-  WA_SANDBOX_WEBHOOK_DUPLICATE_RATE   share of POSTs sent twice, 0-1 [0]
-  WA_SANDBOX_WEBHOOK_REORDER_RATE     share of messages whose statuses go newest first, 0-1 [0]
-HTTP:
-  WA_SANDBOX_AUTH_ERROR_STATUS        status of token errors: 400, 401, 403 [401]
-  WA_SANDBOX_THROTTLE_STATUS          status of 130429 and 131056: 400, 429 [400]
-  WA_SANDBOX_APPSECRET_PROOF          require appsecret_proof on Graph calls [off]
-Users:
-  WA_SANDBOX_PARENT_USER_IDS          the business is enrolled for parent BSUIDs [off]
-Logging:
-  WA_SANDBOX_LOG_FORMAT               text | json [text]
-  RUST_LOG                            log filter [info]";
+const ENV_HELP: &str = "Configured by environment variables whose defaults match the dev stack \
+(WA_SANDBOX_LISTEN, WA_SANDBOX_WEBHOOK_URL, ...): `sandbox config` lists them all.";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Config) = cli.command {
+        print!("{}", envconf::describe(&envconf::Env::process(sandbox::VARS)));
+        return Ok(());
+    }
     let listen = sandbox::Config::listen_from_env()?;
     if let Some(Command::Health) = cli.command {
         if let Err(e) = health(listen).await {

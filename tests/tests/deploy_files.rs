@@ -13,14 +13,24 @@ use std::path::{Path, PathBuf};
 
 use yaml_rust2::{Yaml, YamlLoader};
 
-/// The images' listen variable and the code's default, per binary.
-const LISTEN: &[(&str, &str, &str)] = &[
-    ("webapp", "WA_WEB_LISTEN", "0.0.0.0:443"),
-    ("coreapp", "WA_CORE_LISTEN", "0.0.0.0:6250"),
-    ("sandbox", "WA_SANDBOX_LISTEN", "127.0.0.1:9080"),
-];
-/// The coreapp's default `WA_MEDIA_DIR`.
-const MEDIA_DIR_DEFAULT: &str = "/usr/local/wamedia";
+/// The images' listen variable, per binary.
+const LISTEN: &[(&str, &str)] =
+    &[("webapp", "WA_WEB_LISTEN"), ("coreapp", "WA_CORE_LISTEN"), ("sandbox", "WA_SANDBOX_LISTEN")];
+
+/// The variables a binary reads: its registry.
+fn registry(bin: &str) -> &'static [envconf::Var] {
+    match bin {
+        "webapp" => webapp::config::VARS,
+        "coreapp" => coreapp::config::VARS,
+        "sandbox" => sandbox::VARS,
+        other => panic!("no registry for {other}"),
+    }
+}
+
+/// A variable's declared default value (empty when it has none).
+fn default_of(bin: &str, name: &str) -> String {
+    envconf::Env::from_pairs(registry(bin), &[]).string(name)
+}
 
 #[test]
 fn every_variable_given_to_a_container_is_read_by_its_binary() {
@@ -38,22 +48,20 @@ fn every_variable_given_to_a_container_is_read_by_its_binary() {
                 );
                 continue;
             };
-            let read = repo.variables_read_by(&bin);
             for name in env.keys().filter(|k| k.starts_with("WA_")) {
                 assert!(
-                    read.contains(name),
-                    "{}: service {} sets {name}, which the {bin} code never reads (no \"{name}\" in {}/src)",
+                    registry(&bin).iter().any(|v| v.name == name.as_str()),
+                    "{}: service {} sets {name}, which the {bin} does not read (it is not in its registry)",
                     file.rel,
                     service.name,
-                    repo.crate_of(&bin)
                 );
             }
         }
     }
     for docker in repo.dockerfiles.values() {
-        let read = repo.variables_read_by(&docker.bin);
         for name in docker.env.keys().filter(|k| k.starts_with("WA_")) {
-            assert!(read.contains(name), "{}: ENV {name} is never read by the {} code", docker.rel, docker.bin);
+            let read = registry(&docker.bin).iter().any(|v| v.name == name.as_str());
+            assert!(read, "{}: ENV {name} is not read by the {} (not in its registry)", docker.rel, docker.bin);
         }
     }
 }
@@ -161,8 +169,9 @@ fn the_media_volume_is_mounted_by_every_coreapp_and_never_by_the_webapp() {
         let mut media_sources = BTreeSet::new();
         let coreapps = file.services().into_iter().filter(|s| repo.binary_of(s).as_deref() == Some("coreapp"));
         for service in coreapps.filter(|s| !s.issues_certificates()) {
-            let dir =
-                repo.effective_env(&service, "coreapp", "WA_MEDIA_DIR").unwrap_or_else(|| MEDIA_DIR_DEFAULT.into());
+            let dir = repo
+                .effective_env(&service, "coreapp", "WA_MEDIA_DIR")
+                .unwrap_or_else(|| default_of("coreapp", "WA_MEDIA_DIR"));
             let mount = service.volumes().into_iter().find(|(_, target)| *target == dir);
             let Some((source, _)) = mount else {
                 panic!("{}: coreapp service {} mounts no volume at its WA_MEDIA_DIR {dir}", file.rel, service.name);
@@ -177,7 +186,7 @@ fn the_media_volume_is_mounted_by_every_coreapp_and_never_by_the_webapp() {
         for service in file.services().iter().filter(|s| repo.binary_of(s).as_deref() == Some("webapp")) {
             for (source, target) in service.volumes() {
                 assert!(
-                    !media_sources.contains(&source) && target != MEDIA_DIR_DEFAULT,
+                    !media_sources.contains(&source) && target != default_of("coreapp", "WA_MEDIA_DIR"),
                     "{}: webapp service {} mounts the media volume ({source}:{target}); the webapp must not touch it",
                     file.rel,
                     service.name
@@ -243,8 +252,9 @@ fn every_webapp_and_coreapp_has_cluster_credentials_and_no_node_holds_the_ca_key
 fn published_and_probed_ports_are_the_listen_ports() {
     let repo = Repo::load();
     for docker in repo.dockerfiles.values() {
-        let (_, var, default) = listen_of(&docker.bin);
-        let listen = docker.env.get(var).map_or(default, String::as_str);
+        let var = listen_of(&docker.bin);
+        let default = default_of(&docker.bin, var);
+        let listen = docker.env.get(var).map_or(default.as_str(), String::as_str);
         let port = port_of(listen);
         assert!(
             !listen.starts_with("127.") && !listen.starts_with("localhost"),
@@ -302,25 +312,25 @@ fn the_dev_stack_agrees_with_itself() {
     let get = |service: &Service, bin: &str, var: &str| repo.effective_env(service, bin, var).unwrap_or_default();
     let sandbox = running("sandbox")[0];
     let webapp = running("webapp")[0];
-    // The sandbox's own defaults, as in sandbox/src/config.rs.
-    let sandbox_var = |var: &str, default: &str| {
-        Some(get(sandbox, "sandbox", var)).filter(|v| !v.is_empty()).unwrap_or_else(|| default.into())
+    // The sandbox's setting, else its declared default.
+    let sandbox_var = |var: &str| {
+        Some(get(sandbox, "sandbox", var)).filter(|v| !v.is_empty()).unwrap_or_else(|| default_of("sandbox", var))
     };
     let pairs = [
-        ("WA_CLOUD_APP_SECRET", sandbox_var("WA_SANDBOX_APP_SECRET", "sandbox-app-secret")),
-        ("WA_CLOUD_VERIFY_TOKEN", sandbox_var("WA_SANDBOX_VERIFY_TOKEN", "sandbox-verify-token")),
+        ("WA_CLOUD_APP_SECRET", sandbox_var("WA_SANDBOX_APP_SECRET")),
+        ("WA_CLOUD_VERIFY_TOKEN", sandbox_var("WA_SANDBOX_VERIFY_TOKEN")),
     ];
     for (var, expected) in pairs {
         assert_eq!(get(webapp, "webapp", var), expected, "compose/dev.yml: webapp {var} differs from the sandbox's");
     }
-    let numbers = sandbox_var("WA_SANDBOX_PHONE_NUMBER_IDS", "100000000000001");
+    let numbers = sandbox_var("WA_SANDBOX_PHONE_NUMBER_IDS");
     for core in running("coreapp") {
         let at = format!("compose/dev.yml: service {}", core.name);
-        let token = sandbox_var("WA_SANDBOX_ACCESS_TOKEN", "sandbox-token");
+        let token = sandbox_var("WA_SANDBOX_ACCESS_TOKEN");
         assert_eq!(get(core, "coreapp", "WA_CLOUD_ACCESS_TOKEN"), token, "{at}: WA_CLOUD_ACCESS_TOKEN");
         let number = get(core, "coreapp", "WA_CLOUD_PHONE_NUMBER_ID");
         assert!(numbers.split(',').any(|n| n.trim() == number), "{at}: number {number} is not hosted by the sandbox");
-        let waba = sandbox_var("WA_SANDBOX_WABA_ID", "200000000000001");
+        let waba = sandbox_var("WA_SANDBOX_WABA_ID");
         assert_eq!(get(core, "coreapp", "WA_CLOUD_WABA_ID"), waba, "{at}: WA_CLOUD_WABA_ID");
         let cloud = get(core, "coreapp", "WA_CLOUD_BASE_URL");
         let sandbox_port = port_of(&repo.listen(sandbox, "sandbox").1);
@@ -333,7 +343,7 @@ fn the_dev_stack_agrees_with_itself() {
         let (_, listen) = repo.listen(core, "coreapp");
         assert_eq!(port.parse::<u16>().ok(), Some(port_of(&listen)), "compose/dev.yml: WA_CORE_ADDRS entry {addr}");
     }
-    let hook = sandbox_var("WA_SANDBOX_WEBHOOK_URL", "");
+    let hook = sandbox_var("WA_SANDBOX_WEBHOOK_URL");
     let web_port = port_of(&repo.listen(webapp, "webapp").1);
     assert_eq!(
         hook,
@@ -424,33 +434,16 @@ impl Repo {
         Some(name.split(':').next()?.to_string())
     }
 
-    fn crate_of(&self, bin: &str) -> &str {
-        self.bins.get(bin).unwrap_or_else(|| panic!("no crate builds a binary named {bin}"))
-    }
-
     fn dockerfile_of(&self, bin: &str) -> &Dockerfile {
         self.dockerfiles.values().find(|d| d.bin == bin).unwrap_or_else(|| panic!("no Dockerfile builds {bin}"))
     }
 
     /// Every `"WA_..."` string literal in the sources of the binary's crate,
     /// and of `proto`, which reads the internal link's variables for both.
-    fn variables_read_by(&self, bin: &str) -> BTreeSet<String> {
-        let mut names = BTreeSet::new();
-        let mut files = rust_files(&self.root.join(self.crate_of(bin)).join("src"));
-        if matches!(bin, "coreapp" | "webapp") {
-            files.extend(rust_files(&self.root.join("proto/src")));
-        }
-        for file in files {
-            names.extend(quoted_wa_names(&read(&file)));
-        }
-        assert!(!names.is_empty(), "found no WA_ variable in the {bin} sources");
-        names
-    }
-
     /// The listen variable of the binary a service runs, and its effective value.
     fn listen(&self, service: &Service, bin: &str) -> (&'static str, String) {
-        let (_, var, default) = listen_of(bin);
-        (var, self.effective_env(service, bin, var).unwrap_or_else(|| default.into()))
+        let var = listen_of(bin);
+        (var, self.effective_env(service, bin, var).unwrap_or_else(|| default_of(bin, var)))
     }
 
     /// A variable as the process sees it: the service's value, else the
@@ -659,19 +652,6 @@ fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
     paths
 }
 
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())) {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            found.push(path);
-        }
-    }
-    found
-}
-
 fn same_path(a: &Path, b: &Path) -> bool {
     a.canonicalize().ok() == b.canonicalize().ok()
 }
@@ -691,17 +671,6 @@ fn bin_names(manifest: &str) -> Vec<String> {
         }
     }
     names
-}
-
-/// `"WA_NAME"` string literals: exactly a variable name between quotes.
-fn quoted_wa_names(source: &str) -> Vec<String> {
-    source
-        .split('"')
-        .skip(1)
-        .step_by(2)
-        .filter(|s| s.starts_with("WA_") && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
-        .map(String::from)
-        .collect()
 }
 
 /// The names compose would interpolate (`${NAME...}`, `$NAME`; `$$` is a
@@ -801,8 +770,8 @@ fn instructions(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn listen_of(bin: &str) -> (&'static str, &'static str, &'static str) {
-    *LISTEN.iter().find(|(b, _, _)| *b == bin).unwrap_or_else(|| panic!("no listen variable known for {bin}"))
+fn listen_of(bin: &str) -> &'static str {
+    LISTEN.iter().find(|(b, _)| *b == bin).unwrap_or_else(|| panic!("no listen variable known for {bin}")).1
 }
 
 fn port_of(listen: &str) -> u16 {
@@ -832,4 +801,32 @@ fn assert_probes(command: &str, port: u16, at: &str) {
     }
     assert!(!probed.is_empty(), "{at} probes no loopback port: {command:?}");
     assert!(probed.iter().all(|p| *p == port), "{at} probes {probed:?}, but the process listens on {port}");
+}
+
+// ---------------------------------------------------------------------------
+// The READMEs' configuration tables are the registries.
+
+/// The rows between `<!-- variables:begin -->` and `<!-- variables:end -->`.
+fn table_between_markers(file: &str) -> String {
+    let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file)).unwrap();
+    let (_, rest) = text.split_once("<!-- variables:begin -->\n").unwrap_or_else(|| panic!("{file}: no begin marker"));
+    let (rows, _) = rest.split_once("<!-- variables:end -->").unwrap_or_else(|| panic!("{file}: no end marker"));
+    rows.lines()
+        .filter(|l| !l.starts_with("| variable |") && !l.starts_with("|---"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn the_readme_tables_are_the_variable_registries() {
+    let root = envconf::markdown_rows(&[("webapp", webapp::config::VARS), ("coreapp", coreapp::config::VARS)]);
+    let sandbox = envconf::markdown_rows_of(sandbox::VARS);
+    for (file, expected) in [("README.md", root), ("sandbox/README.md", sandbox)] {
+        let found = table_between_markers(file);
+        assert!(
+            found == expected,
+            "{file}: the configuration table differs from the registries (webapp/src/config.rs, \
+             coreapp/src/config.rs, proto/src/cluster.rs, sandbox/src/config.rs); it should read:\n{expected}"
+        );
+    }
 }

@@ -1,9 +1,96 @@
-//! Configuration, read once from the environment (DESIGN section 5).
+//! Configuration, read once from the environment: every variable is
+//! declared in [`VARS`] and read through an [`envconf::Env`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::bail;
+use envconf::{Env, Var};
+
+/// Every variable the webapp reads, with its default and meaning: the one
+/// place they are declared (`webapp config` prints them; the README's table
+/// is checked against them).
+pub const VARS: &[Var] = &[
+    Var::new("WA_WEB_LISTEN", "0.0.0.0:443", "listen address"),
+    Var::new(
+        "WA_WEB_SERVERNAME",
+        "localhost",
+        "name in the generated certificate (SAN also has `localhost`, `127.0.0.1`)",
+    ),
+    Var::new("WA_WEB_TLS", "on", "`off` serves plain HTTP behind a TLS proxy"),
+    Var::new(
+        "WA_CORE_ADDRS",
+        "127.0.0.1:6250",
+        "coreapp gRPC endpoints (`host:port`), comma separated; names are re-resolved every 5 s and every \
+         address counts; messages go to `crc32(to) % healthy nodes`",
+    ),
+    proto::cluster::VARS[0],
+    proto::cluster::VARS[1],
+    Var::unset(
+        "WA_API_KEY",
+        "12-128 characters; `Authorization: Apikey <key>` opens `/v1/health`, `/metrics`, `/v1/metrics` and \
+         `/v1/stats/*`",
+    )
+    .secret(),
+    Var::computed("WA_VERSION", "the crate version", "the `meta.version` string"),
+    Var::computed(
+        "WA_WEB_JWT_CRYPTO_KEY",
+        "a key kept in the database",
+        "signs session tokens, at least 32 bytes; set the same value on every webapp, or leave unset",
+    )
+    .secret(),
+    Var::new(
+        "WA_WEB_MESSAGES_RPS",
+        "0",
+        "`POST /v1/messages` requests per second per webapp before 429/1015 (0: no limit)",
+    ),
+    Var::computed("WA_WEB_MESSAGES_BURST", "3x the rate", "requests above `WA_WEB_MESSAGES_RPS` allowed at once"),
+    Var::new(
+        "WA_WEB_HEADER_TIMEOUT_S",
+        "10",
+        "seconds a request head may take from its first byte (the TLS handshake gets as long); then the \
+         connection is closed",
+    ),
+    Var::new(
+        "WA_WEB_BODY_TIMEOUT_S",
+        "20",
+        "seconds a request body may pause, and the grace period of `WA_WEB_BODY_MIN_RATE`; beyond, 400/1009 \
+         and the connection closed",
+    ),
+    Var::new(
+        "WA_WEB_BODY_MIN_RATE",
+        "1024",
+        "bytes per second a request body must average after its grace period (0: no minimum)",
+    ),
+    Var::new(
+        "WA_WEB_IDLE_TIMEOUT_S",
+        "60",
+        "seconds a connection with no request in flight (HTTP/1.1 keep-alive or HTTP/2) stays open",
+    ),
+    Var::new(
+        "WA_WEB_WRITE_TIMEOUT_S",
+        "30",
+        "seconds a response may wait for a client that does not read it; then the connection is closed",
+    ),
+    Var::new("WA_WEB_MAX_CONNECTIONS", "1024", "open client connections; more are closed as soon as they are accepted"),
+    Var::new(
+        "WA_WEB_UNAUTH_BODY_BUDGET_MB",
+        "32",
+        "MB of request bodies read before their caller is authenticated (Cloud webhooks, logins), all \
+         together (at least 4); beyond, 503/1016",
+    ),
+    Var::unset(
+        "WA_CLOUD_APP_SECRET",
+        "verifies `X-Hub-Signature-256` of Cloud webhooks (unset: every POST is refused)",
+    )
+    .secret(),
+    Var::unset("WA_CLOUD_VERIFY_TOKEN", "answers the GET handshake (unset: refused)").secret(),
+    Var::unset(
+        "WA_WEB_LOGIN_FAILURES_PER_HOUR",
+        "no longer read: set, it stops the webapp with a pointer to the coreapps' `WA_LOGIN_FAILURES_PER_HOUR`",
+    ),
+    Var::new("RUST_LOG", "info", "log filter"),
+];
 
 /// Shortest token signing key accepted from `WA_WEB_JWT_CRYPTO_KEY`: 256
 /// bits, as HS256 needs to be as strong as its hash.
@@ -75,16 +162,9 @@ pub struct EdgeLimits {
 const MB: u64 = 1024 * 1024;
 
 impl Default for EdgeLimits {
+    /// The registry's defaults.
     fn default() -> Self {
-        EdgeLimits {
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(20),
-            body_min_rate: 1024,
-            idle_timeout: Duration::from_secs(60),
-            write_timeout: Duration::from_secs(30),
-            max_connections: 1024,
-            unauthenticated_body_budget: 32 * MB,
-        }
+        EdgeLimits::read(&Env::from_pairs(VARS, &[])).expect("the declared defaults are valid")
     }
 }
 
@@ -93,33 +173,27 @@ impl EdgeLimits {
     /// a smaller budget could never accept one.
     pub const MIN_BUDGET_MB: u64 = 4;
 
-    /// Reads the `WA_WEB_*` limits through `lookup` (the environment, or a
-    /// table in tests); unset variables keep their defaults.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<EdgeLimits> {
-        let d = EdgeLimits::default();
-        let number = |name: &str, default: u64, range: std::ops::RangeInclusive<u64>| -> anyhow::Result<u64> {
-            let Some(v) = lookup(name) else { return Ok(default) };
-            let n: u64 = v.trim().parse().map_err(|e| anyhow::anyhow!("{name} has invalid value '{v}': {e}"))?;
+    /// Reads the `WA_WEB_*` limits through `env`; unset variables take
+    /// their declared defaults.
+    pub fn read(env: &Env<'_>) -> anyhow::Result<EdgeLimits> {
+        let number = |name: &str, range: std::ops::RangeInclusive<u64>| -> anyhow::Result<u64> {
+            let n: u64 = env.parse(name)?;
             if !range.contains(&n) {
-                bail!("{name} has invalid value '{v}': must be from {} to {}", range.start(), range.end());
+                bail!("{name} has invalid value '{n}': must be from {} to {}", range.start(), range.end());
             }
             Ok(n)
         };
         // Up to a day: longer is no limit at all.
-        let seconds =
-            |name: &str, default: Duration| number(name, default.as_secs(), 1..=86_400).map(Duration::from_secs);
+        let seconds = |name: &str| number(name, 1..=86_400).map(Duration::from_secs);
         Ok(EdgeLimits {
-            header_timeout: seconds("WA_WEB_HEADER_TIMEOUT_S", d.header_timeout)?,
-            body_timeout: seconds("WA_WEB_BODY_TIMEOUT_S", d.body_timeout)?,
-            body_min_rate: number("WA_WEB_BODY_MIN_RATE", d.body_min_rate, 0..=u64::MAX)?,
-            idle_timeout: seconds("WA_WEB_IDLE_TIMEOUT_S", d.idle_timeout)?,
-            write_timeout: seconds("WA_WEB_WRITE_TIMEOUT_S", d.write_timeout)?,
-            max_connections: number("WA_WEB_MAX_CONNECTIONS", d.max_connections as u64, 1..=1_000_000)? as usize,
-            unauthenticated_body_budget: number(
-                "WA_WEB_UNAUTH_BODY_BUDGET_MB",
-                d.unauthenticated_body_budget / MB,
-                Self::MIN_BUDGET_MB..=1024 * 1024,
-            )? * MB,
+            header_timeout: seconds("WA_WEB_HEADER_TIMEOUT_S")?,
+            body_timeout: seconds("WA_WEB_BODY_TIMEOUT_S")?,
+            body_min_rate: number("WA_WEB_BODY_MIN_RATE", 0..=u64::MAX)?,
+            idle_timeout: seconds("WA_WEB_IDLE_TIMEOUT_S")?,
+            write_timeout: seconds("WA_WEB_WRITE_TIMEOUT_S")?,
+            max_connections: number("WA_WEB_MAX_CONNECTIONS", 1..=1_000_000)? as usize,
+            unauthenticated_body_budget: number("WA_WEB_UNAUTH_BODY_BUDGET_MB", Self::MIN_BUDGET_MB..=1024 * 1024)?
+                * MB,
         })
     }
 
@@ -141,66 +215,57 @@ impl EdgeLimits {
 impl Config {
     /// `WA_WEB_TLS`: HTTPS (the default) or plain HTTP.
     pub fn tls_from_env() -> anyhow::Result<bool> {
-        Ok(match var("WA_WEB_TLS").as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("on" | "1" | "true") => true,
-            Some("off" | "0" | "false") => false,
-            Some(other) => bail!("WA_WEB_TLS has invalid value '{other}': expected on or off"),
-        })
+        Env::process(VARS).flag("WA_WEB_TLS")
     }
 
+    /// Reads every variable of [`VARS`] from the process environment; a
+    /// malformed value is an error that names the variable.
     pub fn from_env() -> anyhow::Result<Config> {
-        let tls = Self::tls_from_env()?;
-        let core_addrs: Vec<String> = var("WA_CORE_ADDRS")
-            .unwrap_or_else(|| "127.0.0.1:6250".into())
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        Self::read(&Env::process(VARS))
+    }
+
+    /// Reads the configuration through `env` (tests fill one from pairs).
+    pub fn read(env: &Env<'_>) -> anyhow::Result<Config> {
+        let tls = env.flag("WA_WEB_TLS")?;
+        let core_addrs: Vec<String> =
+            env.string("WA_CORE_ADDRS").split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         if core_addrs.is_empty() {
             bail!("WA_CORE_ADDRS names no coreapp");
         }
-        let api_key = match var("WA_API_KEY") {
+        let api_key = match env.raw("WA_API_KEY") {
             None => None,
             Some(k) if (12..=128).contains(&k.chars().count()) => Some(k),
             Some(_) => bail!("WA_API_KEY must be between 12 and 128 characters"),
         };
-        let number = |name: &str, default: u32| -> anyhow::Result<u32> {
-            match var(name) {
-                None => Ok(default),
-                Some(v) => v.parse().map_err(|e| anyhow::anyhow!("{name} has invalid value '{v}': {e}")),
-            }
-        };
-        if var("WA_WEB_LOGIN_FAILURES_PER_HOUR").is_some() {
+        if env.raw("WA_WEB_LOGIN_FAILURES_PER_HOUR").is_some() {
             bail!(
                 "WA_WEB_LOGIN_FAILURES_PER_HOUR is no longer read by the webapp: failed logins are counted by the \
                  coreapps across every webapp; set WA_LOGIN_FAILURES_PER_HOUR on the coreapps instead"
             );
         }
-        let messages_rps = number("WA_WEB_MESSAGES_RPS", 0)?;
-        let messages_burst = number("WA_WEB_MESSAGES_BURST", messages_rps * 3)?;
+        let messages_rps: u32 = env.parse("WA_WEB_MESSAGES_RPS")?;
+        let messages_burst = env.parse_opt("WA_WEB_MESSAGES_BURST")?.unwrap_or(messages_rps * 3);
         Ok(Config {
             messages_rps,
             messages_burst,
-            servername: var("WA_WEB_SERVERNAME").unwrap_or_else(|| "localhost".into()),
+            servername: env.string("WA_WEB_SERVERNAME"),
             tls,
             core_addrs,
-            cluster: proto::cluster::LinkConfig::from_env(proto::cluster::Role::Webapp).map_err(anyhow::Error::msg)?,
+            cluster: proto::cluster::LinkConfig::from_env(env, proto::cluster::Role::Webapp)
+                .map_err(anyhow::Error::msg)?,
             api_key,
-            version: var("WA_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
-            cloud_app_secret: var("WA_CLOUD_APP_SECRET").unwrap_or_default(),
-            cloud_verify_token: var("WA_CLOUD_VERIFY_TOKEN").unwrap_or_default(),
-            jwt_key: jwt_key(var("WA_WEB_JWT_CRYPTO_KEY"))?,
+            version: env.raw("WA_VERSION").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into()),
+            cloud_app_secret: env.string("WA_CLOUD_APP_SECRET"),
+            cloud_verify_token: env.string("WA_CLOUD_VERIFY_TOKEN"),
+            jwt_key: jwt_key(env.raw("WA_WEB_JWT_CRYPTO_KEY"))?,
             revocation_poll: Duration::from_secs(2),
-            edge: EdgeLimits::from_lookup(var)?,
+            edge: EdgeLimits::read(env)?,
         })
     }
 
     /// `WA_WEB_LISTEN`, default `0.0.0.0:443`.
     pub fn listen_from_env() -> anyhow::Result<SocketAddr> {
-        match var("WA_WEB_LISTEN") {
-            None => Ok(SocketAddr::from(([0, 0, 0, 0], 443))),
-            Some(v) => v.parse().map_err(|e| anyhow::anyhow!("WA_WEB_LISTEN has invalid value '{v}': {e}")),
-        }
+        Env::process(VARS).parse("WA_WEB_LISTEN")
     }
 
     /// The effective configuration without secrets, for the start-up log.
@@ -231,16 +296,12 @@ fn jwt_key(value: Option<String>) -> anyhow::Result<Option<Vec<u8>>> {
     }
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn limits(vars: &[(&str, &str)]) -> anyhow::Result<EdgeLimits> {
-        EdgeLimits::from_lookup(|name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+        EdgeLimits::read(&Env::from_pairs(VARS, vars))
     }
 
     #[test]
@@ -254,7 +315,10 @@ mod tests {
 
     #[test]
     fn edge_limits_default_and_parse() {
-        assert_eq!(limits(&[]).unwrap(), EdgeLimits::default());
+        let d = limits(&[]).unwrap();
+        assert_eq!((d.header_timeout, d.max_connections), (Duration::from_secs(10), 1024));
+        assert_eq!(d.unauthenticated_body_budget, 32 * MB);
+        assert_eq!(d, EdgeLimits::default());
         let l = limits(&[
             ("WA_WEB_HEADER_TIMEOUT_S", "5"),
             ("WA_WEB_BODY_MIN_RATE", "0"),
@@ -266,6 +330,20 @@ mod tests {
         assert_eq!(l.body_min_rate, 0);
         assert_eq!(l.max_connections, 10);
         assert_eq!(l.unauthenticated_body_budget, 8 * MB);
+    }
+
+    #[test]
+    fn the_whole_configuration_reads_through_the_registry() {
+        let c = Config::read(&Env::from_pairs(VARS, &[("WA_WEB_MESSAGES_RPS", "50")])).unwrap();
+        assert_eq!((c.messages_rps, c.messages_burst), (50, 150));
+        assert_eq!(c.core_addrs, ["127.0.0.1:6250"]);
+        assert!(c.tls && c.api_key.is_none());
+        for (name, value) in
+            [("WA_WEB_TLS", "sometimes"), ("WA_API_KEY", "short"), ("WA_WEB_LOGIN_FAILURES_PER_HOUR", "9")]
+        {
+            let err = Config::read(&Env::from_pairs(VARS, &[(name, value)])).err().unwrap().to_string();
+            assert!(err.contains(name), "{name}: {err}");
+        }
     }
 
     #[test]

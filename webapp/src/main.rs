@@ -6,8 +6,8 @@ use clap::Parser;
 /// the Cloud API through coreapp.
 ///
 /// Configured by environment variables (WA_WEB_LISTEN, WA_WEB_SERVERNAME,
-/// WA_WEB_TLS, WA_CORE_ADDRS, WA_API_KEY, WA_VERSION, WA_CLOUD_APP_SECRET,
-/// WA_CLOUD_VERIFY_TOKEN); see the README.
+/// WA_WEB_TLS, WA_CORE_ADDRS, WA_API_KEY, ...): `webapp config` lists them
+/// all.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
@@ -20,11 +20,18 @@ enum Command {
     /// Exit 0 when the webapp on WA_WEB_LISTEN on this host answers GET /
     /// (a container healthcheck).
     Health,
+    /// List every environment variable the webapp reads: its value now
+    /// (secrets shown as `set`) or its default, and what it is for.
+    Config,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Config) = cli.command {
+        print!("{}", envconf::describe(&envconf::Env::process(webapp::config::VARS)));
+        return Ok(());
+    }
     if let Some(Command::Health) = cli.command {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let tls = webapp::Config::tls_from_env()?;

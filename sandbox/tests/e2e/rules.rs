@@ -151,7 +151,7 @@ async fn rules_are_switchable_by_environment() {
             "WA_SANDBOX_WEBHOOK_URL" => Some(""),
             _ => None,
         }
-        .map(std::ffi::OsString::from)
+        .map(String::from)
     })
     .unwrap();
     let sandbox = TestSandbox::start(config).await;
