@@ -12,6 +12,8 @@ pub mod cached;
 pub mod cloud;
 pub mod cluster;
 pub mod config;
+#[doc(hidden)]
+pub mod testing;
 pub mod db;
 pub mod error;
 pub mod health;

@@ -127,7 +127,7 @@ async fn contend(nodes: Vec<Arc<Node>>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_mysql_nodes_never_lose_a_file_or_keep_one() {
     let dir = tempfile::tempdir().unwrap();
-    let config = e2e::mysql_config();
+    let config = coreapp::testing::mysql_config();
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     let store = ::media::MediaStore::open(dir.path()).unwrap();
     let nodes = (0..2).map(|_| Arc::new(Node { db: Db::connect(&config, 4).unwrap(), store: store.clone() })).collect();
@@ -152,7 +152,7 @@ async fn sqlite_never_loses_a_file_or_keeps_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reclaim_waits_for_an_upload_in_progress() {
     let dir = tempfile::tempdir().unwrap();
-    let config = e2e::mysql_config();
+    let config = coreapp::testing::mysql_config();
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     let store = ::media::MediaStore::open(dir.path()).unwrap();
     let (a, b) = (Db::connect(&config, 2).unwrap(), Db::connect(&config, 2).unwrap());

@@ -14,7 +14,7 @@ fn refusal(config: &DbConfig) -> String {
 
 #[test]
 fn nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused() {
-    let config = e2e::mysql_config();
+    let config = coreapp::testing::mysql_config();
     // Nothing there yet: the coreapp says to migrate.
     coreapp::db::drop_mysql_database(&config).unwrap();
     let why = refusal(&config);
@@ -108,7 +108,7 @@ fn look_alikes_survive_the_case_rule<C>(
 #[test]
 fn look_alike_user_names_are_kept_and_reported_on_mysql() {
     use diesel::Connection;
-    let config = e2e::mysql_config();
+    let config = coreapp::testing::mysql_config();
     migrate(&config).unwrap();
     let DbConfig::Mysql { host, port, username, password, name_prefix } = &config else { unreachable!() };
     let url = format!("mysql://{username}:{password}@{host}:{port}/{}", DbConfig::mysql_database(name_prefix));

@@ -47,7 +47,7 @@ fn kill_connections_to(config: &coreapp::config::DbConfig, database: &str) -> us
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_connections_are_replaced_with_one_ping_each() {
-    let config = e2e::mysql_config();
+    let config = coreapp::testing::mysql_config();
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     let coreapp::config::DbConfig::Mysql { name_prefix, .. } = &config else { unreachable!() };
     let database = coreapp::config::DbConfig::mysql_database(name_prefix);

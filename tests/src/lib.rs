@@ -116,10 +116,6 @@ fn init() {
         .try_init();
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| default.to_string())
-}
-
 /// Credentials of the internal link for `role`, from one cluster CA made
 /// once per test process: every stack talks mutual TLS, as deployed.
 pub fn cluster_link(role: proto::cluster::Role) -> proto::cluster::LinkConfig {
@@ -166,13 +162,7 @@ pub async fn core_client(
 
 /// The MySQL server the tests use; each stack gets a unique prefix.
 pub fn mysql_config() -> DbConfig {
-    DbConfig::Mysql {
-        host: env_or("WA_TEST_MYSQL_HOST", "127.0.0.1"),
-        port: env_or("WA_TEST_MYSQL_PORT", "3306").parse().expect("WA_TEST_MYSQL_PORT is a port"),
-        username: env_or("WA_TEST_MYSQL_USER", "root"),
-        password: env_or("WA_TEST_MYSQL_PASSWORD", ""),
-        name_prefix: format!("t{}_", wire::ids::random_hex(6)),
-    }
+    coreapp::testing::mysql_config()
 }
 
 async fn bind() -> TcpListener {

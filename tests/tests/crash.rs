@@ -1,6 +1,7 @@
 //! A coreapp killed with `kill -9` while sending loses no accepted message.
 //!
-//! The real coreapp binary runs as a child process between an in-process
+//! A real coreapp process (`e2e-host coreapp`, the coreapp's own serving
+//! code) runs as a child process between an in-process
 //! sandbox (Cloud) and webapp (which hands Cloud's status webhooks back to
 //! it). Messages are accepted over gRPC; once Cloud has seen a part of
 //! them, the process is killed and started again on the same database.
@@ -30,7 +31,8 @@ struct Node {
 
 impl Node {
     fn start(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_coreapp"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_e2e-host"));
+        cmd.arg("coreapp");
         cmd.envs(self.env.iter().map(|(k, v)| (k, v))).stdout(Stdio::null()).stderr(Stdio::null());
         self.child = Some(cmd.spawn().expect("start coreapp"));
     }
