@@ -4,7 +4,7 @@
 
 pub mod auth;
 pub mod config;
-pub mod core;
+pub mod coreapps;
 pub mod edge;
 pub mod envelope;
 pub mod handlers;
@@ -35,7 +35,7 @@ pub use config::Config;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub cores: core::Cores,
+    pub cores: coreapps::Cores,
     pub auth: Arc<auth::Auth>,
     pub limits: Arc<limits::Limits>,
     /// The served certificate, when this webapp serves TLS itself.
@@ -130,7 +130,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     tracing::info!(config = %config.describe(), "webapp starting");
-    let cores = core::Cores::new(&config.core_addrs, &config.cluster)?;
+    let cores = coreapps::Cores::new(&config.core_addrs, &config.cluster)?;
     let jwt_key = match &config.jwt_key {
         Some(k) => k.clone(),
         None => {

@@ -5,7 +5,7 @@
 
 use proto::core::{Empty, WebCertificate};
 
-use crate::core::Cores;
+use crate::coreapps::Cores;
 
 pub async fn shared_certificate(cores: &Cores, servername: &str) -> Result<WebCertificate, tonic::Status> {
     let stored = cores.any().get_web_certificate(Empty {}).await?.into_inner();

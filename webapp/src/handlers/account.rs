@@ -12,12 +12,12 @@ use wire::{ApiError, ErrorCode};
 use super::json_body;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem, Reply};
 
 async fn account_info(state: &AppState) -> Result<Value, Failure> {
     let doc = state.cores.any().get_account(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
-    Ok(crate::core::json_of(&doc, "account information")?)
+    Ok(crate::coreapps::json_of(&doc, "account information")?)
 }
 
 /// `GET /v1/account`: the number Cloud hosts for this stack.

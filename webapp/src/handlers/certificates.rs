@@ -10,7 +10,7 @@ use wire::users::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem, Reply};
 
 /// `POST`: the PEM text, sent as `Content-Type: text/plain`.

@@ -66,7 +66,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     let stored = loop {
         let (node, mut client) = state.cores.any_avoiding(&avoid);
         match client.ingest_cloud_webhook(request.clone()).await {
-            Err(status) if crate::core::unreachable(&status) && avoid.len() < 2 => {
+            Err(status) if crate::coreapps::unreachable(&status) && avoid.len() < 2 => {
                 let Some(node) = node else { break Err(status) };
                 tracing::warn!(%node, "coreapp did not answer; storing the Cloud webhook through another");
                 state.cores.mark_down(node);
@@ -78,7 +78,7 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     match stored {
         Ok(_) => (StatusCode::OK, "OK").into_response(),
         Err(status) => {
-            let err = crate::core::to_api_error(status);
+            let err = crate::coreapps::to_api_error(status);
             tracing::error!(error = %err, "Cloud webhook could not be stored; Cloud will retry");
             (StatusCode::SERVICE_UNAVAILABLE, "not stored, retry").into_response()
         }

@@ -8,7 +8,7 @@ use wire::ApiError;
 use super::{json_body, required_str};
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 /// `POST /v1/contacts` `{"blocking","contacts":[...],"force_check"}`.
@@ -43,7 +43,7 @@ pub async fn check(State(state): State<AppState>, who: Principal, body: Bytes) -
     }
     let request = proto::core::CheckContactsRequest { contacts: inputs, force_check };
     let doc = state.cores.any().check_contacts(request).await.map_err(to_api_error)?.into_inner();
-    let results = crate::core::json_of(&doc, "contact results")?;
+    let results = crate::coreapps::json_of(&doc, "contact results")?;
     Ok(OnPrem::ok(json!({"contacts": results})))
 }
 
@@ -51,7 +51,7 @@ pub async fn check(State(state): State<AppState>, who: Principal, body: Bytes) -
 pub async fn identity(State(state): State<AppState>, who: Principal, Path(wa_id): Path<String>) -> Reply {
     who.require_user()?;
     let doc = state.cores.any().get_identity(proto::core::WaId { wa_id }).await.map_err(to_api_error)?.into_inner();
-    let identity = crate::core::json_of(&doc, "an identity")?;
+    let identity = crate::coreapps::json_of(&doc, "an identity")?;
     Ok(OnPrem::ok(json!({"contacts": identity})))
 }
 

@@ -7,7 +7,7 @@ use wire::users::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 pub async fn get(State(state): State<AppState>, who: Principal) -> Reply {

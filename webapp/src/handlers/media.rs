@@ -16,7 +16,7 @@ use wire::ApiError;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem, Reply};
 
 /// Bytes per gRPC message.

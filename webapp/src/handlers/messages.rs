@@ -8,7 +8,7 @@ use wire::ApiError;
 use super::json_body;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 /// Other coreapps tried when the one owning a recipient cannot be reached.
@@ -30,7 +30,7 @@ pub async fn send(State(state): State<AppState>, who: Principal, body: Bytes) ->
     let reply = loop {
         let (node, mut client) = state.cores.for_recipient(&out.recipient, &avoid);
         match client.send_message(request.clone()).await {
-            Err(status) if crate::core::not_delivered(&status) && avoid.len() < MAX_REROUTES => {
+            Err(status) if crate::coreapps::not_delivered(&status) && avoid.len() < MAX_REROUTES => {
                 let Some(node) = node else { break Err(status) };
                 tracing::warn!(%node, "coreapp unreachable; sending the message through another");
                 state.cores.mark_down(node);

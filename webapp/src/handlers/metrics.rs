@@ -18,7 +18,7 @@ use wire::users::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem};
 
 #[derive(Clone, Copy, PartialEq)]

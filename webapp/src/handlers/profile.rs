@@ -17,12 +17,12 @@ use wire::users::Role;
 use super::json_body;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem, Reply};
 
 async fn cloud_profile(state: &AppState) -> Result<Value, Failure> {
     let doc = state.cores.any().get_profile(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
-    Ok(crate::core::json_of(&doc, "a profile")?)
+    Ok(crate::coreapps::json_of(&doc, "a profile")?)
 }
 
 async fn update(state: &AppState, fields: Value) -> Result<(), Failure> {
@@ -127,7 +127,7 @@ pub async fn set_business(State(state): State<AppState>, who: Principal, body: B
 pub async fn compliance(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
     let doc = state.cores.any().get_compliance_info(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
-    let info = crate::core::json_of(&doc, "compliance information")?;
+    let info = crate::coreapps::json_of(&doc, "compliance information")?;
     Ok(OnPrem::ok(json!({"settings": {"business": {"compliance_info": info}}})))
 }
 

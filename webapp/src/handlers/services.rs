@@ -11,7 +11,7 @@ use wire::users::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 /// Starts the collector and answers at once, as the old client did: its

@@ -9,11 +9,11 @@ use wire::users::Role;
 use super::{json_body, required_str};
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 fn application(doc: proto::core::JsonDoc) -> Result<Value, ApiError> {
-    let app = crate::core::json_of(&doc, "settings")?;
+    let app = crate::coreapps::json_of(&doc, "settings")?;
     Ok(json!({"settings": {"application": app}}))
 }
 
@@ -45,7 +45,7 @@ pub async fn reset(State(state): State<AppState>, who: Principal) -> Reply {
 pub async fn providers(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
     let doc = state.cores.any().list_media_providers(proto::core::Empty {}).await.map_err(to_api_error)?;
-    let list = crate::core::json_of(&doc.into_inner(), "media providers")?;
+    let list = crate::coreapps::json_of(&doc.into_inner(), "media providers")?;
     Ok(OnPrem::ok(json!({"settings": {"application": {"media": {"providers": list}}}})))
 }
 

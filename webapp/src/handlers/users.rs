@@ -14,7 +14,7 @@ use wire::users::{ADMIN, Role, validate_password, validate_username};
 use super::{JSON_LIMIT, json_body, read_body, required_str};
 use crate::AppState;
 use crate::auth::Principal;
-use crate::core::to_api_error;
+use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
