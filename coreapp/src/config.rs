@@ -84,6 +84,10 @@ pub struct WorkerConfig {
     /// How long media ids and their files are kept when
     /// `garbagecollector_enable.media` is on.
     pub media_retention: Duration,
+    /// Run the workers in the background (always, in the binary). Tests
+    /// that drive them step by step with [`crate::workers::drain`] turn
+    /// this off.
+    pub background: bool,
 }
 
 impl Default for WorkerConfig {
@@ -96,6 +100,7 @@ impl Default for WorkerConfig {
             max_callback_backlog: 100_000,
             gc_interval: Duration::from_secs(600),
             media_retention: Duration::from_secs(30 * 24 * 3600),
+            background: true,
         }
     }
 }

@@ -12,8 +12,6 @@ pub mod cached;
 pub mod cloud;
 pub mod cluster;
 pub mod config;
-#[doc(hidden)]
-pub mod testing;
 pub mod db;
 pub mod error;
 pub mod health;
@@ -27,6 +25,8 @@ pub mod schema;
 pub mod service;
 pub mod store;
 pub mod support;
+#[doc(hidden)]
+pub mod testing;
 pub mod webhook_client;
 pub mod workers;
 
@@ -166,8 +166,6 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     let poll = core.config.workers.poll_interval;
 
-    // The pacer outlives each step: it holds the send rate across batches.
-    let pacer = Arc::new(tokio::sync::Mutex::new(workers::Pacer::new(core.config.workers.send_rate)));
     let worker = |name, queue: Option<Queue>, wake: &Arc<Notify>, poll| workers::Worker {
         name,
         db: core.db.clone(),
@@ -175,36 +173,42 @@ pub async fn run(
         wake: wake.clone(),
         poll,
     };
-    let c = core.clone();
-    let sender = worker("sender", Some(Queue::Outbound), &core.wake.sender, poll);
-    tasks.spawn(workers::run_loop(sender, stop_rx.clone(), move || {
-        let (c, pacer) = (c.clone(), pacer.clone());
-        async move { workers::sender::step(&c, &mut *pacer.lock().await).await }
-    }));
-    let c = core.clone();
-    let intake = worker("intake", Some(Queue::Inbound), &core.wake.intake, poll);
-    tasks.spawn(workers::run_loop(intake, stop_rx.clone(), move || {
-        let c = c.clone();
-        async move { workers::intake::step(&c).await }
-    }));
-    let c = core.clone();
-    let delivery = worker("delivery", Some(Queue::Outbox), &core.wake.delivery, poll);
-    tasks.spawn(workers::run_loop(delivery, stop_rx.clone(), move || {
-        let c = c.clone();
-        async move { workers::delivery::step(&c).await }
-    }));
-    let c = core.clone();
-    let downloader = worker("downloader", Some(Queue::MediaDownload), &core.wake.downloader, poll);
-    tasks.spawn(workers::run_loop(downloader, stop_rx.clone(), move || {
-        let c = c.clone();
-        async move { workers::downloader::step(&c).await }
-    }));
-    let c = core.clone();
-    let gc = worker("media-gc", None, &Arc::new(Notify::new()), core.config.workers.gc_interval);
-    tasks.spawn(workers::run_loop(gc, stop_rx.clone(), move || {
-        let c = c.clone();
-        async move { workers::gc::step(&c).await }
-    }));
+    // Without background workers (tests that drive them with
+    // `workers::drain`), the node serves the API and nothing else moves.
+    if core.config.workers.background {
+        // The pacer outlives each step: it holds the send rate across batches.
+        let pacer = Arc::new(tokio::sync::Mutex::new(workers::Pacer::new(core.config.workers.send_rate)));
+        let c = core.clone();
+        let sender = worker("sender", Some(Queue::Outbound), &core.wake.sender, poll);
+        tasks.spawn(workers::run_loop(sender, stop_rx.clone(), move || {
+            let (c, pacer) = (c.clone(), pacer.clone());
+            async move { workers::sender::step(&c, &mut *pacer.lock().await).await }
+        }));
+        let c = core.clone();
+        let intake = worker("intake", Some(Queue::Inbound), &core.wake.intake, poll);
+        tasks.spawn(workers::run_loop(intake, stop_rx.clone(), move || {
+            let c = c.clone();
+            async move { workers::intake::step(&c).await }
+        }));
+        let c = core.clone();
+        let delivery = worker("delivery", Some(Queue::Outbox), &core.wake.delivery, poll);
+        tasks.spawn(workers::run_loop(delivery, stop_rx.clone(), move || {
+            let c = c.clone();
+            async move { workers::delivery::step(&c).await }
+        }));
+        let c = core.clone();
+        let downloader = worker("downloader", Some(Queue::MediaDownload), &core.wake.downloader, poll);
+        tasks.spawn(workers::run_loop(downloader, stop_rx.clone(), move || {
+            let c = c.clone();
+            async move { workers::downloader::step(&c).await }
+        }));
+        let c = core.clone();
+        let gc = worker("media-gc", None, &Arc::new(Notify::new()), core.config.workers.gc_interval);
+        tasks.spawn(workers::run_loop(gc, stop_rx.clone(), move || {
+            let c = c.clone();
+            async move { workers::gc::step(&c).await }
+        }));
+    }
     tasks.spawn(backlog_loop(core.clone(), stop_rx.clone()));
     tasks.spawn(health::heartbeat_loop(core.clone(), stop_rx.clone(), Some(health::state_file(addr.port()))));
     tasks.spawn(health::probe_loop(

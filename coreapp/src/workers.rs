@@ -2,6 +2,10 @@
 //! work on them, settle them; when nothing is due it sleeps until nudged by
 //! a local write or until the poll interval (work written by other nodes).
 //! On shutdown a worker finishes the batch in hand and stops.
+//!
+//! [`drain`] runs the same steps in the caller's task until none finds
+//! work: what a test uses to move everything queued along, then assert on
+//! what was sent, with nothing left running behind its back.
 
 pub mod delivery;
 pub mod downloader;
@@ -110,6 +114,50 @@ where
         }
     }
     tracing::info!(worker = name, "stopped");
+}
+
+/// What one [`drain`] handled, per worker.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    /// Cloud webhooks turned into events.
+    pub intake: usize,
+    /// Inbound media fetched from Cloud.
+    pub downloads: usize,
+    /// Messages sent to Cloud (or failed for good).
+    pub sends: usize,
+    /// Events delivered to the business (or given up).
+    pub deliveries: usize,
+}
+
+impl Drained {
+    pub fn total(&self) -> usize {
+        self.intake + self.downloads + self.sends + self.deliveries
+    }
+}
+
+/// Runs every worker's step, in the order work flows (intake, downloads,
+/// sends, deliveries), round after round until a round finds nothing due.
+/// Work due later (a retry after its backoff) is left for later. Meant for
+/// a node whose background workers are off, or for tests; with them on it
+/// competes with them for claims, which is safe.
+pub async fn drain(core: &Arc<crate::Core>) -> anyhow::Result<Drained> {
+    let mut pacer = Pacer::new(core.config.workers.send_rate);
+    let mut done = Drained::default();
+    loop {
+        let round = Drained {
+            intake: intake::step(core).await?,
+            downloads: downloader::step(core).await?,
+            sends: sender::step(core, &mut pacer).await?,
+            deliveries: delivery::step(core).await?,
+        };
+        if round.total() == 0 {
+            return Ok(done);
+        }
+        done.intake += round.intake;
+        done.downloads += round.downloads;
+        done.sends += round.sends;
+        done.deliveries += round.deliveries;
+    }
 }
 
 /// Whether a step failed only because the database could not be used.

@@ -22,7 +22,8 @@ impl Drop for TestDb {
 
 fn open(mysql: bool) -> TestDb {
     let dir = tempfile::tempdir().unwrap();
-    let config = if mysql { coreapp::testing::mysql_config() } else { DbConfig::Sqlite { path: dir.path().join("q.db") } };
+    let config =
+        if mysql { coreapp::testing::mysql_config() } else { DbConfig::Sqlite { path: dir.path().join("q.db") } };
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     // Migrating twice is harmless.
     assert!(migrate(&config).unwrap().is_empty());

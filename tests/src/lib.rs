@@ -212,6 +212,9 @@ pub struct Options {
     /// A database of the test's own (a private MariaDB server it stops and
     /// starts) instead of the shared server or a fresh SQLite file.
     pub db: Option<DbConfig>,
+    /// The coreapps run their workers in the background (the default). Off,
+    /// nothing moves until the test calls [`Stack::drain`].
+    pub background_workers: bool,
 }
 
 /// What `scripts/dev-up` sets too: local test servers may serve provider links.
@@ -240,6 +243,7 @@ impl Default for Options {
             links: loopback_links(),
             edge: webapp::config::EdgeLimits::default(),
             db: None,
+            background_workers: true,
         }
     }
 }
@@ -394,6 +398,7 @@ impl Stack {
                 gc_interval: self.options.gc_interval,
                 media_retention: self.options.media_retention,
                 lease: self.options.lease,
+                background: self.options.background_workers,
                 ..WorkerConfig::default()
             },
         }
@@ -608,6 +613,43 @@ impl Stack {
             }
             assert!(tokio::time::Instant::now() < deadline, "the stack never settled: {left:?} still under way");
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Moves everything along with the workers stopped (see
+    /// [`Options::background_workers`]): runs every worker's step on a node
+    /// of the test's own (`coreapp::workers::drain`) and waits for the
+    /// sandbox's statuses and webhooks, until neither has anything left.
+    /// Returns what the workers did.
+    pub async fn drain(&self) -> coreapp::workers::Drained {
+        let mut config = self.core_config(0);
+        config.node_id = "test-drain".into();
+        let core = coreapp::open(config).await.expect("a node for draining");
+        let mut total = coreapp::workers::Drained::default();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            self.sandbox_idle(deadline).await;
+            let round = coreapp::workers::drain(&core).await.expect("the workers' steps");
+            if round.total() == 0 {
+                return total;
+            }
+            total.intake += round.intake;
+            total.downloads += round.downloads;
+            total.sends += round.sends;
+            total.deliveries += round.deliveries;
+        }
+    }
+
+    /// Waits until the sandbox has no status lifecycle or webhook under way.
+    async fn sandbox_idle(&self, deadline: tokio::time::Instant) {
+        loop {
+            let stats: Value =
+                self.http.get(format!("{}/_sandbox/stats", self.sandbox)).send().await.unwrap().json().await.unwrap();
+            if stats["pending"]["tasks"] == 0 && stats["pending"]["webhook_items"] == 0 {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the sandbox never went idle: {}", stats["pending"]);
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

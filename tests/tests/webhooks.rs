@@ -21,6 +21,7 @@ e2e::on_both_engines!(
     a_server_down_for_a_while_gets_everything_in_order,
     every_inbound_fixture_reaches_the_business,
     delivery_results_are_counted,
+    nothing_moves_until_drained,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -353,5 +354,26 @@ async fn delivery_results_are_counted(engine: Engine) {
     assert_eq!(families.get("callback_queue_size").unwrap().find(&[]).unwrap().as_number(), Some(0.0), "{stats}");
     let latency = families.get("callback_requests_duration_ms").unwrap().find(&[]).unwrap();
     assert!(latency.as_histogram().unwrap().count >= 1, "{stats}");
+    s.stop().await;
+}
+
+/// With the workers stopped, an accepted message stays queued; one drain
+/// sends it, carries Cloud's statuses through, and delivers exactly the
+/// webhooks the settings ask for; a second drain finds nothing to do.
+async fn nothing_moves_until_drained(engine: Engine) {
+    let s = Stack::start_with(engine, Options { background_workers: false, ..Options::default() }).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let body = json!({"to": "15556000009", "text": {"body": "queued"}});
+    let a = s.call(Method::POST, "/v1/messages", Auth::Bearer(&token), Some(body)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let id = a.body["messages"][0]["id"].as_str().unwrap().to_string();
+    assert!(s.cloud_received().await.is_empty(), "nothing is sent while the workers are stopped");
+    let done = s.drain().await;
+    assert_eq!(done.sends, 1, "{done:?}");
+    assert_eq!(s.cloud_received().await.len(), 1);
+    assert_eq!(statuses_for(&s.receiver, &id), ["delivered", "read"], "`sent` is off by default");
+    assert_eq!(s.receiver.received().len(), 2, "{:?}", s.receiver.received());
+    assert_eq!(s.drain().await, coreapp::workers::Drained::default(), "nothing left");
     s.stop().await;
 }
