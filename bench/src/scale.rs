@@ -49,7 +49,7 @@ pub async fn wait_nodes(stack: &Stack, token: &str, n: usize) -> anyhow::Result<
 }
 
 async fn pending(stack: &Stack) -> anyhow::Result<i64> {
-    Ok(stack.db().run(|c| Ok(queue::count_in_state(c, Queue::Outbound, queue::PENDING)?)).await?)
+    Ok(stack.db().run(|c| Ok(queue::count_in_state(c, Queue::Outbound, queue::State::Pending)?)).await?)
 }
 
 pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u64) -> anyhow::Result<()> {

@@ -887,7 +887,7 @@ async fn pending_in_database(stack: &Stack) {
         let counts = db
             .run(|c| {
                 Ok((
-                    queue::count_in_state(c, Queue::Outbound, queue::PENDING)?,
+                    queue::count_in_state(c, Queue::Outbound, queue::State::Pending)?,
                     queue::depth(c, Queue::Inbound)?,
                     queue::depth(c, Queue::Outbox)?,
                 ))

@@ -384,7 +384,7 @@ impl Stack {
         &self.db_config
     }
 
-    async fn count(&self, state: &'static str) -> anyhow::Result<i64> {
+    async fn count(&self, state: queue::State) -> anyhow::Result<i64> {
         Ok(self.db.run(move |conn| Ok(queue::count_in_state(conn, Queue::Outbound, state)?)).await?)
     }
 
@@ -406,7 +406,7 @@ impl Stack {
 
     pub async fn wait_queue_empty(&self, within: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + within;
-        while self.count(queue::PENDING).await? > 0 {
+        while self.count(queue::State::Pending).await? > 0 {
             if Instant::now() > deadline {
                 bail!("the send queue did not empty within {within:?}");
             }
@@ -420,14 +420,14 @@ impl Stack {
     pub fn watch_queue(&self, _since: Instant) -> tokio::task::JoinHandle<f64> {
         let db = self.db.clone();
         tokio::spawn(async move {
-            let count = |state: &'static str| {
+            let count = |state: queue::State| {
                 let db = db.clone();
                 async move { db.run(move |c| Ok(queue::count_in_state(c, Queue::Outbound, state)?)).await.unwrap_or(0) }
             };
             let mut samples: Vec<(Instant, i64)> = Vec::new();
             let mut seen_backlog = false;
             loop {
-                let (sent, pending) = (count("sent").await, count(queue::PENDING).await);
+                let (sent, pending) = (count(queue::State::Sent).await, count(queue::State::Pending).await);
                 samples.push((Instant::now(), sent));
                 seen_backlog |= pending > 0;
                 if seen_backlog && pending == 0 {

@@ -311,14 +311,14 @@ pub async fn web_certificate(core: &Core) -> Result<Option<(String, String, Stri
 /// messages, and delivered or abandoned webhook events. Nothing still
 /// queued is touched.
 pub async fn purge_messages(core: &Core, before_ms: i64) -> Result<u64, CoreError> {
-    use crate::store::queue::PENDING;
+    use crate::store::queue::State;
     use diesel::prelude::*;
     core.db
         .run(move |conn| {
             transaction(conn, |conn| {
                 let old_outbound: Vec<String> = outbound_messages::table
                     .filter(outbound_messages::created_at.lt(before_ms))
-                    .filter(outbound_messages::state.ne(PENDING))
+                    .filter(outbound_messages::state.ne(State::Pending.as_str()))
                     .select(outbound_messages::id)
                     .load(conn)?;
                 let mut deleted = 0;
@@ -335,13 +335,13 @@ pub async fn purge_messages(core: &Core, before_ms: i64) -> Result<u64, CoreErro
                 deleted += diesel::delete(
                     inbound_events::table
                         .filter(inbound_events::received_at.lt(before_ms))
-                        .filter(inbound_events::state.ne(PENDING)),
+                        .filter(inbound_events::state.ne(State::Pending.as_str())),
                 )
                 .execute(conn)?;
                 deleted += diesel::delete(
                     webhook_outbox::table
                         .filter(webhook_outbox::created_at.lt(before_ms))
-                        .filter(webhook_outbox::state.ne(PENDING)),
+                        .filter(webhook_outbox::state.ne(State::Pending.as_str())),
                 )
                 .execute(conn)?;
                 Ok(deleted as u64)

@@ -166,10 +166,10 @@ pub async fn db_families(core: &Core) -> Result<Families, CoreError> {
                 ("webhook_outbox", Queue::Outbox),
                 ("media_downloads", Queue::MediaDownload),
             ] {
-                for state in [queue::PENDING, queue::DONE, queue::FAILED, crate::store::outbound::SENT] {
+                for state in queue::State::ALL {
                     let n = queue::count_in_state(conn, q, state)?;
-                    if n > 0 || state == queue::PENDING {
-                        rows.push((name, state, n));
+                    if n > 0 || state == queue::State::Pending {
+                        rows.push((name, state.as_str(), n));
                     }
                 }
             }

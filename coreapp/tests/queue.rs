@@ -5,7 +5,7 @@
 
 use coreapp::config::DbConfig;
 use coreapp::db::{Db, migrate, now_ms};
-use coreapp::store::queue::{self, DONE, PENDING, Queue, Settle};
+use coreapp::store::queue::{self, Queue, Settle, State};
 use coreapp::store::{outbound, outbox};
 
 struct TestDb {
@@ -55,7 +55,7 @@ async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
         t.db.run(|c| {
             let later = now_ms() + 61_000;
             let taken = queue::claim(c, Queue::Outbound, "node-b/1", later, 60_000, 10)?;
-            let s = Settle { state: DONE, attempts: 1, next_attempt_at: later, last_error: None };
+            let s = Settle { state: State::Done, attempts: 1, next_attempt_at: later, last_error: None };
             let late = queue::settle(c, Queue::Outbound, "msg-0", "node-a/1", &s)?;
             Ok((taken, late))
         })
@@ -69,8 +69,12 @@ async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
     let (early, resumed, after, due) =
         t.db.run(|c| {
             let now = now_ms();
-            let s =
-                Settle { state: PENDING, attempts: 1, next_attempt_at: now + 100_000, last_error: Some("busy".into()) };
+            let s = Settle {
+                state: State::Pending,
+                attempts: 1,
+                next_attempt_at: now + 100_000,
+                last_error: Some("busy".into()),
+            };
             assert!(queue::settle(c, Queue::Outbound, "msg-1", "node-b/1", &s)?);
             let early = queue::claim(c, Queue::Outbound, "node-c/1", now + 1_000, 60_000, 10)?;
             let resumed = queue::release_node(c, Queue::Outbound, "node-b")?;
@@ -97,7 +101,7 @@ async fn webhook_events_of_one_contact_go_in_order(mysql: bool) {
             let first = queue::claim(c, Queue::Outbox, "n/1", now, 60_000, 10)?;
             assert_eq!(first, [a1.clone(), b1.clone()], "one head per contact");
             // Alice's first event fails and waits: her second one waits too.
-            let s = Settle { state: PENDING, attempts: 1, next_attempt_at: now + 3_000, last_error: None };
+            let s = Settle { state: State::Pending, attempts: 1, next_attempt_at: now + 3_000, last_error: None };
             queue::settle(c, Queue::Outbox, &a1, "n/1", &s)?;
             assert_eq!(queue::finish_many(c, Queue::Outbox, std::slice::from_ref(&b1), "n/1")?, 1);
             let second = queue::claim(c, Queue::Outbox, "n/1", now + 100, 60_000, 10)?;

@@ -196,7 +196,11 @@ impl Auth {
     /// Authenticates an `Authorization` header value. A valid token of a
     /// user this webapp has not heard of yet (created a moment ago through
     /// another webapp) is checked again once the coreapps were asked.
-    pub async fn authenticate(&self, cores: &crate::coreapps::Cores, header: Option<&str>) -> Result<Principal, ApiError> {
+    pub async fn authenticate(
+        &self,
+        cores: &crate::coreapps::Cores,
+        header: Option<&str>,
+    ) -> Result<Principal, ApiError> {
         let asked = tokio::time::Instant::now();
         match self.check(header) {
             Ok(p) => return Ok(p),

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::queue::PENDING;
+use super::queue::State;
 use crate::db::AnyConnection;
 use crate::schema::media_downloads as md;
 
@@ -36,7 +36,7 @@ impl NewDownload {
             id: super::ordered_id(),
             media_id: media_id.to_string(),
             event_id: Some(event_id.to_string()),
-            state: PENDING.to_string(),
+            state: State::Pending.as_str().to_string(),
             attempts: 0,
             next_attempt_at: now,
             created_at: now,

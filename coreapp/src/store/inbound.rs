@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::queue::PENDING;
+use super::queue::State;
 use crate::db::AnyConnection;
 use crate::schema::{inbound_events as ie, inbound_messages as im};
 
@@ -22,7 +22,7 @@ pub fn insert_event(conn: &mut AnyConnection, body: &[u8], now: i64) -> QueryRes
         .values((
             ie::id.eq(&id),
             ie::body.eq(body),
-            ie::state.eq(PENDING),
+            ie::state.eq(State::Pending.as_str()),
             ie::attempts.eq(0),
             ie::next_attempt_at.eq(now),
             ie::received_at.eq(now),
@@ -46,7 +46,7 @@ pub fn insert_deferred(
         .values((
             ie::id.eq(&id),
             ie::body.eq(body),
-            ie::state.eq(PENDING),
+            ie::state.eq(State::Pending.as_str()),
             ie::attempts.eq(attempts),
             ie::next_attempt_at.eq(next_attempt_at),
             ie::received_at.eq(received_at),

@@ -3,12 +3,11 @@
 
 use diesel::prelude::*;
 
-use super::queue::PENDING;
+use super::queue::State;
 use crate::db::AnyConnection;
 use crate::schema::{message_statuses as ms, outbound_messages as om};
 
 /// Handed to Cloud, which answered with a wamid.
-pub const SENT: &str = "sent";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = om)]
@@ -41,7 +40,7 @@ pub fn insert(
             om::id.eq(id),
             om::recipient.eq(recipient),
             om::payload.eq(payload),
-            om::state.eq(PENDING),
+            om::state.eq(State::Pending.as_str()),
             om::attempts.eq(0),
             om::next_attempt_at.eq(now),
             om::created_at.eq(now),
@@ -80,7 +79,7 @@ impl NewOutbound {
             id,
             recipient,
             payload,
-            state: PENDING.to_string(),
+            state: State::Pending.as_str().to_string(),
             attempts: 0,
             next_attempt_at: now,
             lease_owner,
@@ -110,7 +109,7 @@ pub fn mark_sent(
 ) -> QueryResult<bool> {
     let n = diesel::update(om::table.filter(om::id.eq(id)).filter(om::lease_owner.eq(owner)))
         .set((
-            om::state.eq(SENT),
+            om::state.eq(State::Sent.as_str()),
             om::wamid.eq(wamid),
             om::attempts.eq(attempts),
             om::lease_owner.eq(None::<String>),
@@ -128,7 +127,7 @@ pub fn mark_sent(
 pub fn resend(conn: &mut AnyConnection, id: &str, wamid: &str, now: i64) -> QueryResult<bool> {
     let n = diesel::update(om::table.filter(om::id.eq(id)).filter(om::wamid.eq(wamid)))
         .set((
-            om::state.eq(PENDING),
+            om::state.eq(State::Pending.as_str()),
             om::wamid.eq(None::<String>),
             om::next_attempt_at.eq(now),
             om::media_resends.eq(om::media_resends + 1),

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::queue::PENDING;
+use super::queue::State;
 use crate::db::AnyConnection;
 use crate::schema::webhook_outbox as wo;
 
@@ -40,7 +40,7 @@ impl NewEvent {
             contact: contact.to_string(),
             kind: kind.to_string(),
             payload,
-            state: PENDING.to_string(),
+            state: State::Pending.as_str().to_string(),
             attempts: 0,
             next_attempt_at: now,
             created_at: now,
@@ -64,7 +64,7 @@ pub fn insert(conn: &mut AnyConnection, contact: &str, kind: &str, payload: &str
             wo::contact.eq(contact),
             wo::kind.eq(kind),
             wo::payload.eq(payload),
-            wo::state.eq(PENDING),
+            wo::state.eq(State::Pending.as_str()),
             wo::attempts.eq(0),
             wo::next_attempt_at.eq(now),
             wo::created_at.eq(now),

@@ -13,9 +13,36 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use crate::db::AnyConnection;
 
-pub const PENDING: &str = "pending";
-pub const DONE: &str = "done";
-pub const FAILED: &str = "failed";
+/// Where a queued row is in its life: its `state` column. Strings stay
+/// inside the store; everything above it speaks of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Still to do (or to retry, from `next_attempt_at`).
+    Pending,
+    /// An outbound message Cloud accepted; its statuses come later.
+    Sent,
+    /// Finished, kept for a while.
+    Done,
+    /// Given up for good.
+    Failed,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [State::Pending, State::Sent, State::Done, State::Failed];
+
+    /// The column's value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Sent => "sent",
+            State::Done => "done",
+            State::Failed => "failed",
+        }
+    }
+}
+
+/// The column value of [`State::Pending`], for SQL written by hand.
+const PENDING: &str = State::Pending.as_str();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Queue {
@@ -134,8 +161,8 @@ pub fn renew(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str, unti
 
 /// How a claimed row ends this attempt.
 #[derive(Debug, Clone)]
-pub struct Settle<'a> {
-    pub state: &'a str,
+pub struct Settle {
+    pub state: State,
     pub attempts: i32,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
@@ -144,14 +171,14 @@ pub struct Settle<'a> {
 /// Writes the outcome of an attempt and releases the claim. Returns false
 /// when `owner` no longer held the row (its lease lapsed and another node
 /// took it): the caller's result is then discarded.
-pub fn settle(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str, s: &Settle<'_>) -> QueryResult<bool> {
+pub fn settle(conn: &mut AnyConnection, queue: Queue, id: &str, owner: &str, s: &Settle) -> QueryResult<bool> {
     let sql = format!(
         "UPDATE {} SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, \
          lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
         queue.table()
     );
     let n = diesel::sql_query(sql)
-        .bind::<Text, _>(s.state)
+        .bind::<Text, _>(s.state.as_str())
         .bind::<Integer, _>(s.attempts)
         .bind::<BigInt, _>(s.next_attempt_at)
         .bind::<Nullable<Text>, _>(s.last_error.as_deref())
@@ -200,17 +227,17 @@ pub fn release_owner(conn: &mut AnyConnection, queue: Queue, owner: &str) -> Que
 
 /// Rows still to do, for health and metrics.
 pub fn depth(conn: &mut AnyConnection, queue: Queue) -> QueryResult<i64> {
-    count_in_state(conn, queue, PENDING)
+    count_in_state(conn, queue, State::Pending)
 }
 
 /// Rows in a given state (benchmarks and metrics).
-pub fn count_in_state(conn: &mut AnyConnection, queue: Queue, state: &str) -> QueryResult<i64> {
+pub fn count_in_state(conn: &mut AnyConnection, queue: Queue, state: State) -> QueryResult<i64> {
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
     let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE state = ?", queue.table());
-    let rows: Vec<Count> = diesel::sql_query(sql).bind::<Text, _>(state).load(conn)?;
+    let rows: Vec<Count> = diesel::sql_query(sql).bind::<Text, _>(state.as_str()).load(conn)?;
     Ok(rows.first().map(|c| c.n).unwrap_or(0))
 }

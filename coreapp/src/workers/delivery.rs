@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::Core;
 use crate::db::now_ms;
 use crate::store::outbox::{self, Pending};
-use crate::store::queue::{self, PENDING, Queue, Settle};
+use crate::store::queue::{self, Queue, Settle, State};
 
 pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     let owner = core.owner.clone();
@@ -65,7 +65,7 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
                             let delay = settings.callback_retry_delay(u32::try_from(attempts).unwrap_or(u32::MAX));
                             let at = now.saturating_add(i64::try_from(delay.as_millis()).unwrap_or(i64::MAX));
                             tracing::warn!(event_id = %row.id, kind = %row.kind, attempts, %problem, "webhook delivery failed");
-                            let settle = Settle { state: PENDING, attempts, next_attempt_at: at, last_error: Some(problem.clone()) };
+                            let settle = Settle { state: State::Pending, attempts, next_attempt_at: at, last_error: Some(problem.clone()) };
                             queue::settle(conn, Queue::Outbox, &row.id, &owner, &settle)?;
                         }
                     }

@@ -16,7 +16,7 @@ use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
 use crate::media_files::{self, Unavailable};
 use crate::store::downloads::{self, Download};
-use crate::store::queue::{self, PENDING, Queue, Settle};
+use crate::store::queue::{self, Queue, Settle, State};
 use crate::store::{media, outbox};
 
 /// Downloads at once per node.
@@ -76,7 +76,7 @@ async fn download_and_settle(core: &Arc<Core>, job: Download) -> Result<(), Core
             let delay = retry_delay(attempts as u32);
             tracing::warn!(media_id = %job.media_id, attempts, retry_in = ?delay, %why, "media download will be retried");
             let settle = Settle {
-                state: PENDING,
+                state: State::Pending,
                 attempts,
                 next_attempt_at: now_ms() + delay.as_millis() as i64,
                 last_error: Some(why),

@@ -43,7 +43,7 @@ use crate::error::CoreError;
 use crate::identities::{Change, Registry, Seen};
 use crate::store::downloads::NewDownload;
 use crate::store::outbox::NewEvent;
-use crate::store::queue::{self, FAILED, Queue, Settle};
+use crate::store::queue::{self, Queue, Settle, State};
 use crate::store::{contacts, downloads, inbound, media, outbound, outbox};
 
 /// How long a status for an unknown wamid waits for the sender to record it
@@ -150,7 +150,7 @@ fn wamid_of(v: &Value) -> Option<&str> {
 /// Handles stored notifications (the caller holds a transaction).
 fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Context<'_>) -> Result<FollowUp, CoreError> {
     let now = now_ms();
-    let settle = |conn: &mut AnyConnection, event: &inbound::Event, state: &str, next: i64, err: String| {
+    let settle = |conn: &mut AnyConnection, event: &inbound::Event, state: State, next: i64, err: String| {
         let s = Settle { state, attempts: event.attempts + 1, next_attempt_at: next, last_error: Some(err) };
         queue::settle(conn, Queue::Inbound, &event.id, ctx.owner, &s)
     };
@@ -177,7 +177,7 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
             }
             Err(e) => {
                 tracing::warn!(event_id = %event.id, error = %e, "stored Cloud webhook is unreadable; set aside");
-                settle(conn, event, FAILED, now, e.to_string())?;
+                settle(conn, event, State::Failed, now, e.to_string())?;
             }
         }
     }

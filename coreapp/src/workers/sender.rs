@@ -15,7 +15,7 @@ use crate::cloud::{SendOutcome, retry_delay};
 use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
 use crate::store::outbound::{self, Outbound};
-use crate::store::queue::{self, FAILED, PENDING, Queue, Settle};
+use crate::store::queue::{self, Queue, Settle, State};
 use crate::store::{inbound, outbox};
 use crate::workers::Pacer;
 
@@ -138,7 +138,7 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
             // rather than when the claim lapses.
             let (id, owner) = (row.id.clone(), core.owner.clone());
             let settle = Settle {
-                state: PENDING,
+                state: State::Pending,
                 attempts: row.attempts,
                 next_attempt_at: now_ms() + retry_delay(1).as_millis() as i64,
                 last_error: Some(format!("not sent: {e}")),
@@ -178,7 +178,7 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
             tracing::warn!(message_id = %row.id, attempts, retry_in = ?delay, %reason, "send will be retried");
             let id = row.id.clone();
             let settle = Settle {
-                state: PENDING,
+                state: State::Pending,
                 attempts,
                 next_attempt_at: now + delay.as_millis() as i64,
                 last_error: Some(reason),
@@ -211,7 +211,7 @@ pub async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Opt
             transaction(conn, |conn| {
                 let now = now_ms();
                 let last_error = webhook_error.as_ref().map(Value::to_string).or(Some("not sent".into()));
-                let settle = Settle { state: FAILED, attempts, next_attempt_at: now, last_error };
+                let settle = Settle { state: State::Failed, attempts, next_attempt_at: now, last_error };
                 if !queue::settle(conn, Queue::Outbound, &id, &owner, &settle)? {
                     return Ok(());
                 }
