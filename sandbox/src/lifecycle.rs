@@ -74,7 +74,7 @@ pub(crate) fn start(state: &AppState, message: Outgoing) {
 async fn run(state: AppState, message: Outgoing) {
     let epoch = state.epoch();
     let (plan, reorder) = plan(&message, &state.settings.get());
-    // Pricing rides on `sent` and on the first of delivered/read (spec 5.6).
+    // Pricing rides on `sent` and on the first of delivered/read (`docs/cloud-api.md` §5.6).
     let priced_second = plan.iter().copied().find(|kind| matches!(kind, StatusKind::Delivered | StatusKind::Read));
 
     for (step, kind) in plan.into_iter().enumerate() {

@@ -1,4 +1,4 @@
-//! Media (spec section 3): multipart upload to `POST /{phone-number-id}/media`,
+//! Media (`docs/cloud-api.md` §3): multipart upload to `POST /{phone-number-id}/media`,
 //! `GET /{media-id}` for a download URL valid 5 minutes, the download itself
 //! (Bearer token required), and `DELETE /{media-id}`.
 //!
@@ -106,7 +106,7 @@ pub(crate) async fn upload(
     Ok(Json(json!({ "id": media.id })))
 }
 
-/// The upload rules of spec section 3: a supported type, within its size,
+/// The upload rules of `docs/cloud-api.md` §3: a supported type, within its size,
 /// whose bytes look like that type (131053 otherwise).
 pub(crate) fn check_file(mime: &str, bytes: &[u8]) -> Result<(), GraphError> {
     if kinds::of_mime(mime).is_none() {
@@ -184,7 +184,7 @@ struct MediaInfo<'a> {
     messaging_product: &'static str,
     url: String,
     mime_type: &'a str,
-    /// Hex here; webhooks carry base64 (spec 3).
+    /// Hex here; webhooks carry base64 (`docs/cloud-api.md` §3).
     sha256: String,
     /// A number, as in real answers.
     file_size: usize,

@@ -355,7 +355,7 @@ fn mark_read(state: &AppState, phone_number_id: &str, payload: Value) -> Result<
             return Err(GraphError::invalid_parameter("Param typing_indicator['type'] must be one of {TEXT}."));
         }
     }
-    // Only messages the number received can be marked read (spec 2.3).
+    // Only messages the number received can be marked read (`docs/cloud-api.md` §2.3).
     if state.store.inbound(&message_id).is_none_or(|message| message.phone_number_id != phone_number_id) {
         return Err(GraphError::invalid_parameter(format!(
             "Invalid parameter: message_id {message_id} is not a message this phone number received."

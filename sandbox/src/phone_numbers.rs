@@ -1,4 +1,4 @@
-//! The phone number node and its edges (spec 4.2 to 4.4): `GET /{pnid}`
+//! The phone number node and its edges (`docs/cloud-api.md` §4.2 to §4.4): `GET /{pnid}`
 //! with `fields=`, `POST /{pnid}` (two-step PIN), the business profile,
 //! register / deregister (10 calls per 72 h, 133016; PIN 133005), the
 //! verification code calls, and the business compliance information

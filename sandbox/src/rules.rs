@@ -1,4 +1,4 @@
-//! The rules of spec section 7 that reject traffic, and the state they keep:
+//! The rules of `docs/cloud-api.md` §7 that reject traffic, and the state they keep:
 //! throughput per number (130429), the pair rate limit per (number, user)
 //! (131056), the 24-hour customer service window (131047) and undeliverable
 //! recipients (131026). Whether each rule is on lives in the settings; this

@@ -29,7 +29,7 @@ pub struct Settings {
     pub parent_user_ids: bool,
 }
 
-/// The rules of spec section 7 that reject traffic. Validation (field
+/// The rules of `docs/cloud-api.md` §7 that reject traffic. Validation (field
 /// limits, template lookup) is not here: it is always on, as on Cloud.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,7 +115,7 @@ pub struct WebhookKnobs {
     pub reorder_rate: f64,
 }
 
-/// HTTP statuses Meta's documentation disagrees on (spec 1.2 and 6.3).
+/// HTTP statuses Meta's documentation disagrees on (`docs/cloud-api.md` §1.2 and §6.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpKnobs {

@@ -1,5 +1,5 @@
 //! `GET`/`POST`/`DELETE /{waba-id}/message_templates` and `GET /{template-id}`
-//! (spec 4.1). A created template starts `PENDING` and is approved after the
+//! (`docs/cloud-api.md` §4.1). A created template starts `PENDING` and is approved after the
 //! status delay (rejected when its name contains `reject`), with a
 //! `message_template_status_update` webhook either way.
 
@@ -33,7 +33,7 @@ const EMPTY_FIELDS: &[&str] = &["library_template_name", "message_send_ttl_secon
 const CATEGORIES: &[&str] = &["AUTHENTICATION", "MARKETING", "UTILITY"];
 const COMPONENT_TYPES: &[&str] = &["HEADER", "BODY", "FOOTER", "BUTTONS"];
 const HEADER_FORMATS: &[&str] = &["TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"];
-/// Template statuses the control API may set (spec 4.1).
+/// Template statuses the control API may set (`docs/cloud-api.md` §4.1).
 pub const STATUSES: &[&str] = &[
     "APPROVED",
     "PENDING",

@@ -1,4 +1,4 @@
-//! The WhatsApp Business Account node and its edges (spec 4.2, 4.5):
+//! The WhatsApp Business Account node and its edges (`docs/cloud-api.md` §4.2, §4.5):
 //! `GET /{waba-id}`, `GET /{waba-id}/phone_numbers`, and
 //! `GET`/`POST`/`DELETE /{waba-id}/subscribed_apps` (no subscription, no webhooks;
 //! `override_callback_uri` sets the WABA's alternate callback, a POST

@@ -1,4 +1,4 @@
-//! WhatsApp message ids (`wamid.…`) in the layout Cloud API uses (spec 2.4).
+//! WhatsApp message ids (`wamid.…`) in the layout Cloud API uses (`docs/cloud-api.md` §2.4).
 //!
 //! The base64 part is a Thrift-compact struct: `1C 18 <len> <wa_id> 15 02 00`
 //! (the chat: user wa_id and an i32 1), then `11` for a message the business
@@ -127,7 +127,7 @@ mod tests {
 
     #[test]
     fn matches_the_documented_sample() {
-        // From Meta's docs (spec 2.4).
+        // From Meta's docs (`docs/cloud-api.md` §2.4).
         let sample = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA";
         assert_eq!(
             decode(sample),

@@ -102,7 +102,7 @@ fn api() -> Api {
     Api::new()
         .get("/", root)
         .get("/v1/openapi.json", openapi::document)
-        // Users (section 3 of the on-prem reference).
+        // Users (`docs/onprem-api.md` §3).
         .add_with(M::POST, "/v1/users/login", unauthenticated_body(axum::routing::post(users::login), JSON_LIMIT))
         .post("/v1/users/logout", users::logout)
         .post("/v1/users", users::create)

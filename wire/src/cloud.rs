@@ -1,6 +1,6 @@
 //! Cloud API webhooks: parsing the notification envelope into events, and
 //! translating those events into the on-prem webhook shape
-//! (`spec/cloud-api.md` section 5, `spec/onprem-api.md` section 10).
+//! (`docs/cloud-api.md` §5, `docs/onprem-api.md` §6).
 
 use serde_json::{Value, json};
 

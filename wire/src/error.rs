@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 /// On-prem error codes, with the titles and HTTP statuses of the old client
-/// (`spec/onprem-api.md` section 11).
+/// (`docs/onprem-api.md` §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     GenericError,

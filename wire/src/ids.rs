@@ -1,4 +1,4 @@
-//! Identifiers the stack hands out (DESIGN section 4).
+//! Identifiers the stack hands out (`docs/design.md` §1).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

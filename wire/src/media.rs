@@ -1,5 +1,5 @@
-//! The media types Cloud accepts and their size limits (Cloud spec section
-//! 3, the same post-processing limits the old client applied), and the
+//! The media types Cloud accepts and their size limits (`docs/cloud-api.md`
+//! §3, the same post-processing limits the old client applied), and the
 //! upload rules of `POST /v1/media` built on them.
 //!
 //! The sandbox enforces the same table on its side, so the simulator and

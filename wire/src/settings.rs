@@ -1,5 +1,5 @@
 //! Application settings of the old client: `GET/PATCH/DELETE
-//! /v1/settings/application` (`spec/onprem-api.md` section 7.1).
+//! /v1/settings/application` (`docs/onprem-api.md` §5).
 //!
 //! [`ApplicationSettings`] is the typed model. Its own serde form is what the
 //! coreapp stores (JSON text in a database row); [`ApplicationSettings::to_onprem_json`]
@@ -7,7 +7,7 @@
 //! [`ApplicationSettings::apply_patch`] validates and applies a legacy PATCH
 //! body. `DELETE` is simply [`ApplicationSettings::default`].
 //!
-//! Defaults the spec marks as unconfirmed (section 13) are the believed ones:
+//! Defaults Meta never confirmed (`docs/onprem-api.md` §5.3) are the believed ones:
 //! `max_concurrent_requests` 6, `auto_download` empty, garbage collection of
 //! messages on and of media off, the security and number-change
 //! notifications on, axolotl context striping enabled.

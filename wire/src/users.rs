@@ -1,5 +1,5 @@
 //! User names, passwords and roles, with the old client's rules
-//! (`spec/onprem-api.md` section 3.4).
+//! (`docs/onprem-api.md` §3.4).
 
 use crate::ApiError;
 

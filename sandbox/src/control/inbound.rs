@@ -2,7 +2,7 @@
 //! message, which reaches the business as a signed `messages` webhook.
 //!
 //! Body: `{"from":"<wa_id or BSUID>","phone_number_id"?,"name"?,"type":"<type>","<type>":{…},
-//! "context"?,"referral"?,"errors"?}` for every inbound type of spec 5.5:
+//! "context"?,"referral"?,"errors"?}` for every inbound type of `docs/cloud-api.md` §5.5:
 //! `text`, `image`, `video`, `audio`, `document`, `sticker` (bytes as base64
 //! in `data`, or a generated sample file), `location`, `contacts`,
 //! `interactive` (`button_reply`, `list_reply`, `nfm_reply`), `button`

@@ -64,7 +64,7 @@ pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, query: Option<&st
     Ok(())
 }
 
-/// `hex(HMAC-SHA256(key = app secret, message = access token))` (spec 1.3).
+/// `hex(HMAC-SHA256(key = app secret, message = access token))` (`docs/cloud-api.md` §1.3).
 pub fn appsecret_proof(app_secret: &str, token: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(app_secret.as_bytes()).expect("HMAC-SHA256 takes keys of any length");
     mac.update(token.as_bytes());

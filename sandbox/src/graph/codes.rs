@@ -1,5 +1,5 @@
 //! Cloud API error codes: Meta's title, HTTP status and a default `details`
-//! for each (spec section 6.3). The one table that decides them, for the
+//! for each (`docs/cloud-api.md` §6.3). The one table that decides them, for the
 //! synchronous Graph envelope and for `errors[]` in webhooks alike.
 
 /// One row of the table.
@@ -17,7 +17,7 @@ pub struct Code {
 /// Where webhook errors point (`errors[].href`), as in the real payloads.
 pub const HREF: &str = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/";
 
-/// `error_subcode` of the throughput error in Meta's sample (spec 6.1).
+/// `error_subcode` of the throughput error in Meta's sample (`docs/cloud-api.md` §6.1).
 pub const THROUGHPUT_SUBCODE: u32 = 2_494_055;
 
 const fn row(code: u32, title: &'static str, http: u16, details: &'static str) -> Code {
@@ -193,7 +193,7 @@ pub fn lookup(code: u32) -> Option<&'static Code> {
 }
 
 /// Whether a code is one of the throttling codes whose HTTP status Meta's
-/// tables disagree on (400 now, 429 in older pages; spec 6.3).
+/// tables disagree on (400 now, 429 in older pages; `docs/cloud-api.md` §6.3).
 pub fn is_throttling(code: u32) -> bool {
     matches!(code, 4 | 80007 | 130429 | 131048 | 131056)
 }

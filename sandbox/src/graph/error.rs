@@ -1,4 +1,4 @@
-//! The synchronous Graph error envelope (spec 6.1) and the errors the sandbox answers with.
+//! The synchronous Graph error envelope (`docs/cloud-api.md` §6.1) and the errors the sandbox answers with.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};

@@ -1,5 +1,5 @@
 //! Graph list edges: `{"data":[…],"paging":{"cursors":{"before","after"},"next"?,"previous"?}}`
-//! with `limit`, `after` and `before` (spec 1.4).
+//! with `limit`, `after` and `before` (`docs/cloud-api.md` §1.4).
 
 use std::collections::HashMap;
 

@@ -1,4 +1,4 @@
-//! The media types Cloud accepts and their size limits (spec section 3; the
+//! The media types Cloud accepts and their size limits (`docs/cloud-api.md` §3; the
 //! table itself lives in `wire::media`, shared with the stack), and a check
 //! that a file's bytes are what its MIME type says.
 

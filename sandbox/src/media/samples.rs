@@ -21,7 +21,7 @@ pub fn default_mime(kind: &str, voice: bool) -> &'static str {
     match kind {
         "image" => "image/jpeg",
         "video" => "video/mp4",
-        // Voice notes arrive as Opus in Ogg with the codec named (spec 3).
+        // Voice notes arrive as Opus in Ogg with the codec named (`docs/cloud-api.md` §3).
         "audio" if voice => "audio/ogg; codecs=opus",
         "audio" => "audio/ogg",
         "sticker" => "image/webp",

@@ -1,5 +1,5 @@
-//! The `type` of a send and the object it names: every type of spec section
-//! 2.2 checked against Cloud's field rules and limits. Checks that need the
+//! The `type` of a send and the object it names: every type of
+//! `docs/cloud-api.md` §2.2 checked against Cloud's field rules and limits. Checks that need the
 //! sandbox's state (template lookup, media ids, reaction targets) happen in
 //! the send handler with what this module returns.
 

@@ -1,6 +1,6 @@
 //! Interactive messages: reply buttons, lists, CTA URLs, flows, location
 //! and contact-info requests and the commerce types, with Cloud's limits
-//! (spec 2.2).
+//! (`docs/cloud-api.md` §2.2).
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! The `to` field: phone number formatting stripped down to a wa_id (spec 2.1).
+//! The `to` field: phone number formatting stripped down to a wa_id (`docs/cloud-api.md` §2.1).
 
 use crate::graph::GraphError;
 

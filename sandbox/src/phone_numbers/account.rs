@@ -28,7 +28,7 @@ pub struct Account {
     pub compliance: Option<Compliance>,
 }
 
-/// `whatsapp_business_profile` (spec 4.4), in Graph's field order.
+/// `whatsapp_business_profile` (`docs/cloud-api.md` §4.4), in Graph's field order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Profile {
     pub about: String,

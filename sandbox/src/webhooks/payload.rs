@@ -67,7 +67,7 @@ pub struct Value {
     pub messages: Vec<Message>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub statuses: Vec<Status>,
-    /// System, app or account level errors (spec 5.7).
+    /// System, app or account level errors (`docs/cloud-api.md` §5.7).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<WebhookError>,
 }
@@ -223,7 +223,7 @@ pub struct Pricing {
 pub struct WebhookError {
     pub code: u32,
     pub title: String,
-    /// Always the title (spec 5.7).
+    /// Always the title (`docs/cloud-api.md` §5.7).
     pub message: String,
     pub error_data: ErrorData,
     #[serde(skip_serializing_if = "Option::is_none")]

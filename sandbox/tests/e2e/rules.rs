@@ -1,4 +1,4 @@
-//! The rules of spec section 7, each shown firing and not firing: throughput
+//! The rules of `docs/cloud-api.md` §7, each shown firing and not firing: throughput
 //! (130429), the pair rate limit (131056), the 24-hour window (131047),
 //! undeliverable numbers (131026); template lookup (132001, 132000) is in
 //! `send.rs`.

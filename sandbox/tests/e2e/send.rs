@@ -1,4 +1,4 @@
-//! Sends of every type of spec section 2.2, valid and not, through HTTP.
+//! Sends of every type of `docs/cloud-api.md` §2.2, valid and not, through HTTP.
 //! (The field-by-field rules have unit tests next to the validation code.)
 
 use http::StatusCode;
