@@ -43,8 +43,11 @@ async fn first_login_and_password_change(engine: Engine) {
     let a = login("admin", "secret", Some(json!({"new_password": ADMIN_PASSWORD}))).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let expires = a.body.pointer("/users/0/expires_after").and_then(Value::as_str).unwrap();
-    let parsed = chrono_like(expires);
-    let days = (parsed - now_s()) as f64 / 86400.0;
+    // The old client's form: `YYYY-MM-DD HH:MM:SS+00:00`.
+    let parsed = chrono::DateTime::parse_from_str(expires, "%Y-%m-%d %H:%M:%S%:z")
+        .unwrap_or_else(|e| panic!("expires_after {expires}: {e}"));
+    assert_eq!(parsed.offset().local_minus_utc(), 0, "{expires} is in UTC");
+    let days = (parsed.timestamp() - chrono::Utc::now().timestamp()) as f64 / 86400.0;
     assert!((6.99..=7.01).contains(&days), "expires_after {expires} is not 7 days ahead");
     assert_eq!(a.token().split('.').count(), 3, "a JWT");
 
@@ -55,27 +58,6 @@ async fn first_login_and_password_change(engine: Engine) {
     let h = s.call(Method::GET, "/v1/settings/application", Auth::Bearer(&again.token()), None).await;
     assert_eq!(h.status, 200, "{}", h.body);
     s.stop().await;
-}
-
-/// Parses `YYYY-MM-DD HH:MM:SS+00:00` into unix seconds (and checks the form).
-fn chrono_like(s: &str) -> i64 {
-    assert_eq!(s.len(), 25, "{s}");
-    assert!(s.ends_with("+00:00"), "{s}");
-    let (date, time) = s[..19].split_once(' ').unwrap();
-    let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
-    let t: Vec<i64> = time.split(':').map(|p| p.parse().unwrap()).collect();
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d[2] - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    days * 86400 + t[0] * 3600 + t[1] * 60 + t[2]
-}
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 async fn users_and_roles(engine: Engine) {
