@@ -323,6 +323,14 @@ async fn soak(c: &Config, stack: &mut Stack, server: &mut PrivateMariadb) -> any
         for f in &failures {
             println!("FAIL: {f}");
         }
+        // What the coreapps saw (they log warnings and errors only), to
+        // tell a failure from a run that cannot be repeated at will.
+        for name in ["coreapp-1", "coreapp-2"] {
+            println!(
+                "--- the last lines of {name}'s log ---\n{}",
+                stack.log_tail(name, 80, &["webhook delivery failed", "Cloud"])
+            );
+        }
         bail!("the soak failed: {}", failures.join("; "))
     }
 }

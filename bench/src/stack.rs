@@ -447,6 +447,15 @@ impl Stack {
         })
     }
 
+    /// The last `lines` lines of a process's log (`coreapp-1`, `webapp`, ...)
+    /// that contain none of `skip` (the faults a run injects on purpose),
+    /// for a failed run's report.
+    pub fn log_tail(&self, name: &str, lines: usize, skip: &[&str]) -> String {
+        let text = std::fs::read_to_string(self._dir.join(format!("{name}.log"))).unwrap_or_default();
+        let all: Vec<&str> = text.lines().filter(|l| !skip.iter().any(|s| l.contains(s))).collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     pub async fn stop(mut self) {
         for (_, child) in &mut self.children {
             let _ = child.kill();
