@@ -322,16 +322,28 @@ impl Db {
 /// A pool timeout is judged by the availability, which knows whether making
 /// connections failed.
 pub fn connection_fault(err: &CoreError) -> Option<String> {
-    use diesel::result::{DatabaseErrorKind, Error};
     match err {
         CoreError::Unavailable(why) => Some(why.clone()),
-        CoreError::Db(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info)) => {
-            Some(info.message().to_string())
-        }
-        CoreError::Db(Error::BrokenTransactionManager) => Some("the connection broke mid-transaction".into()),
-        CoreError::Db(Error::DatabaseError(_, info)) => {
+        CoreError::Db(e) => diesel_connection_fault(e),
+        _ => None,
+    }
+}
+
+fn diesel_connection_fault(err: &diesel::result::Error) -> Option<String> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match err {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => Some(info.message().to_string()),
+        Error::BrokenTransactionManager => Some("the connection broke mid-transaction".into()),
+        Error::DatabaseError(_, info) => {
             let message = info.message();
             is_connection_message(message).then(|| message.to_string())
+        }
+        // The connection went away during COMMIT, so the rollback failed
+        // too. Whether the commit took is unknown: the caller must treat
+        // it as an outage (and retry what it can repeat), never as a
+        // failure of its own that leaves its claims to be handed back.
+        Error::RollbackErrorOnCommit { commit_error, rollback_error } => {
+            diesel_connection_fault(commit_error).or_else(|| diesel_connection_fault(rollback_error))
         }
         _ => None,
     }
@@ -474,4 +486,31 @@ pub fn transaction<T>(
     f: impl FnOnce(&mut AnyConnection) -> Result<T, CoreError>,
 ) -> Result<T, CoreError> {
     conn.transaction(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+
+    fn db_error(message: &str) -> Error {
+        Error::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_commit_cut_off_by_the_server_going_away_is_an_outage() {
+        let cut = Error::RollbackErrorOnCommit {
+            rollback_error: Box::new(db_error("Server has gone away")),
+            commit_error: Box::new(db_error("Lost connection to server during query")),
+        };
+        assert!(CoreError::Db(cut).is_unavailable());
+        let refused = Error::RollbackErrorOnCommit {
+            rollback_error: Box::new(db_error("Deadlock found when trying to get lock")),
+            commit_error: Box::new(db_error("Lock wait timeout exceeded")),
+        };
+        assert!(!CoreError::Db(refused).is_unavailable());
+        assert!(CoreError::Db(db_error("Server shutdown in progress")).is_unavailable());
+        assert!(!CoreError::Db(db_error("Duplicate entry 'x' for key 'PRIMARY'")).is_unavailable());
+    }
 }
