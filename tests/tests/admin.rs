@@ -562,6 +562,31 @@ async fn age(db: &coreapp::db::Db, id: &str, days: i64) {
     .unwrap();
 }
 
+/// Holds a queued message back for an hour, as a long retry backoff does:
+/// the sender leaves it alone meanwhile (it would otherwise fail a message
+/// older than a day, which makes it finished). Done between attempts, while
+/// no sender holds the message, so no settle overwrites it.
+async fn hold_back(db: &coreapp::db::Db, id: &str) {
+    use coreapp::schema::outbound_messages as om;
+    use diesel::prelude::*;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (id, later) = (id.to_string(), chrono::Utc::now().timestamp_millis() + 3_600_000);
+        let held = db
+            .run(move |conn| {
+                let idle = om::table.find(&id).filter(om::lease_owner.is_null()).filter(om::attempts.ge(1));
+                Ok(diesel::update(idle).set(om::next_attempt_at.eq(later)).execute(conn)?)
+            })
+            .await
+            .unwrap();
+        if held == 1 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no pause between two sending attempts");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 async fn the_collector_purges_week_old_finished_messages(engine: Engine) {
     let s = Stack::start_with(engine, Options { gc_interval: Duration::from_millis(200), ..Options::default() }).await;
     let token = s.admin_token().await;
@@ -573,6 +598,9 @@ async fn the_collector_purges_week_old_finished_messages(engine: Engine) {
     }
     s.cloud_fault(json!({"match": {"path": "messages", "method": "POST"}, "status": 503, "count": 1000})).await;
     let stuck = send(&s, &token, json!({"to": "15550004003", "text": {"body": "still trying"}})).await;
+    // Week-old and still queued: the collector must leave it; the sender
+    // is kept away from it (it fails messages older than a day).
+    hold_back(&db, &stuck).await;
     age(&db, &old, 8).await;
     age(&db, &recent, 1).await;
     age(&db, &stuck, 8).await;
