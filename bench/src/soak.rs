@@ -214,7 +214,7 @@ async fn soak(c: &Config, stack: &mut Stack, server: &mut PrivateMariadb) -> any
 
     let run = Arc::new(Run {
         start: Instant::now(),
-        start_ms: coreapp::db::now_ms(),
+        start_ms: coreapp::store::db::now_ms(),
         seq: AtomicUsize::new(0),
         recipients: c.recipients,
         sends: Mutex::new(Vec::new()),
@@ -435,7 +435,7 @@ async fn probe(
         }
         if out.served.is_none() {
             let (n, recipient, message) = run.next();
-            let request = proto::core::SendMessageRequest { payload_json: message.to_string(), recipient };
+            let request = proto::core::SendMessageRequest { payload_json: message.to_string(), recipient, message_id: wire::ids::message_id() };
             let result = match client.send_message(request).await {
                 Ok(r) => {
                     out.served = Some(since.elapsed().as_secs_f64());
@@ -891,7 +891,7 @@ async fn pending_in_database(stack: &Stack) {
     use coreapp::store::queue::{self, Queue};
     let config = stack.db_config().clone();
     let read = async move {
-        let db = tokio::task::spawn_blocking(move || coreapp::db::Db::connect(&config, 2)).await??;
+        let db = tokio::task::spawn_blocking(move || coreapp::store::db::Db::connect(&config, 2)).await??;
         let counts = db
             .run(|c| {
                 Ok((

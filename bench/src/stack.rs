@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use coreapp::config::DbConfig;
-use coreapp::db::Db;
+use coreapp::store::db::Db;
 use coreapp::store::queue::{self, Queue};
 use proto::core::core_client::CoreClient;
 use serde_json::{Value, json};
@@ -176,7 +176,7 @@ impl Stack {
             },
         };
         let migrate_config = db_config.clone();
-        tokio::task::spawn_blocking(move || coreapp::db::migrate(&migrate_config)).await??;
+        tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate_config)).await??;
         let db_for_pool = db_config.clone();
         let db = tokio::task::spawn_blocking(move || Db::connect(&db_for_pool, 2)).await??;
 
@@ -462,7 +462,7 @@ impl Stack {
             let _ = child.wait();
         }
         let config = self.db_config.clone();
-        let _ = tokio::task::spawn_blocking(move || coreapp::db::drop_mysql_database(&config)).await;
+        let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_mysql_database(&config)).await;
         if std::env::var_os("WA_BENCH_KEEP_LOGS").is_some() {
             println!("logs kept in {}", self._dir.display());
         } else {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use coreapp::db::now_ms;
+use coreapp::store::db::now_ms;
 use coreapp::store::outbound;
 use serde_json::json;
 
@@ -120,7 +120,7 @@ async fn seed(stack: &Stack, n: usize) -> anyhow::Result<Vec<(String, String)>> 
         .db()
         .run(move |conn| {
             for (c, chunk) in chunk_rows.chunks(1000).enumerate() {
-                coreapp::db::transaction(conn, |conn| {
+                coreapp::store::db::transaction(conn, |conn| {
                     for (k, (id, to)) in chunk.iter().enumerate() {
                         let i = c * 1000 + k;
                         let now = now_ms();

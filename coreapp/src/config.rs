@@ -54,7 +54,7 @@ pub struct CloudConfig {
 pub const CLOUD_MEDIA_HOSTS: &str = "lookaside.fbsbx.com";
 
 /// Where media links may be fetched with a provider's credentials (see
-/// `crate::outbound`).
+/// `crate::clients::outbound`).
 #[derive(Clone, Debug, Default)]
 pub struct LinkConfig {
     /// Hosts for providers that list none of their own
@@ -85,7 +85,7 @@ pub struct WorkerConfig {
     /// `garbagecollector_enable.media` is on.
     pub media_retention: Duration,
     /// Run the workers in the background (always, in the binary). Tests
-    /// that drive them step by step with [`crate::workers::drain`] turn
+    /// that drive them step by step with [`crate::engine::drain`] turn
     /// this off.
     pub background: bool,
 }

@@ -3,9 +3,9 @@
 //! Policy: services return [`CoreError`]. An `Api` error is the client's
 //! fault or a documented condition and travels as is. Everything else is
 //! ours: it is logged once here, and the client gets a generic 1023/1014.
+//! The gRPC form of an on-prem error is `proto::errors`'s, the one the
+//! webapp reads back.
 
-use proto::ERROR_CODE_KEY;
-use wire::error::GrpcClass;
 use wire::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +29,8 @@ impl CoreError {
     /// connection that went away, no connection to be had): nothing was
     /// done, and trying again later may work.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, CoreError::Unavailable(_) | CoreError::Pool(_)) || crate::db::connection_fault(self).is_some()
+        matches!(self, CoreError::Unavailable(_) | CoreError::Pool(_))
+            || crate::store::db::connection_fault(self).is_some()
     }
 }
 
@@ -57,30 +58,6 @@ impl From<CoreError> for tonic::Status {
                 ApiError::internal()
             }
         };
-        api_status(&api)
+        proto::errors::status(&api)
     }
-}
-
-/// The gRPC status carrying an on-prem error.
-pub fn api_status(api: &ApiError) -> tonic::Status {
-    let code = if api.status_override == Some(401) {
-        tonic::Code::Unauthenticated
-    } else {
-        match api.code.grpc_class() {
-            GrpcClass::InvalidArgument => tonic::Code::InvalidArgument,
-            GrpcClass::Unauthenticated => tonic::Code::Unauthenticated,
-            GrpcClass::PermissionDenied => tonic::Code::PermissionDenied,
-            GrpcClass::NotFound => tonic::Code::NotFound,
-            GrpcClass::AlreadyExists => tonic::Code::AlreadyExists,
-            GrpcClass::ResourceExhausted => tonic::Code::ResourceExhausted,
-            GrpcClass::Unavailable => tonic::Code::Unavailable,
-            GrpcClass::FailedPrecondition => tonic::Code::FailedPrecondition,
-            GrpcClass::Unimplemented => tonic::Code::Unimplemented,
-            GrpcClass::Internal => tonic::Code::Internal,
-        }
-    };
-    let mut status = tonic::Status::new(code, api.details.clone());
-    let number = api.code.number().to_string();
-    status.metadata_mut().insert(ERROR_CODE_KEY, number.parse().expect("digits are valid metadata"));
-    status
 }

@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::Core;
-use crate::cloud::{CloudClient, ProbeError};
-use crate::db::now_ms;
+use crate::clients::cloud::{CloudClient, ProbeError};
+use crate::store::db::now_ms;
 use crate::store::nodes::{self, Node};
 
 /// Nodes silent this long are forgotten (scaled down, or gone for good).

@@ -21,8 +21,8 @@ use std::collections::HashMap;
 
 use wire::identity::{self, IdentifierMode, Recipient, UserFacts};
 
-use crate::db::AnyConnection;
 use crate::error::CoreError;
+use crate::store::db::AnyConnection;
 use crate::store::whatsapp_users::{self as rows, WhatsappUser};
 
 /// How many BSUID replacements a send follows to the user's latest BSUID.

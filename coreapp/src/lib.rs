@@ -1,34 +1,39 @@
 //! coreapp: the engine behind the webapp. Serves gRPC, owns the database,
 //! the media volume and the Cloud API client, and runs the background
-//! workers (sending, webhook intake, webhook delivery, media downloads and
-//! the media garbage collector).
+//! workers.
+//!
+//! A reader meets it in this order:
+//!
+//! - [`api`]: the gRPC service and the request-side operations. A send is
+//!   checked, stored durably (group commit) and handed to the engine.
+//! - [`engine`]: the workers that carry stored work on (sender, webhook
+//!   intake, webhook delivery, media downloader, garbage collectors), each
+//!   a loop over a claim, work, settle step that tests can drive with
+//!   [`engine::drain`].
+//! - [`store`]: the database (connection, schema, queries per table, the
+//!   claim/lease protocol of the queues).
+//! - [`clients`]: Cloud, the business's webhook server, and where outbound
+//!   requests may go.
+//!
+//! Shared by the request side and the engine: [`identities`] (who each
+//! WhatsApp user is to the business), [`media_files`] (the shared media
+//! volume), [`health`] (this node's view of Cloud and its peers),
+//! [`metrics`], [`config`] and [`error`]. [`Core`] ties them together: one
+//! per process, handed to every request and every worker.
 
-pub mod accept;
-pub mod accounts;
-pub mod admin;
-pub mod auth;
-pub mod backup;
-pub mod cached;
-pub mod cloud;
+pub mod api;
+pub mod clients;
 pub mod cluster;
 pub mod config;
-pub mod db;
+pub mod engine;
 pub mod error;
 pub mod health;
 pub mod identities;
 pub mod media_files;
-pub mod media_links;
-pub mod messaging;
 pub mod metrics;
-pub mod outbound;
-pub mod schema;
-pub mod service;
 pub mod store;
-pub mod support;
 #[doc(hidden)]
 pub mod testing;
-pub mod webhook_client;
-pub mod workers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,7 +45,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 pub use config::Config;
-use db::Db;
+use store::db::Db;
 use store::queue::Queue;
 
 /// How long shutdown waits for workers to finish the batch in hand.
@@ -49,37 +54,38 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 /// Nudges for the workers, so locally written work starts at once.
 #[derive(Default)]
 pub struct Wake {
-    pub sender: Arc<Notify>,
-    pub intake: Arc<Notify>,
-    pub delivery: Arc<Notify>,
-    pub downloader: Arc<Notify>,
+    pub(crate) sender: Arc<Notify>,
+    pub(crate) intake: Arc<Notify>,
+    pub(crate) delivery: Arc<Notify>,
+    pub(crate) downloader: Arc<Notify>,
 }
 
-/// Everything a request or a worker needs.
+/// Everything a request or a worker needs: one per process. Its parts are
+/// the crate's own; from outside, a `Core` is opened, run and drained.
 pub struct Core {
-    pub config: Config,
-    pub db: Db,
-    pub cloud: cloud::CloudClient,
-    pub health: health::HealthState,
-    pub media: media::MediaStore,
-    pub wake: Wake,
+    pub(crate) config: Config,
+    pub(crate) db: Db,
+    pub(crate) cloud: clients::cloud::CloudClient,
+    pub(crate) health: health::HealthState,
+    pub(crate) media: media::MediaStore,
+    pub(crate) wake: Wake,
     /// The HTTP client for the business's webhook server.
-    pub webhooks: webhook_client::WebhookClient,
+    pub(crate) webhooks: clients::webhooks::WebhookClient,
     /// This process's name on claimed work: `<node id>/<instance>`.
-    pub owner: String,
-    settings: cached::Cached<wire::settings::ApplicationSettings>,
-    webhook_ca: cached::Cached<Option<String>>,
+    pub(crate) owner: String,
+    settings: store::cached::Cached<wire::settings::ApplicationSettings>,
+    webhook_ca: store::cached::Cached<Option<String>>,
     /// Pending webhook events, refreshed by the delivery worker; above
     /// `workers.max_callback_backlog` the API answers 1016 (as the old client).
-    pub outbox_depth: std::sync::atomic::AtomicI64,
+    pub(crate) outbox_depth: std::sync::atomic::AtomicI64,
     /// Stores accepted messages with group commit.
-    pub acceptor: accept::Acceptor,
-    pub metrics: metrics::Metrics,
-    pub started_at_ms: i64,
+    pub(crate) acceptor: store::accept::Acceptor,
+    pub(crate) metrics: metrics::Metrics,
+    pub(crate) started_at_ms: i64,
     /// `POST /v1/contacts` requests worked on at once by this coreapp.
-    pub contact_checks: tokio::sync::Semaphore,
+    pub(crate) contact_checks: tokio::sync::Semaphore,
     /// Garbage collectors running on request in this coreapp (by name).
-    pub gc_running: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+    pub(crate) gc_running: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
 /// Contact checks one coreapp works on at once; the rest wait their turn
@@ -94,7 +100,7 @@ impl Core {
     /// The application settings, read from the database at most once per
     /// second (every message and every worker step needs them).
     pub async fn settings(&self) -> Result<wire::settings::ApplicationSettings, error::CoreError> {
-        self.settings.get(|| messaging::get_settings(&self.db)).await
+        self.settings.get(|| api::settings::read(&self.db)).await
     }
 
     /// The private CA the webhook client trusts, if one was uploaded.
@@ -111,21 +117,21 @@ impl Core {
 
 /// `coreapp migrate`.
 pub fn migrate(config: &Config) -> anyhow::Result<Vec<String>> {
-    db::migrate(&config.db)
+    store::db::migrate(&config.db)
 }
 
 /// Opens the database and the media volume and prepares the shared state.
 pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     let (db_config, pool_size) = (config.db.clone(), config.db_pool_size);
     let db = tokio::task::spawn_blocking(move || Db::connect(&db_config, pool_size)).await??;
-    let acceptor = accept::Acceptor::start(db.clone());
-    accounts::bootstrap(&db).await.context("cannot prepare users and keys")?;
+    let acceptor = store::accept::Acceptor::start(db.clone());
+    api::accounts::bootstrap(&db).await.context("cannot prepare users and keys")?;
     let media_dir = config.media_dir.clone();
     let media = tokio::task::spawn_blocking(move || media::MediaStore::open(media_dir)).await??;
-    let webhooks = webhook_client::WebhookClient::new()?;
+    let webhooks = clients::webhooks::WebhookClient::new()?;
     let owner = format!("{}/{}", config.node_id, wire::ids::random_hex(4));
     Ok(Arc::new(Core {
-        cloud: cloud::CloudClient::new(config.cloud.clone())?,
+        cloud: clients::cloud::CloudClient::new(config.cloud.clone())?,
         config,
         db,
         health: health::HealthState::new(),
@@ -133,12 +139,12 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         wake: Wake::default(),
         webhooks,
         owner,
-        settings: cached::Cached::new(SETTINGS_TTL),
-        webhook_ca: cached::Cached::new(SETTINGS_TTL),
+        settings: store::cached::Cached::new(SETTINGS_TTL),
+        webhook_ca: store::cached::Cached::new(SETTINGS_TTL),
         outbox_depth: std::sync::atomic::AtomicI64::new(0),
         acceptor,
         metrics: metrics::Metrics::default(),
-        started_at_ms: db::now_ms(),
+        started_at_ms: store::db::now_ms(),
         contact_checks: tokio::sync::Semaphore::new(CONTACT_CHECKS_AT_ONCE),
         gc_running: Default::default(),
     }))
@@ -166,7 +172,7 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     let poll = core.config.workers.poll_interval;
 
-    let worker = |name, queue: Option<Queue>, wake: &Arc<Notify>, poll| workers::Worker {
+    let worker = |name, queue: Option<Queue>, wake: &Arc<Notify>, poll| engine::Worker {
         name,
         db: core.db.clone(),
         claims: queue.map(|q| (q, core.owner.clone())),
@@ -174,39 +180,39 @@ pub async fn run(
         poll,
     };
     // Without background workers (tests that drive them with
-    // `workers::drain`), the node serves the API and nothing else moves.
+    // `engine::drain`), the node serves the API and nothing else moves.
     if core.config.workers.background {
         // The pacer outlives each step: it holds the send rate across batches.
-        let pacer = Arc::new(tokio::sync::Mutex::new(workers::Pacer::new(core.config.workers.send_rate)));
+        let pacer = Arc::new(tokio::sync::Mutex::new(engine::Pacer::new(core.config.workers.send_rate)));
         let c = core.clone();
         let sender = worker("sender", Some(Queue::Outbound), &core.wake.sender, poll);
-        tasks.spawn(workers::run_loop(sender, stop_rx.clone(), move || {
+        tasks.spawn(engine::run_loop(sender, stop_rx.clone(), move || {
             let (c, pacer) = (c.clone(), pacer.clone());
-            async move { workers::sender::step(&c, &mut *pacer.lock().await).await }
+            async move { engine::sender::step(&c, &mut *pacer.lock().await).await }
         }));
         let c = core.clone();
         let intake = worker("intake", Some(Queue::Inbound), &core.wake.intake, poll);
-        tasks.spawn(workers::run_loop(intake, stop_rx.clone(), move || {
+        tasks.spawn(engine::run_loop(intake, stop_rx.clone(), move || {
             let c = c.clone();
-            async move { workers::intake::step(&c).await }
+            async move { engine::intake::step(&c).await }
         }));
         let c = core.clone();
         let delivery = worker("delivery", Some(Queue::Outbox), &core.wake.delivery, poll);
-        tasks.spawn(workers::run_loop(delivery, stop_rx.clone(), move || {
+        tasks.spawn(engine::run_loop(delivery, stop_rx.clone(), move || {
             let c = c.clone();
-            async move { workers::delivery::step(&c).await }
+            async move { engine::delivery::step(&c).await }
         }));
         let c = core.clone();
         let downloader = worker("downloader", Some(Queue::MediaDownload), &core.wake.downloader, poll);
-        tasks.spawn(workers::run_loop(downloader, stop_rx.clone(), move || {
+        tasks.spawn(engine::run_loop(downloader, stop_rx.clone(), move || {
             let c = c.clone();
-            async move { workers::downloader::step(&c).await }
+            async move { engine::downloader::step(&c).await }
         }));
         let c = core.clone();
         let gc = worker("media-gc", None, &Arc::new(Notify::new()), core.config.workers.gc_interval);
-        tasks.spawn(workers::run_loop(gc, stop_rx.clone(), move || {
+        tasks.spawn(engine::run_loop(gc, stop_rx.clone(), move || {
             let c = c.clone();
-            async move { workers::gc::step(&c).await }
+            async move { engine::gc::step(&c).await }
         }));
     }
     tasks.spawn(backlog_loop(core.clone(), stop_rx.clone()));
@@ -239,7 +245,7 @@ pub async fn run(
         .initial_stream_window_size(proto::MEDIA_WINDOW)
         .initial_connection_window_size(proto::MEDIA_WINDOW)
         .add_service(
-            proto::core::core_server::CoreServer::new(service::Service::new(core.clone()))
+            proto::core::core_server::CoreServer::new(api::service::Service::new(core.clone()))
                 .max_decoding_message_size(proto::MAX_MESSAGE),
         )
         .serve_with_incoming_shutdown(incoming, shutdown)

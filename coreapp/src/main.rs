@@ -91,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
         Command::PatchSettings { json } => {
             let patch: serde_json::Value = serde_json::from_str(&json)?;
             let core = coreapp::open(config()?).await?;
-            let s = coreapp::messaging::patch_settings(&core.db, patch).await?;
+            let s = coreapp::api::settings::patch_settings(&core, patch).await?;
             println!("{}", s.to_onprem_json(None));
         }
         Command::Config => {
@@ -99,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::ShowSettings => {
             let core = coreapp::open(config()?).await?;
-            let s = coreapp::messaging::get_settings(&core.db).await?;
+            let s = coreapp::api::settings::get_settings(&core).await?;
             println!("{}", s.to_onprem_json(None));
         }
         Command::Health => {

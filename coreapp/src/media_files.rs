@@ -17,9 +17,9 @@ use wire::media::MAX_UPLOAD;
 use wire::{ApiError, ErrorCode};
 
 use crate::Core;
-use crate::cloud::{CallError, SendOutcome};
-use crate::db::now_ms;
+use crate::clients::cloud::{CallError, SendOutcome};
 use crate::error::CoreError;
+use crate::store::db::now_ms;
 use crate::store::media::{self as rows, Media};
 
 /// Bytes arriving from an async source, for a blocking writer.
@@ -327,7 +327,7 @@ async fn fetch(core: &Core, row: &Media) -> Result<media::Written, Unavailable> 
                 }
                 Ok(None) => return,
                 Err(e) => {
-                    let why = crate::outbound::error_text(e);
+                    let why = crate::clients::outbound::error_text(e);
                     let _ = tx.send(Err(interrupted(format!("download interrupted: {why}")))).await;
                     return;
                 }

@@ -149,7 +149,7 @@ pub async fn queue_depths(core: &Core) -> Result<QueueDepths, CoreError> {
 /// `/v1/stats/app` of this node.
 pub async fn app_families(core: &Core) -> Result<Families, CoreError> {
     let depths = queue_depths(core).await?;
-    Ok(core.metrics.families(&depths, (crate::db::now_ms() - core.started_at_ms) / 1000))
+    Ok(core.metrics.families(&depths, (crate::store::db::now_ms() - core.started_at_ms) / 1000))
 }
 
 /// `/v1/stats/db` of this node: connection pool use, the rows of each

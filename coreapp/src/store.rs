@@ -1,14 +1,28 @@
-//! Plain diesel functions per table. Each takes `&mut AnyConnection` and
-//! returns `QueryResult`; callers compose them inside one `Db::run` closure
-//! (and one transaction where several writes must land together).
+//! Everything the coreapp keeps in its database.
+//!
+//! - [`db`]: the connection type over MySQL/MariaDB and SQLite, the pool,
+//!   the crossing from async into blocking work, outages, and migrations;
+//!   [`schema`]: diesel's table definitions.
+//! - One module per table group ([`outbound`], [`inbound`], [`outbox`],
+//!   [`queue`] for the claim/lease/settle protocol every queue shares, ...):
+//!   plain diesel functions. Each takes `&mut AnyConnection` and returns
+//!   `QueryResult`; callers compose them inside one `Db::run` closure (and
+//!   one transaction where several writes must land together).
+//! - [`accept`]: the group-commit writer for accepted messages;
+//!   [`cached`]: a value read from the database at most once per interval.
+
+pub mod accept;
+pub mod cached;
+pub mod db;
+pub mod schema;
 
 /// A multi-row INSERT. Diesel's batch inserts do not go through the
 /// multi-backend connection, so this dispatches to the concrete one.
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {
         match $conn {
-            crate::db::AnyConnection::Mysql(c) => diesel::insert_into($table).values($rows).execute(c),
-            crate::db::AnyConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+            crate::store::db::AnyConnection::Mysql(c) => diesel::insert_into($table).values($rows).execute(c),
+            crate::store::db::AnyConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
         }
     };
 }

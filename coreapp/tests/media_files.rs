@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use coreapp::config::DbConfig;
-use coreapp::db::{Db, migrate, now_ms};
+use coreapp::store::db::{Db, migrate, now_ms};
 use coreapp::store::media::{self, Media};
 
 struct Node {
@@ -56,7 +56,7 @@ async fn check_no_row_lacks_its_file(node: &Node) {
     let missing = node
         .db
         .run(move |conn| {
-            use coreapp::schema::media::dsl as m;
+            use coreapp::store::schema::media::dsl as m;
             use diesel::prelude::*;
             let shas: Vec<Option<String>> = m::media.select(m::blob_sha256).load(conn)?;
             Ok(shas.into_iter().flatten().filter(|sha| !store.contains(sha)).count())
@@ -106,7 +106,7 @@ async fn contend(nodes: Vec<Arc<Node>>) {
     let leftover: Vec<String> = node
         .db
         .run(|conn| {
-            use coreapp::schema::media::dsl as m;
+            use coreapp::store::schema::media::dsl as m;
             use diesel::prelude::*;
             Ok(m::media.select(m::id).load(conn)?)
         })
@@ -132,7 +132,7 @@ async fn two_mysql_nodes_never_lose_a_file_or_keep_one() {
     let store = ::media::MediaStore::open(dir.path()).unwrap();
     let nodes = (0..2).map(|_| Arc::new(Node { db: Db::connect(&config, 4).unwrap(), store: store.clone() })).collect();
     contend(nodes).await;
-    coreapp::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_mysql_database(&config).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -164,7 +164,7 @@ async fn a_reclaim_waits_for_an_upload_in_progress() {
     let (placed_tx, placed_rx) = tokio::sync::oneshot::channel();
     let (upload_store, upload_sha) = (store.clone(), sha.clone());
     let uploading = a.run(move |conn| {
-        coreapp::db::transaction(conn, |conn| {
+        coreapp::store::db::transaction(conn, |conn| {
             let now = now_ms();
             media::lock_blob(conn, &upload_sha, now)?;
             let written = upload_store.write(CONTENTS[0], 1024).map_err(anyhow::Error::from)?;
@@ -187,5 +187,5 @@ async fn a_reclaim_waits_for_an_upload_in_progress() {
     uploaded.unwrap();
     assert!(!removed, "the reclaim removed a file an upload was committing");
     assert!(store.contains(&sha), "the new row's file is gone");
-    coreapp::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_mysql_database(&config).unwrap();
 }

@@ -3,7 +3,7 @@
 //! what to do, to open a database that lacks migrations or has newer ones.
 
 use coreapp::config::DbConfig;
-use coreapp::db::{Db, migrate};
+use coreapp::store::db::{Db, migrate};
 
 fn refusal(config: &DbConfig) -> String {
     match Db::connect(config, 2) {
@@ -16,7 +16,7 @@ fn refusal(config: &DbConfig) -> String {
 fn nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused() {
     let config = coreapp::testing::mysql_config();
     // Nothing there yet: the coreapp says to migrate.
-    coreapp::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_mysql_database(&config).unwrap();
     let why = refusal(&config);
     assert!(why.contains("cannot connect") || why.contains("coreapp migrate"), "{why}");
 
@@ -43,7 +43,7 @@ fn nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refu
     }
     let why = refusal(&config);
     assert!(why.contains("newer than this binary"), "{why}");
-    coreapp::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_mysql_database(&config).unwrap();
 }
 
 #[test]
@@ -99,9 +99,9 @@ fn look_alikes_survive_the_case_rule<C>(
         let names: Vec<String> = names.into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["Bob1", "bob1", "carol"], "every user is kept");
         assert_eq!(look_alikes, ["bob1"], "the second of the pair is reported");
-        let refused = coreapp::accounts::create_user(&db, "BOB1".into(), "Bob-pass1!".into()).await;
+        let refused = coreapp::api::accounts::create_user(&db, "BOB1".into(), "Bob-pass1!".into()).await;
         assert!(refused.is_err(), "a third look-alike was created");
-        coreapp::accounts::create_user(&db, "dave".into(), "Dave-pass1!".into()).await.unwrap();
+        coreapp::api::accounts::create_user(&db, "dave".into(), "Dave-pass1!".into()).await.unwrap();
     });
 }
 
@@ -113,8 +113,8 @@ fn look_alike_user_names_are_kept_and_reported_on_mysql() {
     let DbConfig::Mysql { host, port, username, password, name_prefix } = &config else { unreachable!() };
     let url = format!("mysql://{username}:{password}@{host}:{port}/{}", DbConfig::mysql_database(name_prefix));
     let conn = diesel::MysqlConnection::establish(&url).unwrap();
-    look_alikes_survive_the_case_rule(conn, &config, || coreapp::db::MYSQL_MIGRATIONS);
-    coreapp::db::drop_mysql_database(&config).unwrap();
+    look_alikes_survive_the_case_rule(conn, &config, || coreapp::store::db::MYSQL_MIGRATIONS);
+    coreapp::store::db::drop_mysql_database(&config).unwrap();
 }
 
 #[test]
@@ -124,5 +124,5 @@ fn look_alike_user_names_are_kept_and_reported_on_sqlite() {
     let path = dir.path().join("wa.db");
     let config = DbConfig::Sqlite { path: path.clone() };
     let conn = diesel::SqliteConnection::establish(&path.display().to_string()).unwrap();
-    look_alikes_survive_the_case_rule(conn, &config, || coreapp::db::SQLITE_MIGRATIONS);
+    look_alikes_survive_the_case_rule(conn, &config, || coreapp::store::db::SQLITE_MIGRATIONS);
 }

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use coreapp::db::{Db, migrate};
+use coreapp::store::db::{Db, migrate};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -77,5 +77,5 @@ async fn killed_connections_are_replaced_with_one_ping_each() {
     }
     assert_eq!(db.connection_checks(), after_recovery, "no pings once the pool is sound again");
     println!("recovered in {:?} with {after_recovery} pings", start.elapsed());
-    coreapp::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_mysql_database(&config).unwrap();
 }

@@ -4,7 +4,7 @@
 //! contact are handed out oldest first.
 
 use coreapp::config::DbConfig;
-use coreapp::db::{Db, migrate, now_ms};
+use coreapp::store::db::{Db, migrate, now_ms};
 use coreapp::store::queue::{self, Queue, Settle, State};
 use coreapp::store::{outbound, outbox};
 
@@ -16,7 +16,7 @@ struct TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = coreapp::db::drop_mysql_database(&self.config);
+        let _ = coreapp::store::db::drop_mysql_database(&self.config);
     }
 }
 
@@ -231,4 +231,47 @@ async fn mysql_send_slots() {
 #[tokio::test]
 async fn sqlite_send_slots() {
     send_slots_line_up_across_nodes(false).await;
+}
+
+/// A send made again with its id (its answer was lost, the webapp asked
+/// another coreapp) is stored once; another message under a stored id is
+/// refused. Rows sharing a write with a replay are stored as usual.
+async fn a_message_id_is_stored_once(mysql: bool) {
+    use coreapp::store::accept::{Acceptor, Stored};
+    let t = open(mysql);
+    let acceptor = Acceptor::start(t.db.clone());
+    let row = |id: &str, payload: &str| {
+        outbound::NewOutbound::new(id.into(), "15550001".into(), payload.into(), now_ms(), None)
+    };
+    let first = wire::ids::message_id();
+    assert_eq!(acceptor.store(row(&first, r#"{"type":"text"}"#)).await.unwrap(), Stored::New);
+
+    // The replay and a new message queue together and share a write, as
+    // under load.
+    let second = wire::ids::message_id();
+    let (replay, fresh) = tokio::join!(
+        acceptor.store(row(&first, r#"{"type":"text"}"#)),
+        acceptor.store(row(&second, r#"{"type":"text"}"#)),
+    );
+    assert_eq!(replay.unwrap(), Stored::Replayed);
+    assert_eq!(fresh.unwrap(), Stored::New);
+
+    let clash = acceptor.store(row(&first, r#"{"type":"image"}"#)).await.unwrap_err();
+    let status = tonic::Status::from(clash);
+    let error = proto::errors::answered(&status).expect("an on-prem error");
+    assert_eq!(error.code, wire::ErrorCode::AlreadyExists);
+
+    let stored = t.db.run(move |c| Ok(outbound::load(c, &[first.clone(), second.clone()])?)).await.unwrap();
+    assert_eq!(stored.len(), 2, "one row per id");
+    assert!(stored.iter().all(|r| r.payload == r#"{"type":"text"}"#), "the first message stands");
+}
+
+#[tokio::test]
+async fn mysql_message_ids() {
+    a_message_id_is_stored_once(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_message_ids() {
+    a_message_id_is_stored_once(false).await;
 }

@@ -7,9 +7,6 @@ pub mod core {
     tonic::include_proto!("wa.core.v1");
 }
 
-/// gRPC metadata key carrying the on-prem error code of a failed call.
-pub const ERROR_CODE_KEY: &str = "wa-error-code";
-
 /// HTTP/2 flow-control window of the streams that carry media chunks, on
 /// both sides: large enough that a transfer does not stall on window
 /// updates every 64 KB, small enough to bound what is buffered.
@@ -20,3 +17,4 @@ pub const MEDIA_WINDOW: u32 = 1024 * 1024;
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 pub mod cluster;
+pub mod errors;

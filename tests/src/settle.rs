@@ -34,8 +34,8 @@ impl Stack {
     /// webhooks not yet turned into events, media not yet fetched, events
     /// not yet delivered to the business. Each hand-off is committed before
     /// the earlier stage lets go, so counting in this order misses nothing.
-    pub async fn unsettled(&self, db: &coreapp::db::Db) -> Vec<(&'static str, i64)> {
-        use coreapp::schema::{
+    pub async fn unsettled(&self, db: &coreapp::store::db::Db) -> Vec<(&'static str, i64)> {
+        use coreapp::store::schema::{
             inbound_events as ie, media_downloads as md, outbound_messages as om, webhook_outbox as wo,
         };
         use diesel::prelude::*;
@@ -81,18 +81,18 @@ impl Stack {
 
     /// Moves everything along with the workers stopped (see
     /// [`Options::background_workers`]): runs every worker's step on a node
-    /// of the test's own (`coreapp::workers::drain`) and waits for the
+    /// of the test's own (`coreapp::engine::drain`) and waits for the
     /// sandbox's statuses and webhooks, until neither has anything left.
     /// Returns what the workers did.
-    pub async fn drain(&self) -> coreapp::workers::Drained {
+    pub async fn drain(&self) -> coreapp::engine::Drained {
         let mut config = self.core_config(0);
         config.node_id = "test-drain".into();
         let core = coreapp::open(config).await.expect("a node for draining");
-        let mut total = coreapp::workers::Drained::default();
+        let mut total = coreapp::engine::Drained::default();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             self.sandbox_idle(deadline).await;
-            let round = coreapp::workers::drain(&core).await.expect("the workers' steps");
+            let round = coreapp::engine::drain(&core).await.expect("the workers' steps");
             if round.total() == 0 {
                 return total;
             }
@@ -120,7 +120,7 @@ impl Stack {
     /// without being delivered (its server refuses, or cannot be reached):
     /// proof that delivery was attempted, for "nothing arrived" asserts.
     pub async fn wait_delivery_attempts(&self, n: i32) {
-        use coreapp::schema::webhook_outbox as wo;
+        use coreapp::store::schema::webhook_outbox as wo;
         use diesel::prelude::*;
         let db = self.db().await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -146,7 +146,7 @@ impl Stack {
     /// Waits until the garbage collector has run `n` more times (each run
     /// renews its lease), for "the collector left it alone" asserts.
     pub async fn wait_collector_runs(&self, n: usize) {
-        use coreapp::schema::job_leases as jl;
+        use coreapp::store::schema::job_leases as jl;
         use diesel::prelude::*;
         let db = self.db().await;
         let lease = || {

@@ -40,7 +40,7 @@ pub(crate) struct Storage {
 impl Drop for Storage {
     fn drop(&mut self) {
         if matches!(self.db, DbConfig::Mysql { .. }) {
-            let _ = coreapp::db::drop_mysql_database(&self.db);
+            let _ = coreapp::store::db::drop_mysql_database(&self.db);
         }
     }
 }
@@ -169,7 +169,7 @@ impl Stack {
         };
         let storage = Storage { db, dir };
         let migrate_cfg = storage.db.clone();
-        tokio::task::spawn_blocking(move || coreapp::db::migrate(&migrate_cfg))
+        tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate_cfg))
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("migrations failed ({engine:?}); is MariaDB running on 127.0.0.1:3306? {e:#}"));
@@ -334,9 +334,9 @@ impl Stack {
     }
 
     /// The stack's database, for checks and edits a client could not make.
-    pub async fn db(&self) -> coreapp::db::Db {
+    pub async fn db(&self) -> coreapp::store::db::Db {
         let config = self.storage.db.clone();
-        tokio::task::spawn_blocking(move || coreapp::db::Db::connect(&config, 2)).await.unwrap().unwrap()
+        tokio::task::spawn_blocking(move || coreapp::store::db::Db::connect(&config, 2)).await.unwrap().unwrap()
     }
 
     /// Files on the media volume (content addressed: one per distinct content).

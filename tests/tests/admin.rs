@@ -1,11 +1,14 @@
 //! The administrative and monitoring surface, end to end against the
 //! sandbox: metrics and stats, support, profile and photo, two-step,
 //! account, backup and restore, certificates, media providers, the
-//! message purge and the retired features.
+//! message purge and the retired features; also the settings round trip,
+//! health (API key, Cloud token), what a restart keeps (users, settings,
+//! certificate), settings and certificate shared by every node, and plain
+//! HTTP when TLS is off.
 
 use std::time::Duration;
 
-use e2e::{API_KEY, Auth, Engine, Options, PHONE_NUMBER_ID, Stack, files};
+use e2e::{ADMIN_PASSWORD, API_KEY, Auth, Engine, Options, PHONE_NUMBER_ID, Stack, files};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -15,6 +18,12 @@ e2e::on_both_engines!(
     backup_and_restore,
     external_certificate_reaches_every_webapp,
     purge_and_retired_features,
+    settings_round_trip,
+    health_with_api_key_and_without_auth,
+    health_reports_a_rejected_cloud_token,
+    restart_keeps_users_settings_and_certificate,
+    every_coreapp_and_webapp_shares_settings_and_certificate,
+    plain_http_when_tls_is_off,
 );
 
 mod sqlite_only {
@@ -511,7 +520,7 @@ async fn purge_and_retired_features(engine: Engine) {
         let db = db.clone();
         async move {
             db.run(move |conn| {
-                use coreapp::schema::outbound_messages as om;
+                use coreapp::store::schema::outbound_messages as om;
                 use diesel::prelude::*;
                 Ok(om::table.find(id).select(om::state).first::<String>(conn).optional()?)
             })
@@ -543,16 +552,16 @@ async fn purge_and_retired_features(engine: Engine) {
     s.stop().await;
 }
 
-async fn outbound_state(db: &coreapp::db::Db, id: &str) -> Option<String> {
-    use coreapp::schema::outbound_messages as om;
+async fn outbound_state(db: &coreapp::store::db::Db, id: &str) -> Option<String> {
+    use coreapp::store::schema::outbound_messages as om;
     use diesel::prelude::*;
     let id = id.to_string();
     db.run(move |conn| Ok(om::table.find(id).select(om::state).first::<String>(conn).optional()?)).await.unwrap()
 }
 
 /// Moves a stored message's creation `days` into the past.
-async fn age(db: &coreapp::db::Db, id: &str, days: i64) {
-    use coreapp::schema::outbound_messages as om;
+async fn age(db: &coreapp::store::db::Db, id: &str, days: i64) {
+    use coreapp::store::schema::outbound_messages as om;
     use diesel::prelude::*;
     let (id, by) = (id.to_string(), days * 86_400_000);
     db.run(move |conn| {
@@ -566,8 +575,8 @@ async fn age(db: &coreapp::db::Db, id: &str, days: i64) {
 /// the sender leaves it alone meanwhile (it would otherwise fail a message
 /// older than a day, which makes it finished). Done between attempts, while
 /// no sender holds the message, so no settle overwrites it.
-async fn hold_back(db: &coreapp::db::Db, id: &str) {
-    use coreapp::schema::outbound_messages as om;
+async fn hold_back(db: &coreapp::store::db::Db, id: &str) {
+    use coreapp::store::schema::outbound_messages as om;
     use diesel::prelude::*;
     let deadline = std::time::Instant::now() + WAIT;
     loop {
@@ -811,5 +820,164 @@ async fn garbage_collection_on_request(engine: Engine) {
     assert_eq!(hook["services"][0]["media"]["gc"], json!({"items_deleted": 1, "status": "complete"}), "{hook}");
     assert_eq!(s.download(&token, &stale).await.0, 404);
     assert_eq!(s.download(&token, &fresh).await.0, 200);
+    s.stop().await;
+}
+
+async fn settings_round_trip(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let admin = s.admin_token().await;
+    let get = || async { s.call(Method::GET, "/v1/settings/application", Auth::Bearer(&admin), None).await };
+    let defaults = get().await;
+    assert_eq!(defaults.status, 200);
+    let app = &defaults.body["settings"]["application"];
+    assert_eq!(app["callback_backoff_delay_ms"], 3000);
+    assert_eq!(app["max_callback_backoff_delay_ms"], 900000);
+    assert_eq!(app["callback_persist"], true);
+    assert_eq!(app["sent_status"], false);
+    assert_eq!(app["webhooks"]["max_concurrent_requests"], 6);
+
+    let patch = json!({
+        "callback_backoff_delay_ms": "4000",
+        "max_callback_backoff_delay_ms": "60000",
+        "sent_status": true,
+        "webhooks": {"url": "https://hooks.example.com/wa", "max_concurrent_requests": 12},
+        "media": {"auto_download": ["image", "voice"]},
+        "on_call_pager": "+15550000000",
+        "tcp_listen_address": "any",
+    });
+    let p = s.call(Method::PATCH, "/v1/settings/application/", Auth::Bearer(&admin), Some(patch)).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let app = get().await.body["settings"]["application"].clone();
+    assert_eq!(app["callback_backoff_delay_ms"], 4000);
+    assert_eq!(app["max_callback_backoff_delay_ms"], 60000);
+    assert_eq!(app["sent_status"], true);
+    assert_eq!(app["webhooks"]["url"], "https://hooks.example.com/wa");
+    assert_eq!(app["webhooks"]["max_concurrent_requests"], 12);
+    assert_eq!(app["media"]["auto_download"], json!(["image", "voice"]));
+    assert!(app.get("on_call_pager").is_none());
+
+    for bad in [
+        json!({"sent_status": "true"}),
+        json!({"callback_backoff_delay_ms": "soon"}),
+        json!({"webhooks": {"max_concurrent_requests": 7}}),
+        json!({"no_such_setting": 1}),
+    ] {
+        s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&admin), Some(bad))
+            .await
+            .assert_error(400, 1009);
+    }
+    assert_eq!(get().await.body["settings"]["application"], app, "a refused PATCH changes nothing");
+
+    let d = s.call(Method::DELETE, "/v1/settings/application", Auth::Bearer(&admin), None).await;
+    assert_eq!(d.status, 200);
+    assert_eq!(get().await.body["settings"]["application"], defaults.body["settings"]["application"]);
+    s.stop().await;
+}
+
+async fn health_with_api_key_and_without_auth(engine: Engine) {
+    let s = Stack::start(engine).await;
+    s.call(Method::GET, "/v1/health", Auth::None, None).await.assert_error(401, 1005);
+    s.call(Method::GET, "/v1/health", Auth::ApiKey("not-the-key-at-all"), None).await.assert_error(401, 1005);
+    // The Cloud probe runs every 500 ms here; until its first answer the
+    // gateway is "connecting".
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let a = s.call(Method::GET, "/v1/health", Auth::ApiKey(API_KEY), None).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        if a.body["health"]["gateway_status"] == "connected" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never connected: {}", a.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let admin = s.admin_token().await;
+    let a = s.call(Method::GET, "/v1/health/", Auth::Bearer(&admin), None).await;
+    assert_eq!(a.body["health"], json!({"gateway_status": "connected"}));
+    // The API key opens health only.
+    s.call(Method::GET, "/v1/settings/application", Auth::ApiKey(API_KEY), None).await.assert_error(403, 1005);
+    s.call(
+        Method::POST,
+        "/v1/messages",
+        Auth::ApiKey(API_KEY),
+        Some(json!({"to": "15551234567", "text": {"body": "x"}})),
+    )
+    .await
+    .assert_error(403, 1005);
+    s.stop().await;
+}
+
+async fn health_reports_a_rejected_cloud_token(engine: Engine) {
+    let s = Stack::start_with(engine, Options { cloud_token: "revoked-token".into(), ..Options::default() }).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let health = loop {
+        let a = s.call(Method::GET, "/v1/health", Auth::ApiKey(API_KEY), None).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        if a.body["health"]["gateway_status"] != "connecting" {
+            break a.body["health"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "the Cloud probe never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(health["gateway_status"], "unregistered", "{health}");
+    assert_eq!(health["errors"][0]["code"], 1005, "{health}");
+    s.stop().await;
+}
+
+async fn restart_keeps_users_settings_and_certificate(engine: Engine) {
+    let mut s = Stack::start(engine).await;
+    let admin = s.admin_token().await;
+    let a = s
+        .call(
+            Method::POST,
+            "/v1/users",
+            Auth::Bearer(&admin),
+            Some(json!({"username": "keeper", "password": "K33p#pass"})),
+        )
+        .await;
+    assert_eq!(a.status, 201);
+    let patch = json!({"callback_backoff_delay_ms": 1234, "webhooks": {"url": "https://hooks.example.com/x"}});
+    assert_eq!(s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&admin), Some(patch)).await.status, 200);
+    let cert_before = s.call(Method::GET, "/", Auth::None, None).await.peer_certificate.expect("TLS certificate");
+
+    s.restart().await;
+
+    let cert_after = s.call(Method::GET, "/", Auth::None, None).await.peer_certificate.unwrap();
+    assert_eq!(cert_before, cert_after, "the same certificate after a restart");
+    let user = s.login("keeper", "K33p#pass", None).await;
+    assert_eq!(user.status, 200, "{}", user.body);
+    // The admin password change survived too, and so did the old token's key.
+    let relogin = s.login("admin", ADMIN_PASSWORD, None).await;
+    assert_eq!(relogin.status, 200);
+    let app = s.call(Method::GET, "/v1/settings/application", Auth::Bearer(&admin), None).await;
+    assert_eq!(app.status, 200, "tokens outlive a restart: {}", app.body);
+    assert_eq!(app.body["settings"]["application"]["callback_backoff_delay_ms"], 1234);
+    assert_eq!(app.body["settings"]["application"]["webhooks"]["url"], "https://hooks.example.com/x");
+    s.stop().await;
+}
+
+async fn every_coreapp_and_webapp_shares_settings_and_certificate(engine: Engine) {
+    let s = Stack::start_with(engine, Options { webapps: 2, coreapps: 2, ..Options::default() }).await;
+    // Webapp 0 talks to coreapp 0, webapp 1 to coreapp 1.
+    let admin = s.admin_token().await;
+    let patch = json!({"callback_backoff_delay_ms": "2500", "webhooks": {"message": {"sent": true}}});
+    let p = s.call_on(0, Method::PATCH, "/v1/settings/application", Auth::Bearer(&admin), Some(patch)).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let other = s.call_on(1, Method::GET, "/v1/settings/application", Auth::Bearer(&admin), None).await;
+    assert_eq!(other.status, 200, "a token from one webapp works on the other: {}", other.body);
+    let app = &other.body["settings"]["application"];
+    assert_eq!(app["callback_backoff_delay_ms"], 2500);
+    assert_eq!(app["webhooks"]["message"]["sent"], true);
+    let c0 = s.call_on(0, Method::GET, "/", Auth::None, None).await.peer_certificate.unwrap();
+    let c1 = s.call_on(1, Method::GET, "/", Auth::None, None).await.peer_certificate.unwrap();
+    assert_eq!(c0, c1, "every webapp serves the same certificate");
+    s.stop().await;
+}
+
+async fn plain_http_when_tls_is_off(engine: Engine) {
+    let s = Stack::start_with(engine, Options { tls: false, ..Options::default() }).await;
+    assert!(s.webs[0].starts_with("http://"));
+    let a = s.call(Method::GET, "/v1/health", Auth::ApiKey(API_KEY), None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.peer_certificate.is_none());
     s.stop().await;
 }

@@ -16,7 +16,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use coreapp::config::DbConfig;
-use coreapp::db::Db;
+use coreapp::store::db::Db;
 use diesel::RunQueryDsl;
 use diesel::sql_types::{BigInt, Integer, Text};
 use e2e::payloads::{notification, user_text};
@@ -217,7 +217,7 @@ async fn the_webhook_server_down_for_an_hour_gets_everything_once_in_order(engin
 const MINUTES_OF_FAILURES: i32 = 12;
 
 /// Cloud's return to the last waiting message accepted: the longest retry
-/// delay (30 s, `coreapp::cloud::RETRY_DELAY_CAP`) and a few seconds to
+/// delay (30 s, `coreapp::clients::cloud::RETRY_DELAY_CAP`) and a few seconds to
 /// send. A longer cap fails this scenario.
 const RECOVERY_BOUND: Duration = Duration::from_secs(35);
 
@@ -314,7 +314,7 @@ async fn cloud_down_for_minutes_fails_nothing_and_sends_soon_after(engine: Engin
     s.wait_until(WAIT, || async { tried(&db).await.iter().all(|m| m.attempts > MINUTES_OF_FAILURES) })
         .await
         .expect("each waiting message tried again on dropped connections");
-    let now = coreapp::db::now_ms();
+    let now = coreapp::store::db::now_ms();
     let longest_wait = tried(&db).await.iter().map(|m| m.next_attempt_at - now).max().unwrap_or(0);
     assert!(s.cloud_received().await.is_empty(), "Cloud accepted nothing while down");
     let failed = "SELECT COUNT(*) AS n FROM outbound_messages WHERE state = 'failed'";
@@ -330,7 +330,7 @@ async fn cloud_down_for_minutes_fails_nothing_and_sends_soon_after(engine: Engin
         sent.iter().filter(|e| e["payload"]["text"]["body"].is_string()).count() >= ids.len()
     };
     if s.wait_until(RECOVERY_BOUND, accepted).await.is_err() {
-        let waiting = tried(&db).await.iter().map(|m| m.next_attempt_at - coreapp::db::now_ms()).max();
+        let waiting = tried(&db).await.iter().map(|m| m.next_attempt_at - coreapp::store::db::now_ms()).max();
         panic!(
             "{} of {} messages still waiting {RECOVERY_BOUND:?} after Cloud came back (next try in {waiting:?} ms): \
              the retry delay keeps them too long",
@@ -688,7 +688,7 @@ impl Cluster {
             Engine::Mysql => e2e::mysql_config(),
         };
         let migrate = db_config.clone();
-        tokio::task::spawn_blocking(move || coreapp::db::migrate(&migrate)).await.unwrap().expect("migrations");
+        tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate)).await.unwrap().expect("migrations");
         let cluster_dir = dir.path().join("cluster");
         e2e::write_cluster_dir(&cluster_dir);
 
@@ -832,7 +832,7 @@ impl Cluster {
         }
         if matches!(self.db_config, DbConfig::Mysql { .. }) {
             let config = self.db_config.clone();
-            let _ = tokio::task::spawn_blocking(move || coreapp::db::drop_mysql_database(&config)).await;
+            let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_mysql_database(&config)).await;
         }
     }
 }

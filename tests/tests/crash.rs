@@ -70,7 +70,7 @@ async fn get(http: &reqwest::Client, url: &str) -> Value {
 async fn crash_and_resume(db: DbConfig) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    coreapp::db::migrate(&db).unwrap();
+    coreapp::store::db::migrate(&db).unwrap();
     let http = reqwest::Client::new();
 
     let core_addr = format!("127.0.0.1:{}", free_port());
@@ -140,7 +140,7 @@ async fn crash_and_resume(db: DbConfig) {
     for i in 0..MESSAGES {
         let recipient = format!("1666{i:07}");
         let payload = json!({"to": recipient, "type": "text", "text": {"body": format!("crash-{i}")}});
-        let request = proto::core::SendMessageRequest { payload_json: payload.to_string(), recipient };
+        let request = proto::core::SendMessageRequest { payload_json: payload.to_string(), recipient, ..Default::default() };
         let id = grpc.send_message(request).await.expect("accepted").into_inner().message_id;
         accepted.insert(id, i);
     }
@@ -216,7 +216,7 @@ async fn crash_and_resume(db: DbConfig) {
     assert!(twice <= 64, "{twice} messages were sent twice");
     if let DbConfig::Mysql { .. } = db {
         drop(node);
-        coreapp::db::drop_mysql_database(&db).unwrap();
+        coreapp::store::db::drop_mysql_database(&db).unwrap();
     }
 }
 

@@ -1,10 +1,12 @@
 //! Every on-prem message type through the real stack: what Cloud (the
 //! sandbox) receives is checked field by field. Replies and reactions name
-//! our message ids; Cloud must get its own wamids. Once per engine.
+//! our message ids; Cloud must get its own wamids. A text send reaches
+//! `delivered` and `read`, and malformed requests get their error codes.
+//! Once per engine.
 
 use std::time::Duration;
 
-use e2e::{Auth, Engine, Options, Stack};
+use e2e::{API_KEY, Auth, Engine, Options, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -15,7 +17,11 @@ e2e::on_both_engines!(
     sync_send_answers_with_clouds_verdict,
     contacts_are_checked_and_cached,
     request_limit_answers_429_with_retry_after,
+    text_send_reaches_delivered_and_read,
+    bad_inputs_get_their_codes,
 );
+
+const WAIT: Duration = Duration::from_secs(20);
 
 /// The Cloud payload expected for a recipient.
 type Expected = Box<dyn Fn(&str) -> Value>;
@@ -320,5 +326,104 @@ async fn request_limit_answers_429_with_retry_after(engine: Engine) {
     let a = limited.expect("the third request in a burst of 2 is limited");
     a.assert_error(429, 1015);
     assert!(a.headers.get("retry-after").is_some_and(|v| v.to_str().unwrap().parse::<u64>().unwrap() >= 1));
+    s.stop().await;
+}
+
+async fn text_send_reaches_delivered_and_read(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let admin = s.admin_token().await;
+    s.use_receiver(&admin).await;
+    let body = json!({"to": "+1 555 123 4567", "type": "text", "recipient_type": "individual",
+                      "preview_url": true, "text": {"body": "Hello / wörld 👋"}});
+    let a = s.call(Method::POST, "/v1/messages", Auth::Bearer(&admin), Some(body)).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let id = a.body.pointer("/messages/0/id").and_then(Value::as_str).unwrap().to_string();
+    assert!((27..=32).contains(&id.len()), "compact id: {id}");
+
+    for status in ["delivered", "read"] {
+        let event = s
+            .receiver
+            .wait_for(WAIT, |v| v.pointer("/statuses/0/status") == Some(&json!(status)) && v["statuses"][0]["id"] == id)
+            .await;
+        assert!(event.get("object").is_none() && event.get("entry").is_none(), "no Cloud wrapper: {event}");
+        assert_eq!(event["statuses"][0]["recipient_id"], "15551234567");
+    }
+    // `sent` is off by default.
+    assert!(!s.receiver.received().iter().any(|v| v.pointer("/statuses/0/status") == Some(&json!("sent"))));
+
+    let sent: Value = s.http.get(format!("{}/_sandbox/sent", s.sandbox)).send().await.unwrap().json().await.unwrap();
+    let cloud = sent["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["payload"]["type"] == "text")
+        .expect("Cloud got the message");
+    assert_eq!(
+        cloud["payload"],
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "+15551234567",
+               "type": "text", "text": {"body": "Hello / wörld 👋", "preview_url": true}})
+    );
+    s.stop().await;
+}
+
+async fn bad_inputs_get_their_codes(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let admin = s.admin_token().await;
+    let msg = |body: &str| {
+        let (s, admin) = (&s, admin.clone());
+        let body = body.to_string();
+        async move {
+            let r = s
+                .http
+                .post(format!("{}/v1/messages", s.webs[0]))
+                .bearer_auth(admin)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            e2e::Answer::read(r).await
+        }
+    };
+    msg("{not json").await.assert_error(400, 1025);
+    msg(r#"{"type":"text","text":{"body":"x"}}"#).await.assert_error(400, 1008);
+    msg(r#"{"to":"15551234567","text":{"body":"x"},"preview_url":"yes"}"#).await.assert_error(400, 1009);
+    msg(r#"{"to":"15551234567","type":"carrier-pigeon","text":{"body":"x"}}"#).await.assert_error(400, 1009);
+    msg(r#"{"to":"15551234567","text":{"body":"x"},"image":{"id":"1"}}"#).await.assert_error(400, 1010);
+    msg(&json!({"to": "15551234567", "text": {"body": "x".repeat(4097)}}).to_string()).await.assert_error(400, 1001);
+    msg(r#"{"to":"15551234567"}"#).await.assert_error(400, 1008);
+
+    s.call(Method::GET, "/v1/no/such/thing", Auth::Bearer(&admin), None).await.assert_error(404, 1006);
+    s.call(Method::GET, "/v1/messages", Auth::Bearer(&admin), None).await.assert_error(404, 1006);
+    s.call(Method::POST, "/v1/messages", Auth::None, Some(json!({}))).await.assert_error(401, 1005);
+    s.call(Method::POST, "/v1/messages", Auth::Bearer("not.a.token"), Some(json!({}))).await.assert_error(401, 1005);
+
+    // Legacy header spellings, a trailing slash, and request ids.
+    let r = s
+        .http
+        .post(format!("{}/v1/messages/", s.webs[0]))
+        .header("AUTHORIZATION", format!("Bearer {admin}"))
+        .header("CONTENT_TYPE", "application/json")
+        .header("X-Request-ID", "legacy-42")
+        .body(r#"{"to":"15551234567","text":{"body":"hello"}}"#)
+        .send()
+        .await
+        .unwrap();
+    let a = e2e::Answer::read(r).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.headers["x-request-id"], "legacy-42");
+    let generated = s.call(Method::GET, "/v1/health", Auth::ApiKey(API_KEY), None).await;
+    let rid = generated.headers["x-request-id"].to_str().unwrap();
+    assert!(rid.len() == 32 && rid.chars().all(|c| c.is_ascii_hexdigit()), "{rid}");
+    // A GET with a JSON content type and an empty body is fine.
+    let r = s
+        .http
+        .get(format!("{}/v1/settings/application", s.webs[0]))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     s.stop().await;
 }

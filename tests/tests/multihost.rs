@@ -271,7 +271,7 @@ async fn a_coreapp_host_cut_off_under_load_loses_nothing_and_rejoins() {
     let mysql_addr: SocketAddr = format!("{host}:{port}").parse().expect("WA_TEST_MYSQL_HOST is an address");
     let db_addr = database_host(SocketAddr::new(db_ip, 0), mysql_addr).await;
     let migrate = mysql.clone();
-    tokio::task::spawn_blocking(move || coreapp::db::migrate(&migrate)).await.unwrap().expect("migrations");
+    tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate)).await.unwrap().expect("migrations");
 
     // Cloud (the sandbox) and the business's webhook server live there too.
     let web = SocketAddr::new(net.ip("web"), free_port(net.ip("web")));
@@ -454,5 +454,5 @@ async fn a_coreapp_host_cut_off_under_load_loses_nothing_and_rejoins() {
     drop(core_processes);
     let _ = sandbox_stop.send(());
     let _ = sandbox.await;
-    let _ = tokio::task::spawn_blocking(move || coreapp::db::drop_mysql_database(&mysql)).await;
+    let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_mysql_database(&mysql)).await;
 }

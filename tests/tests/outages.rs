@@ -307,7 +307,7 @@ async fn a_failover_that_moves_the_name_is_followed() {
     let (first, second): (IpAddr, IpAddr) = ([127, 0, 0, 2].into(), [127, 0, 0, 3].into());
     let mut server = PrivateMariadb::start_on(first).expect("a private MariaDB server");
     let config = server.config("moved_");
-    tokio::task::spawn_blocking(move || coreapp::db::migrate(&config)).await.unwrap().expect("migrations");
+    tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&config)).await.unwrap().expect("migrations");
     let dir = tempfile::tempdir().unwrap();
     let cluster = dir.path().join("cluster");
     e2e::write_cluster_dir(&cluster);

@@ -2,14 +2,18 @@
 //! duplicates and late statuses (injected as signed Cloud POSTs) reach the
 //! business once and never go backwards; batches are split; events for
 //! other numbers are dropped; the status toggles hold; a private CA is
-//! trusted once uploaded; a full backlog makes the API answer 1016.
+//! trusted once uploaded; a full backlog makes the API answer 1016. Also:
+//! an inbound text reaches the business, the Cloud intake checks signatures
+//! and answers the verification handshake, and failed deliveries are retried.
 
 use std::time::Duration;
 
 use e2e::payloads::{notification, status, statuses, user_text};
-use e2e::{Auth, Engine, Options, PHONE_NUMBER_ID, PrivateCa, Receiver, Stack};
+use e2e::{APP_SECRET, Auth, Engine, Options, PHONE_NUMBER_ID, PrivateCa, Receiver, Stack, VERIFY_TOKEN};
+use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
+use sha2::Sha256;
 
 e2e::on_both_engines!(
     statuses_arrive_once_and_never_go_backwards,
@@ -22,6 +26,9 @@ e2e::on_both_engines!(
     every_inbound_fixture_reaches_the_business,
     delivery_results_are_counted,
     nothing_moves_until_drained,
+    inbound_text_reaches_the_business,
+    cloud_webhook_signature_and_handshake,
+    failed_webhook_deliveries_are_retried,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -374,6 +381,120 @@ async fn nothing_moves_until_drained(engine: Engine) {
     assert_eq!(s.cloud_received().await.len(), 1);
     assert_eq!(statuses_for(&s.receiver, &id), ["delivered", "read"], "`sent` is off by default");
     assert_eq!(s.receiver.received().len(), 2, "{:?}", s.receiver.received());
-    assert_eq!(s.drain().await, coreapp::workers::Drained::default(), "nothing left");
+    assert_eq!(s.drain().await, coreapp::engine::Drained::default(), "nothing left");
+    s.stop().await;
+}
+
+async fn inbound_text_reaches_the_business(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let admin = s.admin_token().await;
+    s.use_receiver(&admin).await;
+    let inbound = json!({"from": "15557654321", "name": "Kerry Fisher", "type": "text", "text": {"body": "hi there"}});
+    let r = s.http.post(format!("{}/_sandbox/inbound", s.sandbox)).json(&inbound).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let event = s.receiver.wait_for(WAIT, |v| v.get("messages").is_some()).await;
+    assert_eq!(event["contacts"], json!([{"profile": {"name": "Kerry Fisher"}, "wa_id": "15557654321"}]));
+    let m = &event["messages"][0];
+    assert_eq!((m["from"].as_str(), m["type"].as_str()), (Some("15557654321"), Some("text")));
+    assert_eq!(m["text"]["body"], "hi there");
+    let id = m["id"].as_str().unwrap();
+    assert!(!id.starts_with("wamid."), "our own id, not Cloud's: {id}");
+    assert!(m["timestamp"].is_string());
+    s.stop().await;
+}
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn cloud_webhook_signature_and_handshake(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let admin = s.admin_token().await;
+    s.use_receiver(&admin).await;
+    let url = format!("{}/cloud/webhooks", s.webs[0]);
+
+    let ok = s
+        .http
+        .get(&url)
+        .query(&[("hub.mode", "subscribe"), ("hub.challenge", "1158201444"), ("hub.verify_token", VERIFY_TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "1158201444");
+    let bad = s
+        .http
+        .get(&url)
+        .query(&[("hub.mode", "subscribe"), ("hub.challenge", "1"), ("hub.verify_token", "guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 403);
+
+    // A real Cloud payload, addressed to our business number.
+    let fixture = include_str!("fixtures/inbound-text.json");
+    let ours = fixture.replace("1122334455667", e2e::PHONE_NUMBER_ID).into_bytes();
+    let post = |body: Vec<u8>, sig: Option<String>| {
+        let mut req = s.http.post(&url).header("content-type", "application/json").body(body);
+        if let Some(sig) = sig {
+            req = req.header("X-Hub-Signature-256", sig);
+        }
+        req.send()
+    };
+    assert_eq!(post(ours.clone(), None).await.unwrap().status(), 401);
+    assert_eq!(post(ours.clone(), Some("sha256=00ff".into())).await.unwrap().status(), 401);
+    let mut forged = sign(&ours);
+    forged.replace_range(forged.len() - 2.., "00");
+    assert_eq!(post(ours.clone(), Some(forged)).await.unwrap().status(), 401);
+    // Signed, but for a number that is not ours: accepted, logged, dropped.
+    let foreign = fixture.as_bytes().to_vec();
+    assert_eq!(post(foreign.clone(), Some(sign(&foreign))).await.unwrap().status(), 200);
+    s.settled().await;
+    assert!(s.receiver.received().is_empty(), "nothing delivered from forged or foreign webhooks");
+
+    // Signed over the raw bytes: accepted and delivered, once even if Cloud retries.
+    assert_eq!(post(ours.clone(), Some(sign(&ours))).await.unwrap().status(), 200);
+    assert_eq!(post(ours.clone(), Some(sign(&ours))).await.unwrap().status(), 200);
+    let event = s.receiver.wait_for(WAIT, |v| v.get("messages").is_some()).await;
+    assert_eq!(event["messages"][0]["text"]["body"], "Body Text");
+    s.settled().await;
+    assert_eq!(s.receiver.received().len(), 1, "the duplicate is dropped");
+    s.stop().await;
+}
+
+async fn failed_webhook_deliveries_are_retried(engine: Engine) {
+    let s = Stack::start(engine).await;
+    let admin = s.admin_token().await;
+    s.use_receiver(&admin).await;
+    let fast = json!({"callback_backoff_delay_ms": "200", "max_callback_backoff_delay_ms": "400"});
+    assert_eq!(s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&admin), Some(fast)).await.status, 200);
+    s.receiver.fail_with(503);
+    let a = s
+        .call(
+            Method::POST,
+            "/v1/messages",
+            Auth::Bearer(&admin),
+            Some(json!({"to": "15551234567", "text": {"body": "x"}})),
+        )
+        .await;
+    assert_eq!(a.status, 201);
+    let id = a.body["messages"][0]["id"].as_str().unwrap().to_string();
+    // While the business's server fails, deliveries are tried again and
+    // again and nothing counts as delivered; once it is back, both
+    // statuses arrive, in order.
+    s.receiver.wait_refused(3, WAIT).await;
+    assert!(s.receiver.received().is_empty(), "{:?}", s.receiver.received());
+    assert!(s.receiver.refused().iter().all(|v| v["statuses"][0]["id"] == id), "{:?}", s.receiver.refused());
+    s.receiver.fail_with(0);
+    s.receiver.wait_for(WAIT, |v| v["statuses"][0]["status"] == "read" && v["statuses"][0]["id"] == id).await;
+    let order: Vec<String> = s
+        .receiver
+        .received()
+        .iter()
+        .map(|v| v["statuses"][0]["status"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(order, ["delivered", "read"], "in order, each once");
     s.stop().await;
 }

@@ -212,9 +212,9 @@ impl Auth {
             // callers arriving together share one fetch.
             let mut last = self.refreshed.lock().await;
             if *last < asked {
-                match cores.any().list_revocations(proto::core::Empty {}).await {
-                    Ok(reply) => self.set_known(reply.into_inner()),
-                    Err(e) => tracing::warn!(error = %e.message(), "cannot fetch the user list"),
+                match cores.any().quiet().list_revocations(proto::core::Empty {}).await {
+                    Ok(reply) => self.set_known(reply),
+                    Err(e) => tracing::warn!(error = %e, "cannot fetch the user list"),
                 }
                 *last = tokio::time::Instant::now();
             }
@@ -240,9 +240,9 @@ impl FromRequestParts<AppState> for Principal {
 pub async fn revocation_loop(state: AppState, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let mut failing = false;
     loop {
-        match state.cores.any().list_revocations(proto::core::Empty {}).await {
+        match state.cores.any().quiet().list_revocations(proto::core::Empty {}).await {
             Ok(reply) => {
-                state.auth.set_known(reply.into_inner());
+                state.auth.set_known(reply);
                 failing = false;
             }
             Err(e) if !failing => {

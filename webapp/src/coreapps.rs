@@ -1,5 +1,10 @@
-//! Clients of the coreapps named in `WA_CORE_ADDRS`, and the mapping of
-//! their gRPC errors back to on-prem errors.
+//! Clients of the coreapps named in `WA_CORE_ADDRS`: which node a call goes
+//! to ([`Cores`]), and the calls themselves with on-prem errors
+//! ([`calls::CoreApi`]).
+
+mod calls;
+
+pub use calls::{CoreApi, api_error};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +14,7 @@ use std::time::Duration;
 use proto::cluster::{LinkConfig, Security};
 use proto::core::core_client::CoreClient;
 use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
-use wire::{ApiError, ErrorCode};
+use wire::ApiError;
 
 /// The coreapps a webapp talks to, with their health.
 ///
@@ -162,13 +167,13 @@ impl Cores {
     }
 
     /// Any healthy coreapp (round robin).
-    pub fn any(&self) -> CoreClient<Channel> {
-        self.round_robin().1.calls
+    pub fn any(&self) -> CoreApi {
+        CoreApi::new(self.round_robin().1.calls)
     }
 
     /// Any healthy coreapp but those in `avoid` (which just failed), with
     /// its address when it is a resolved node.
-    pub fn any_avoiding(&self, avoid: &[SocketAddr]) -> (Option<SocketAddr>, CoreClient<Channel>) {
+    fn any_avoiding(&self, avoid: &[SocketAddr]) -> (Option<SocketAddr>, CoreClient<Channel>) {
         let mut usable = self.usable(avoid);
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % usable.len();
         let (addr, clients) = usable.swap_remove(i);
@@ -177,20 +182,20 @@ impl Cores {
 
     /// One client per healthy coreapp (every configured entry when none is
     /// known healthy), for questions each node answers for itself.
-    pub fn each(&self) -> Vec<CoreClient<Channel>> {
-        self.healthy().into_iter().map(|(_, c)| c.calls).collect()
+    pub fn each(&self) -> Vec<CoreApi> {
+        self.healthy().into_iter().map(|(_, c)| CoreApi::new(c.calls)).collect()
     }
 
     /// Any healthy coreapp, on its media connection. Every coreapp serves
     /// every media id (they share the volume).
-    pub fn media(&self) -> CoreClient<Channel> {
-        self.round_robin().1.media
+    pub fn media(&self) -> CoreApi {
+        CoreApi::new(self.round_robin().1.media)
     }
 
     /// The coreapp that owns a recipient (`crc32(to) % healthy`, as the old
     /// client routed), so one contact's messages keep their order; nodes in
     /// `avoid` (which just failed) are passed over.
-    pub fn for_recipient(&self, recipient: &str, avoid: &[SocketAddr]) -> (Option<SocketAddr>, CoreClient<Channel>) {
+    fn for_recipient(&self, recipient: &str, avoid: &[SocketAddr]) -> (Option<SocketAddr>, CoreClient<Channel>) {
         let mut usable = self.usable(avoid);
         let i = crc32fast::hash(recipient.as_bytes()) as usize % usable.len();
         let (addr, clients) = usable.swap_remove(i);
@@ -285,57 +290,6 @@ impl Cores {
     }
 }
 
-/// Whether a call failed in transport (no answer of a coreapp at all: it
-/// could not be reached, or its connection broke).
-pub fn unreachable(status: &tonic::Status) -> bool {
-    matches!(status.code(), tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled)
-        && status.metadata().get(proto::ERROR_CODE_KEY).is_none()
-}
-
-/// Whether a failed call certainly never reached a coreapp (it could not
-/// connect), so sending it to another is safe even for a message.
-pub fn not_delivered(status: &tonic::Status) -> bool {
-    if status.code() != tonic::Code::Unavailable || status.metadata().get(proto::ERROR_CODE_KEY).is_some() {
-        return false;
-    }
-    let mut text = status.message().to_ascii_lowercase();
-    let mut source = std::error::Error::source(status);
-    while let Some(s) = source {
-        text.push_str(&s.to_string().to_ascii_lowercase());
-        source = s.source();
-    }
-    // Only failures to open a connection: a reset or closed connection may
-    // have carried the request already.
-    ["tcp connect error", "error trying to connect", "connection refused", "dns error"]
-        .iter()
-        .any(|phrase| text.contains(phrase))
-}
-
-/// Maps a coreapp answer back to the on-prem error it carries. A status
-/// without our metadata means the coreapp could not be reached or failed
-/// before answering.
-pub fn to_api_error(status: tonic::Status) -> ApiError {
-    let code = status
-        .metadata()
-        .get(proto::ERROR_CODE_KEY)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u32>().ok())
-        .and_then(ErrorCode::from_number);
-    match code {
-        Some(code) => {
-            let mut api = ApiError::new(code, status.message());
-            if status.code() == tonic::Code::Unauthenticated {
-                api.status_override = Some(401);
-            }
-            api
-        }
-        None => {
-            tracing::error!(grpc_code = ?status.code(), message = status.message(), "coreapp call failed");
-            ApiError::new(ErrorCode::InternalError, "Unable to reach coreapp. Please check if it is running")
-        }
-    }
-}
-
 /// The JSON document a coreapp answered with; one it cannot have meant is
 /// our fault (500/1014), logged with what it was.
 pub fn json_of(doc: &proto::core::JsonDoc, what: &str) -> Result<serde_json::Value, ApiError> {
@@ -395,17 +349,5 @@ mod tests {
         // Round robin covers the healthy nodes only.
         let seen: std::collections::BTreeSet<u16> = (0..6).map(|_| port(cores.round_robin().0)).collect();
         assert_eq!(seen.into_iter().collect::<Vec<_>>(), live);
-    }
-
-    #[test]
-    fn only_connect_failures_count_as_not_delivered() {
-        let refused = tonic::Status::unavailable("tcp connect error: Connection refused (os error 111)");
-        assert!(not_delivered(&refused));
-        let reset = tonic::Status::unavailable("h2 protocol error: connection reset");
-        assert!(!not_delivered(&reset), "the request may have reached the node");
-        let mut ours = tonic::Status::unavailable("System overloaded: connect later");
-        ours.metadata_mut().insert(proto::ERROR_CODE_KEY, "1016".parse().unwrap());
-        assert!(!not_delivered(&ours), "an answer of the coreapp itself");
-        assert!(!not_delivered(&tonic::Status::internal("connect")));
     }
 }

@@ -105,7 +105,7 @@ pub fn app(state: AppState) -> IntoMakeServiceWithConnectInfo<NormalizePath<axum
 async fn from_core<T, F, Fut>(what: &str, mut call: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, tonic::Status>>,
+    Fut: Future<Output = Result<T, wire::ApiError>>,
 {
     let mut tries = 0u32;
     loop {
@@ -113,7 +113,7 @@ where
             Ok(v) => return v,
             Err(e) => {
                 if tries.is_multiple_of(10) {
-                    tracing::warn!(error = %e.message(), "waiting for a coreapp to provide the {what}");
+                    tracing::warn!(error = %e, "waiting for a coreapp to provide the {what}");
                 }
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -135,11 +135,10 @@ pub async fn run(
         Some(k) => k.clone(),
         None => {
             from_core("token signing key", || {
-                let mut c = cores.any();
+                let c = cores.any().quiet();
                 async move { c.auth_config(proto::core::Empty {}).await }
             })
             .await
-            .into_inner()
             .jwt_key
         }
     };

@@ -5,16 +5,21 @@
 
 use proto::core::{Empty, WebCertificate};
 
+use wire::ApiError;
+
 use crate::coreapps::Cores;
 
-pub async fn shared_certificate(cores: &Cores, servername: &str) -> Result<WebCertificate, tonic::Status> {
-    let stored = cores.any().get_web_certificate(Empty {}).await?.into_inner();
+pub async fn shared_certificate(cores: &Cores, servername: &str) -> Result<WebCertificate, ApiError> {
+    let stored = cores.any().quiet().get_web_certificate(Empty {}).await?;
     if !stored.cert_pem.is_empty() {
         return Ok(stored);
     }
-    let generated = generate(servername).map_err(|e| tonic::Status::internal(e.to_string()))?;
+    let generated = generate(servername).map_err(|e| {
+        tracing::error!(error = %e, "cannot generate a certificate for the webapp");
+        ApiError::internal()
+    })?;
     tracing::info!(%servername, "generated a self-signed certificate for the webapp");
-    Ok(cores.any().put_web_certificate_if_absent(generated).await?.into_inner())
+    cores.any().quiet().put_web_certificate_if_absent(generated).await
 }
 
 pub fn generate(servername: &str) -> anyhow::Result<WebCertificate> {
@@ -62,10 +67,10 @@ impl Live {
     /// Serves the stored certificate if it changed; new connections get it,
     /// open ones keep theirs.
     pub async fn refresh(&self, cores: &Cores) {
-        let stored = match cores.any().get_web_certificate(Empty {}).await {
-            Ok(r) => r.into_inner(),
+        let stored = match cores.any().quiet().get_web_certificate(Empty {}).await {
+            Ok(r) => r,
             Err(e) => {
-                tracing::debug!(error = %e.message(), "cannot check the webapp certificate");
+                tracing::debug!(error = %e, "cannot check the webapp certificate");
                 return;
             }
         };

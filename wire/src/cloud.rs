@@ -109,19 +109,6 @@ fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
     v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().filter(|v| v.is_object())
 }
 
-/// The order of statuses; a status never replaces one of a higher rank.
-/// `failed` is terminal. `deleted` is independent of delivery progress.
-pub fn status_rank(status: &str) -> u8 {
-    match status {
-        "sent" => 1,
-        "delivered" => 2,
-        "read" => 3,
-        "played" => 4,
-        "failed" => 5,
-        _ => 0,
-    }
-}
-
 /// Cloud error code -> on-prem code, for `failed` statuses and errors the
 /// business receives. Codes not listed become 500 (Generic error) with the
 /// Cloud code and title kept in `details`.

@@ -13,6 +13,11 @@ pub fn message_id() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether `id` has the shape [`message_id`] gives.
+pub fn is_message_id(id: &str) -> bool {
+    id.len() == 27 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A random hex string of `bytes` bytes (request ids, node-local keys).
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

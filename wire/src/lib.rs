@@ -15,6 +15,7 @@ pub mod profile;
 pub mod providers;
 pub mod redact;
 pub mod settings;
+pub mod status;
 pub mod users;
 
 pub use error::{ApiError, ErrorCode};

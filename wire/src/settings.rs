@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::identity::IdentifierMode;
+use crate::status::MessageStatus;
 
 /// Values the old client allowed for `webhooks.max_concurrent_requests`.
 pub const MAX_CONCURRENT_REQUESTS_ALLOWED: [u32; 4] = [6, 12, 18, 24];
@@ -373,15 +374,15 @@ impl ApplicationSettings {
 
     /// Whether a status webhook of this kind goes to the business. `sent`
     /// needs either `sent_status` or `webhooks.message.sent`; `delivered` and
-    /// `read` (and `played`) follow their `webhooks.message` toggles; every other status
-    /// (`failed`, `deleted`, `warning`, ...) is always sent.
-    pub fn status_webhook_enabled(&self, status: &str) -> bool {
+    /// `read` (and `played`) follow their `webhooks.message` toggles;
+    /// `failed` is always sent.
+    pub fn status_webhook_enabled(&self, status: MessageStatus) -> bool {
         match status {
-            "sent" => self.sent_status || self.webhooks.message.sent,
-            "delivered" => self.webhooks.message.delivered,
-            "read" => self.webhooks.message.read,
-            "played" => self.webhooks.message.played,
-            _ => true,
+            MessageStatus::Sent => self.sent_status || self.webhooks.message.sent,
+            MessageStatus::Delivered => self.webhooks.message.delivered,
+            MessageStatus::Read => self.webhooks.message.read,
+            MessageStatus::Played => self.webhooks.message.played,
+            MessageStatus::Failed => true,
         }
     }
 
@@ -1161,24 +1162,23 @@ mod tests {
 
     #[test]
     fn status_webhook_toggles() {
+        use crate::status::MessageStatus::*;
         // (sent_status, webhooks.message, status, expected)
         let all_on = MessageStatusToggles { sent: true, delivered: true, read: true, played: true };
         let all_off = MessageStatusToggles { sent: false, delivered: false, read: false, played: false };
         let cases = [
-            (false, MessageStatusToggles::default(), "sent", false),
-            (true, MessageStatusToggles::default(), "sent", true),
-            (false, all_on.clone(), "sent", true),
-            (true, all_on.clone(), "sent", true),
-            (false, MessageStatusToggles::default(), "delivered", true),
-            (false, MessageStatusToggles::default(), "read", true),
-            (true, all_off.clone(), "delivered", false),
-            (true, all_off.clone(), "read", false),
-            (false, all_off.clone(), "failed", true),
-            (false, all_off.clone(), "deleted", true),
-            (false, all_off.clone(), "warning", true),
+            (false, MessageStatusToggles::default(), Sent, false),
+            (true, MessageStatusToggles::default(), Sent, true),
+            (false, all_on.clone(), Sent, true),
+            (true, all_on.clone(), Sent, true),
+            (false, MessageStatusToggles::default(), Delivered, true),
+            (false, MessageStatusToggles::default(), Read, true),
+            (true, all_off.clone(), Delivered, false),
+            (true, all_off.clone(), Read, false),
+            (false, all_off.clone(), Failed, true),
             // Cloud's `played`: never sent by the old client, so off by default.
-            (false, MessageStatusToggles::default(), "played", false),
-            (false, all_on.clone(), "played", true),
+            (false, MessageStatusToggles::default(), Played, false),
+            (false, all_on.clone(), Played, true),
         ];
         for (sent_status, message, status, expected) in cases {
             let s = ApplicationSettings {

@@ -3,7 +3,7 @@ use wire::identity::{Bsuid, IdentifierMode, UserFacts};
 
 use super::*;
 use crate::config::DbConfig;
-use crate::db::migrate;
+use crate::store::db::migrate;
 
 const A: &str = "US.13491208655302741918";
 const A2: &str = "US.20000000000000000002";

@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::web_certificates as wc;
+use crate::store::db::AnyConnection;
+use crate::store::schema::web_certificates as wc;
 
 pub const WEBAPP: &str = "webapp";
 

@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::{contact_identities as ci, contacts as c};
+use crate::store::db::AnyConnection;
+use crate::store::schema::{contact_identities as ci, contacts as c};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = c)]

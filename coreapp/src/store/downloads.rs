@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 
 use super::queue::State;
-use crate::db::AnyConnection;
-use crate::schema::media_downloads as md;
+use crate::store::db::AnyConnection;
+use crate::store::schema::media_downloads as md;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = md)]

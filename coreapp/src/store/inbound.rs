@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 
 use super::queue::State;
-use crate::db::AnyConnection;
-use crate::schema::{inbound_events as ie, inbound_messages as im};
+use crate::store::db::AnyConnection;
+use crate::store::schema::{inbound_events as ie, inbound_messages as im};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = ie)]

@@ -4,8 +4,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::job_leases as jl;
+use crate::store::db::AnyConnection;
+use crate::store::schema::job_leases as jl;
 
 pub const MEDIA_GC: &str = "media_gc";
 

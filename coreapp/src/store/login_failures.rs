@@ -4,8 +4,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::login_failures as lf;
+use crate::store::db::AnyConnection;
+use crate::store::schema::login_failures as lf;
 
 /// Failures of `client` since `since_ms`.
 pub fn count(conn: &mut AnyConnection, client: &str, since_ms: i64) -> QueryResult<i64> {

@@ -18,9 +18,9 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::db::AnyConnection;
 use crate::error::CoreError;
-use crate::schema::{media as m, media_blobs as mb};
+use crate::store::db::AnyConnection;
+use crate::store::schema::{media as m, media_blobs as mb};
 
 /// Cloud keeps media a user sent for 7 days.
 pub const INBOUND_CLOUD_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -165,7 +165,7 @@ pub fn commit_upload(
     row: &Media,
     now: i64,
 ) -> Result<(), CoreError> {
-    crate::db::transaction(conn, |conn| {
+    crate::store::db::transaction(conn, |conn| {
         lock_blob(conn, &written.stored.sha256, now)?;
         store.place(written).map_err(anyhow::Error::from)?;
         insert(conn, row)?;
@@ -184,7 +184,7 @@ pub fn attach_blob(
     now: i64,
 ) -> Result<bool, CoreError> {
     let (sha256, size) = (written.stored.sha256.clone(), written.stored.size as i64);
-    crate::db::transaction(conn, |conn| {
+    crate::store::db::transaction(conn, |conn| {
         lock_blob(conn, &sha256, now)?;
         store.place(written).map_err(anyhow::Error::from)?;
         let n = diesel::update(m::table.find(id)).set((m::blob_sha256.eq(&sha256), m::size.eq(size))).execute(conn)?;
@@ -200,7 +200,7 @@ pub fn reclaim_blob(
     sha256: &str,
     now: i64,
 ) -> Result<bool, CoreError> {
-    crate::db::transaction(conn, |conn| {
+    crate::store::db::transaction(conn, |conn| {
         lock_blob(conn, sha256, now)?;
         let refs: i64 = m::table.filter(m::blob_sha256.eq(sha256)).count().get_result(conn)?;
         if refs > 0 {

@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::nodes as n;
+use crate::store::db::AnyConnection;
+use crate::store::schema::nodes as n;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = n)]

@@ -3,9 +3,11 @@
 
 use diesel::prelude::*;
 
+use wire::status::MessageStatus;
+
 use super::queue::State;
-use crate::db::AnyConnection;
-use crate::schema::{message_statuses as ms, outbound_messages as om};
+use crate::store::db::AnyConnection;
+use crate::store::schema::{message_statuses as ms, outbound_messages as om};
 
 /// Handed to Cloud, which answered with a wamid.
 
@@ -139,18 +141,19 @@ pub fn resend(conn: &mut AnyConnection, id: &str, wamid: &str, now: i64) -> Quer
     Ok(n == 1)
 }
 
-pub fn set_last_status(conn: &mut AnyConnection, id: &str, status: &str, now: i64) -> QueryResult<usize> {
-    diesel::update(om::table.find(id)).set((om::last_status.eq(status), om::updated_at.eq(now))).execute(conn)
+pub fn set_last_status(conn: &mut AnyConnection, id: &str, status: MessageStatus, now: i64) -> QueryResult<usize> {
+    diesel::update(om::table.find(id)).set((om::last_status.eq(status.as_str()), om::updated_at.eq(now))).execute(conn)
 }
 
 /// Records that a message reached `status`; false if it already had.
 pub fn record_status(
     conn: &mut AnyConnection,
     message_id: &str,
-    status: &str,
+    status: MessageStatus,
     cloud_ts: &str,
     now: i64,
 ) -> QueryResult<bool> {
+    let status = status.as_str();
     let seen: i64 =
         ms::table.filter(ms::message_id.eq(message_id)).filter(ms::status.eq(status)).count().get_result(conn)?;
     if seen > 0 {
@@ -186,21 +189,30 @@ pub fn find_by_wamids(conn: &mut AnyConnection, wamids: &[String]) -> QueryResul
 }
 
 /// Every status recorded for these messages, as (message id, status).
-pub fn statuses_of(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+pub fn statuses_of(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<(String, MessageStatus)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    ms::table.filter(ms::message_id.eq_any(ids)).select((ms::message_id, ms::status)).load(conn)
+    let rows: Vec<(String, String)> =
+        ms::table.filter(ms::message_id.eq_any(ids)).select((ms::message_id, ms::status)).load(conn)?;
+    // Only delivery statuses are ever recorded.
+    Ok(rows.into_iter().filter_map(|(id, s)| MessageStatus::parse(&s).map(|s| (id, s))).collect())
 }
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = ms)]
 pub struct NewStatus {
-    pub id: String,
-    pub message_id: String,
-    pub status: String,
-    pub cloud_timestamp: String,
-    pub created_at: i64,
+    id: String,
+    message_id: String,
+    status: &'static str,
+    cloud_timestamp: String,
+    created_at: i64,
+}
+
+impl NewStatus {
+    pub fn new(message_id: String, status: MessageStatus, cloud_timestamp: String, now: i64) -> Self {
+        NewStatus { id: super::ordered_id(), message_id, status: status.as_str(), cloud_timestamp, created_at: now }
+    }
 }
 
 /// Records statuses in one statement. A status recorded meanwhile by

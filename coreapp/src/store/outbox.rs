@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 
 use super::queue::State;
-use crate::db::AnyConnection;
-use crate::schema::webhook_outbox as wo;
+use crate::store::db::AnyConnection;
+use crate::store::schema::webhook_outbox as wo;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = wo)]

@@ -6,8 +6,8 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::db::AnyConnection;
-use crate::schema::send_pacing as sp;
+use crate::store::db::AnyConnection;
+use crate::store::schema::send_pacing as sp;
 
 /// Reserves `count` slots `interval_us` apart, starting no earlier than
 /// `now_us`; returns the first slot's time (microseconds since the epoch).

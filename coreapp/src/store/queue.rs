@@ -11,7 +11,7 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
-use crate::db::AnyConnection;
+use crate::store::db::AnyConnection;
 
 /// Where a queued row is in its life: its `state` column. Strings stay
 /// inside the store; everything above it speaks of these.

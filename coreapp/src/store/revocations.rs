@@ -6,8 +6,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::token_revocations as tr;
+use crate::store::db::AnyConnection;
+use crate::store::schema::token_revocations as tr;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tr)]

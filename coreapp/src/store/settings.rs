@@ -3,8 +3,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::settings;
+use crate::store::db::AnyConnection;
+use crate::store::schema::settings;
 
 pub const APPLICATION: &str = "application";
 pub const JWT_KEY: &str = "auth.jwt_key";

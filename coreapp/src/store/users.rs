@@ -2,8 +2,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::users;
+use crate::store::db::AnyConnection;
+use crate::store::schema::users;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]

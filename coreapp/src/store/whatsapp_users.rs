@@ -4,8 +4,8 @@
 
 use diesel::prelude::*;
 
-use crate::db::AnyConnection;
-use crate::schema::whatsapp_users as w;
+use crate::store::db::AnyConnection;
+use crate::store::schema::whatsapp_users as w;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
 #[diesel(table_name = w)]

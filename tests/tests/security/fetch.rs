@@ -272,7 +272,7 @@ async fn url_secrets_stay_out_of_stored_errors_and_support(engine: Engine) {
     let db = s.db().await;
     let stored: Vec<Option<String>> = db
         .run(|conn| {
-            use coreapp::schema::{outbound_messages as om, webhook_outbox as wo};
+            use coreapp::store::schema::{outbound_messages as om, webhook_outbox as wo};
             use diesel::prelude::*;
             let mut all: Vec<Option<String>> = wo::table.select(wo::last_error).load(conn)?;
             all.extend(om::table.select(om::last_error).load::<Option<String>>(conn)?);

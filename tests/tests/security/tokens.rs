@@ -20,7 +20,7 @@ e2e::on_both_engines!(
 /// A token signed with the stack's own key (read from its database, as an
 /// attacker who had stolen it would), with the given claims.
 async fn forge(s: &Stack, claims: Value) -> String {
-    let key = coreapp::accounts::jwt_key(&s.db().await).await.unwrap();
+    let key = coreapp::api::accounts::jwt_key(&s.db().await).await.unwrap();
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_secret(&key)).unwrap()
 }

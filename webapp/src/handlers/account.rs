@@ -12,11 +12,10 @@ use wire::{ApiError, ErrorCode};
 use super::json_body;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem, Reply};
 
 async fn account_info(state: &AppState) -> Result<Value, Failure> {
-    let doc = state.cores.any().get_account(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
+    let doc = state.cores.any().get_account(proto::core::Empty {}).await?;
     Ok(crate::coreapps::json_of(&doc, "account information")?)
 }
 
@@ -113,7 +112,7 @@ pub async fn verify(who: Principal, body: Bytes) -> Reply {
 
 pub async fn shards(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    let n = state.cores.any().get_shards(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner().shards;
+    let n = state.cores.any().get_shards(proto::core::Empty {}).await?.shards;
     Ok(OnPrem::ok(json!({"account": {"shards": n}})))
 }
 
@@ -136,7 +135,7 @@ pub async fn set_shards(State(state): State<AppState>, who: Principal, body: Byt
     }
     same_number(&state, &cc, &phone_number).await?;
     let request = proto::core::Shards { shards: shards as u32 };
-    state.cores.any().set_shards(request).await.map_err(to_api_error)?;
+    state.cores.any().set_shards(request).await?;
     Ok(OnPrem::created(Value::Null))
 }
 
@@ -144,7 +143,7 @@ pub async fn set_shards(State(state): State<AppState>, who: Principal, body: Byt
 pub async fn set_pin(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
     who.require(Role::Admin)?;
     let pin = wire::profile::pin(&json_body(&body)?)?;
-    state.cores.any().set_two_step_pin(proto::core::Pin { pin }).await.map_err(to_api_error)?;
+    state.cores.any().set_two_step_pin(proto::core::Pin { pin }).await?;
     Ok(OnPrem::empty())
 }
 

@@ -10,7 +10,6 @@ use wire::users::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem, Reply};
 
 /// `POST`: the PEM text, sent as `Content-Type: text/plain`.
@@ -24,14 +23,14 @@ pub async fn set_webhook_ca(State(state): State<AppState>, who: Principal, heade
     if pem.trim().is_empty() {
         return Err(ApiError::missing("certificate").into());
     }
-    state.cores.any().set_webhook_ca(proto::core::Pem { pem }).await.map_err(to_api_error)?;
+    state.cores.any().set_webhook_ca(proto::core::Pem { pem }).await?;
     Ok(OnPrem::empty())
 }
 
 /// `GET`: the stored PEM as an attachment.
 pub async fn get_webhook_ca(State(state): State<AppState>, who: Principal) -> Result<Response, Failure> {
     who.require(Role::Admin)?;
-    let pem = state.cores.any().get_webhook_ca(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner().pem;
+    let pem = state.cores.any().get_webhook_ca(proto::core::Empty {}).await?.pem;
     let mut r = pem.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     r.headers_mut()
@@ -41,7 +40,7 @@ pub async fn get_webhook_ca(State(state): State<AppState>, who: Principal) -> Re
 
 pub async fn delete_webhook_ca(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    state.cores.any().delete_webhook_ca(proto::core::Empty {}).await.map_err(to_api_error)?;
+    state.cores.any().delete_webhook_ca(proto::core::Empty {}).await?;
     Ok(OnPrem::empty())
 }
 
@@ -56,7 +55,7 @@ pub async fn set_external(State(state): State<AppState>, who: Principal, body: B
     }
     // The coreapp splits and checks the bundle.
     let bundle = proto::core::WebCertificate { cert_pem: pem, key_pem: String::new(), ca_pem: String::new() };
-    state.cores.any().set_web_certificate(bundle).await.map_err(to_api_error)?;
+    state.cores.any().set_web_certificate(bundle).await?;
     if let Some(tls) = &state.tls {
         tls.refresh(&state.cores).await;
     }
@@ -67,8 +66,8 @@ pub async fn set_external(State(state): State<AppState>, who: Principal, body: B
 /// (the certificate itself while it is the generated, self-signed one).
 pub async fn external_ca(State(state): State<AppState>, who: Principal) -> Result<Response, Failure> {
     who.require_user()?;
-    let stored = state.cores.any().get_web_certificate(proto::core::Empty {}).await.map_err(to_api_error)?;
-    let ca = stored.into_inner().ca_pem;
+    let stored = state.cores.any().get_web_certificate(proto::core::Empty {}).await?;
+    let ca = stored.ca_pem;
     if ca.is_empty() {
         return Err(ApiError::not_found("No webapp certificate is stored").into());
     }

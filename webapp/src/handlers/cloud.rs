@@ -60,25 +60,9 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: By
     }
     // Takes the buffer over instead of copying it when nothing else holds it.
     let request = proto::core::CloudWebhook { body: Vec::from(body) };
-    // Storing a webhook twice is harmless (the intake drops duplicates), so
-    // a coreapp that fails to answer is passed over for the next one.
-    let mut avoid = Vec::new();
-    let stored = loop {
-        let (node, mut client) = state.cores.any_avoiding(&avoid);
-        match client.ingest_cloud_webhook(request.clone()).await {
-            Err(status) if crate::coreapps::unreachable(&status) && avoid.len() < 2 => {
-                let Some(node) = node else { break Err(status) };
-                tracing::warn!(%node, "coreapp did not answer; storing the Cloud webhook through another");
-                state.cores.mark_down(node);
-                avoid.push(node);
-            }
-            other => break other,
-        }
-    };
-    match stored {
+    match state.cores.ingest_cloud_webhook(request).await {
         Ok(_) => (StatusCode::OK, "OK").into_response(),
-        Err(status) => {
-            let err = crate::coreapps::to_api_error(status);
+        Err(err) => {
             tracing::error!(error = %err, "Cloud webhook could not be stored; Cloud will retry");
             (StatusCode::SERVICE_UNAVAILABLE, "not stored, retry").into_response()
         }

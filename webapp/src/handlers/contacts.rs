@@ -8,7 +8,6 @@ use wire::ApiError;
 use super::{json_body, required_str};
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 /// `POST /v1/contacts` `{"blocking","contacts":[...],"force_check"}`.
@@ -42,7 +41,7 @@ pub async fn check(State(state): State<AppState>, who: Principal, body: Bytes) -
         }
     }
     let request = proto::core::CheckContactsRequest { contacts: inputs, force_check };
-    let doc = state.cores.any().check_contacts(request).await.map_err(to_api_error)?.into_inner();
+    let doc = state.cores.any().check_contacts(request).await?;
     let results = crate::coreapps::json_of(&doc, "contact results")?;
     Ok(OnPrem::ok(json!({"contacts": results})))
 }
@@ -50,7 +49,7 @@ pub async fn check(State(state): State<AppState>, who: Principal, body: Bytes) -
 /// `GET /v1/contacts/{wa_id}/identity`.
 pub async fn identity(State(state): State<AppState>, who: Principal, Path(wa_id): Path<String>) -> Reply {
     who.require_user()?;
-    let doc = state.cores.any().get_identity(proto::core::WaId { wa_id }).await.map_err(to_api_error)?.into_inner();
+    let doc = state.cores.any().get_identity(proto::core::WaId { wa_id }).await?;
     let identity = crate::coreapps::json_of(&doc, "an identity")?;
     Ok(OnPrem::ok(json!({"contacts": identity})))
 }
@@ -66,6 +65,6 @@ pub async fn acknowledge(
     let body = json_body(&body)?;
     let hash = required_str(&body, "hash")?.to_string();
     let request = proto::core::AcknowledgeIdentityRequest { wa_id, hash };
-    state.cores.any().acknowledge_identity(request).await.map_err(to_api_error)?;
+    state.cores.any().acknowledge_identity(request).await?;
     Ok(OnPrem::empty())
 }

@@ -7,12 +7,11 @@ use wire::users::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 pub async fn get(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Api)?;
-    let h = state.cores.any().health(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
+    let h = state.cores.any().health(proto::core::Empty {}).await?;
     if h.nodes.len() <= 1 {
         let mut health = json!({"gateway_status": h.gateway_status});
         if !h.errors.is_empty() {

@@ -16,7 +16,6 @@ use wire::ApiError;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem, Reply};
 
 /// Bytes per gRPC message.
@@ -42,13 +41,12 @@ pub async fn upload(State(state): State<AppState>, who: Principal, headers: Head
     let (tx, rx) = mpsc::channel(8);
     let info = MediaInfo { mime_type: mime_type.clone(), ..Default::default() };
     tx.send(chunk(Part::Info(info))).await.expect("the receiver is alive");
-    let mut client = state.cores.media();
-    let call = client.upload_media(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let call = state.cores.media().upload_media(tokio_stream::wrappers::ReceiverStream::new(rx));
     // When feeding fails the stream stops without `end`, and the coreapp
     // stores nothing; our own error is then the answer.
     let (fed, answer) = tokio::join!(feed(body, tx, limit, &mime_type), call);
     fed?;
-    let id = answer.map_err(to_api_error)?.into_inner().media_id;
+    let id = answer?.media_id;
     Ok(OnPrem::created(json!({"media": [{"id": id}]})))
 }
 
@@ -87,9 +85,8 @@ pub async fn download(
     Path(id): Path<String>,
 ) -> Result<Response, Failure> {
     who.require_user()?;
-    let mut stream =
-        state.cores.media().download_media(MediaId { media_id: id }).await.map_err(to_api_error)?.into_inner();
-    let info = match stream.message().await.map_err(to_api_error)? {
+    let mut stream = state.cores.media().download_media(MediaId { media_id: id }).await?;
+    let info = match stream.message().await.map_err(crate::coreapps::api_error)? {
         Some(MediaChunk { part: Some(Part::Info(info)) }) => info,
         other => {
             tracing::error!(first = ?other.map(|c| c.part.is_some()), "a media download did not start with its info");
@@ -118,6 +115,6 @@ pub async fn download(
 /// `DELETE /v1/media/{id}`.
 pub async fn delete(State(state): State<AppState>, who: Principal, Path(id): Path<String>) -> Reply {
     who.require_user()?;
-    state.cores.any().delete_media(MediaId { media_id: id }).await.map_err(to_api_error)?;
+    state.cores.any().delete_media(MediaId { media_id: id }).await?;
     Ok(OnPrem::empty())
 }

@@ -8,11 +8,7 @@ use wire::ApiError;
 use super::json_body;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
-
-/// Other coreapps tried when the one owning a recipient cannot be reached.
-const MAX_REROUTES: usize = 2;
 
 /// Validates, hands the message to the coreapp owning the recipient, and
 /// answers 201 with our id once it is durably queued.
@@ -21,26 +17,15 @@ pub async fn send(State(state): State<AppState>, who: Principal, body: Bytes) ->
     state.limits.messages()?;
     let body = json_body(&body)?;
     let out = wire::messages::validate(&body)?;
-    let request =
-        proto::core::SendMessageRequest { payload_json: out.payload.to_string(), recipient: out.recipient.clone() };
-    // A coreapp that cannot be reached never saw the message: the next one
-    // in line takes it. Any other failure is answered as it is, since the
-    // message may have been stored.
-    let mut avoid = Vec::new();
-    let reply = loop {
-        let (node, mut client) = state.cores.for_recipient(&out.recipient, &avoid);
-        match client.send_message(request.clone()).await {
-            Err(status) if crate::coreapps::not_delivered(&status) && avoid.len() < MAX_REROUTES => {
-                let Some(node) = node else { break Err(status) };
-                tracing::warn!(%node, "coreapp unreachable; sending the message through another");
-                state.cores.mark_down(node);
-                avoid.push(node);
-            }
-            other => break other,
-        }
+    // The id is chosen here, so a send whose answer was lost can be made
+    // again through another coreapp without storing the message twice.
+    let request = proto::core::SendMessageRequest {
+        payload_json: out.payload.to_string(),
+        recipient: out.recipient,
+        message_id: wire::ids::message_id(),
     };
-    let reply = reply.map_err(to_api_error)?;
-    Ok(OnPrem::created(json!({"messages": [{"id": reply.into_inner().message_id}]})))
+    let reply = state.cores.send_message(request).await?;
+    Ok(OnPrem::created(json!({"messages": [{"id": reply.message_id}]})))
 }
 
 /// `PUT /v1/messages/{id}` `{"status":"read"}`.
@@ -52,7 +37,7 @@ pub async fn update(State(state): State<AppState>, who: Principal, Path(id): Pat
         Some(Value::String(s)) if s == "read" => {}
         Some(other) => return Err(ApiError::invalid_value("status", other).into()),
     }
-    state.cores.any().mark_read(proto::core::MessageId { message_id: id }).await.map_err(to_api_error)?;
+    state.cores.any().mark_read(proto::core::MessageId { message_id: id }).await?;
     Ok(OnPrem::empty())
 }
 
@@ -76,7 +61,7 @@ pub async fn purge(State(state): State<AppState>, who: Principal, body: Bytes) -
         }
     };
     let request = proto::core::PurgeRequest { before_ms: before_s.saturating_mul(1000) };
-    let deleted = state.cores.any().purge_messages(request).await.map_err(to_api_error)?.into_inner().deleted;
+    let deleted = state.cores.any().purge_messages(request).await?.deleted;
     tracing::info!(deleted, before_s, "stored messages purged");
     Ok(OnPrem::empty())
 }

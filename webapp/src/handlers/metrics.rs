@@ -18,7 +18,6 @@ use wire::users::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -49,7 +48,7 @@ enum Which {
 
 /// Each answering coreapp's node id and families, in node order.
 async fn per_node(state: &AppState, which: Which) -> Result<Vec<(String, Families)>, Failure> {
-    let calls = state.cores.each().into_iter().map(|mut client| async move {
+    let calls = state.cores.each().into_iter().map(|client| async move {
         match which {
             Which::App => client.stats(proto::core::Empty {}).await,
             Which::Db => client.db_stats(proto::core::Empty {}).await,
@@ -58,20 +57,20 @@ async fn per_node(state: &AppState, which: Which) -> Result<Vec<(String, Familie
     let mut nodes = Vec::new();
     let mut first_error = None;
     for answer in futures::future::join_all(calls).await {
-        match answer.map(|r| parse(&r.into_inner().json)) {
+        match answer.map(|r| parse(&r.json)) {
             Ok(Ok(node)) => nodes.push(node),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "a coreapp sent unreadable metrics");
             }
-            Err(status) => {
-                tracing::warn!(error = %status.message(), "a coreapp did not answer for metrics");
-                first_error.get_or_insert(status);
+            Err(error) => {
+                tracing::warn!(%error, "a coreapp did not answer for metrics");
+                first_error.get_or_insert(error);
             }
         }
     }
     if nodes.is_empty() {
         return Err(match first_error {
-            Some(status) => to_api_error(status).into(),
+            Some(error) => error.into(),
             None => ApiError::internal().into(),
         });
     }

@@ -17,17 +17,16 @@ use wire::users::Role;
 use super::json_body;
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{Failure, OnPrem, Reply};
 
 async fn cloud_profile(state: &AppState) -> Result<Value, Failure> {
-    let doc = state.cores.any().get_profile(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
+    let doc = state.cores.any().get_profile(proto::core::Empty {}).await?;
     Ok(crate::coreapps::json_of(&doc, "a profile")?)
 }
 
 async fn update(state: &AppState, fields: Value) -> Result<(), Failure> {
     let doc = proto::core::JsonDoc { json: fields.to_string() };
-    state.cores.any().update_profile(doc).await.map_err(to_api_error)?;
+    state.cores.any().update_profile(doc).await?;
     Ok(())
 }
 
@@ -58,7 +57,7 @@ pub async fn photo(
         Some(other) => return Err(ApiError::invalid_value("format", other).into()),
     };
     let request = proto::core::PhotoRequest { with_bytes };
-    let photo = state.cores.any().get_profile_photo(request).await.map_err(to_api_error)?.into_inner();
+    let photo = state.cores.any().get_profile_photo(request).await?;
     if !with_bytes {
         return Ok(OnPrem::ok(json!({"settings": {"profile": {"photo": {"link": photo.link}}}})).into_response());
     }
@@ -94,7 +93,7 @@ pub async fn set_photo(State(state): State<AppState>, who: Principal, headers: H
         return Err(ApiError::missing("photo").into());
     }
     let photo = proto::core::Photo { mime_type, data, link: String::new() };
-    state.cores.any().set_profile_photo(photo).await.map_err(to_api_error)?;
+    state.cores.any().set_profile_photo(photo).await?;
     Ok(OnPrem::created(Value::Null))
 }
 
@@ -126,7 +125,7 @@ pub async fn set_business(State(state): State<AppState>, who: Principal, body: B
 /// `GET`: the compliance information, every key there (empty while unset).
 pub async fn compliance(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    let doc = state.cores.any().get_compliance_info(proto::core::Empty {}).await.map_err(to_api_error)?.into_inner();
+    let doc = state.cores.any().get_compliance_info(proto::core::Empty {}).await?;
     let info = crate::coreapps::json_of(&doc, "compliance information")?;
     Ok(OnPrem::ok(json!({"settings": {"business": {"compliance_info": info}}})))
 }
@@ -138,6 +137,6 @@ pub async fn set_compliance(State(state): State<AppState>, who: Principal, body:
     let body = json_body(&body)?;
     wire::compliance::update(&body)?;
     let doc = proto::core::JsonDoc { json: body.to_string() };
-    state.cores.any().set_compliance_info(doc).await.map_err(to_api_error)?;
+    state.cores.any().set_compliance_info(doc).await?;
     Ok(OnPrem::empty())
 }

@@ -11,14 +11,13 @@ use wire::users::Role;
 
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 /// Starts the collector and answers at once, as the old client did: its
 /// result reaches the business as a `services` webhook.
 async fn collect(state: &AppState, collector: Collector, name: &str) -> Reply {
     let request = GarbageRequest { collector: collector.into() };
-    state.cores.any().collect_garbage(request).await.map_err(to_api_error)?;
+    state.cores.any().collect_garbage(request).await?;
     Ok(OnPrem::ok(json!({"services": {name: {"gc": {"status": "processing"}}}})))
 }
 

@@ -9,7 +9,6 @@ use wire::users::Role;
 use super::{json_body, required_str};
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 fn application(doc: proto::core::JsonDoc) -> Result<Value, ApiError> {
@@ -19,8 +18,8 @@ fn application(doc: proto::core::JsonDoc) -> Result<Value, ApiError> {
 
 pub async fn get(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    let doc = state.cores.any().get_settings(proto::core::Empty {}).await.map_err(to_api_error)?;
-    Ok(OnPrem::ok(application(doc.into_inner())?))
+    let doc = state.cores.any().get_settings(proto::core::Empty {}).await?;
+    Ok(OnPrem::ok(application(doc)?))
 }
 
 /// `PATCH`: partial update, validated by the shared settings model.
@@ -30,22 +29,22 @@ pub async fn patch(State(state): State<AppState>, who: Principal, body: Bytes) -
     // Validate here too, so a bad request never reaches a coreapp.
     wire::settings::ApplicationSettings::default().apply_patch(&patch)?;
     let doc = proto::core::JsonDoc { json: patch.to_string() };
-    state.cores.any().patch_settings(doc).await.map_err(to_api_error)?;
+    state.cores.any().patch_settings(doc).await?;
     Ok(OnPrem::empty())
 }
 
 /// `DELETE`: back to the defaults.
 pub async fn reset(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    state.cores.any().reset_settings(proto::core::Empty {}).await.map_err(to_api_error)?;
+    state.cores.any().reset_settings(proto::core::Empty {}).await?;
     Ok(OnPrem::empty())
 }
 
 /// `GET .../media/providers`: the providers, secrets masked.
 pub async fn providers(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    let doc = state.cores.any().list_media_providers(proto::core::Empty {}).await.map_err(to_api_error)?;
-    let list = crate::coreapps::json_of(&doc.into_inner(), "media providers")?;
+    let doc = state.cores.any().list_media_providers(proto::core::Empty {}).await?;
+    let list = crate::coreapps::json_of(&doc, "media providers")?;
     Ok(OnPrem::ok(json!({"settings": {"application": {"media": {"providers": list}}}})))
 }
 
@@ -56,13 +55,13 @@ pub async fn add_provider(State(state): State<AppState>, who: Principal, body: B
     let body = json_body(&body)?;
     wire::providers::parse(&body)?;
     let doc = proto::core::JsonDoc { json: body.to_string() };
-    state.cores.any().put_media_provider(doc).await.map_err(to_api_error)?;
+    state.cores.any().put_media_provider(doc).await?;
     Ok(OnPrem::empty())
 }
 
 pub async fn delete_provider(State(state): State<AppState>, who: Principal, Path(name): Path<String>) -> Reply {
     who.require(Role::Admin)?;
-    state.cores.any().delete_media_provider(proto::core::Name { name }).await.map_err(to_api_error)?;
+    state.cores.any().delete_media_provider(proto::core::Name { name }).await?;
     Ok(OnPrem::empty())
 }
 
@@ -70,8 +69,8 @@ pub async fn delete_provider(State(state): State<AppState>, who: Principal, Path
 pub async fn backup(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
     who.require(Role::Admin)?;
     let password = required_str(&json_body(&body)?, "password")?.to_string();
-    let reply = state.cores.any().backup(proto::core::BackupRequest { password }).await.map_err(to_api_error)?;
-    Ok(OnPrem::ok(json!({"settings": {"data": reply.into_inner().data}})))
+    let reply = state.cores.any().backup(proto::core::BackupRequest { password }).await?;
+    Ok(OnPrem::ok(json!({"settings": {"data": reply.data}})))
 }
 
 /// `POST /v1/settings/restore {"password","data"}`.
@@ -80,7 +79,7 @@ pub async fn restore(State(state): State<AppState>, who: Principal, body: Bytes)
     let body = json_body(&body)?;
     let password = required_str(&body, "password")?.to_string();
     let data = required_str(&body, "data")?.to_string();
-    state.cores.any().restore(proto::core::RestoreRequest { password, data }).await.map_err(to_api_error)?;
+    state.cores.any().restore(proto::core::RestoreRequest { password, data }).await?;
     // A restored certificate is served at once here, and by the other
     // webapps at their next check.
     if let Some(tls) = &state.tls {

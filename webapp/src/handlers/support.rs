@@ -47,16 +47,16 @@ pub async fn get(State(state): State<AppState>, who: Principal) -> Reply {
     if admin {
         webapp["core_addrs"] = json!(config.core_addrs);
     }
-    let calls = state.cores.each().into_iter().map(|mut c| async move { c.support(proto::core::Empty {}).await });
+    let calls = state.cores.each().into_iter().map(|c| async move { c.support(proto::core::Empty {}).await });
     let mut coreapps = serde_json::Map::new();
     for answer in futures::future::join_all(calls).await {
-        match answer.map(|r| serde_json::from_str::<Value>(&r.into_inner().json)) {
+        match answer.map(|r| serde_json::from_str::<Value>(&r.json)) {
             Ok(Ok(info)) => {
                 let node = info["node_id"].as_str().unwrap_or("unknown").to_string();
                 coreapps.insert(node, if admin { info } else { for_users(info) });
             }
             Ok(Err(e)) => tracing::error!(error = %e, "a coreapp sent unreadable support information"),
-            Err(status) => tracing::warn!(error = %status.message(), "a coreapp did not answer for support"),
+            Err(error) => tracing::warn!(%error, "a coreapp did not answer for support"),
         }
     }
     Ok(crate::envelope::OnPrem::ok(json!({"support": {"webapp": webapp, "coreapps": coreapps}})))

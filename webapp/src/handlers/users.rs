@@ -14,7 +14,6 @@ use wire::users::{ADMIN, Role, validate_password, validate_username};
 use super::{JSON_LIMIT, json_body, read_body, required_str};
 use crate::AppState;
 use crate::auth::Principal;
-use crate::coreapps::to_api_error;
 use crate::envelope::{OnPrem, Reply};
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -56,7 +55,7 @@ pub async fn login(
     // The coreapp counts failed logins per client, across every webapp.
     let client = peer.ip().to_string();
     let request = proto::core::LoginRequest { username, password, new_password, client };
-    let reply = state.cores.any().login(request).await.map_err(to_api_error)?.into_inner();
+    let reply = state.cores.any().login(request).await?;
     let role = Role::parse(&reply.role).unwrap_or(Role::User);
     if reply.revoked_up_to_ms > 0 {
         state.auth.revoke_locally(None, Some((&reply.username, reply.revoked_up_to_ms)));
@@ -83,7 +82,7 @@ pub async fn logout(State(state): State<AppState>, who: Principal) -> Reply {
         issued_before_ms: 0,
         expires_at_ms: who.token_expires_ms,
     };
-    state.cores.any().revoke_token(request).await.map_err(to_api_error)?;
+    state.cores.any().revoke_token(request).await?;
     state.auth.revoke_locally(Some(&token_id), None);
     Ok(OnPrem::empty())
 }
@@ -97,7 +96,7 @@ pub async fn create(State(state): State<AppState>, who: Principal, body: Bytes) 
     validate_username(&username)?;
     validate_password(&password)?;
     let request = proto::core::UserRequest { username: username.clone(), password };
-    state.cores.any().create_user(request).await.map_err(to_api_error)?;
+    state.cores.any().create_user(request).await?;
     Ok(OnPrem::created(json!({"users": [{"username": username}]})))
 }
 
@@ -114,7 +113,7 @@ fn admin_or_self(who: &Principal, name: &str, what: &str) -> Result<(), crate::e
 pub async fn get(State(state): State<AppState>, who: Principal, Path(name): Path<String>) -> Reply {
     admin_or_self(&who, &name, "read")?;
     let request = proto::core::UserName { username: name };
-    let user = state.cores.any().get_user(request).await.map_err(to_api_error)?.into_inner();
+    let user = state.cores.any().get_user(request).await?;
     Ok(OnPrem::ok(json!({"users": [{"ROLES": user.role, "username": user.username}]})))
 }
 
@@ -125,7 +124,7 @@ pub async fn update(State(state): State<AppState>, who: Principal, Path(name): P
     let password = required_str(&body, "password")?.to_string();
     validate_password(&password)?;
     let request = proto::core::UserRequest { username: name.clone(), password };
-    state.cores.any().update_user(request).await.map_err(to_api_error)?;
+    state.cores.any().update_user(request).await?;
     // The user's older tokens were revoked with the change; here at once.
     state.auth.revoke_locally(None, Some((&name, chrono::Utc::now().timestamp_millis())));
     Ok(OnPrem::ok(json!({"users": [{"username": name}]})))
@@ -138,7 +137,7 @@ pub async fn delete(State(state): State<AppState>, who: Principal, Path(name): P
         return Err(ApiError::invalid("Admin user cannot be deleted").into());
     }
     let request = proto::core::UserName { username: name.clone() };
-    state.cores.any().delete_user(request).await.map_err(to_api_error)?;
+    state.cores.any().delete_user(request).await?;
     state.auth.revoke_locally(None, Some((&name, chrono::Utc::now().timestamp_millis())));
     state.auth.forget_user(&name);
     Ok(OnPrem::ok(json!({"users": [{"username": name}]})))

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use crate::Core;
-use crate::db::now_ms;
+use crate::store::db::now_ms;
 use crate::store::{leases, media, outbox};
 
 /// Finished messages are kept this long when the messages collector is on.
@@ -47,7 +47,7 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     }
     let settings = core.settings().await?;
     if settings.garbagecollector_enable.messages {
-        let purged = crate::admin::purge_messages(core, now - MESSAGE_RETENTION_MS).await?;
+        let purged = crate::api::admin::purge_messages(core, now - MESSAGE_RETENTION_MS).await?;
         if purged > 0 {
             tracing::info!(rows = purged, "finished messages older than 7 days removed");
         }
@@ -128,7 +128,7 @@ fn services_event(collector: Collector, outcome: Result<u64, ()>) -> serde_json:
 /// The messages collector, now: every finished message and webhook event
 /// past the retention. Returns the rows removed.
 async fn collect_messages_now(core: &Arc<Core>) -> Result<u64, crate::error::CoreError> {
-    let purged = crate::admin::purge_messages(core, now_ms() - MESSAGE_RETENTION_MS).await?;
+    let purged = crate::api::admin::purge_messages(core, now_ms() - MESSAGE_RETENTION_MS).await?;
     tracing::info!(rows = purged, "message garbage collection run on request");
     Ok(purged)
 }

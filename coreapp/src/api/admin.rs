@@ -9,10 +9,10 @@ use wire::providers::Provider;
 use wire::{ApiError, ErrorCode};
 
 use crate::Core;
-use crate::cloud::CallError;
-use crate::db::{now_ms, transaction};
+use crate::clients::cloud::CallError;
 use crate::error::CoreError;
-use crate::schema::{inbound_events, inbound_messages, message_statuses, outbound_messages, webhook_outbox};
+use crate::store::db::{now_ms, transaction};
+use crate::store::schema::{inbound_events, inbound_messages, message_statuses, outbound_messages, webhook_outbox};
 use crate::store::{certs, settings};
 
 /// Settings keys of this module.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::Core;
-use crate::db::now_ms;
+use crate::store::db::now_ms;
 use crate::store::outbox::{self, Pending};
 use crate::store::queue::{self, Queue, Settle, State};
 
@@ -52,7 +52,7 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
     let owner = core.owner.clone();
     core.db
         .run_patiently(core.config.workers.lease, move |conn| {
-            crate::db::transaction(conn, |conn| {
+            crate::store::db::transaction(conn, |conn| {
                 let now = now_ms();
                 let delivered: Vec<String> =
                     outcomes.iter().filter(|(_, r)| r.is_ok()).map(|(row, _)| row.id.clone()).collect();
@@ -93,7 +93,7 @@ async fn post(core: &Core, client: &reqwest::Client, url: &str, row: &Pending) -
             // The source chain says why (refused, TLS, timeout); the URL
             // loses its query and userinfo, where a webhook URL keeps its
             // secrets.
-            return Err(format!("request failed: {}", crate::outbound::error_text(e)));
+            return Err(format!("request failed: {}", crate::clients::outbound::error_text(e)));
         }
     };
     match response.status().as_u16() {

@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use wire::ApiError;
 
 use crate::Core;
-use crate::admin::{MEDIA_PROVIDERS, SHARDS, WEBAPP_CA};
-use crate::db::{AnyConnection, now_ms, transaction};
+use crate::api::admin::{MEDIA_PROVIDERS, SHARDS, WEBAPP_CA};
 use crate::error::CoreError;
-use crate::schema::users;
+use crate::store::db::{AnyConnection, now_ms, transaction};
+use crate::store::schema::users;
 use crate::store::users::User;
 use crate::store::{certs, settings};
 
@@ -183,7 +183,7 @@ fn write_contents(conn: &mut AnyConnection, contents: Contents) -> Result<(), Co
             .iter()
             .any(|u| u.username == user.username && u.password_hash == user.password_hash && u.role == user.role);
         if !kept {
-            crate::accounts::revoke_user(conn, &user.username, now)?;
+            crate::api::accounts::revoke_user(conn, &user.username, now)?;
         }
     }
     diesel::delete(users::table).execute(conn)?;

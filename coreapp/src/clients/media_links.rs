@@ -6,7 +6,7 @@
 //!
 //! The link is the user's, the credentials the admin's: they go only to a
 //! host the provider allows, on an address that passed the checks of
-//! [`crate::outbound`]; anything else fails the message without a request.
+//! [`crate::clients::outbound`]; anything else fails the message without a request.
 
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use wire::providers::{Provider, ProviderAuth};
 
 use crate::Core;
-use crate::cloud::SendOutcome;
+use crate::clients::cloud::SendOutcome;
 use crate::error::CoreError;
 
 /// Replaces every provider link of `payload` by a media id of ours,
@@ -25,7 +25,8 @@ pub async fn resolve(core: &Core, payload: &mut Value) -> Result<bool, SendOutco
     if links.is_empty() {
         return Ok(false);
     }
-    let providers = crate::admin::providers(core).await.map_err(|e| retry(format!("cannot read providers: {e}")))?;
+    let providers =
+        crate::api::admin::providers(core).await.map_err(|e| retry(format!("cannot read providers: {e}")))?;
     for (pointer, name) in links {
         let Some(provider) = providers.iter().find(|p| p.name == name) else {
             return Err(failed(format!("media provider '{name}' is not configured")));
@@ -47,7 +48,7 @@ pub async fn resolve(core: &Core, payload: &mut Value) -> Result<bool, SendOutco
 /// Downloads `link` with the provider's credentials into the media store.
 async fn fetch(core: &Core, provider: &Provider, link: &str) -> Result<String, SendOutcome> {
     let shown = wire::redact::url(link);
-    let checked = match crate::outbound::provider_link(&core.config.links, provider, link).await {
+    let checked = match crate::clients::outbound::provider_link(&core.config.links, provider, link).await {
         Ok(checked) => checked,
         Err(e) if e.is_retriable() => return Err(retry(format!("media link {shown}: {e}"))),
         Err(e) => {
@@ -63,7 +64,7 @@ async fn fetch(core: &Core, provider: &Provider, link: &str) -> Result<String, S
     let response = request
         .send()
         .await
-        .map_err(|e| retry(format!("media link download failed: {}", crate::outbound::error_text(e))))?;
+        .map_err(|e| retry(format!("media link download failed: {}", crate::clients::outbound::error_text(e))))?;
     let status = response.status();
     if status.as_u16() == 429 || status.is_server_error() {
         return Err(retry(format!("media link {shown} answered HTTP {status}")));
@@ -84,7 +85,7 @@ async fn fetch(core: &Core, provider: &Provider, link: &str) -> Result<String, S
             let item = match response.chunk().await {
                 Ok(Some(chunk)) => Ok(chunk),
                 Ok(None) => return,
-                Err(e) => Err(std::io::Error::other(crate::outbound::error_text(e))),
+                Err(e) => Err(std::io::Error::other(crate::clients::outbound::error_text(e))),
             };
             let stop = item.is_err();
             if tx.send(item).await.is_err() || stop {

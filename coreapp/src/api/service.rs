@@ -7,8 +7,9 @@ use proto::core::*;
 use tonic::{Request, Response, Status};
 use wire::ApiError;
 
+use crate::api::{accounts, admin, contacts, messages, settings};
 use crate::store::revocations::Revocation;
-use crate::{Core, accounts, admin, media_files, messaging};
+use crate::{Core, media_files};
 
 use proto::core::media_chunk::Part;
 
@@ -99,7 +100,7 @@ impl CoreRpc for Service {
             username: r.username,
             issued_before_ms: r.issued_before_ms,
             expires_at_ms: r.expires_at_ms,
-            created_at: crate::db::now_ms(),
+            created_at: crate::store::db::now_ms(),
         };
         accounts::revoke(&self.core.db, row).await?;
         Ok(Response::new(Empty {}))
@@ -143,28 +144,25 @@ impl CoreRpc for Service {
     }
 
     async fn get_settings(&self, _: Request<Empty>) -> Reply<JsonDoc> {
-        let s = messaging::get_settings(&self.core.db).await?;
+        let s = settings::get_settings(&self.core).await?;
         Ok(settings_doc(&self.core, &s))
     }
 
     async fn patch_settings(&self, req: Request<JsonDoc>) -> Reply<JsonDoc> {
         let patch: serde_json::Value = serde_json::from_str(&req.into_inner().json)
-            .map_err(|e| crate::error::api_status(&ApiError::invalid(format!("settings are not JSON: {e}"))))?;
-        let s = messaging::patch_settings(&self.core.db, patch).await?;
-        self.core.settings_changed();
-        self.core.wake.delivery.notify_one();
+            .map_err(|e| proto::errors::status(&ApiError::invalid(format!("settings are not JSON: {e}"))))?;
+        let s = settings::patch_settings(&self.core, patch).await?;
         Ok(settings_doc(&self.core, &s))
     }
 
     async fn reset_settings(&self, _: Request<Empty>) -> Reply<JsonDoc> {
-        let s = messaging::reset_settings(&self.core.db).await?;
-        self.core.settings_changed();
+        let s = settings::reset_settings(&self.core).await?;
         Ok(settings_doc(&self.core, &s))
     }
 
     async fn health(&self, _: Request<Empty>) -> Reply<HealthReply> {
         let (here, nodes) = crate::health::cluster(&self.core).await?;
-        let now = crate::db::now_ms();
+        let now = crate::store::db::now_ms();
         Ok(Response::new(HealthReply {
             gateway_status: here.status.into(),
             node_id: self.core.config.node_id.clone(),
@@ -187,49 +185,49 @@ impl CoreRpc for Service {
 
     async fn send_message(&self, req: Request<SendMessageRequest>) -> Reply<SendMessageReply> {
         let r = req.into_inner();
-        let message_id = messaging::send(&self.core, r.recipient, r.payload_json).await?;
+        let message_id = messages::send(&self.core, r.message_id, r.recipient, r.payload_json).await?;
         Ok(Response::new(SendMessageReply { message_id }))
     }
 
     async fn mark_read(&self, req: Request<MessageId>) -> Reply<Empty> {
-        messaging::mark_read(&self.core, req.into_inner().message_id).await?;
+        messages::mark_read(&self.core, req.into_inner().message_id).await?;
         Ok(Response::new(Empty {}))
     }
 
     async fn check_contacts(&self, req: Request<CheckContactsRequest>) -> Reply<JsonDoc> {
         let r = req.into_inner();
-        let results = messaging::check_contacts(&self.core, r.contacts, r.force_check).await?;
+        let results = contacts::check_contacts(&self.core, r.contacts, r.force_check).await?;
         Ok(Response::new(JsonDoc { json: serde_json::Value::from(results).to_string() }))
     }
 
     async fn get_identity(&self, req: Request<WaId>) -> Reply<JsonDoc> {
-        let identity = messaging::identity(&self.core.db, req.into_inner().wa_id).await?;
+        let identity = contacts::identity(&self.core.db, req.into_inner().wa_id).await?;
         Ok(Response::new(JsonDoc { json: identity.to_string() }))
     }
 
     async fn acknowledge_identity(&self, req: Request<AcknowledgeIdentityRequest>) -> Reply<Empty> {
         let r = req.into_inner();
-        messaging::acknowledge_identity(&self.core.db, r.wa_id, r.hash).await?;
+        contacts::acknowledge_identity(&self.core.db, r.wa_id, r.hash).await?;
         Ok(Response::new(Empty {}))
     }
 
     async fn ingest_cloud_webhook(&self, req: Request<CloudWebhook>) -> Reply<Empty> {
-        messaging::ingest(&self.core.db, req.into_inner().body).await?;
+        messages::ingest(&self.core.db, req.into_inner().body).await?;
         self.core.wake.intake.notify_one();
         Ok(Response::new(Empty {}))
     }
 
     async fn set_webhook_ca(&self, req: Request<Pem>) -> Reply<Empty> {
-        messaging::set_webhook_ca(&self.core, req.into_inner().pem).await?;
+        settings::set_webhook_ca(&self.core, req.into_inner().pem).await?;
         Ok(Response::new(Empty {}))
     }
 
     async fn get_webhook_ca(&self, _: Request<Empty>) -> Reply<Pem> {
-        Ok(Response::new(Pem { pem: messaging::webhook_ca(&self.core).await? }))
+        Ok(Response::new(Pem { pem: settings::webhook_ca(&self.core).await? }))
     }
 
     async fn delete_webhook_ca(&self, _: Request<Empty>) -> Reply<Empty> {
-        messaging::delete_webhook_ca(&self.core).await?;
+        settings::delete_webhook_ca(&self.core).await?;
         Ok(Response::new(Empty {}))
     }
 
@@ -237,7 +235,7 @@ impl CoreRpc for Service {
         let mut stream = req.into_inner();
         let mime_type = match stream.message().await? {
             Some(MediaChunk { part: Some(Part::Info(info)) }) => info.mime_type,
-            _ => return Err(crate::error::api_status(&ApiError::invalid("an upload starts with its media info"))),
+            _ => return Err(proto::errors::status(&ApiError::invalid("an upload starts with its media info"))),
         };
         let (tx, rx) = tokio::sync::mpsc::channel(media_files::CHUNKS_IN_FLIGHT);
         let (_, stored) = tokio::join!(pump_upload(stream, tx), media_files::upload(&self.core, mime_type, rx));
@@ -297,7 +295,7 @@ impl CoreRpc for Service {
     }
 
     async fn support(&self, _: Request<Empty>) -> Reply<JsonDoc> {
-        Ok(Response::new(JsonDoc { json: crate::support::info(&self.core).await?.to_string() }))
+        Ok(Response::new(JsonDoc { json: crate::api::support::info(&self.core).await?.to_string() }))
     }
 
     async fn get_web_certificate(&self, _: Request<Empty>) -> Reply<WebCertificate> {
@@ -309,7 +307,7 @@ impl CoreRpc for Service {
         let r = req.into_inner();
         // The webapp checked the bundle; a coreapp checks again, it owns the store.
         let bundle = admin::split_bundle(&format!("{}{}{}", r.key_pem, r.cert_pem, r.ca_pem))
-            .map_err(|e| crate::error::api_status(&e))?;
+            .map_err(|e| proto::errors::status(&e))?;
         admin::set_web_certificate(&self.core, bundle.cert_pem, bundle.key_pem, bundle.ca_pem).await?;
         Ok(Response::new(Empty {}))
     }
@@ -320,7 +318,7 @@ impl CoreRpc for Service {
 
     async fn update_profile(&self, req: Request<JsonDoc>) -> Reply<Empty> {
         let fields = serde_json::from_str(&req.into_inner().json)
-            .map_err(|_| crate::error::api_status(&ApiError::invalid("unreadable profile fields")))?;
+            .map_err(|_| proto::errors::status(&ApiError::invalid("unreadable profile fields")))?;
         admin::update_profile(&self.core, fields).await?;
         Ok(Response::new(Empty {}))
     }
@@ -342,7 +340,7 @@ impl CoreRpc for Service {
 
     async fn set_compliance_info(&self, req: Request<JsonDoc>) -> Reply<Empty> {
         let body = serde_json::from_str(&req.into_inner().json)
-            .map_err(|_| crate::error::api_status(&ApiError::invalid("unreadable compliance information")))?;
+            .map_err(|_| proto::errors::status(&ApiError::invalid("unreadable compliance information")))?;
         admin::set_compliance_info(&self.core, body).await?;
         Ok(Response::new(Empty {}))
     }
@@ -372,8 +370,8 @@ impl CoreRpc for Service {
 
     async fn put_media_provider(&self, req: Request<JsonDoc>) -> Reply<Empty> {
         let body: serde_json::Value = serde_json::from_str(&req.into_inner().json)
-            .map_err(|_| crate::error::api_status(&ApiError::invalid("unreadable provider")))?;
-        let provider = wire::providers::parse(&body).map_err(|e| crate::error::api_status(&e))?;
+            .map_err(|_| proto::errors::status(&ApiError::invalid("unreadable provider")))?;
+        let provider = wire::providers::parse(&body).map_err(|e| proto::errors::status(&e))?;
         admin::put_provider(&self.core, provider).await?;
         Ok(Response::new(Empty {}))
     }
@@ -384,13 +382,13 @@ impl CoreRpc for Service {
     }
 
     async fn backup(&self, req: Request<BackupRequest>) -> Reply<BackupReply> {
-        let data = crate::backup::backup(&self.core, req.into_inner().password).await?;
+        let data = crate::api::backup::backup(&self.core, req.into_inner().password).await?;
         Ok(Response::new(BackupReply { data }))
     }
 
     async fn restore(&self, req: Request<RestoreRequest>) -> Reply<Empty> {
         let r = req.into_inner();
-        crate::backup::restore(&self.core, r.password, r.data).await?;
+        crate::api::backup::restore(&self.core, r.password, r.data).await?;
         Ok(Response::new(Empty {}))
     }
 
@@ -400,11 +398,11 @@ impl CoreRpc for Service {
     }
 
     async fn collect_garbage(&self, req: Request<GarbageRequest>) -> Reply<Empty> {
-        use crate::workers::gc;
+        use crate::engine::gc;
         let collector = match req.into_inner().collector() {
             Collector::Messages => gc::Collector::Messages,
             Collector::Media => gc::Collector::Media,
-            Collector::Unspecified => return Err(crate::error::api_status(&ApiError::missing("collector"))),
+            Collector::Unspecified => return Err(proto::errors::status(&ApiError::missing("collector"))),
         };
         gc::start_on_request(self.core.clone(), collector);
         Ok(Response::new(Empty {}))
@@ -413,13 +411,13 @@ impl CoreRpc for Service {
     async fn put_web_certificate_if_absent(&self, req: Request<WebCertificate>) -> Reply<WebCertificate> {
         let r = req.into_inner();
         if r.cert_pem.is_empty() || r.key_pem.is_empty() {
-            return Err(crate::error::api_status(&ApiError::missing("cert_pem")));
+            return Err(proto::errors::status(&ApiError::missing("cert_pem")));
         }
         let (cert_pem, key_pem) = self
             .core
             .db
             .run(move |conn| {
-                let now = crate::db::now_ms();
+                let now = crate::store::db::now_ms();
                 Ok(crate::store::certs::put_if_absent(conn, crate::store::certs::WEBAPP, &r.cert_pem, &r.key_pem, now)?)
             })
             .await?;

@@ -9,15 +9,17 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
+use wire::status::MessageStatus;
+use wire::{ApiError, ErrorCode};
 
 use crate::Core;
-use crate::cloud::{SendOutcome, retry_delay};
-use crate::db::{AnyConnection, now_ms, transaction};
+use crate::clients::cloud::{SendOutcome, retry_delay};
+use crate::engine::Pacer;
 use crate::error::CoreError;
+use crate::store::db::{AnyConnection, now_ms, transaction};
 use crate::store::outbound::{self, Outbound};
 use crate::store::queue::{self, Queue, Settle, State};
 use crate::store::{inbound, outbox};
-use crate::workers::Pacer;
 
 /// A message still not accepted by Cloud after this long fails with the
 /// old client's 408 ("Message is not valid: pending more than 1 day").
@@ -73,16 +75,18 @@ fn referenced_wamids(conn: &mut AnyConnection, payload: &Value) -> Result<HashMa
 
 /// Translates a stored message and hands it to Cloud once; media ids of
 /// ours become Cloud's (uploading the file first when needed).
-pub async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
+async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
     let mut payload: Value = serde_json::from_str(&row.payload)?;
     // Links from hosts that need credentials are fetched to the volume
     // once; the stored payload then names the file.
-    let fetching = crate::media_links::resolve(core, &mut payload);
+    let fetching = crate::clients::media_links::resolve(core, &mut payload);
     match super::keep_claimed(core, Queue::Outbound, &row.id, fetching).await {
         Ok(true) => {
             let (id, stored) = (row.id.clone(), payload.to_string());
             core.db
-                .run(move |conn| Ok(crate::store::outbound::set_payload(conn, &id, &stored, crate::db::now_ms())?))
+                .run(move |conn| {
+                    Ok(crate::store::outbound::set_payload(conn, &id, &stored, crate::store::db::now_ms())?)
+                })
                 .await?;
         }
         Ok(false) => {}
@@ -204,7 +208,7 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
 
 /// Settles a message as failed and, when `webhook_error` is given, queues
 /// its `failed` status webhook, in one transaction.
-pub async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Option<Value>) -> anyhow::Result<()> {
+async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Option<Value>) -> anyhow::Result<()> {
     let (owner, id, recipient) = (core.owner.clone(), row.id.clone(), row.recipient.clone());
     core.db
         .run_patiently(core.config.workers.lease, move |conn| {
@@ -215,8 +219,8 @@ pub async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Opt
                 if !queue::settle(conn, Queue::Outbound, &id, &owner, &settle)? {
                     return Ok(());
                 }
-                if outbound::record_status(conn, &id, "failed", &(now / 1000).to_string(), now)? {
-                    outbound::set_last_status(conn, &id, "failed", now)?;
+                if outbound::record_status(conn, &id, MessageStatus::Failed, &(now / 1000).to_string(), now)? {
+                    outbound::set_last_status(conn, &id, MessageStatus::Failed, now)?;
                     if let Some(error) = &webhook_error {
                         let status = wire::cloud::onprem_failed_status(&id, &recipient, now / 1000, error);
                         outbox::insert(conn, &recipient, "status", &json!({"statuses": [status]}).to_string(), now)?;
@@ -227,4 +231,44 @@ pub async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Opt
         })
         .await?;
     Ok(())
+}
+
+/// Sends one message this node claimed when it stored it (`sync_send`, or a
+/// template Cloud may refuse), in the caller's task, and settles it at once:
+/// accepted is recorded sent; any refusal, or Cloud not answering, marks it
+/// failed without a webhook, and Cloud's error comes back as the on-prem
+/// one so the client may safely retry.
+pub async fn send_now(core: &Core, id: &str) -> Result<(), CoreError> {
+    let row = core
+        .db
+        .run({
+            let id = id.to_string();
+            move |conn| {
+                outbound::load(conn, &[id])?.pop().ok_or_else(|| CoreError::Internal(anyhow::anyhow!("row vanished")))
+            }
+        })
+        .await?;
+    let owner = core.owner.clone();
+    match attempt(core, &row).await? {
+        SendOutcome::Accepted { wamid, user } => {
+            let rid = row.id.clone();
+            core.db
+                .run(move |c| {
+                    if let Some(user) = &user {
+                        crate::identities::record_addressee(c, user, now_ms())?;
+                    }
+                    Ok(outbound::mark_sent(c, &rid, &owner, &wamid, 1, now_ms())?)
+                })
+                .await?;
+            Ok(())
+        }
+        SendOutcome::Failed { error } | SendOutcome::Retry { error, .. } if error.is_object() => {
+            fail(core, &row, 1, None).await?;
+            Err(wire::cloud::onprem_api_error(&error).into())
+        }
+        SendOutcome::Failed { .. } | SendOutcome::Retry { .. } => {
+            fail(core, &row, 1, None).await?;
+            Err(ApiError::new(ErrorCode::InternalError, "Cloud API did not answer; the message was not sent").into())
+        }
+    }
 }

@@ -10,9 +10,9 @@ use std::net::IpAddr;
 use wire::users::{ADMIN, DEFAULT_ADMIN_PASSWORD, LOGIN_FAILURE_WINDOW, Role, TOKEN_LIFETIME};
 use wire::{ApiError, ErrorCode};
 
-use crate::auth::{hash_password, verify_password};
-use crate::db::{AnyConnection, Db, now_ms};
+use crate::api::passwords::{hash_password, verify_password};
 use crate::error::CoreError;
+use crate::store::db::{AnyConnection, Db, now_ms};
 use crate::store::revocations::{self, Revocation};
 use crate::store::{is_unique_violation, login_failures, settings, users};
 
@@ -156,7 +156,7 @@ pub async fn login(
 /// Sets a password hash and revokes the user's tokens issued until now;
 /// returns that time (unix ms). `NotFound` when there is no such user.
 fn change_password(conn: &mut AnyConnection, username: &str, hash: &str) -> Result<i64, CoreError> {
-    crate::db::transaction(conn, |conn| {
+    crate::store::db::transaction(conn, |conn| {
         let now = now_ms();
         if users::set_password(conn, username, hash, now)? == 0 {
             return Err(ApiError::not_found("User does not exist").into());
@@ -234,7 +234,7 @@ pub async fn delete_user(db: &Db, username: String) -> Result<(), CoreError> {
         return Err(ApiError::invalid("Admin user cannot be deleted").into());
     }
     db.run(move |conn| {
-        crate::db::transaction(conn, |conn| {
+        crate::store::db::transaction(conn, |conn| {
             if users::delete(conn, &username)? == 0 {
                 return Err(ApiError::not_found("User does not exist").into());
             }

@@ -1,4 +1,14 @@
-//! Background workers. Each one loops: claim due rows through the database,
+//! The engine: the background workers that carry accepted work on.
+//!
+//! - [`sender`]: queued messages to Cloud, paced, retried, settled.
+//! - [`intake`]: stored Cloud webhooks into messages, statuses and the
+//!   outbox, in order per contact.
+//! - [`delivery`]: the outbox to the business's webhook server, with the
+//!   old client's retry rules.
+//! - [`downloader`]: inbound media from Cloud onto the volume.
+//! - [`gc`]: the garbage collectors (media, messages).
+//!
+//! Each worker loops: claim due rows through the database,
 //! work on them, settle them; when nothing is due it sleeps until nudged by
 //! a local write or until the poll interval (work written by other nodes).
 //! On shutdown a worker finishes the batch in hand and stops.
@@ -19,8 +29,8 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use crate::db::Db;
 use crate::error::CoreError;
+use crate::store::db::Db;
 use crate::store::queue::{self, Queue};
 
 /// Below this many items a step counts as a trickle.
@@ -179,7 +189,7 @@ pub async fn keep_claimed<T>(core: &crate::Core, queue: Queue, id: &str, work: i
             out = &mut work => return out,
             _ = tick.tick() => {
                 let (owner, row) = (core.owner.clone(), id.to_string());
-                let until = crate::db::now_ms() + lease.as_millis() as i64;
+                let until = crate::store::db::now_ms() + lease.as_millis() as i64;
                 match core.db.run(move |conn| Ok(queue::renew(conn, queue, &row, &owner, until)?)).await {
                     Ok(true) => {}
                     Ok(false) => tracing::warn!(%id, "claim lost during long work"),
@@ -211,7 +221,7 @@ impl Pacer {
     pub async fn reserve(&mut self, core: &crate::Core, count: usize) {
         let interval_us = self.interval.as_micros() as i64;
         let pnid = core.config.cloud.phone_number_id.clone();
-        let now_us = crate::db::now_ms() * 1000;
+        let now_us = crate::store::db::now_ms() * 1000;
         let reserved = core
             .db
             .run(move |conn| Ok(crate::store::pacing::reserve(conn, &pnid, count as i64, interval_us, now_us)?))

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::clients::outbound::{CloudHosts, error_text};
 use crate::config::CloudConfig;
-use crate::outbound::{CloudHosts, error_text};
 
 /// What became of a send.
 #[derive(Debug, Clone, PartialEq)]

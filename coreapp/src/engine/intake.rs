@@ -33,14 +33,14 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use wire::cloud::{
     CloudEvent, InboundIds, Presented, onprem_error, onprem_inbound, onprem_status, parse_notification, present_sender,
-    status_rank,
 };
 use wire::settings::ApplicationSettings;
+use wire::status::MessageStatus;
 
 use crate::Core;
-use crate::db::{AnyConnection, now_ms, transaction};
 use crate::error::CoreError;
 use crate::identities::{Change, Registry, Seen};
+use crate::store::db::{AnyConnection, now_ms, transaction};
 use crate::store::downloads::NewDownload;
 use crate::store::outbox::NewEvent;
 use crate::store::queue::{self, Queue, Settle, State};
@@ -209,10 +209,10 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
     let known: HashMap<String, outbound::Outbound> =
         outbound::find_by_wamids(conn, &wamids)?.into_iter().filter_map(|m| m.wamid.clone().map(|w| (w, m))).collect();
     let message_ids: Vec<String> = known.values().map(|m| m.id.clone()).collect();
-    let mut reached: HashMap<String, u8> = HashMap::new();
+    let mut reached: HashMap<String, Option<MessageStatus>> = HashMap::new();
     for (id, status) in outbound::statuses_of(conn, &message_ids)? {
         let r = reached.entry(id).or_default();
-        *r = (*r).max(status_rank(&status));
+        *r = (*r).max(Some(status));
     }
     let mut seen: HashSet<String> = inbound::known_wamids(conn, &inbound_wamids)?.into_iter().collect();
 
@@ -313,7 +313,7 @@ fn status_event(
     status: &Value,
     order: Option<&str>,
     known: &HashMap<String, outbound::Outbound>,
-    reached: &mut HashMap<String, u8>,
+    reached: &mut HashMap<String, Option<MessageStatus>>,
     settings: &ApplicationSettings,
     now: i64,
     w: &mut Writes,
@@ -329,21 +329,15 @@ fn status_event(
         w.resends.push(resend);
         return;
     }
-    let rank = status_rank(name);
     let current = reached.entry(msg.id.clone()).or_default();
-    if rank == 0 || rank <= *current {
-        tracing::debug!(message_id = %msg.id, status = name, "duplicate or out-of-order status dropped");
+    let Some(progress) = MessageStatus::parse(name).filter(|s| Some(*s) > *current) else {
+        tracing::debug!(message_id = %msg.id, status = name, "duplicate, out-of-order or unknown status dropped");
         return;
-    }
-    *current = rank;
-    w.statuses.push(outbound::NewStatus {
-        id: crate::store::ordered_id(),
-        message_id: msg.id.clone(),
-        status: name.to_string(),
-        cloud_timestamp: status.get("timestamp").and_then(Value::as_str).unwrap_or_default().to_string(),
-        created_at: now,
-    });
-    if settings.status_webhook_enabled(name) {
+    };
+    *current = Some(progress);
+    let cloud_timestamp = status.get("timestamp").and_then(Value::as_str).unwrap_or_default().to_string();
+    w.statuses.push(outbound::NewStatus::new(msg.id.clone(), progress, cloud_timestamp, now));
+    if settings.status_webhook_enabled(progress) {
         let body = json!({"statuses": [onprem_status(status, &msg.id, Some(&msg.recipient))]});
         w.outbox.push(NewEvent::new(order.unwrap_or(&msg.recipient), "status", body.to_string(), now));
     }

@@ -2,7 +2,7 @@
 //! configuration without secrets, health, queue depths and the latest
 //! errors of sends and webhook deliveries.
 //!
-//! Errors are stored redacted ([`crate::outbound::error_text`]) and shown
+//! Errors are stored redacted ([`crate::clients::outbound::error_text`]) and shown
 //! through the same redaction again, for rows written before it existed.
 //! The webapp shows the host-level parts (recent errors, addresses, paths)
 //! to admins only.
@@ -11,10 +11,10 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::Core;
-use crate::db::now_ms;
 use crate::error::CoreError;
-use crate::schema::{outbound_messages as om, webhook_outbox as wo};
+use crate::store::db::now_ms;
 use crate::store::queue::{Queue, depth};
+use crate::store::schema::{outbound_messages as om, webhook_outbox as wo};
 
 /// How many recent errors of each kind are shown.
 const RECENT: i64 = 5;

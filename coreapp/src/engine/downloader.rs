@@ -11,10 +11,10 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use crate::Core;
-use crate::cloud::retry_delay;
-use crate::db::{AnyConnection, now_ms, transaction};
+use crate::clients::cloud::retry_delay;
 use crate::error::CoreError;
 use crate::media_files::{self, Unavailable};
+use crate::store::db::{AnyConnection, now_ms, transaction};
 use crate::store::downloads::{self, Download};
 use crate::store::queue::{self, Queue, Settle, State};
 use crate::store::{media, outbox};

@@ -1,0 +1,101 @@
+//! Accepting messages and Cloud webhooks (one durable write each, then a
+//! nudge to the worker that carries them on) and mark-as-read.
+
+use serde_json::Value;
+use wire::{ApiError, ErrorCode};
+
+use crate::Core;
+use crate::engine::sender;
+use crate::error::CoreError;
+use crate::store::accept::Stored;
+use crate::store::db::{Db, now_ms};
+use crate::store::{inbound, outbound};
+
+/// Stores a validated on-prem message in the send queue and returns its id.
+/// Once stored, the message is committed and will reach a final status.
+///
+/// With `sync_send` on (and for templates to users known only by BSUID),
+/// the message is sent before this returns: accepted
+/// gives the id; a refusal (or Cloud being unreachable) marks it failed,
+/// sends no webhook, and returns Cloud's error as the on-prem one, so the
+/// client may safely retry.
+///
+/// `id` is the caller's (empty: one is chosen here). A send made again with
+/// the same id and message, after its answer was lost, answers the same id
+/// and stores nothing more.
+pub async fn send(core: &Core, id: String, recipient: String, payload_json: String) -> Result<String, CoreError> {
+    let payload: Value = serde_json::from_str(&payload_json)
+        .map_err(|e| ApiError::invalid(format!("message payload is not JSON: {e}")))?;
+    // The webapp validated it; validating again keeps a coreapp safe from
+    // any other gRPC client.
+    let checked = wire::messages::validate(&payload)?;
+    let backlog = core.outbox_depth.load(std::sync::atomic::Ordering::Relaxed);
+    if backlog > core.config.workers.max_callback_backlog {
+        return Err(ApiError::new(
+            ErrorCode::SystemOverloaded,
+            format!("{backlog} webhook events wait for the webhook server; sending resumes when it catches up"),
+        )
+        .into());
+    }
+    if checked.recipient != recipient {
+        return Err(ApiError::invalid("recipient does not match the payload's 'to'").into());
+    }
+    if let Some(unknown) = crate::media_files::unknown_ids(core, &checked.payload).await?.first() {
+        return Err(ApiError::not_found(format!("Media with id {unknown} not found")).into());
+    }
+    // A stand-in we never gave out names no one.
+    let to = recipient.clone();
+    let target = core.db.run(move |conn| crate::identities::target(conn, &to)).await?;
+    let Some(target) = target else {
+        return Err(ApiError::not_found(format!("Recipient {recipient} is not a known user")).into());
+    };
+    // Cloud refuses some templates (authentication) to users it knows only
+    // by BSUID (131062); which ones depends on the template's category,
+    // which Cloud knows. So a template to such a user is sent before this
+    // returns, and a refusal is the answer.
+    let kind = checked.payload.get("type").and_then(Value::as_str).unwrap_or_default();
+    let refusable = matches!(target, crate::identities::Target::Bsuid(_)) && matches!(kind, "template" | "hsm");
+    let id = match id {
+        id if id.is_empty() => wire::ids::message_id(),
+        id if wire::ids::is_message_id(&id) => id,
+        other => return Err(ApiError::invalid_value("message_id", other).into()),
+    };
+    let stored = serde_json::to_string(&checked.payload).map_err(anyhow::Error::from)?;
+    let lease_ms = core.config.workers.lease.as_millis() as i64;
+    let sync = core.settings().await?.sync_send || refusable;
+    let now = now_ms();
+    let claim = sync.then(|| (core.owner.clone(), now + lease_ms));
+    let stored = core.acceptor.store(outbound::NewOutbound::new(id.clone(), recipient, stored, now, claim)).await?;
+    // A send made again is answered as the first was; its work is in hand.
+    if !sync || stored == Stored::Replayed {
+        core.wake.sender.notify_one();
+        return Ok(id);
+    }
+
+    // Sent here and now: the claim taken above keeps the workers off it.
+    sender::send_now(core, &id).await?;
+    Ok(id)
+}
+
+/// Stores a verified Cloud webhook body before Cloud gets its 200.
+pub async fn ingest(db: &Db, body: Vec<u8>) -> Result<String, CoreError> {
+    if body.is_empty() {
+        return Err(ApiError::invalid("empty webhook body").into());
+    }
+    db.run(move |conn| Ok(inbound::insert_event(conn, &body, now_ms())?)).await
+}
+
+/// `PUT /v1/messages/{id}` `{"status":"read"}`: marks a user's message read
+/// on Cloud.
+pub async fn mark_read(core: &Core, message_id: String) -> Result<(), CoreError> {
+    let id = message_id.clone();
+    let wamid = core.db.run(move |conn| Ok(inbound::wamid_of(conn, &id)?)).await?;
+    let Some(wamid) = wamid else {
+        return Err(ApiError::not_found(format!("Message with id {message_id} not found")).into());
+    };
+    match core.cloud.mark_read(&wamid).await {
+        Ok(()) => Ok(()),
+        Err(Some(error)) => Err(wire::cloud::onprem_api_error(&error).into()),
+        Err(None) => Err(ApiError::new(ErrorCode::InternalError, "Cloud API did not answer").into()),
+    }
+}
