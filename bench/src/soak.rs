@@ -435,7 +435,11 @@ async fn probe(
         }
         if out.served.is_none() {
             let (n, recipient, message) = run.next();
-            let request = proto::core::SendMessageRequest { payload_json: message.to_string(), recipient, message_id: wire::ids::message_id() };
+            let request = proto::core::SendMessageRequest {
+                payload_json: message.to_string(),
+                recipient,
+                message_id: wire::ids::message_id(),
+            };
             let result = match client.send_message(request).await {
                 Ok(r) => {
                     out.served = Some(since.elapsed().as_secs_f64());

@@ -256,7 +256,9 @@ fn translate_notification(body: &[u8]) {
                         let _ = wire::cloud::onprem_failed_status("gBEGkYiEB1VXAglK1ZEqA1YKPrU", "1555", i64::MAX, e);
                     }
                 }
-                let _ = wire::status::MessageStatus::parse(status.get("status").and_then(Value::as_str).unwrap_or_default());
+                let _ = wire::status::MessageStatus::parse(
+                    status.get("status").and_then(Value::as_str).unwrap_or_default(),
+                );
             }
             CloudEvent::Message { contact, message, .. } => {
                 let mut out =
