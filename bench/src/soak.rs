@@ -436,7 +436,9 @@ async fn probe(
         if out.served.is_none() {
             let (n, recipient, message) = run.next();
             let request = proto::core::SendMessageRequest {
-                payload_json: message.to_string(),
+                message: Some(proto::messages::to_proto(
+                    &wire::messages::validate(&message).expect("the soak sends valid messages").message,
+                )),
                 recipient,
                 message_id: wire::ids::message_id(),
             };

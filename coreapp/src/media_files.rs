@@ -414,9 +414,9 @@ pub async fn cloud_ids_for_send(core: &Core, ids: &[String]) -> Result<HashMap<S
 
 /// Ids of ours a message sends that we have no row for (checked when the
 /// message is accepted, so the client hears of a typo at once).
-pub async fn unknown_ids(core: &Core, payload: &Value) -> Result<Vec<String>, CoreError> {
+pub async fn unknown_ids(core: &Core, message: &wire::messages::Message) -> Result<Vec<String>, CoreError> {
     let ours: Vec<String> =
-        wire::messages::media_ids(payload).into_iter().filter(|id| wire::messages::is_our_media_id(id)).collect();
+        message.media_ids().into_iter().filter(|id| wire::messages::is_our_media_id(id)).map(String::from).collect();
     if ours.is_empty() {
         return Ok(Vec::new());
     }

@@ -140,8 +140,9 @@ async fn crash_and_resume(db: DbConfig) {
     for i in 0..MESSAGES {
         let recipient = format!("1666{i:07}");
         let payload = json!({"to": recipient, "type": "text", "text": {"body": format!("crash-{i}")}});
-        let request =
-            proto::core::SendMessageRequest { payload_json: payload.to_string(), recipient, ..Default::default() };
+        let message = wire::messages::validate(&payload).expect("a valid message").message;
+        let message = Some(proto::messages::to_proto(&message));
+        let request = proto::core::SendMessageRequest { message, recipient, ..Default::default() };
         let id = grpc.send_message(request).await.expect("accepted").into_inner().message_id;
         accepted.insert(id, i);
     }

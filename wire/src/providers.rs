@@ -123,22 +123,6 @@ fn text(object: &Value, key: &str, path: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Where a payload's media objects name a provider: `(pointer to the media
-/// object, provider name)`. Only plain media messages carry providers.
-pub fn provider_links(payload: &Value) -> Vec<(String, String)> {
-    let Some(kind) = payload.get("type").and_then(Value::as_str) else {
-        return Vec::new();
-    };
-    if !crate::messages::MEDIA_TYPES.contains(&kind) {
-        return Vec::new();
-    }
-    let pointer = format!("/{kind}");
-    match payload.pointer(&format!("{pointer}/provider/name")).and_then(Value::as_str) {
-        Some(name) if payload.pointer(&format!("{pointer}/link")).is_some() => vec![(pointer, name.to_string())],
-        _ => Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,9 +193,10 @@ mod tests {
 
     #[test]
     fn finds_provider_links() {
-        let msg = json!({"type": "image", "image": {"link": "https://h/i.png", "provider": {"name": "corp"}}});
-        assert_eq!(provider_links(&msg), vec![("/image".to_string(), "corp".to_string())]);
-        assert!(provider_links(&json!({"type": "image", "image": {"link": "https://h/i.png"}})).is_empty());
-        assert!(provider_links(&json!({"type": "text", "text": {"body": "x"}})).is_empty());
+        let read = |v| crate::messages::Message::from_json(&v).unwrap();
+        let msg = read(json!({"type": "image", "image": {"link": "https://h/i.png", "provider": {"name": "corp"}}}));
+        assert_eq!(msg.provider_link(), Some(("corp", "https://h/i.png")));
+        assert_eq!(read(json!({"type": "image", "image": {"link": "https://h/i.png"}})).provider_link(), None);
+        assert_eq!(read(json!({"type": "text", "text": {"body": "x"}})).provider_link(), None);
     }
 }

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use jsonschema::Validator;
 use serde_json::{Value, json};
-use wire::messages::{MEDIA_TYPES, TYPES, for_each_media_id, is_our_media_id, to_cloud, validate};
+use wire::messages::{MEDIA_TYPES, TYPES, is_our_media_id, to_cloud, validate};
 
 const PHONE: &str = "15551234567";
 const BSUID: &str = "US.13491208655302741918";
@@ -339,13 +339,13 @@ fn cases() -> Vec<(&'static str, Value)> {
 fn cloud_body(name: &str, onprem: &Value) -> Value {
     let checked = validate(onprem).unwrap_or_else(|e| panic!("case '{name}' is not valid on-prem: {e}\n{onprem}"));
     let map = |id: &str| (id == "OUR_ID").then(|| "wamid.MAPPED".to_string());
-    let mut cloud = to_cloud(&checked.recipient, &checked.payload, &map);
-    for_each_media_id(&mut cloud, &mut |id| {
-        if is_our_media_id(id) {
-            *id = "1037543291543636".to_string();
+    let mut message = checked.message;
+    message.each_media_mut(&mut |m| {
+        if m.id.as_deref().is_some_and(is_our_media_id) {
+            m.id = Some("1037543291543636".to_string());
         }
     });
-    cloud
+    to_cloud(&checked.recipient, &message, &map)
 }
 
 #[test]

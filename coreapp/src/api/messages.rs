@@ -1,7 +1,7 @@
 //! Accepting messages and Cloud webhooks (one durable write each, then a
 //! nudge to the worker that carries them on) and mark-as-read.
 
-use serde_json::Value;
+use wire::messages::Content;
 use wire::{ApiError, ErrorCode};
 
 use crate::Core;
@@ -23,12 +23,16 @@ use crate::store::{inbound, outbound};
 /// `id` is the caller's (empty: one is chosen here). A send made again with
 /// the same id and message, after its answer was lost, answers the same id
 /// and stores nothing more.
-pub async fn send(core: &Core, id: String, recipient: String, payload_json: String) -> Result<String, CoreError> {
-    let payload: Value = serde_json::from_str(&payload_json)
-        .map_err(|e| ApiError::invalid(format!("message payload is not JSON: {e}")))?;
-    // The webapp validated it; validating again keeps a coreapp safe from
-    // any other gRPC client.
-    let checked = wire::messages::validate(&payload)?;
+pub async fn send(
+    core: &Core,
+    id: String,
+    recipient: String,
+    message: Option<proto::core::OutboundMessage>,
+) -> Result<String, CoreError> {
+    // The webapp validated the body; the invariants the engine relies on
+    // are checked again on the typed message, whoever sent it.
+    let message = proto::messages::from_proto(message.ok_or_else(|| ApiError::missing("message"))?)?;
+    message.check()?;
     let backlog = core.outbox_depth.load(std::sync::atomic::Ordering::Relaxed);
     if backlog > core.config.workers.max_callback_backlog {
         return Err(ApiError::new(
@@ -37,10 +41,11 @@ pub async fn send(core: &Core, id: String, recipient: String, payload_json: Stri
         )
         .into());
     }
-    if checked.recipient != recipient {
-        return Err(ApiError::invalid("recipient does not match the payload's 'to'").into());
-    }
-    if let Some(unknown) = crate::media_files::unknown_ids(core, &checked.payload).await?.first() {
+    let recipient = wire::identity::Bsuid::parse(&recipient)
+        .map(|b| b.to_string())
+        .or_else(|| wire::messages::normalise_phone(&recipient).filter(|digits| *digits == recipient))
+        .ok_or_else(|| ApiError::invalid_value("to", &recipient))?;
+    if let Some(unknown) = crate::media_files::unknown_ids(core, &message).await?.first() {
         return Err(ApiError::not_found(format!("Media with id {unknown} not found")).into());
     }
     // A stand-in we never gave out names no one.
@@ -53,14 +58,14 @@ pub async fn send(core: &Core, id: String, recipient: String, payload_json: Stri
     // by BSUID (131062); which ones depends on the template's category,
     // which Cloud knows. So a template to such a user is sent before this
     // returns, and a refusal is the answer.
-    let kind = checked.payload.get("type").and_then(Value::as_str).unwrap_or_default();
-    let refusable = matches!(target, crate::identities::Target::Bsuid(_)) && matches!(kind, "template" | "hsm");
+    let template = matches!(message.content, Content::Template { .. } | Content::Hsm { .. });
+    let refusable = matches!(target, crate::identities::Target::Bsuid(_)) && template;
     let id = match id {
         id if id.is_empty() => wire::ids::message_id(),
         id if wire::ids::is_message_id(&id) => id,
         other => return Err(ApiError::invalid_value("message_id", other).into()),
     };
-    let stored = serde_json::to_string(&checked.payload).map_err(anyhow::Error::from)?;
+    let stored = outbound::payload_of(&message);
     let lease_ms = core.config.workers.lease.as_millis() as i64;
     let sync = core.settings().await?.sync_send || refusable;
     let now = now_ms();

@@ -185,7 +185,7 @@ impl CoreRpc for Service {
 
     async fn send_message(&self, req: Request<SendMessageRequest>) -> Reply<SendMessageReply> {
         let r = req.into_inner();
-        let message_id = messages::send(&self.core, r.message_id, r.recipient, r.payload_json).await?;
+        let message_id = messages::send(&self.core, r.message_id, r.recipient, r.message).await?;
         Ok(Response::new(SendMessageReply { message_id }))
     }
 

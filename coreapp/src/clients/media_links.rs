@@ -13,35 +13,31 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wire::providers::{Provider, ProviderAuth};
 
+use wire::messages::Message;
+
 use crate::Core;
 use crate::clients::cloud::SendOutcome;
 use crate::error::CoreError;
 
-/// Replaces every provider link of `payload` by a media id of ours,
-/// downloading the files. `Err` is the send's outcome: failed for good (no
+/// Replaces a media message's provider link by a media id of ours,
+/// downloading the file. `Err` is the send's outcome: failed for good (no
 /// such provider, the host refused) or to be retried (the host is down).
-pub async fn resolve(core: &Core, payload: &mut Value) -> Result<bool, SendOutcome> {
-    let links = wire::providers::provider_links(payload);
-    if links.is_empty() {
+pub async fn resolve(core: &Core, message: &mut Message) -> Result<bool, SendOutcome> {
+    let Some((name, link)) = message.provider_link().map(|(n, l)| (n.to_string(), l.to_string())) else {
         return Ok(false);
-    }
+    };
     let providers =
         crate::api::admin::providers(core).await.map_err(|e| retry(format!("cannot read providers: {e}")))?;
-    for (pointer, name) in links {
-        let Some(provider) = providers.iter().find(|p| p.name == name) else {
-            return Err(failed(format!("media provider '{name}' is not configured")));
-        };
-        let Some(link) = payload.pointer(&format!("{pointer}/link")).and_then(Value::as_str).map(String::from) else {
-            continue;
-        };
-        let id = fetch(core, provider, &link).await?;
-        if let Some(Value::Object(media)) = payload.pointer_mut(&pointer) {
-            media.remove("link");
-            media.remove("provider");
-            media.insert("id".into(), json!(id));
-        }
-        tracing::debug!(provider = %name, media_id = %id, "provider link fetched to the volume");
+    let Some(provider) = providers.iter().find(|p| p.name == name) else {
+        return Err(failed(format!("media provider '{name}' is not configured")));
+    };
+    let id = fetch(core, provider, &link).await?;
+    if let Some(media) = message.media_mut() {
+        media.link = None;
+        media.provider = None;
+        media.id = Some(id.clone());
     }
+    tracing::debug!(provider = %name, media_id = %id, "provider link fetched to the volume");
     Ok(true)
 }
 

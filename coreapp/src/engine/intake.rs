@@ -352,9 +352,9 @@ fn media_resend(status: &Value, name: &str, msg: &outbound::Outbound) -> Option<
     if name != "failed" || code != Some(MEDIA_UPLOAD_ERROR) || msg.media_resends > 0 {
         return None;
     }
-    let payload: Value = serde_json::from_str(&msg.payload).ok()?;
+    let message = msg.message().ok()?;
     let media: Vec<String> =
-        wire::messages::media_ids(&payload).into_iter().filter(|id| wire::messages::is_our_media_id(id)).collect();
+        message.media_ids().into_iter().filter(|id| wire::messages::is_our_media_id(id)).map(String::from).collect();
     if media.is_empty() {
         return None;
     }

@@ -57,17 +57,17 @@ pub async fn step(core: &Arc<Core>, pacer: &mut Pacer) -> anyhow::Result<usize> 
     Ok(n)
 }
 
-/// Maps the message ids a payload refers to (quoted replies, reactions) to
+/// Maps the message ids a message refers to (quoted replies, reactions) to
 /// Cloud's wamids, for the ids we know.
-fn referenced_wamids(conn: &mut AnyConnection, payload: &Value) -> Result<HashMap<String, String>, CoreError> {
+fn referenced_wamids(conn: &mut AnyConnection, ids: &[String]) -> Result<HashMap<String, String>, CoreError> {
     let mut map = HashMap::new();
-    for id in wire::messages::referenced_ids(payload) {
-        let wamid = match inbound::wamid_of(conn, &id)? {
+    for id in ids {
+        let wamid = match inbound::wamid_of(conn, id)? {
             Some(w) => Some(w),
-            None => outbound::wamid_of(conn, &id)?,
+            None => outbound::wamid_of(conn, id)?,
         };
         if let Some(w) = wamid {
-            map.insert(id, w);
+            map.insert(id.clone(), w);
         }
     }
     Ok(map)
@@ -76,29 +76,25 @@ fn referenced_wamids(conn: &mut AnyConnection, payload: &Value) -> Result<HashMa
 /// Translates a stored message and hands it to Cloud once; media ids of
 /// ours become Cloud's (uploading the file first when needed).
 async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
-    let mut payload: Value = serde_json::from_str(&row.payload)?;
+    let mut message = row.message()?;
     // Links from hosts that need credentials are fetched to the volume
-    // once; the stored payload then names the file.
-    let fetching = crate::clients::media_links::resolve(core, &mut payload);
+    // once; the stored message then names the file.
+    let fetching = crate::clients::media_links::resolve(core, &mut message);
     match super::keep_claimed(core, Queue::Outbound, &row.id, fetching).await {
         Ok(true) => {
-            let (id, stored) = (row.id.clone(), payload.to_string());
-            core.db
-                .run(move |conn| {
-                    Ok(crate::store::outbound::set_payload(conn, &id, &stored, crate::store::db::now_ms())?)
-                })
-                .await?;
+            let (id, stored) = (row.id.clone(), message.clone());
+            core.db.run(move |conn| Ok(outbound::set_message(conn, &id, &stored, now_ms())?)).await?;
         }
         Ok(false) => {}
         Err(outcome) => return Ok(outcome),
     }
-    let refs = if wire::messages::referenced_ids(&payload).is_empty() {
+    let referenced: Vec<String> = message.referenced_ids().into_iter().map(String::from).collect();
+    let refs = if referenced.is_empty() {
         HashMap::new()
     } else {
-        let payload = payload.clone();
-        core.db.run(move |conn| referenced_wamids(conn, &payload)).await?
+        core.db.run(move |conn| referenced_wamids(conn, &referenced)).await?
     };
-    let media_ids = wire::messages::media_ids(&payload);
+    let media_ids: Vec<String> = message.media_ids().into_iter().map(String::from).collect();
     let media = if media_ids.is_empty() {
         HashMap::new()
     } else {
@@ -119,14 +115,14 @@ async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
                           "details": format!("Recipient {} is not a known user", row.recipient)}),
         });
     };
-    let mut cloud_payload = wire::messages::to_cloud(target.as_str(), &payload, &|id| refs.get(id).cloned());
     if !media.is_empty() {
-        wire::messages::for_each_media_id(&mut cloud_payload, &mut |id| {
-            if let Some(cloud_id) = media.get(id.as_str()) {
-                *id = cloud_id.clone();
+        message.each_media_mut(&mut |m| {
+            if let Some(cloud_id) = m.id.as_ref().and_then(|id| media.get(id.as_str())) {
+                m.id = Some(cloud_id.clone());
             }
         });
     }
+    let cloud_payload = wire::messages::to_cloud(target.as_str(), &message, &|id| refs.get(id).cloned());
     Ok(core.cloud.send_message(&cloud_payload).await)
 }
 

@@ -3,6 +3,7 @@
 
 use diesel::prelude::*;
 
+use wire::messages::Message;
 use wire::status::MessageStatus;
 
 use super::queue::State;
@@ -22,6 +23,19 @@ pub struct Outbound {
     pub last_status: Option<String>,
     pub created_at: i64,
     pub media_resends: i32,
+}
+
+impl Outbound {
+    /// The message, typed: `payload` holds the on-prem object it
+    /// serialises to.
+    pub fn message(&self) -> Result<Message, serde_json::Error> {
+        serde_json::from_str(&self.payload)
+    }
+}
+
+/// The stored form of a message (`payload`).
+pub fn payload_of(message: &Message) -> String {
+    serde_json::to_string(message).expect("a message serialises")
 }
 
 /// Stores an accepted message; from here on it will reach a final status.
@@ -227,6 +241,7 @@ pub fn insert_statuses(conn: &mut AnyConnection, rows: &[NewStatus]) -> QueryRes
 
 /// Rewrites a queued message's stored payload (a provider link fetched to
 /// the volume becomes our media id, so retries do not fetch it again).
-pub fn set_payload(conn: &mut AnyConnection, id: &str, payload: &str, now: i64) -> QueryResult<usize> {
+pub fn set_message(conn: &mut AnyConnection, id: &str, message: &Message, now: i64) -> QueryResult<usize> {
+    let payload = payload_of(message);
     diesel::update(om::table.find(id)).set((om::payload.eq(payload), om::updated_at.eq(now))).execute(conn)
 }

@@ -20,7 +20,7 @@ pub async fn send(State(state): State<AppState>, who: Principal, body: Bytes) ->
     // The id is chosen here, so a send whose answer was lost can be made
     // again through another coreapp without storing the message twice.
     let request = proto::core::SendMessageRequest {
-        payload_json: out.payload.to_string(),
+        message: Some(proto::messages::to_proto(&out.message)),
         recipient: out.recipient,
         message_id: wire::ids::message_id(),
     };

@@ -319,14 +319,14 @@ fn valid_payloads_pass() {
     for b in bodies {
         let out = validate(&b).unwrap_or_else(|e| panic!("{b}: {e}"));
         assert_eq!(out.recipient, "15551234567");
-        assert!(out.payload["type"].is_string());
+        assert!(out.message.to_json()["type"].is_string());
     }
 }
 
 fn cloud(onprem: Value) -> Value {
     let checked = validate(&onprem).unwrap_or_else(|e| panic!("{onprem}: {e}"));
     let map = |id: &str| (id == "OUR_ID").then(|| "wamid.MAPPED".to_string());
-    to_cloud(&checked.recipient, &checked.payload, &map)
+    to_cloud(&checked.recipient, &checked.message, &map)
 }
 
 fn envelope(ty: &str, object: Value) -> Value {
@@ -444,8 +444,8 @@ fn context_and_tracking_data_carry_over() {
 }
 
 #[test]
-fn media_ids_are_found_and_mapped_in_both_payloads() {
-    use super::super::{for_each_media_id, is_our_media_id, media_ids};
+fn media_ids_are_found_and_mapped() {
+    use super::super::is_our_media_id;
     let ours = "f043afd0-f0ae-4b9c-ab3d-696fb4c8cd68";
     let cases = vec![
         with("image", json!({"id": ours, "caption": "c"})),
@@ -464,13 +464,15 @@ fn media_ids_are_found_and_mapped_in_both_payloads() {
     ];
     for payload in cases {
         let checked = validate(&payload).unwrap_or_else(|e| panic!("{payload}: {e}"));
-        assert_eq!(media_ids(&checked.payload), vec![ours.to_string()], "{payload}");
-        let mut cloud = to_cloud(TO, &checked.payload, &|_| None);
-        for_each_media_id(&mut cloud, &mut |id| *id = format!("cloud-{id}"));
-        assert_eq!(media_ids(&cloud), vec![format!("cloud-{ours}")], "{cloud}");
+        let mut message = checked.message;
+        assert_eq!(message.media_ids(), vec![ours], "{payload}");
+        message.each_media_mut(&mut |m| m.id = m.id.as_ref().map(|id| format!("cloud-{id}")));
+        let cloud = to_cloud(TO, &message, &|_| None).to_string();
+        assert!(cloud.contains(&format!("\"cloud-{ours}\"")), "{cloud}");
+        assert!(!cloud.contains(&format!("\"{ours}\"")), "{cloud}");
     }
-    let by_link = with("image", json!({"link": "https://x.test/a.jpg"}));
-    assert!(media_ids(&by_link).is_empty());
+    let by_link = validate(&with("image", json!({"link": "https://x.test/a.jpg"}))).unwrap();
+    assert!(by_link.message.media_ids().is_empty());
     assert!(is_our_media_id(ours));
     assert!(!is_our_media_id("1037543291543636"));
     assert!(!is_our_media_id("f043afd0_f0ae-4b9c-ab3d-696fb4c8cd68"));
@@ -484,7 +486,7 @@ fn users_without_a_phone_are_addressed_by_stand_in_or_bsuid() {
     // A BSUID is kept as Cloud wrote it and goes to Cloud in `recipient`.
     let bsuid = validate(&json!({"to": "US.13491208655302741918", "text": {"body": "hi"}})).unwrap();
     assert_eq!(bsuid.recipient, "US.13491208655302741918");
-    let out = to_cloud(&bsuid.recipient, &bsuid.payload, &|_| None);
+    let out = to_cloud(&bsuid.recipient, &bsuid.message, &|_| None);
     assert_eq!(out["recipient"], "US.13491208655302741918");
     assert!(out.get("to").is_none(), "{out}");
     // Anything else is still an invalid `to`.

@@ -1,4 +1,4 @@
-//! Translation of a stored on-prem message into the Cloud API send payload.
+//! Translation of an outbound message into the Cloud API send payload.
 //!
 //! What the old API had and Cloud lacks: `namespace` is dropped (Cloud finds
 //! templates by name and language in the business account); the `fallback`
@@ -18,16 +18,36 @@
 
 use serde_json::{Map, Value, json};
 
-use super::MEDIA_TYPES;
+use super::model::{
+    Component, Content, Currency, DateTime, Header, Hsm, Interactive, Language, Location, Media, Message, Parameter,
+    Template,
+};
 
 /// Builds the Cloud payload for `recipient`, the digits of a phone number
 /// or a BSUID. `map_id` turns a message id we handed out into
 /// Cloud's `wamid` (quoted replies, reactions); ids it does not know are sent
 /// as given, so integrations that already hold `wamid`s keep working.
-pub fn to_cloud(recipient: &str, payload: &Value, map_id: &dyn Fn(&str) -> Option<String>) -> Value {
-    let ty = payload.get("type").and_then(Value::as_str).unwrap_or("text");
+pub fn to_cloud(recipient: &str, message: &Message, map_id: &dyn Fn(&str) -> Option<String>) -> Value {
     let mapped = |id: &str| map_id(id).unwrap_or_else(|| id.to_string());
-    let cloud_type = if ty == "hsm" { "template" } else { ty };
+    let (cloud_type, body) = match &message.content {
+        Content::Text { text } => {
+            let preview = message.preview_url.or(text.preview_url).unwrap_or(false);
+            ("text", json!({"body": text.body, "preview_url": preview}))
+        }
+        Content::Image { image: m } => ("image", media(m)),
+        Content::Audio { audio: m } => ("audio", media(m)),
+        Content::Video { video: m } => ("video", media(m)),
+        Content::Document { document: m } => ("document", media(m)),
+        Content::Sticker { sticker: m } => ("sticker", media(m)),
+        Content::Location { location: l } => ("location", location(l)),
+        Content::Contacts { contacts } => ("contacts", json!(contacts)),
+        Content::Interactive { interactive: i } => ("interactive", self::interactive(i)),
+        Content::Template { template: t } => ("template", self::template(t)),
+        Content::Hsm { hsm: h } => ("template", self::hsm(h)),
+        Content::Reaction { reaction } => {
+            ("reaction", json!({"message_id": mapped(&reaction.message_id), "emoji": reaction.emoji}))
+        }
+    };
     let mut out = json!({
         "messaging_product": "whatsapp",
         "recipient_type": "individual",
@@ -40,160 +60,144 @@ pub fn to_cloud(recipient: &str, payload: &Value, map_id: &dyn Fn(&str) -> Optio
         // With the `+`, Cloud never prepends the business's country code.
         None => out["to"] = json!(format!("+{recipient}")),
     }
-    let object = payload.get(ty).cloned().unwrap_or(Value::Null);
-    let body = match ty {
-        "text" => {
-            let preview = payload
-                .get("preview_url")
-                .or_else(|| object.get("preview_url"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            json!({"body": object.get("body").cloned().unwrap_or(Value::Null), "preview_url": preview})
-        }
-        "location" => location(&object),
-        "contacts" => payload.get("contacts").cloned().unwrap_or(Value::Null),
-        "interactive" => interactive(object),
-        "template" => template(&object),
-        "hsm" => hsm(&object),
-        "reaction" => json!({
-            "message_id": mapped(object.get("message_id").and_then(Value::as_str).unwrap_or_default()),
-            "emoji": object.get("emoji").cloned().unwrap_or(json!("")),
-        }),
-        media if MEDIA_TYPES.contains(&media) => media_object(&object),
-        _ => object,
-    };
     out[cloud_type] = body;
-    if let Some(ctx) = payload.get("context") {
-        let id = ctx.get("message_id").or_else(|| ctx.get("id")).and_then(Value::as_str).unwrap_or_default();
-        out["context"] = json!({"message_id": mapped(id)});
+    if let Some(context) = &message.context {
+        out["context"] = json!({"message_id": mapped(&context.message_id)});
     }
-    if let Some(v) = payload.get("biz_opaque_callback_data") {
-        out["biz_opaque_callback_data"] = v.clone();
-    }
-    out
-}
-
-fn pick(o: &Value, keys: &[&str]) -> Value {
-    let mut m = Map::new();
-    for k in keys {
-        if let Some(v) = o.get(*k).filter(|v| !v.is_null()) {
-            m.insert((*k).to_string(), v.clone());
-        }
-    }
-    Value::Object(m)
-}
-
-fn media_object(m: &Value) -> Value {
-    pick(m, &["id", "link", "caption", "filename"])
-}
-
-fn number(v: Option<&Value>) -> Value {
-    match v {
-        Some(Value::String(s)) => s.trim().parse::<f64>().map(|n| json!(n)).unwrap_or(Value::Null),
-        Some(v) => v.clone(),
-        None => Value::Null,
-    }
-}
-
-fn location(l: &Value) -> Value {
-    let mut out = pick(l, &["name", "address"]);
-    out["latitude"] = number(l.get("latitude"));
-    out["longitude"] = number(l.get("longitude"));
-    out
-}
-
-fn language(l: Option<&Value>) -> Value {
-    let code = l.and_then(|l| l.get("code")).cloned().unwrap_or(Value::Null);
-    json!({"code": code, "policy": "deterministic"})
-}
-
-fn template(t: &Value) -> Value {
-    let mut out =
-        json!({"name": t.get("name").cloned().unwrap_or(Value::Null), "language": language(t.get("language"))});
-    if let Some(components) = t.get("components").and_then(Value::as_array) {
-        let components: Vec<Value> = components
-            .iter()
-            // A footer has no variables: there is nothing to send for it.
-            .filter(|c| c.get("type").and_then(Value::as_str) != Some("footer"))
-            .map(|c| {
-                let mut c = c.clone();
-                // Cloud documents `index` as a string.
-                if let Some(i) = c.get("index").and_then(Value::as_u64) {
-                    c["index"] = json!(i.to_string());
-                }
-                if let Some(parameters) = c.get_mut("parameters").and_then(Value::as_array_mut) {
-                    parameters.iter_mut().for_each(parameter);
-                }
-                c
-            })
-            .collect();
-        if !components.is_empty() {
-            out["components"] = json!(components);
-        }
+    if let Some(data) = &message.biz_opaque_callback_data {
+        out["biz_opaque_callback_data"] = json!(data);
     }
     out
 }
 
-/// A template parameter's object as Cloud documents it: media without the
-/// old client's `provider`, a currency and a date/time as [`currency`] and
-/// [`date_time`] make them. Other parameters are sent as given.
-fn parameter(p: &mut Value) {
-    let Some(kind) = p.get("type").and_then(Value::as_str).map(str::to_string) else { return };
-    let Some(object) = p.get(&kind) else { return };
-    let object = match kind.as_str() {
-        "image" | "video" | "document" => media_object(object),
-        "currency" => currency(object, None),
-        "date_time" => date_time(object, None),
-        _ => return,
-    };
-    p[&kind] = object;
-}
-
-/// A currency: `fallback_value` (or `fallback`, a legacy parameter's
-/// `default`), `code` (the old client's `currency_code`) and `amount_1000`.
-fn currency(c: &Value, fallback: Option<&Value>) -> Value {
+/// A media object as Cloud takes it: without the old client's `provider`.
+fn media(m: &Media) -> Value {
     let mut out = Map::new();
-    let fallback = c.get("fallback_value").filter(|v| !v.is_null()).or(fallback);
-    let code = c.get("code").filter(|v| !v.is_null()).or_else(|| c.get("currency_code"));
-    for (key, value) in [("fallback_value", fallback), ("code", code), ("amount_1000", c.get("amount_1000"))] {
+    for (key, value) in [("id", &m.id), ("link", &m.link), ("caption", &m.caption), ("filename", &m.filename)] {
         if let Some(v) = value {
-            out.insert(key.to_string(), v.clone());
+            out.insert(key.to_string(), json!(v));
         }
     }
     Value::Object(out)
 }
 
+fn location(l: &Location) -> Value {
+    let mut out = json!({"latitude": l.latitude, "longitude": l.longitude});
+    if let Some(name) = &l.name {
+        out["name"] = json!(name);
+    }
+    if let Some(address) = &l.address {
+        out["address"] = json!(address);
+    }
+    out
+}
+
+fn language(l: &Language) -> Value {
+    json!({"code": l.code, "policy": "deterministic"})
+}
+
+fn template(t: &Template) -> Value {
+    let mut out = json!({"name": t.name, "language": language(&t.language)});
+    let components: Vec<Value> = t
+        .components
+        .iter()
+        .flatten()
+        // A footer has no variables: there is nothing to send for it.
+        .filter(|c| c.kind != "footer")
+        .map(component)
+        .collect();
+    if !components.is_empty() {
+        out["components"] = json!(components);
+    }
+    out
+}
+
+fn component(c: &Component) -> Value {
+    let mut out = c.extra.clone();
+    out.insert("type".into(), json!(c.kind));
+    if let Some(sub_type) = &c.sub_type {
+        out.insert("sub_type".into(), json!(sub_type));
+    }
+    // Cloud documents `index` as a string.
+    if let Some(index) = c.index {
+        out.insert("index".into(), json!(index.to_string()));
+    }
+    if let Some(parameters) = &c.parameters {
+        out.insert("parameters".into(), parameters.iter().map(parameter).collect());
+    }
+    Value::Object(out)
+}
+
+/// A template parameter's object as Cloud documents it: media without the
+/// old client's `provider`, a currency and a date/time as [`currency`] and
+/// [`date_time`] make them. Other parameters are sent as given.
+fn parameter(p: &Parameter) -> Value {
+    let (kind, key, object, extra) = match p {
+        Parameter::Text { text, extra } => ("text", "text", json!(text), extra),
+        Parameter::Payload { payload, extra } => ("payload", "payload", json!(payload), extra),
+        Parameter::Currency { currency: c, extra } => ("currency", "currency", currency(c, None), extra),
+        Parameter::DateTime { date_time: d, extra } => ("date_time", "date_time", date_time(d, None), extra),
+        Parameter::Image { image: m, extra } => ("image", "image", media(m), extra),
+        Parameter::Video { video: m, extra } => ("video", "video", media(m), extra),
+        Parameter::Document { document: m, extra } => ("document", "document", media(m), extra),
+        Parameter::CouponCode { fields } => return passed("coupon_code", fields),
+        Parameter::Action { fields } => return passed("action", fields),
+        Parameter::Location { fields } => return passed("location", fields),
+        Parameter::Product { fields } => return passed("product", fields),
+        Parameter::OrderStatus { fields } => return passed("order_status", fields),
+    };
+    let mut out = extra.clone();
+    out.insert("type".into(), json!(kind));
+    out.insert(key.into(), object);
+    Value::Object(out)
+}
+
+fn passed(kind: &str, fields: &Map<String, Value>) -> Value {
+    let mut out = fields.clone();
+    out.insert("type".into(), json!(kind));
+    Value::Object(out)
+}
+
+/// A currency: `fallback_value` (or `fallback`, a legacy parameter's
+/// `default`), `code` (the old client's `currency_code`) and `amount_1000`.
+fn currency(c: &Currency, fallback: Option<&str>) -> Value {
+    let mut out = Map::new();
+    if let Some(f) = c.fallback_value.as_deref().or(fallback) {
+        out.insert("fallback_value".into(), json!(f));
+    }
+    if let Some(code) = c.iso_code() {
+        out.insert("code".into(), json!(code));
+    }
+    out.insert("amount_1000".into(), json!(c.amount_1000));
+    Value::Object(out)
+}
+
 /// A date/time: its fallback text only. Cloud always renders the fallback;
 /// the old client's `component`/`unix_epoch` (and the like) are not sent.
-fn date_time(d: &Value, fallback: Option<&Value>) -> Value {
-    let fallback = d.get("fallback_value").filter(|v| !v.is_null()).or(fallback);
-    json!({"fallback_value": fallback.cloned().unwrap_or(Value::Null)})
+fn date_time(d: &DateTime, fallback: Option<&str>) -> Value {
+    json!({"fallback_value": d.fallback_value.as_deref().or(fallback)})
 }
 
 /// A legacy `hsm` as a Cloud template: `element_name` is the name, each
 /// localizable parameter a body parameter (currency and date/time kept as
 /// such, with `default` as the fallback text).
-fn hsm(h: &Value) -> Value {
-    let mut out =
-        json!({"name": h.get("element_name").cloned().unwrap_or(Value::Null), "language": language(h.get("language"))});
+fn hsm(h: &Hsm) -> Value {
+    let mut out = json!({"name": h.element_name, "language": language(&h.language)});
     let params: Vec<Value> = h
-        .get("localizable_params")
-        .and_then(Value::as_array)
-        .map(|ps| {
-            ps.iter()
-                .map(|p| {
-                    let default = p.get("default");
-                    if let Some(c) = p.get("currency") {
-                        json!({"type": "currency", "currency": currency(c, default)})
-                    } else if let Some(d) = p.get("date_time") {
-                        json!({"type": "date_time", "date_time": date_time(d, default)})
-                    } else {
-                        json!({"type": "text", "text": default.cloned().unwrap_or(Value::Null)})
-                    }
-                })
-                .collect()
+        .localizable_params
+        .iter()
+        .flatten()
+        .map(|p| {
+            let default = Some(p.default.as_str());
+            if let Some(c) = &p.currency {
+                json!({"type": "currency", "currency": currency(c, default)})
+            } else if let Some(d) = &p.date_time {
+                json!({"type": "date_time", "date_time": date_time(d, default)})
+            } else {
+                json!({"type": "text", "text": p.default})
+            }
         })
-        .unwrap_or_default();
+        .collect();
     if !params.is_empty() {
         out["components"] = json!([{"type": "body", "parameters": params}]);
     }
@@ -203,18 +207,32 @@ fn hsm(h: &Value) -> Value {
 /// An interactive object as Cloud takes it: a `request_contact_info` gets
 /// the action naming it when the business left it out; a media header is
 /// sent without the old client's `provider`.
-fn interactive(mut object: Value) -> Value {
-    if object.get("type").and_then(Value::as_str) == Some("request_contact_info")
-        && object.get("action").is_none_or(Value::is_null)
-    {
-        object["action"] = json!({"name": "request_contact_info"});
+fn interactive(i: &Interactive) -> Value {
+    let mut out = i.extra.clone();
+    out.insert("type".into(), json!(i.kind));
+    if let Some(header) = &i.header {
+        let header = match header {
+            Header::Text { text } => json!({"type": "text", "text": text}),
+            Header::Image { image: m } => json!({"type": "image", "image": media(m)}),
+            Header::Video { video: m } => json!({"type": "video", "video": media(m)}),
+            Header::Document { document: m } => json!({"type": "document", "document": media(m)}),
+        };
+        out.insert("header".into(), header);
     }
-    if let Some(header) = object.get_mut("header")
-        && let Some(kind) = header.get("type").and_then(Value::as_str).filter(|k| MEDIA_TYPES.contains(k))
-        && let Some(media) = header.get(kind).map(media_object)
-    {
-        let kind = kind.to_string();
-        header[kind] = media;
+    if let Some(body) = &i.body {
+        out.insert("body".into(), json!({"text": body.text}));
     }
-    object
+    if let Some(footer) = &i.footer {
+        out.insert("footer".into(), json!({"text": footer.text}));
+    }
+    match &i.action {
+        Some(action) if !action.is_null() => {
+            out.insert("action".into(), action.clone());
+        }
+        _ if i.kind == "request_contact_info" => {
+            out.insert("action".into(), json!({"name": "request_contact_info"}));
+        }
+        _ => {}
+    }
+    Value::Object(out)
 }

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use super::model::{Content, Message};
 use super::{MAX_TEXT_LEN, MEDIA_TYPES, Outbound, TYPES, normalise_phone};
 use crate::{ApiError, ErrorCode};
 
@@ -97,7 +98,71 @@ pub fn validate(body: &Value) -> Result<Outbound, ApiError> {
 
     let mut payload = obj.clone();
     payload.insert("type".into(), Value::String(ty));
-    Ok(Outbound { recipient, payload: Value::Object(payload) })
+    // What passed the checks above reads into the model; a body that does
+    // not is refused all the same, never half-read.
+    let message = Message::from_json(&Value::Object(payload))
+        .map_err(|e| ApiError::invalid(format!("The message cannot be read: {e}")))?;
+    Ok(Outbound { recipient, message })
+}
+
+/// The invariants the coreapp relies on, checked on a typed message that
+/// came over gRPC (the webapp ran [`validate`] on the body it was made
+/// from): what the engine and the translation assume of each type.
+pub fn check(message: &Message) -> Result<(), ApiError> {
+    let nonempty = |s: &str, path: &str| if s.is_empty() { Err(ApiError::missing(path)) } else { Ok(()) };
+    if let Some(context) = &message.context {
+        nonempty(&context.message_id, "context.message_id")?;
+    }
+    if let Some(data) = &message.biz_opaque_callback_data
+        && data.chars().count() > 512
+    {
+        return Err(ApiError::invalid_value("biz_opaque_callback_data", data));
+    }
+    match &message.content {
+        Content::Text { text } => {
+            nonempty(&text.body, "text.body")?;
+            if text.body.chars().count() > MAX_TEXT_LEN {
+                return Err(ApiError::new(
+                    ErrorCode::MessageTooLong,
+                    format!("Text body is longer than {MAX_TEXT_LEN} characters"),
+                ));
+            }
+        }
+        Content::Location { location } => {
+            if !(location.latitude.abs() <= 90.0 && location.longitude.abs() <= 180.0) {
+                return Err(ApiError::invalid("Parameter 'location' has coordinates out of range"));
+            }
+        }
+        Content::Contacts { contacts } if contacts.is_empty() => return Err(ApiError::missing("contacts")),
+        Content::Contacts { .. } => {}
+        Content::Interactive { interactive } => nonempty(&interactive.kind, "interactive.type")?,
+        Content::Template { template } => {
+            nonempty(template.namespace.trim(), "template.namespace")?;
+            nonempty(&template.name, "template.name")?;
+            nonempty(&template.language.code, "template.language.code")?;
+        }
+        Content::Hsm { hsm } => {
+            nonempty(hsm.namespace.trim(), "hsm.namespace")?;
+            nonempty(&hsm.element_name, "hsm.element_name")?;
+            nonempty(&hsm.language.code, "hsm.language.code")?;
+        }
+        Content::Reaction { reaction } => nonempty(&reaction.message_id, "reaction.message_id")?,
+        Content::Image { .. }
+        | Content::Audio { .. }
+        | Content::Video { .. }
+        | Content::Document { .. }
+        | Content::Sticker { .. } => {}
+    }
+    for media in message.each_media() {
+        match (&media.id, &media.link) {
+            (Some(_), None) if media.provider.is_none() => {}
+            (None, Some(link)) => http_url(link, "link")?,
+            (Some(_), Some(_)) => return Err(ApiError::invalid("Only one of 'id' and 'link' may be given")),
+            (None, None) => return Err(ApiError::missing("id' or 'link")),
+            (Some(_), None) => return Err(ApiError::invalid("A media 'provider' goes with a 'link' only")),
+        }
+    }
+    Ok(())
 }
 
 // === field helpers ===
@@ -450,7 +515,7 @@ fn currency(c: &Value, path: &str, fallback_required: bool) -> Result<(), ApiErr
     }
     match c.get("amount_1000") {
         None | Some(Value::Null) => Err(ApiError::missing(&format!("{path}.amount_1000"))),
-        Some(v) if v.is_i64() || v.is_u64() => Ok(()),
+        Some(v) if v.is_i64() => Ok(()),
         Some(v) => Err(ApiError::invalid_value(&format!("{path}.amount_1000"), show(v))),
     }
 }
