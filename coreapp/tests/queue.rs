@@ -95,9 +95,9 @@ async fn webhook_events_of_one_contact_go_in_order(mysql: bool) {
     let (first, second, third) =
         t.db.run(|c| {
             let now = now_ms();
-            let a1 = outbox::insert(c, "alice", "status", "{\"n\":1}", now)?;
-            let _a2 = outbox::insert(c, "alice", "status", "{\"n\":2}", now)?;
-            let b1 = outbox::insert(c, "bob", "status", "{\"n\":3}", now)?;
+            let a1 = outbox::insert(c, "alice", outbox::EventKind::Status, "{\"n\":1}", now)?;
+            let _a2 = outbox::insert(c, "alice", outbox::EventKind::Status, "{\"n\":2}", now)?;
+            let b1 = outbox::insert(c, "bob", outbox::EventKind::Status, "{\"n\":3}", now)?;
             let first = queue::claim(c, Queue::Outbox, "n/1", now, 60_000, 10)?;
             assert_eq!(first, [a1.clone(), b1.clone()], "one head per contact");
             // Alice's first event fails and waits: her second one waits too.

@@ -19,3 +19,4 @@ pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 pub mod cluster;
 pub mod errors;
 pub mod messages;
+pub mod metrics;

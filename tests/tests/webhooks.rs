@@ -352,9 +352,9 @@ async fn delivery_results_are_counted(engine: Engine) {
     assert_eq!(s.cloud_posts(&m).await, 200);
     s.receiver.wait_for(WAIT, |v| v["messages"][0]["text"]["body"] == "count me").await;
     let mut core = e2e::core_client(&s.cores[0]).await.unwrap();
-    let stats: Value =
-        serde_json::from_str(&core.stats(proto::core::Empty {}).await.unwrap().into_inner().json).unwrap();
-    let families = wire::metrics::Families::from_json(&stats["families"]).unwrap();
+    let (_, families) =
+        proto::metrics::from_proto(core.stats(proto::core::Empty {}).await.unwrap().into_inner()).unwrap();
+    let stats = families.to_json();
     let calls = families.get("callback_requests").unwrap();
     let delivered = calls.find(&[("result", "success"), ("type", "inbound_message")]);
     assert!(delivered.and_then(|v| v.as_number()).unwrap_or_default() >= 1.0, "{stats}");

@@ -469,6 +469,38 @@ impl Families {
         Ok(families)
     }
 
+    /// Families built from parts another process sent (the gRPC form),
+    /// with the checks [`Families::from_json`] makes: names, label names,
+    /// values of the family's kind, histogram invariants, no duplicates.
+    pub fn from_parts(parts: impl IntoIterator<Item = Family>) -> Result<Families, FromJsonError> {
+        let mut families = Families::new();
+        for family in parts {
+            let name = family.name.clone();
+            if !is_valid_metric_name(&name) {
+                return Err(json_error(name, "invalid metric name"));
+            }
+            for sample in &family.samples {
+                if let Some(label) = sample.labels.keys().find(|l| !is_valid_label_name(l)) {
+                    return Err(json_error(format!("{name}.labels.{label}"), "invalid label name"));
+                }
+                match (&sample.value, family.kind) {
+                    (SampleValue::Histogram(h), Kind::Histogram) => {
+                        if h.buckets.iter().any(|b| !b.le.is_finite()) {
+                            return Err(json_error(format!("{name}.buckets"), "expected finite bounds"));
+                        }
+                        h.check().map_err(|reason| json_error(format!("{name}.buckets"), reason))?;
+                    }
+                    (SampleValue::Number(_), Kind::Gauge | Kind::Counter) => {}
+                    _ => return Err(json_error(format!("{name}.value"), "a value of another kind")),
+                }
+            }
+            if let Some(conflict) = families.push(family).into_iter().next() {
+                return Err(json_error(name, conflict.to_string()));
+            }
+        }
+        Ok(families)
+    }
+
     /// The Prometheus text exposition (format 0.0.4), families by name.
     pub fn to_prometheus(&self) -> String {
         let mut out = String::new();

@@ -34,11 +34,6 @@ fn settings_doc(core: &Core, s: &wire::settings::ApplicationSettings) -> Respons
     Response::new(JsonDoc { json })
 }
 
-/// A node's metric families, as the webapp expects them.
-fn node_families(core: &Core, families: &wire::metrics::Families) -> String {
-    serde_json::json!({"node_id": core.config.node_id, "families": families.to_json()}).to_string()
-}
-
 /// What a download streams: the file's chunks, or the status of a failed read.
 type MediaStream = tokio_stream::wrappers::ReceiverStream<Result<MediaChunk, Status>>;
 
@@ -284,14 +279,14 @@ impl CoreRpc for Service {
         Ok(Response::new(Empty {}))
     }
 
-    async fn stats(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+    async fn stats(&self, _: Request<Empty>) -> Reply<NodeMetrics> {
         let families = crate::metrics::app_families(&self.core).await?;
-        Ok(Response::new(JsonDoc { json: node_families(&self.core, &families) }))
+        Ok(Response::new(proto::metrics::to_proto(&self.core.config.node_id, &families)))
     }
 
-    async fn db_stats(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+    async fn db_stats(&self, _: Request<Empty>) -> Reply<NodeMetrics> {
         let families = crate::metrics::db_families(&self.core).await?;
-        Ok(Response::new(JsonDoc { json: node_families(&self.core, &families) }))
+        Ok(Response::new(proto::metrics::to_proto(&self.core.config.node_id, &families)))
     }
 
     async fn support(&self, _: Request<Empty>) -> Reply<JsonDoc> {

@@ -99,7 +99,10 @@ pub fn start_on_request(core: Arc<Core>, collector: Collector) {
             tracing::error!(collector = collector.name(), error = ?e, "garbage collection failed");
         }
         let now = now_ms();
-        let queued = core.db.run(move |conn| Ok(outbox::insert(conn, "", "services", &event.to_string(), now)?)).await;
+        let queued = core
+            .db
+            .run(move |conn| Ok(outbox::insert(conn, "", outbox::EventKind::Services, &event.to_string(), now)?))
+            .await;
         match queued {
             Ok(_) => core.wake.delivery.notify_one(),
             Err(e) => tracing::error!(error = ?e, "the garbage collection webhook could not be queued"),

@@ -42,7 +42,7 @@ use crate::error::CoreError;
 use crate::identities::{Change, Registry, Seen};
 use crate::store::db::{AnyConnection, now_ms, transaction};
 use crate::store::downloads::NewDownload;
-use crate::store::outbox::NewEvent;
+use crate::store::outbox::{EventKind, NewEvent};
 use crate::store::queue::{self, Queue, Settle, State};
 use crate::store::{contacts, downloads, inbound, media, outbound, outbox};
 
@@ -276,7 +276,7 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
                 }
                 CloudEvent::Error { error, .. } => {
                     let body = json!({"errors": [onprem_error(error)]});
-                    w.outbox.push(NewEvent::new("", "error", body.to_string(), now));
+                    w.outbox.push(NewEvent::new("", EventKind::Error, body.to_string(), now));
                 }
             }
         }
@@ -339,7 +339,7 @@ fn status_event(
     w.statuses.push(outbound::NewStatus::new(msg.id.clone(), progress, cloud_timestamp, now));
     if settings.status_webhook_enabled(progress) {
         let body = json!({"statuses": [onprem_status(status, &msg.id, Some(&msg.recipient))]});
-        w.outbox.push(NewEvent::new(order.unwrap_or(&msg.recipient), "status", body.to_string(), now));
+        w.outbox.push(NewEvent::new(order.unwrap_or(&msg.recipient), EventKind::Status, body.to_string(), now));
     }
 }
 
@@ -466,7 +466,7 @@ fn message_event(
         present_sender(&mut body, &who);
     }
     let order = sender.and_then(|s| s.bsuid.as_deref()).unwrap_or(&from);
-    let mut event = NewEvent::new(order, "message", body.to_string(), now);
+    let mut event = NewEvent::new(order, EventKind::Message, body.to_string(), now);
     if !ids.download.is_empty() {
         // Goes out once the download is done (or gave up).
         event.next_attempt_at = outbox::HELD;
@@ -491,7 +491,7 @@ fn announce(seen: Option<&Seen>, timestamp: String, settings: &ApplicationSettin
     }
     let id = wire::ids::message_id();
     let body = wire::cloud::user_changed_number(&id, from, to, profile_name.as_deref(), &timestamp);
-    w.outbox.push(NewEvent::new(bsuid.as_deref().unwrap_or(to), "message", body.to_string(), now));
+    w.outbox.push(NewEvent::new(bsuid.as_deref().unwrap_or(to), EventKind::Message, body.to_string(), now));
 }
 
 /// An event's own time (Cloud's `timestamp`, unix seconds as text), or now.

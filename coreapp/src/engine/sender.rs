@@ -219,7 +219,13 @@ async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Option<
                     outbound::set_last_status(conn, &id, MessageStatus::Failed, now)?;
                     if let Some(error) = &webhook_error {
                         let status = wire::cloud::onprem_failed_status(&id, &recipient, now / 1000, error);
-                        outbox::insert(conn, &recipient, "status", &json!({"statuses": [status]}).to_string(), now)?;
+                        outbox::insert(
+                            conn,
+                            &recipient,
+                            outbox::EventKind::Status,
+                            &json!({"statuses": [status]}).to_string(),
+                            now,
+                        )?;
                     }
                 }
                 Ok(())

@@ -18,6 +18,31 @@ pub struct Pending {
     pub created_at: i64,
 }
 
+/// What an event tells the business; its `kind` column, and the label of
+/// the old client's callback metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A user's message (or a change of who they are).
+    Message,
+    /// A status of a message the business sent.
+    Status,
+    /// An error Cloud reported for the account.
+    Error,
+    /// The result of a garbage collection run on request.
+    Services,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Message => "message",
+            EventKind::Status => "status",
+            EventKind::Error => "error",
+            EventKind::Services => "services",
+        }
+    }
+}
+
 /// An on-prem event to queue for the business's webhook server.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = wo)]
@@ -34,11 +59,11 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// A pending event; its id orders it after every event made before.
-    pub fn new(contact: &str, kind: &str, payload: String, now: i64) -> Self {
+    pub fn new(contact: &str, kind: EventKind, payload: String, now: i64) -> Self {
         NewEvent {
             id: super::ordered_id(),
             contact: contact.to_string(),
-            kind: kind.to_string(),
+            kind: kind.as_str().to_string(),
             payload,
             state: State::Pending.as_str().to_string(),
             attempts: 0,
@@ -56,13 +81,19 @@ pub fn insert_many(conn: &mut AnyConnection, rows: &[NewEvent]) -> QueryResult<u
     insert_rows!(conn, wo::table, rows)
 }
 
-pub fn insert(conn: &mut AnyConnection, contact: &str, kind: &str, payload: &str, now: i64) -> QueryResult<String> {
+pub fn insert(
+    conn: &mut AnyConnection,
+    contact: &str,
+    kind: EventKind,
+    payload: &str,
+    now: i64,
+) -> QueryResult<String> {
     let id = super::ordered_id();
     diesel::insert_into(wo::table)
         .values((
             wo::id.eq(&id),
             wo::contact.eq(contact),
-            wo::kind.eq(kind),
+            wo::kind.eq(kind.as_str()),
             wo::payload.eq(payload),
             wo::state.eq(State::Pending.as_str()),
             wo::attempts.eq(0),

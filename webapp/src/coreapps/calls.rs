@@ -108,8 +108,8 @@ unary_calls! {
     get_webhook_ca(Empty) -> Pem;
     delete_webhook_ca(Empty) -> Empty;
     delete_media(MediaId) -> Empty;
-    stats(Empty) -> JsonDoc;
-    db_stats(Empty) -> JsonDoc;
+    stats(Empty) -> NodeMetrics;
+    db_stats(Empty) -> NodeMetrics;
     support(Empty) -> JsonDoc;
     get_web_certificate(Empty) -> WebCertificate;
     put_web_certificate_if_absent(WebCertificate) -> WebCertificate;

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 use wire::ApiError;
 use wire::metrics::Families;
 use wire::users::Role;
@@ -57,7 +57,7 @@ async fn per_node(state: &AppState, which: Which) -> Result<Vec<(String, Familie
     let mut nodes = Vec::new();
     let mut first_error = None;
     for answer in futures::future::join_all(calls).await {
-        match answer.map(|r| parse(&r.json)) {
+        match answer.map(proto::metrics::from_proto) {
             Ok(Ok(node)) => nodes.push(node),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "a coreapp sent unreadable metrics");
@@ -80,12 +80,6 @@ async fn per_node(state: &AppState, which: Which) -> Result<Vec<(String, Familie
 }
 
 /// A coreapp's answer: `{"node_id", "families"}`.
-fn parse(json: &str) -> anyhow::Result<(String, Families)> {
-    let doc: Value = serde_json::from_str(json)?;
-    let node = doc["node_id"].as_str().unwrap_or_default().to_string();
-    Ok((node, Families::from_json(&doc["families"])?))
-}
-
 pub async fn metrics(
     State(state): State<AppState>,
     who: Principal,
