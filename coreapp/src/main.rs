@@ -89,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::PatchSettings { json } => {
-            let patch: serde_json::Value = serde_json::from_str(&json)?;
+            let patch = wire::settings::SettingsPatch::parse(&serde_json::from_str(&json)?)?;
             let core = coreapp::open(config()?).await?;
             let s = coreapp::api::settings::patch_settings(&core, patch).await?;
             println!("{}", s.to_onprem_json(None));

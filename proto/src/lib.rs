@@ -17,6 +17,9 @@ pub const MEDIA_WINDOW: u32 = 1024 * 1024;
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 pub mod cluster;
+pub mod contacts;
 pub mod errors;
 pub mod messages;
 pub mod metrics;
+pub mod providers;
+pub mod settings;

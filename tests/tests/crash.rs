@@ -133,8 +133,11 @@ async fn crash_and_resume(db: DbConfig) {
     let mut node = Node { env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), child: None };
     node.start();
     let mut grpc = connect(&core_addr).await;
-    let patch = json!({"webhooks": {"url": format!("{cloud}/_sandbox/inbox")}}).to_string();
-    grpc.patch_settings(proto::core::JsonDoc { json: patch }).await.unwrap();
+    let patch = wire::settings::SettingsPatch {
+        webhook_url: Some(Some(format!("{cloud}/_sandbox/inbox"))),
+        ..Default::default()
+    };
+    grpc.patch_settings(proto::settings::patch_to_proto(&patch)).await.unwrap();
 
     let mut accepted = HashMap::new();
     for i in 0..MESSAGES {

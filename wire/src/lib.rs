@@ -4,6 +4,7 @@
 
 pub mod cloud;
 pub mod compliance;
+pub mod contacts;
 pub mod error;
 pub mod identity;
 pub mod ids;

@@ -32,6 +32,47 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// The invariants of a provider, whoever built it (the coreapp checks
+    /// again what it received): a name of at most 64 letters, digits, `-`,
+    /// `_` and `.`; no empty credential; at most [`MAX_HOSTS`] hosts.
+    pub fn check(&self) -> Result<(), ApiError> {
+        let name = &self.name;
+        if name.is_empty() {
+            return Err(ApiError::missing("name"));
+        }
+        if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+            return Err(ApiError::invalid_value("name", name));
+        }
+        match &self.auth {
+            ProviderAuth::Basic { username, .. } if username.is_empty() => {
+                return Err(ApiError::missing("config.basic.username"));
+            }
+            ProviderAuth::Basic { password, .. } if password.is_empty() => {
+                return Err(ApiError::missing("config.basic.password"));
+            }
+            ProviderAuth::Bearer(token) if token.is_empty() => {
+                return Err(ApiError::invalid_value("config.bearer", ""));
+            }
+            _ => {}
+        }
+        if self.hosts.len() > MAX_HOSTS {
+            return Err(ApiError::invalid(format!("Parameter 'hosts' takes at most {MAX_HOSTS} hosts")));
+        }
+        Ok(())
+    }
+
+    /// The same provider with its password or token replaced by [`MASK`]:
+    /// what a listing carries.
+    pub fn masked(&self) -> Provider {
+        let auth = match &self.auth {
+            ProviderAuth::Basic { username, .. } => {
+                ProviderAuth::Basic { username: username.clone(), password: MASK.to_string() }
+            }
+            ProviderAuth::Bearer(_) => ProviderAuth::Bearer(MASK.to_string()),
+        };
+        Provider { name: self.name.clone(), auth, hosts: self.hosts.clone() }
+    }
+
     /// The old client's listing shape, with the secret masked.
     pub fn to_onprem_masked(&self) -> Value {
         let config = match &self.auth {
@@ -64,9 +105,6 @@ pub fn parse(body: &Value) -> Result<Provider, ApiError> {
         _ => return Err(ApiError::invalid("The media providers must be a JSON array")),
     };
     let name = text(one, "name", "name")?;
-    if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
-        return Err(ApiError::invalid_value("name", &name));
-    }
     match one.get("type") {
         None | Some(Value::Null) => return Err(ApiError::missing("type")),
         Some(Value::String(t)) if t == "www" => {}
@@ -86,7 +124,9 @@ pub fn parse(body: &Value) -> Result<Provider, ApiError> {
         (Some(_), Some(_)) => return Err(ApiError::invalid("Parameter 'config' takes one of 'basic' and 'bearer'")),
     };
     let hosts = hosts(one.get("hosts"))?;
-    Ok(Provider { name, auth, hosts })
+    let provider = Provider { name, auth, hosts };
+    provider.check()?;
+    Ok(provider)
 }
 
 /// `hosts`: absent (or null), or a non-empty array of host patterns. An

@@ -3,9 +3,10 @@
 //!
 //! [`ApplicationSettings`] is the typed model. Its own serde form is what the
 //! coreapp stores (JSON text in a database row); [`ApplicationSettings::to_onprem_json`]
-//! builds the nested object the old client returned on GET, and
-//! [`ApplicationSettings::apply_patch`] validates and applies a legacy PATCH
-//! body. `DELETE` is simply [`ApplicationSettings::default`].
+//! builds the nested object the old client returned on GET. A PATCH body
+//! becomes a [`SettingsPatch`] (typed, checked), which is what crosses gRPC
+//! and what [`ApplicationSettings::apply`] applies. `DELETE` is simply
+//! [`ApplicationSettings::default`].
 //!
 //! Defaults Meta never confirmed (`docs/onprem-api.md` §5.3) are the believed ones:
 //! `max_concurrent_requests` 6, `auto_download` empty, garbage collection of
@@ -210,98 +211,61 @@ impl Default for ApplicationSettings {
 }
 
 impl ApplicationSettings {
-    /// Applies a PATCH body (the JSON object a legacy client sends). Absent
-    /// fields are untouched.
+    /// Applies a PATCH body (the JSON object a legacy client sends): the
+    /// same as [`SettingsPatch::parse`] then [`Self::apply`].
     ///
-    /// All or nothing: on error `self` is unchanged. Unknown fields next to
-    /// recognised ones are ignored, as are the legacy fields in
-    /// `LEGACY_IGNORED`. `wa_id` is read-only and treated like an unknown
-    /// field: ignored next to others (so a client can PATCH back what GET
-    /// returned), but alone it is "No valid parameters provided" rather than
-    /// a silent success that changed nothing.
+    /// All or nothing: on error `self` is unchanged.
     pub fn apply_patch(&mut self, patch: &Value) -> Result<(), ApiError> {
-        let Value::Object(body) = patch else {
-            return Err(ApiError::invalid("Invalid settings payload: expected a JSON object"));
-        };
-        let recognised = body.keys().any(|k| FIELDS.contains(&k.as_str()) || LEGACY_IGNORED.contains(&k.as_str()));
-        if !recognised {
-            return Err(ApiError::invalid("No valid parameters provided"));
-        }
-        let mut next = self.clone();
-        next.apply_fields(body)?;
-        *self = next;
-        Ok(())
+        self.apply(&SettingsPatch::parse(patch)?)
     }
 
-    /// Fields in a fixed order, so the first error reported does not depend
-    /// on the map's key order.
-    fn apply_fields(&mut self, body: &Map<String, Value>) -> Result<(), ApiError> {
-        if let Some(v) = body.get("webhooks") {
-            self.webhooks.apply(v)?;
-        }
-        set(body, "", "callback_persist", &mut self.callback_persist, boolean)?;
-        set(body, "", "callback_backoff_delay_ms", &mut self.callback_backoff_delay_ms, backoff_step)?;
-        set(body, "", "max_callback_backoff_delay_ms", &mut self.max_callback_backoff_delay_ms, backoff_cap)?;
-        set(body, "", "sent_status", &mut self.sent_status, boolean)?;
-        set(body, "", "sync_send", &mut self.sync_send, boolean)?;
-        if let Some(v) = body.get("pass_through") {
-            if boolean("pass_through", v)? {
-                return Err(ApiError::invalid(
-                    "Parameter 'pass_through' has invalid value 'true': \
-                     pass_through can no longer be enabled (since v2.35)",
-                ));
+    /// Applies a patch after [`SettingsPatch::check`]; on error `self` is
+    /// unchanged. Absent fields are untouched.
+    pub fn apply(&mut self, patch: &SettingsPatch) -> Result<(), ApiError> {
+        patch.check()?;
+        fn put<T: Clone>(slot: &mut T, value: &Option<T>) {
+            if let Some(value) = value {
+                *slot = value.clone();
             }
-            self.pass_through = false;
         }
-        set(body, "", "heartbeat_interval", &mut self.heartbeat_interval, heartbeat)?;
-        set(body, "", "unhealthy_interval", &mut self.unhealthy_interval, unhealthy)?;
-        if let Some(v) = body.get("media") {
-            let media = object("media", v)?;
-            set(media, "media.", "auto_download", &mut self.media.auto_download, auto_download)?;
+        // Checked above: every number fits its field.
+        fn put_u32(slot: &mut u32, value: Option<u64>) {
+            if let Some(value) = value {
+                *slot = u32::try_from(value).unwrap_or(u32::MAX);
+            }
         }
-        self.apply_garbage_collector(body)?;
-        set(body, "", "notify_user_change_number", &mut self.notify_user_change_number, boolean)?;
-        set(body, "", "show_security_notifications", &mut self.show_security_notifications, boolean)?;
-        set(body, "", "axolotl_context_striping_disabled", &mut self.axolotl_context_striping_disabled, boolean)?;
-        set(body, "", "verbose_logging", &mut self.verbose_logging, boolean)?;
-        set(body, "", "log_level", &mut self.log_level, log_level)?;
-        if let Some(v) = body.get("identity") {
-            let identity = object("identity", v)?;
-            set(identity, "identity.", "identifier", &mut self.identity.identifier, identifier_mode)?;
-            set(identity, "identity.", "user_fields", &mut self.identity.user_fields, boolean)?;
+        put(&mut self.webhooks.url, &patch.webhook_url);
+        put_u32(&mut self.webhooks.max_concurrent_requests, patch.max_concurrent_requests);
+        let toggles = &mut self.webhooks.message;
+        put(&mut toggles.sent, &patch.status_sent);
+        put(&mut toggles.delivered, &patch.status_delivered);
+        put(&mut toggles.read, &patch.status_read);
+        put(&mut toggles.played, &patch.status_played);
+        put(&mut self.callback_persist, &patch.callback_persist);
+        put(&mut self.callback_backoff_delay_ms, &patch.callback_backoff_delay_ms);
+        put(&mut self.max_callback_backoff_delay_ms, &patch.max_callback_backoff_delay_ms);
+        put(&mut self.sent_status, &patch.sent_status);
+        put(&mut self.sync_send, &patch.sync_send);
+        put_u32(&mut self.heartbeat_interval, patch.heartbeat_interval);
+        put_u32(&mut self.unhealthy_interval, patch.unhealthy_interval);
+        if let Some(types) = &patch.auto_download {
+            self.media.auto_download.clear();
+            for t in types {
+                if !self.media.auto_download.contains(t) {
+                    self.media.auto_download.push(*t);
+                }
+            }
         }
+        put(&mut self.garbagecollector_enable.media, &patch.gc_media);
+        put(&mut self.garbagecollector_enable.messages, &patch.gc_messages);
+        put(&mut self.notify_user_change_number, &patch.notify_user_change_number);
+        put(&mut self.show_security_notifications, &patch.show_security_notifications);
+        put(&mut self.axolotl_context_striping_disabled, &patch.axolotl_context_striping_disabled);
+        put(&mut self.verbose_logging, &patch.verbose_logging);
+        put(&mut self.log_level, &patch.log_level);
+        put(&mut self.identity.identifier, &patch.identifier);
+        put(&mut self.identity.user_fields, &patch.user_fields);
         Ok(())
-    }
-
-    /// `garbagecollector_enable` (object, partial allowed) and the older flat
-    /// `db_garbagecollector_enable`, which means `messages`. When a body has
-    /// both and they disagree we refuse rather than pick one silently: either
-    /// choice loses the client's edit when it PATCHes back a whole GET body.
-    fn apply_garbage_collector(&mut self, body: &Map<String, Value>) -> Result<(), ApiError> {
-        let flat = match body.get("db_garbagecollector_enable") {
-            Some(v) => Some(boolean("db_garbagecollector_enable", v)?),
-            None => None,
-        };
-        let mut nested = None;
-        if let Some(v) = body.get("garbagecollector_enable") {
-            let gc = object("garbagecollector_enable", v)?;
-            let prefix = "garbagecollector_enable.";
-            set(gc, prefix, "media", &mut self.garbagecollector_enable.media, boolean)?;
-            if let Some(v) = gc.get("messages") {
-                nested = Some(boolean("garbagecollector_enable.messages", v)?);
-            }
-        }
-        match (flat, nested) {
-            (Some(a), Some(b)) if a != b => Err(ApiError::invalid(format!(
-                "Parameter 'db_garbagecollector_enable' has invalid value '{a}': \
-                 it conflicts with 'garbagecollector_enable.messages' ({b})"
-            ))),
-            (Some(value), _) | (None, Some(value)) => {
-                self.garbagecollector_enable.messages = value;
-                Ok(())
-            }
-            (None, None) => Ok(()),
-        }
     }
 
     /// The `application` object as GET returns it, nested like the old
@@ -401,31 +365,6 @@ impl Default for WebhookSettings {
     }
 }
 
-impl WebhookSettings {
-    fn apply(&mut self, v: &Value) -> Result<(), ApiError> {
-        let webhooks = object("webhooks", v)?;
-        if let Some(v) = webhooks.get("url") {
-            self.url = webhook_url("webhooks.url", v)?;
-        }
-        set(
-            webhooks,
-            "webhooks.",
-            "max_concurrent_requests",
-            &mut self.max_concurrent_requests,
-            max_concurrent_requests,
-        )?;
-        if let Some(v) = webhooks.get("message") {
-            let message = object("webhooks.message", v)?;
-            let prefix = "webhooks.message.";
-            set(message, prefix, "sent", &mut self.message.sent, boolean)?;
-            set(message, prefix, "delivered", &mut self.message.delivered, boolean)?;
-            set(message, prefix, "read", &mut self.message.read, boolean)?;
-            set(message, prefix, "played", &mut self.message.played, boolean)?;
-        }
-        Ok(())
-    }
-}
-
 // === impl MessageStatusToggles ===
 
 impl Default for MessageStatusToggles {
@@ -493,23 +432,196 @@ impl LogLevel {
     }
 }
 
+// === SettingsPatch ===
+
+/// What a PATCH asks to change, typed; `None` leaves a field as it is.
+///
+/// [`SettingsPatch::parse`] reads a legacy client's body (the webapp does,
+/// so a bad request never reaches a coreapp) and [`SettingsPatch::check`]
+/// holds the invariants on the typed value (the coreapp checks again what
+/// it received). Numbers are as wide as a client may send them, so a value
+/// out of range is refused naming it, not truncated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SettingsPatch {
+    /// `webhooks.url`; `Some(None)` clears it (`""` or `null` in the body).
+    pub webhook_url: Option<Option<String>>,
+    /// `webhooks.max_concurrent_requests`.
+    pub max_concurrent_requests: Option<u64>,
+    /// `webhooks.message.sent`, `.delivered`, `.read`, `.played`.
+    pub status_sent: Option<bool>,
+    pub status_delivered: Option<bool>,
+    pub status_read: Option<bool>,
+    pub status_played: Option<bool>,
+    pub callback_persist: Option<bool>,
+    pub callback_backoff_delay_ms: Option<u64>,
+    pub max_callback_backoff_delay_ms: Option<u64>,
+    pub sent_status: Option<bool>,
+    pub sync_send: Option<bool>,
+    pub heartbeat_interval: Option<u64>,
+    pub unhealthy_interval: Option<u64>,
+    /// `media.auto_download`: replaces the list (duplicates are dropped
+    /// when applied).
+    pub auto_download: Option<Vec<AutoDownloadType>>,
+    /// `garbagecollector_enable.media`.
+    pub gc_media: Option<bool>,
+    /// `garbagecollector_enable.messages`, or the older flat
+    /// `db_garbagecollector_enable`.
+    pub gc_messages: Option<bool>,
+    pub notify_user_change_number: Option<bool>,
+    pub show_security_notifications: Option<bool>,
+    pub axolotl_context_striping_disabled: Option<bool>,
+    pub verbose_logging: Option<bool>,
+    pub log_level: Option<LogLevel>,
+    /// `identity.identifier`.
+    pub identifier: Option<IdentifierMode>,
+    /// `identity.user_fields`.
+    pub user_fields: Option<bool>,
+}
+
+impl SettingsPatch {
+    /// Reads a PATCH body and checks it.
+    ///
+    /// Unknown fields next to recognised ones are ignored, as are the legacy
+    /// fields in `LEGACY_IGNORED`. `wa_id` is read-only and treated like an
+    /// unknown field: ignored next to others (so a client can PATCH back
+    /// what GET returned), but alone it is "No valid parameters provided"
+    /// rather than a silent success that changed nothing. Fields are read in
+    /// a fixed order, so the first error reported does not depend on the
+    /// body's key order.
+    pub fn parse(body: &Value) -> Result<SettingsPatch, ApiError> {
+        let Value::Object(body) = body else {
+            return Err(ApiError::invalid("Invalid settings payload: expected a JSON object"));
+        };
+        let recognised = body.keys().any(|k| FIELDS.contains(&k.as_str()) || LEGACY_IGNORED.contains(&k.as_str()));
+        if !recognised {
+            return Err(ApiError::invalid("No valid parameters provided"));
+        }
+        let mut patch = SettingsPatch::default();
+        if let Some(v) = body.get("webhooks") {
+            let webhooks = object("webhooks", v)?;
+            patch.webhook_url = field(webhooks, "webhooks.", "url", webhook_url)?;
+            patch.max_concurrent_requests = field(webhooks, "webhooks.", "max_concurrent_requests", number)?;
+            if let Some(v) = webhooks.get("message") {
+                let message = object("webhooks.message", v)?;
+                let prefix = "webhooks.message.";
+                patch.status_sent = field(message, prefix, "sent", boolean)?;
+                patch.status_delivered = field(message, prefix, "delivered", boolean)?;
+                patch.status_read = field(message, prefix, "read", boolean)?;
+                patch.status_played = field(message, prefix, "played", boolean)?;
+            }
+        }
+        patch.callback_persist = field(body, "", "callback_persist", boolean)?;
+        patch.callback_backoff_delay_ms = field(body, "", "callback_backoff_delay_ms", millis)?;
+        patch.max_callback_backoff_delay_ms = field(body, "", "max_callback_backoff_delay_ms", millis)?;
+        patch.sent_status = field(body, "", "sent_status", boolean)?;
+        patch.sync_send = field(body, "", "sync_send", boolean)?;
+        if field(body, "", "pass_through", boolean)? == Some(true) {
+            return Err(ApiError::invalid(
+                "Parameter 'pass_through' has invalid value 'true': \
+                 pass_through can no longer be enabled (since v2.35)",
+            ));
+        }
+        patch.heartbeat_interval = field(body, "", "heartbeat_interval", number)?;
+        patch.unhealthy_interval = field(body, "", "unhealthy_interval", number)?;
+        if let Some(v) = body.get("media") {
+            let media = object("media", v)?;
+            patch.auto_download = field(media, "media.", "auto_download", auto_download)?;
+        }
+        patch.gc_messages = garbage_collected_messages(body)?;
+        if let Some(v) = body.get("garbagecollector_enable") {
+            let gc = object("garbagecollector_enable", v)?;
+            patch.gc_media = field(gc, "garbagecollector_enable.", "media", boolean)?;
+        }
+        patch.notify_user_change_number = field(body, "", "notify_user_change_number", boolean)?;
+        patch.show_security_notifications = field(body, "", "show_security_notifications", boolean)?;
+        patch.axolotl_context_striping_disabled = field(body, "", "axolotl_context_striping_disabled", boolean)?;
+        patch.verbose_logging = field(body, "", "verbose_logging", boolean)?;
+        patch.log_level = field(body, "", "log_level", log_level)?;
+        if let Some(v) = body.get("identity") {
+            let identity = object("identity", v)?;
+            patch.identifier = field(identity, "identity.", "identifier", identifier_mode)?;
+            patch.user_fields = field(identity, "identity.", "user_fields", boolean)?;
+        }
+        patch.check()?;
+        Ok(patch)
+    }
+
+    /// The invariants of a patch, whoever built it: a webhook URL that is
+    /// an absolute http(s) URL, an allowed `max_concurrent_requests`, and
+    /// numbers within their ranges (far out of range, they would overflow
+    /// the arithmetic of retry times).
+    pub fn check(&self) -> Result<(), ApiError> {
+        if let Some(Some(url)) = &self.webhook_url
+            && !is_webhook_url(url)
+        {
+            return Err(ApiError::invalid_value("webhooks.url", url));
+        }
+        if let Some(n) = self.max_concurrent_requests
+            && !MAX_CONCURRENT_REQUESTS_ALLOWED.iter().any(|&allowed| u64::from(allowed) == n)
+        {
+            return Err(ApiError::invalid_value("webhooks.max_concurrent_requests", n));
+        }
+        within("callback_backoff_delay_ms", self.callback_backoff_delay_ms, 0..=MAX_BACKOFF_STEP_MS)?;
+        within("max_callback_backoff_delay_ms", self.max_callback_backoff_delay_ms, 0..=MAX_BACKOFF_CAP_MS)?;
+        within("heartbeat_interval", self.heartbeat_interval, 1..=u64::from(MAX_HEARTBEAT_S))?;
+        within("unhealthy_interval", self.unhealthy_interval, 1..=u64::from(MAX_UNHEALTHY_S))?;
+        Ok(())
+    }
+}
+
+/// Largest `callback_backoff_delay_ms`: one hour between retries.
+pub const MAX_BACKOFF_STEP_MS: u64 = 3_600_000;
+/// Largest `max_callback_backoff_delay_ms`: one day.
+pub const MAX_BACKOFF_CAP_MS: u64 = 86_400_000;
+/// Largest `heartbeat_interval`, seconds.
+pub const MAX_HEARTBEAT_S: u32 = 3_600;
+/// Largest `unhealthy_interval`, seconds.
+pub const MAX_UNHEALTHY_S: u32 = 86_400;
+
+/// 1009 naming the range when `value` is given and outside it.
+fn within(param: &str, value: Option<u64>, range: std::ops::RangeInclusive<u64>) -> Result<(), ApiError> {
+    match value {
+        Some(value) if !range.contains(&value) => Err(ApiError::invalid(format!(
+            "Parameter '{param}' has invalid value '{value}': expected {} to {}",
+            range.start(),
+            range.end()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `garbagecollector_enable.messages` and the older flat
+/// `db_garbagecollector_enable`, which means the same. When a body has both
+/// and they disagree we refuse rather than pick one silently: either choice
+/// loses the client's edit when it PATCHes back a whole GET body.
+fn garbage_collected_messages(body: &Map<String, Value>) -> Result<Option<bool>, ApiError> {
+    let flat = field(body, "", "db_garbagecollector_enable", boolean)?;
+    let nested = match body.get("garbagecollector_enable") {
+        Some(v) => field(object("garbagecollector_enable", v)?, "garbagecollector_enable.", "messages", boolean)?,
+        None => None,
+    };
+    match (flat, nested) {
+        (Some(a), Some(b)) if a != b => Err(ApiError::invalid(format!(
+            "Parameter 'db_garbagecollector_enable' has invalid value '{a}': \
+             it conflicts with 'garbagecollector_enable.messages' ({b})"
+        ))),
+        (flat, nested) => Ok(flat.or(nested)),
+    }
+}
+
 // === PATCH value parsers ===
 //
 // Each takes the dotted parameter name used in error details and the raw
-// JSON value; wrong types and out-of-range values are 1009.
+// JSON value; wrong types are 1009.
 
-/// Parses `obj[key]`, if present, into `slot`.
-fn set<T>(
+/// Parses `obj[key]` when present.
+fn field<T>(
     obj: &Map<String, Value>,
     prefix: &str,
     key: &str,
-    slot: &mut T,
     parse: fn(&str, &Value) -> Result<T, ApiError>,
-) -> Result<(), ApiError> {
-    if let Some(v) = obj.get(key) {
-        *slot = parse(&format!("{prefix}{key}"), v)?;
-    }
-    Ok(())
+) -> Result<Option<T>, ApiError> {
+    obj.get(key).map(|v| parse(&format!("{prefix}{key}"), v)).transpose()
 }
 
 /// 1009 `Parameter '<param>' has invalid value '<v>'`; strings are shown
@@ -530,6 +642,11 @@ fn boolean(param: &str, v: &Value) -> Result<bool, ApiError> {
     v.as_bool().ok_or_else(|| invalid(param, v))
 }
 
+/// A non-negative whole JSON number.
+fn number(param: &str, v: &Value) -> Result<u64, ApiError> {
+    v.as_u64().ok_or_else(|| invalid(param, v))
+}
+
 /// A non-negative integer given as a JSON number or, as legacy clients send
 /// it, a string of digits.
 fn millis(param: &str, v: &Value) -> Result<u64, ApiError> {
@@ -541,74 +658,13 @@ fn millis(param: &str, v: &Value) -> Result<u64, ApiError> {
     parsed.ok_or_else(|| invalid(param, v))
 }
 
-/// Largest `callback_backoff_delay_ms`: one hour between retries.
-pub const MAX_BACKOFF_STEP_MS: u64 = 3_600_000;
-/// Largest `max_callback_backoff_delay_ms`: one day.
-pub const MAX_BACKOFF_CAP_MS: u64 = 86_400_000;
-/// Largest `heartbeat_interval`, seconds.
-pub const MAX_HEARTBEAT_S: u32 = 3_600;
-/// Largest `unhealthy_interval`, seconds.
-pub const MAX_UNHEALTHY_S: u32 = 86_400;
-
-/// `value` when within `range`, else 1009 naming the range. Values far out
-/// of range would overflow the arithmetic of retry times.
-fn within<T: PartialOrd + std::fmt::Display + Copy>(
-    param: &str,
-    v: &Value,
-    value: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T, ApiError> {
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        let shown = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-        Err(ApiError::invalid(format!(
-            "Parameter '{param}' has invalid value '{shown}': expected {} to {}",
-            range.start(),
-            range.end()
-        )))
-    }
-}
-
-fn backoff_step(param: &str, v: &Value) -> Result<u64, ApiError> {
-    within(param, v, millis(param, v)?, 0..=MAX_BACKOFF_STEP_MS)
-}
-
-fn backoff_cap(param: &str, v: &Value) -> Result<u64, ApiError> {
-    within(param, v, millis(param, v)?, 0..=MAX_BACKOFF_CAP_MS)
-}
-
-/// A whole number of seconds, as a JSON number.
-fn seconds(param: &str, v: &Value) -> Result<u32, ApiError> {
-    v.as_u64().map(|n| u32::try_from(n).unwrap_or(u32::MAX)).ok_or_else(|| invalid(param, v))
-}
-
-fn heartbeat(param: &str, v: &Value) -> Result<u32, ApiError> {
-    within(param, v, seconds(param, v)?, 1..=MAX_HEARTBEAT_S)
-}
-
-fn unhealthy(param: &str, v: &Value) -> Result<u32, ApiError> {
-    within(param, v, seconds(param, v)?, 1..=MAX_UNHEALTHY_S)
-}
-
-fn max_concurrent_requests(param: &str, v: &Value) -> Result<u32, ApiError> {
-    v.as_u64()
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|n| MAX_CONCURRENT_REQUESTS_ALLOWED.contains(n))
-        .ok_or_else(|| invalid(param, v))
-}
-
-/// An array of media type names; duplicates dropped, first order kept.
+/// An array of media type names, in the order given.
 fn auto_download(param: &str, v: &Value) -> Result<Vec<AutoDownloadType>, ApiError> {
     let items = v.as_array().ok_or_else(|| invalid(param, v))?;
-    let mut types = Vec::with_capacity(items.len());
-    for item in items {
-        let t = item.as_str().and_then(AutoDownloadType::parse).ok_or_else(|| invalid(param, item))?;
-        if !types.contains(&t) {
-            types.push(t);
-        }
-    }
-    Ok(types)
+    items
+        .iter()
+        .map(|item| item.as_str().and_then(AutoDownloadType::parse).ok_or_else(|| invalid(param, item)))
+        .collect()
 }
 
 fn identifier_mode(param: &str, v: &Value) -> Result<IdentifierMode, ApiError> {
@@ -619,13 +675,13 @@ fn log_level(param: &str, v: &Value) -> Result<LogLevel, ApiError> {
     v.as_str().and_then(LogLevel::parse).ok_or_else(|| invalid(param, v))
 }
 
-/// `""` (and `null`, which clients also use for "unset") clears the URL;
-/// anything else must be an absolute http(s) URL with a host.
+/// `""` and `null` (which clients also use for "unset") clear the URL; any
+/// other string is checked by [`SettingsPatch::check`].
 fn webhook_url(param: &str, v: &Value) -> Result<Option<String>, ApiError> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) if is_webhook_url(s) => Ok(Some(s.clone())),
+        Value::String(s) => Ok(Some(s.clone())),
         _ => Err(invalid(param, v)),
     }
 }
@@ -1141,6 +1197,40 @@ mod tests {
         let newer = ApplicationSettings::from_stored(r#"{"future_field":1,"webhooks":{"future":true}}"#).unwrap();
         assert_eq!(newer, d);
         assert!(ApplicationSettings::from_stored("not json").is_err());
+    }
+
+    #[test]
+    fn a_typed_patch_is_checked_whoever_built_it() {
+        // What another process may send, never through `parse`.
+        let bad = [
+            SettingsPatch { webhook_url: Some(Some("ftp://x.example/hook".into())), ..Default::default() },
+            SettingsPatch { webhook_url: Some(Some(String::new())), ..Default::default() },
+            SettingsPatch { max_concurrent_requests: Some(7), ..Default::default() },
+            SettingsPatch { callback_backoff_delay_ms: Some(MAX_BACKOFF_STEP_MS + 1), ..Default::default() },
+            SettingsPatch { max_callback_backoff_delay_ms: Some(u64::MAX), ..Default::default() },
+            SettingsPatch { heartbeat_interval: Some(0), ..Default::default() },
+            SettingsPatch { unhealthy_interval: Some(u64::from(u32::MAX) + 1), ..Default::default() },
+        ];
+        for patch in bad {
+            let mut s = ApplicationSettings::default();
+            let err = s.apply(&patch).expect_err(&format!("{patch:?}"));
+            assert_eq!(err.code, ErrorCode::ParameterInvalid, "{patch:?}");
+            assert_eq!(s, ApplicationSettings::default(), "nothing applied: {patch:?}");
+        }
+        let mut s = ApplicationSettings::default();
+        let patch = SettingsPatch {
+            auto_download: Some(vec![AutoDownloadType::Voice, AutoDownloadType::Image, AutoDownloadType::Voice]),
+            heartbeat_interval: Some(u64::from(MAX_HEARTBEAT_S)),
+            ..Default::default()
+        };
+        s.apply(&patch).unwrap();
+        assert_eq!(s.media.auto_download, [AutoDownloadType::Voice, AutoDownloadType::Image]);
+        assert_eq!(s.heartbeat_interval, MAX_HEARTBEAT_S);
+        // A parsed body is the same patch as the one built by hand.
+        let parsed = SettingsPatch::parse(&json!({"media": {"auto_download": ["voice", "image", "voice"]},
+                                                 "heartbeat_interval": 3600}))
+        .unwrap();
+        assert_eq!(parsed, patch);
     }
 
     #[test]

@@ -164,8 +164,10 @@ fn parse_providers(stored: Option<&str>) -> Vec<Provider> {
     stored.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
 }
 
-/// Adds a provider, or replaces the one of the same name.
+/// Adds a provider (checked again here, whoever sent it), or replaces the
+/// one of the same name.
 pub async fn put_provider(core: &Core, provider: Provider) -> Result<(), CoreError> {
+    provider.check()?;
     core.db
         .run(move |conn| {
             transaction(conn, |conn| {

@@ -1,8 +1,8 @@
 //! `/v1/contacts`: checking numbers (with results kept a week, as the old
 //! client did) and the identity keys of users.
 
-use serde_json::{Value, json};
 use wire::ApiError;
+use wire::contacts::{ContactResult, ContactStatus, IdentityKey};
 
 use crate::Core;
 use crate::error::CoreError;
@@ -25,7 +25,11 @@ const CONTACTS_PER_ROUND: usize = 500;
 /// most [`wire::messages::MAX_CONTACTS`] per request, and at most
 /// [`Core::contact_checks`] requests at a time per coreapp, so checks can
 /// never take the pool from sends.
-pub async fn check_contacts(core: &Core, inputs: Vec<String>, force_check: bool) -> Result<Vec<Value>, CoreError> {
+pub async fn check_contacts(
+    core: &Core,
+    inputs: Vec<String>,
+    force_check: bool,
+) -> Result<Vec<ContactResult>, CoreError> {
     if inputs.len() > wire::messages::MAX_CONTACTS {
         return Err(wire::messages::too_many_contacts(inputs.len()).into());
     }
@@ -58,21 +62,16 @@ pub async fn check_contacts(core: &Core, inputs: Vec<String>, force_check: bool)
                     let mut answered = Vec::with_capacity(users.len());
                     for input in users {
                         let wa_id = crate::identities::known(conn, input, mode)?;
-                        let status = if wa_id.is_some() { "valid" } else { "invalid" };
-                        answered.push(contacts::Checked {
-                            input: input.clone(),
-                            status: status.into(),
-                            wa_id,
-                            checked_at: now,
-                        });
+                        let status = if wa_id.is_some() { ContactStatus::Valid } else { ContactStatus::Invalid };
+                        answered.push(contacts::Checked { input: input.clone(), status, wa_id, checked_at: now });
                     }
                     let fresh: Vec<contacts::Checked> = phones
                         .into_iter()
                         .filter(|input| !known.iter().any(|c| &c.input == *input))
                         .map(|input| {
                             let wa_id = wire::messages::normalise_phone(input);
-                            let status = if wa_id.is_some() { "valid" } else { "invalid" };
-                            contacts::Checked { input: input.clone(), status: status.into(), wa_id, checked_at: now }
+                            let status = if wa_id.is_some() { ContactStatus::Valid } else { ContactStatus::Invalid };
+                            contacts::Checked { input: input.clone(), status, wa_id, checked_at: now }
                         })
                         .collect();
                     contacts::replace_many(conn, &fresh)?;
@@ -89,11 +88,11 @@ pub async fn check_contacts(core: &Core, inputs: Vec<String>, force_check: bool)
         .into_iter()
         .map(|input| {
             let row = results.get(&key(&input));
-            let mut item = json!({"input": input, "status": row.map_or("invalid", |r| r.status.as_str())});
-            if let Some(w) = row.and_then(|r| r.wa_id.as_ref()) {
-                item["wa_id"] = json!(w);
+            ContactResult {
+                status: row.map_or(ContactStatus::Invalid, |r| r.status),
+                wa_id: row.and_then(|r| r.wa_id.clone()),
+                input,
             }
-            item
         })
         .collect())
 }
@@ -108,12 +107,12 @@ fn names_a_user(input: &str) -> bool {
 }
 
 /// `GET /v1/contacts/{wa_id}/identity`.
-pub async fn identity(db: &Db, wa_id: String) -> Result<Value, CoreError> {
+pub async fn identity(db: &Db, wa_id: String) -> Result<IdentityKey, CoreError> {
     db.run(move |conn| {
         let Some(i) = contacts::identity(conn, &wa_id)? else {
             return Err(ApiError::not_found(format!("No identity is known for {wa_id}")).into());
         };
-        Ok(json!({"hash": i.hash, "created_timestamp": i.created_timestamp, "acknowledged": i.acknowledged != 0}))
+        Ok(IdentityKey { hash: i.hash, created_timestamp: i.created_timestamp, acknowledged: i.acknowledged != 0 })
     })
     .await
 }

@@ -29,9 +29,8 @@ fn user_reply((username, role): (String, wire::users::Role)) -> Response<UserRep
     Response::new(UserReply { username, role: role.as_str().into() })
 }
 
-fn settings_doc(core: &Core, s: &wire::settings::ApplicationSettings) -> Response<JsonDoc> {
-    let json = s.to_onprem_json(core.health.wa_id().as_deref()).to_string();
-    Response::new(JsonDoc { json })
+fn settings_reply(core: &Core, s: &wire::settings::ApplicationSettings) -> Response<SettingsReply> {
+    Response::new(proto::settings::to_proto(s, core.health.wa_id().as_deref()))
 }
 
 /// What a download streams: the file's chunks, or the status of a failed read.
@@ -138,21 +137,20 @@ impl CoreRpc for Service {
         Ok(Response::new(UserReply { username: name, role: String::new() }))
     }
 
-    async fn get_settings(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+    async fn get_settings(&self, _: Request<Empty>) -> Reply<SettingsReply> {
         let s = settings::get_settings(&self.core).await?;
-        Ok(settings_doc(&self.core, &s))
+        Ok(settings_reply(&self.core, &s))
     }
 
-    async fn patch_settings(&self, req: Request<JsonDoc>) -> Reply<JsonDoc> {
-        let patch: serde_json::Value = serde_json::from_str(&req.into_inner().json)
-            .map_err(|e| proto::errors::status(&ApiError::invalid(format!("settings are not JSON: {e}"))))?;
+    async fn patch_settings(&self, req: Request<proto::core::SettingsPatch>) -> Reply<SettingsReply> {
+        let patch = proto::settings::patch_from_proto(req.into_inner()).map_err(|e| proto::errors::status(&e))?;
         let s = settings::patch_settings(&self.core, patch).await?;
-        Ok(settings_doc(&self.core, &s))
+        Ok(settings_reply(&self.core, &s))
     }
 
-    async fn reset_settings(&self, _: Request<Empty>) -> Reply<JsonDoc> {
+    async fn reset_settings(&self, _: Request<Empty>) -> Reply<SettingsReply> {
         let s = settings::reset_settings(&self.core).await?;
-        Ok(settings_doc(&self.core, &s))
+        Ok(settings_reply(&self.core, &s))
     }
 
     async fn health(&self, _: Request<Empty>) -> Reply<HealthReply> {
@@ -189,15 +187,15 @@ impl CoreRpc for Service {
         Ok(Response::new(Empty {}))
     }
 
-    async fn check_contacts(&self, req: Request<CheckContactsRequest>) -> Reply<JsonDoc> {
+    async fn check_contacts(&self, req: Request<CheckContactsRequest>) -> Reply<ContactResults> {
         let r = req.into_inner();
         let results = contacts::check_contacts(&self.core, r.contacts, r.force_check).await?;
-        Ok(Response::new(JsonDoc { json: serde_json::Value::from(results).to_string() }))
+        Ok(Response::new(proto::contacts::results_to_proto(&results)))
     }
 
-    async fn get_identity(&self, req: Request<WaId>) -> Reply<JsonDoc> {
+    async fn get_identity(&self, req: Request<WaId>) -> Reply<IdentityKey> {
         let identity = contacts::identity(&self.core.db, req.into_inner().wa_id).await?;
-        Ok(Response::new(JsonDoc { json: identity.to_string() }))
+        Ok(Response::new(proto::contacts::identity_to_proto(&identity)))
     }
 
     async fn acknowledge_identity(&self, req: Request<AcknowledgeIdentityRequest>) -> Reply<Empty> {
@@ -358,15 +356,15 @@ impl CoreRpc for Service {
         Ok(Response::new(Empty {}))
     }
 
-    async fn list_media_providers(&self, _: Request<Empty>) -> Reply<JsonDoc> {
-        let listed: Vec<_> = admin::providers(&self.core).await?.iter().map(|p| p.to_onprem_masked()).collect();
-        Ok(Response::new(JsonDoc { json: serde_json::Value::from(listed).to_string() }))
+    async fn list_media_providers(&self, _: Request<Empty>) -> Reply<MediaProviders> {
+        let providers = admin::providers(&self.core).await?;
+        // Secrets never leave the coreapp.
+        let providers = providers.iter().map(|p| proto::providers::to_proto(&p.masked())).collect();
+        Ok(Response::new(MediaProviders { providers }))
     }
 
-    async fn put_media_provider(&self, req: Request<JsonDoc>) -> Reply<Empty> {
-        let body: serde_json::Value = serde_json::from_str(&req.into_inner().json)
-            .map_err(|_| proto::errors::status(&ApiError::invalid("unreadable provider")))?;
-        let provider = wire::providers::parse(&body).map_err(|e| proto::errors::status(&e))?;
+    async fn put_media_provider(&self, req: Request<MediaProvider>) -> Reply<Empty> {
+        let provider = proto::providers::from_proto(req.into_inner()).map_err(|e| proto::errors::status(&e))?;
         admin::put_provider(&self.core, provider).await?;
         Ok(Response::new(Empty {}))
     }

@@ -2,9 +2,8 @@
 //! coreapp through the `settings` table, and the private CA the webhook
 //! client trusts (`/v1/certificates/webhooks/ca`).
 
-use serde_json::Value;
 use wire::ApiError;
-use wire::settings::ApplicationSettings;
+use wire::settings::{ApplicationSettings, SettingsPatch};
 
 use crate::Core;
 use crate::error::CoreError;
@@ -30,16 +29,17 @@ pub(crate) async fn read(db: &Db) -> Result<ApplicationSettings, CoreError> {
     db.run(load_settings).await
 }
 
-/// Applies an on-prem settings patch (checked by `wire::settings`) and
+/// Applies a settings patch (checked again here, whoever sent it) and
 /// stores the result; this node sees it at once, the others within their
 /// cache's lifetime. A new webhook URL gets the delivery worker going.
-pub async fn patch_settings(core: &Core, patch: Value) -> Result<ApplicationSettings, CoreError> {
+pub async fn patch_settings(core: &Core, patch: SettingsPatch) -> Result<ApplicationSettings, CoreError> {
+    patch.check()?;
     let stored = core
         .db
         .run(move |conn| {
             crate::store::db::transaction(conn, |conn| {
                 let mut current = load_settings(conn)?;
-                current.apply_patch(&patch)?;
+                current.apply(&patch)?;
                 settings::put(conn, settings::APPLICATION, &current.to_stored(), now_ms())?;
                 Ok(current)
             })

@@ -2,24 +2,54 @@
 //! `contact_identities` (users' identity keys).
 
 use diesel::prelude::*;
+use wire::contacts::ContactStatus;
 
 use crate::store::db::AnyConnection;
 use crate::store::schema::{contact_identities as ci, contacts as c};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = c)]
+/// A kept result of checking one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     pub input: String,
-    pub status: String,
+    pub status: ContactStatus,
     pub wa_id: Option<String>,
     pub checked_at: i64,
 }
 
-pub fn find(conn: &mut AnyConnection, input: &str) -> QueryResult<Option<Checked>> {
-    c::table.find(input).select(Checked::as_select()).first(conn).optional()
+/// The row as stored: the status by its on-prem name.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = c)]
+struct Row {
+    input: String,
+    status: String,
+    wa_id: Option<String>,
+    checked_at: i64,
 }
 
-pub fn put(conn: &mut AnyConnection, row: &Checked) -> QueryResult<()> {
+impl Row {
+    fn of(checked: &Checked) -> Row {
+        Row {
+            input: checked.input.clone(),
+            status: checked.status.as_str().to_string(),
+            wa_id: checked.wa_id.clone(),
+            checked_at: checked.checked_at,
+        }
+    }
+
+    fn read(self) -> QueryResult<Checked> {
+        let status = ContactStatus::parse(&self.status).ok_or_else(|| {
+            diesel::result::Error::DeserializationError(format!("contact status {:?}", self.status).into())
+        })?;
+        Ok(Checked { input: self.input, status, wa_id: self.wa_id, checked_at: self.checked_at })
+    }
+}
+
+pub fn find(conn: &mut AnyConnection, input: &str) -> QueryResult<Option<Checked>> {
+    c::table.find(input).select(Row::as_select()).first(conn).optional()?.map(Row::read).transpose()
+}
+
+pub fn put(conn: &mut AnyConnection, checked: &Checked) -> QueryResult<()> {
+    let row = &Row::of(checked);
     let n = diesel::update(c::table.find(&row.input))
         .set((c::status.eq(&row.status), c::wa_id.eq(&row.wa_id), c::checked_at.eq(row.checked_at)))
         .execute(conn)?;
@@ -34,7 +64,7 @@ pub fn put(conn: &mut AnyConnection, row: &Checked) -> QueryResult<()> {
 
 /// The stored results for `inputs`.
 pub fn find_many(conn: &mut AnyConnection, inputs: &[String]) -> QueryResult<Vec<Checked>> {
-    c::table.filter(c::input.eq_any(inputs)).select(Checked::as_select()).load(conn)
+    c::table.filter(c::input.eq_any(inputs)).select(Row::as_select()).load(conn)?.into_iter().map(Row::read).collect()
 }
 
 /// Stores fresh results in two statements: the old rows of these inputs
@@ -45,10 +75,11 @@ pub fn replace_many(conn: &mut AnyConnection, rows: &[Checked]) -> QueryResult<(
         return Ok(());
     }
     let inputs: Vec<&str> = rows.iter().map(|r| r.input.as_str()).collect();
+    let rows: Vec<Row> = rows.iter().map(Row::of).collect();
     diesel::delete(c::table.filter(c::input.eq_any(&inputs))).execute(conn)?;
     match conn {
-        AnyConnection::Mysql(m) => diesel::insert_or_ignore_into(c::table).values(rows).execute(m),
-        AnyConnection::Sqlite(s) => diesel::insert_or_ignore_into(c::table).values(rows).execute(s),
+        AnyConnection::Mysql(m) => diesel::insert_or_ignore_into(c::table).values(&rows).execute(m),
+        AnyConnection::Sqlite(s) => diesel::insert_or_ignore_into(c::table).values(&rows).execute(s),
     }
     .map(drop)
 }

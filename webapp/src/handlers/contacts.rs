@@ -41,17 +41,16 @@ pub async fn check(State(state): State<AppState>, who: Principal, body: Bytes) -
         }
     }
     let request = proto::core::CheckContactsRequest { contacts: inputs, force_check };
-    let doc = state.cores.any().check_contacts(request).await?;
-    let results = crate::coreapps::json_of(&doc, "contact results")?;
+    let results = proto::contacts::results_from_proto(state.cores.any().check_contacts(request).await?)?;
+    let results: Vec<Value> = results.iter().map(|r| r.to_onprem_json()).collect();
     Ok(OnPrem::ok(json!({"contacts": results})))
 }
 
 /// `GET /v1/contacts/{wa_id}/identity`.
 pub async fn identity(State(state): State<AppState>, who: Principal, Path(wa_id): Path<String>) -> Reply {
     who.require_user()?;
-    let doc = state.cores.any().get_identity(proto::core::WaId { wa_id }).await?;
-    let identity = crate::coreapps::json_of(&doc, "an identity")?;
-    Ok(OnPrem::ok(json!({"contacts": identity})))
+    let key = proto::contacts::identity_from_proto(state.cores.any().get_identity(proto::core::WaId { wa_id }).await?);
+    Ok(OnPrem::ok(json!({"contacts": key.to_onprem_json()})))
 }
 
 /// `PUT /v1/contacts/{wa_id}/identity` `{"hash"}`.

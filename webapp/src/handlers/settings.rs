@@ -2,8 +2,7 @@
 
 use axum::extract::{Path, State};
 use bytes::Bytes;
-use serde_json::{Value, json};
-use wire::ApiError;
+use serde_json::json;
 use wire::users::Role;
 
 use super::{json_body, required_str};
@@ -11,25 +10,19 @@ use crate::AppState;
 use crate::auth::Principal;
 use crate::envelope::{OnPrem, Reply};
 
-fn application(doc: proto::core::JsonDoc) -> Result<Value, ApiError> {
-    let app = crate::coreapps::json_of(&doc, "settings")?;
-    Ok(json!({"settings": {"application": app}}))
-}
-
 pub async fn get(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    let doc = state.cores.any().get_settings(proto::core::Empty {}).await?;
-    Ok(OnPrem::ok(application(doc)?))
+    let reply = state.cores.any().get_settings(proto::core::Empty {}).await?;
+    let (settings, wa_id) = proto::settings::from_proto(reply)?;
+    Ok(OnPrem::ok(json!({"settings": {"application": settings.to_onprem_json(wa_id.as_deref())}})))
 }
 
-/// `PATCH`: partial update, validated by the shared settings model.
+/// `PATCH`: partial update. The body is read and checked here, so a bad
+/// request never reaches a coreapp; the typed patch is what crosses.
 pub async fn patch(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
     who.require(Role::Admin)?;
-    let patch = json_body(&body)?;
-    // Validate here too, so a bad request never reaches a coreapp.
-    wire::settings::ApplicationSettings::default().apply_patch(&patch)?;
-    let doc = proto::core::JsonDoc { json: patch.to_string() };
-    state.cores.any().patch_settings(doc).await?;
+    let patch = wire::settings::SettingsPatch::parse(&json_body(&body)?)?;
+    state.cores.any().patch_settings(proto::settings::patch_to_proto(&patch)).await?;
     Ok(OnPrem::empty())
 }
 
@@ -43,8 +36,12 @@ pub async fn reset(State(state): State<AppState>, who: Principal) -> Reply {
 /// `GET .../media/providers`: the providers, secrets masked.
 pub async fn providers(State(state): State<AppState>, who: Principal) -> Reply {
     who.require(Role::Admin)?;
-    let doc = state.cores.any().list_media_providers(proto::core::Empty {}).await?;
-    let list = crate::coreapps::json_of(&doc, "media providers")?;
+    let listed = state.cores.any().list_media_providers(proto::core::Empty {}).await?;
+    let list = listed
+        .providers
+        .into_iter()
+        .map(|p| proto::providers::from_proto(p).map(|p| p.to_onprem_masked()))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(OnPrem::ok(json!({"settings": {"application": {"media": {"providers": list}}}})))
 }
 
@@ -52,10 +49,8 @@ pub async fn providers(State(state): State<AppState>, who: Principal) -> Reply {
 /// same name is replaced.
 pub async fn add_provider(State(state): State<AppState>, who: Principal, body: Bytes) -> Reply {
     who.require(Role::Admin)?;
-    let body = json_body(&body)?;
-    wire::providers::parse(&body)?;
-    let doc = proto::core::JsonDoc { json: body.to_string() };
-    state.cores.any().put_media_provider(doc).await?;
+    let provider = wire::providers::parse(&json_body(&body)?)?;
+    state.cores.any().put_media_provider(proto::providers::to_proto(&provider)).await?;
     Ok(OnPrem::empty())
 }
 
