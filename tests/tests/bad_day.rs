@@ -141,7 +141,11 @@ async fn the_webhook_server_down_for_an_hour_gets_everything_once_in_order(engin
     s.wait_until(WAIT, || async { count(&db, queued).await >= expected as i64 }).await.unwrap_or_else(|_| {
         panic!("expected {expected} queued events");
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Everything before the outbox has finished (sends, Cloud's statuses,
+    // the intake), so no further event is still to come.
+    s.wait_until(WAIT, || async { s.unsettled(&db).await.iter().all(|(stage, _)| *stage == "events") })
+        .await
+        .unwrap_or_else(|_| panic!("work other than the events stayed under way"));
     let queue: Vec<Event> = db
         .run(|conn| {
             Ok(diesel::sql_query("SELECT contact, payload FROM webhook_outbox WHERE state = 'pending' ORDER BY id")
@@ -161,8 +165,8 @@ async fn the_webhook_server_down_for_an_hour_gets_everything_once_in_order(engin
         |_| panic!("only {} of {expected} events arrived after the server came back", s.receiver.received().len()),
     );
     let drained = back.elapsed();
-    // Anything sent twice would arrive right behind.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once nothing is under way, anything sent twice has arrived too.
+    s.settled().await;
     let got = s.receiver.received();
     assert_eq!(got.len(), expected, "each event exactly once");
 
@@ -567,7 +571,7 @@ async fn inbound_media_waits_for_space_on_a_full_volume(engine: Engine) {
     let image = &hook["messages"][0]["image"];
     let file = image["file"].as_str().unwrap_or_else(|| panic!("the photo arrived without its file: {hook}"));
     assert!(std::fs::read(file).unwrap() == photo, "the file on the volume is not the user's photo");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.settled().await;
     let order: Vec<String> = s
         .receiver
         .received()

@@ -147,7 +147,7 @@ async fn a_permanent_refusal_fails_once(engine: Engine) {
     let st = final_status(&s, &id).await;
     assert_eq!(st["status"], "failed", "{st}");
     assert!(st["errors"][0]["details"].as_str().unwrap().contains("131009"), "{st}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.settled().await;
     let failed = s.receiver.received().iter().filter(|v| v["statuses"][0]["id"] == id.as_str()).count();
     assert_eq!(failed, 1, "one failed webhook, no retry of a permanent refusal");
     assert!(!s.cloud_received().await.iter().any(|e| e["payload"]["to"] == "+15551110007"), "never accepted");

@@ -216,8 +216,8 @@ async fn number_and_bsuid_changes_each_give_one_event(engine: Engine) {
     s.user_sends(json!({"from": new_bsuid, "type": "text", "text": {"body": "after the change"}})).await;
     let after = message_with(&s, "after the change").await["messages"][0]["from"].as_str().unwrap().to_string();
     assert!(is_standin(&after) && after != before, "a new stand-in: {after}");
-    // Give a duplicate event time to show up, if one were coming.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once nothing is under way, a duplicate event would have arrived.
+    s.settled().await;
     let all = changes(&s);
     assert_eq!(all.len(), 2, "{all:?}");
     assert_eq!(all[1], (before.clone(), after.clone()));
