@@ -38,6 +38,13 @@ pub fn stack_send(stack: &Stack, token: &str) -> Target {
     }
 }
 
+/// `GET /` on the webapp: TLS, the edge's layers and the router, and no
+/// coreapp; the ceiling of any request through the stack.
+pub fn edge_get(stack: &Stack) -> Target {
+    let url = format!("{}/", stack.web);
+    Target { build: Arc::new(move |c, _| c.get(&url)), ok: 200 }
+}
+
 /// The same message straight to the sandbox's Cloud API.
 pub fn sandbox_send(stack: &Stack) -> Target {
     let url = format!("{}/v24.0/{BASELINE_PNID}/messages", stack.sandbox);

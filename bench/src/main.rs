@@ -3,6 +3,7 @@
 //! under faults. Run it through `scripts/bench`, which builds the release
 //! binaries first (`--dev`: the debug ones).
 
+mod cost;
 mod load;
 mod media;
 mod scale;
@@ -76,6 +77,19 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         lease_s: u64,
     },
+    /// What a message costs over its whole life (accept, send, three
+    /// statuses, three webhooks): database statements and commits per
+    /// message from MariaDB's global status, and CPU-seconds of each
+    /// process per 10,000 messages, beside the raw insert rate of the same
+    /// server, the edge alone and the sandbox alone.
+    Cost {
+        /// Messages measured (after 500 of warm-up).
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+        /// Connections of the load generator.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
     /// A 100 MB document uploaded through the stack and downloaded back, a
     /// few times: MB/s each way and the peak resident memory the webapp and
     /// the coreapp gain during each transfer.
@@ -113,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Scale { coreapps, messages, paced_rate, lease_s } => {
             scale::run(&coreapps, messages, paced_rate.max(1), lease_s.max(3)).await
         }
+        Scenario::Cost { messages, concurrency } => cost::run(messages.max(1), concurrency.max(1)).await,
         Scenario::Media { size_mb, rounds } => media::run(size_mb.clamp(1, 100), rounds.max(1), plain_link).await,
         Scenario::Soak(config) => soak::run(config, plain_link).await,
     }

@@ -404,6 +404,12 @@ impl Stack {
         }
     }
 
+    /// Whether the sandbox has no status lifecycle or webhook under way.
+    pub async fn sandbox_idle(&self) -> anyhow::Result<bool> {
+        let stats: Value = self.http.get(format!("{}/_sandbox/stats", self.sandbox)).send().await?.json().await?;
+        Ok(stats["pending"]["tasks"] == 0 && stats["pending"]["webhook_items"] == 0)
+    }
+
     pub async fn wait_queue_empty(&self, within: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + within;
         while self.count(queue::State::Pending).await? > 0 {

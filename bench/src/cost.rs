@@ -1,0 +1,276 @@
+//! `bench cost`: what one message costs over its whole life, in counts that
+//! do not depend on the machine (database statements and commits) and in
+//! CPU-seconds of every process, with the baselines of the same run beside
+//! them: the raw single-row insert rate of the same database server, the
+//! edge alone (`GET /` over TLS) and the sandbox alone.
+//!
+//! A message's life: `POST /v1/messages`, the send to Cloud, Cloud's `sent`,
+//! `delivered` and `read` statuses coming back, and their three on-prem
+//! webhooks reaching the business's server (the `sent` one is switched on
+//! for the run). The database counters are MariaDB's global status, read
+//! before and after; what the stack does while idle over the same time
+//! (heartbeats, pollers) is measured first and shown apart.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use serde_json::json;
+
+use crate::load;
+use crate::stack::{Options, Stack};
+
+/// The global status counters read, in the order printed.
+const COUNTERS: &[&str] = &[
+    "Questions",
+    "Com_select",
+    "Com_insert",
+    "Com_update",
+    "Com_delete",
+    "Com_begin",
+    "Com_commit",
+    "Handler_commit",
+    "Handler_write",
+    "Handler_update",
+    "Handler_delete",
+    "Innodb_data_fsyncs",
+];
+
+#[derive(QueryableByName)]
+struct StatusRow {
+    #[diesel(sql_type = Text, column_name = "Variable_name")]
+    name: String,
+    #[diesel(sql_type = Text, column_name = "Value")]
+    value: String,
+}
+
+type Counters = BTreeMap<String, u64>;
+
+async fn counters(stack: &Stack) -> anyhow::Result<Counters> {
+    let names = COUNTERS.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(",");
+    let query = format!("SHOW GLOBAL STATUS WHERE Variable_name IN ({names})");
+    let rows = stack.db().run(move |conn| Ok(diesel::sql_query(query).load::<StatusRow>(conn)?)).await?;
+    Ok(rows.into_iter().map(|r| (r.name, r.value.parse().unwrap_or(0))).collect())
+}
+
+fn delta(before: &Counters, after: &Counters) -> Counters {
+    after.iter().map(|(k, v)| (k.clone(), v.saturating_sub(before.get(k).copied().unwrap_or(0)))).collect()
+}
+
+/// CPU-seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32, ticks_per_s: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / ticks_per_s)
+}
+
+fn ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The database server's process, when it runs on this machine.
+fn database_pid() -> Option<u32> {
+    ["mariadbd", "mysqld"].iter().find_map(|name| {
+        let out = std::process::Command::new("pidof").arg("-s").arg(name).output().ok()?;
+        String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    })
+}
+
+/// The processes whose CPU is counted: ours, Cloud's stand-in, the database
+/// server and the load generator (this process, which also plays the
+/// business's webhook server).
+fn processes(stack: &Stack) -> Vec<(&'static str, u32)> {
+    let mut list = vec![];
+    for name in ["webapp", "coreapp-1", "sandbox"] {
+        if let Some(pid) = stack.pid(name) {
+            list.push((name, pid));
+        }
+    }
+    if let Some(pid) = database_pid() {
+        list.push(("mariadb", pid));
+    }
+    list.push(("bench", std::process::id()));
+    list
+}
+
+fn cpu_of(list: &[(&'static str, u32)], ticks: f64) -> BTreeMap<&'static str, f64> {
+    list.iter().filter_map(|&(name, pid)| cpu_seconds(pid, ticks).map(|s| (name, s))).collect()
+}
+
+/// Single-row durable inserts into a scratch table of the stack's database
+/// from `clients` connections at once for `duration`: what the database
+/// server can commit, the ceiling of anything that commits per message.
+pub async fn raw_inserts(stack: &Stack, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+    let db = coreapp::store::db::Db::connect(stack.db_config(), clients as u32)?;
+    db.run(|conn| {
+        diesel::sql_query(
+            "CREATE TABLE IF NOT EXISTS bench_raw_inserts \
+             (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(255) NOT NULL) ENGINE=InnoDB",
+        )
+        .execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..clients {
+        let db = db.clone();
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while started.elapsed() < duration {
+                db.run(|conn| {
+                    diesel::sql_query("INSERT INTO bench_raw_inserts (payload) VALUES (?)")
+                        .bind::<Text, _>("a message's worth of bytes, more or less")
+                        .execute(conn)?;
+                    Ok(())
+                })
+                .await?;
+                n += 1;
+            }
+            anyhow::Ok(n)
+        }));
+    }
+    let mut total = 0;
+    for w in workers {
+        total += w.await??;
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    db.run(|conn| {
+        diesel::sql_query("DROP TABLE bench_raw_inserts").execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(rate)
+}
+
+/// Waits until every message sent since the business's server had `base`
+/// webhooks has had at least `events` (a message's `sent` is dropped when
+/// its `delivered` overtook it: statuses never go backwards), Cloud has
+/// nothing left to send, and nothing is pending in the stack. Polls the
+/// sandbox and the receiver, and the database only at the end, so the
+/// counters measure the stack, not the waiting.
+async fn wait_settled(stack: &Stack, events: u64, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        if stack.receiver.count() >= events && stack.sandbox_idle().await? {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("only {} of {events} webhooks reached the business within {within:?}", stack.receiver.count());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stack.wait_queue_empty(within).await?;
+    stack.wait_idle(within).await
+}
+
+pub async fn run(messages: usize, concurrency: usize) -> anyhow::Result<()> {
+    let stack = Stack::start(Options::new(2_000)).await?;
+    let token = stack.admin_token().await?;
+    let sent_on = json!({"webhooks": {"message": {"sent": true}}});
+    let r = stack
+        .http
+        .patch(format!("{}/v1/settings/application", stack.web))
+        .bearer_auth(&token)
+        .json(&sent_on)
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("could not switch the sent webhooks on: {}", r.text().await?);
+    }
+    let ticks = ticks_per_second();
+    let procs = processes(&stack);
+
+    println!("== baselines, same run: {concurrency} connections, 5 s each ==");
+    let raw = raw_inserts(&stack, concurrency, Duration::from_secs(5)).await?;
+    println!("raw single-row durable inserts, same MariaDB server: {raw:.0}/s");
+    let edge = load::run(concurrency, Duration::from_secs(5), load::edge_get(&stack)).await;
+    edge.print("edge GET /", concurrency);
+    let sandbox = load::run(concurrency, Duration::from_secs(5), load::sandbox_send(&stack)).await;
+    sandbox.print("sandbox", concurrency);
+
+    // A warm-up through the whole life, so connections, caches and the
+    // first allocations are behind us.
+    let warm = 500;
+    let base = stack.receiver.count();
+    load::run_count(concurrency, warm, load::stack_send(&stack, &token)).await;
+    wait_settled(&stack, base + 2 * warm as u64, Duration::from_secs(120)).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    // What the stack does idle, over a time like the run's.
+    let idle_for = Duration::from_secs(5);
+    let (idle_db0, idle_cpu0) = (counters(&stack).await?, cpu_of(&procs, ticks));
+    tokio::time::sleep(idle_for).await;
+    let (idle_db1, idle_cpu1) = (counters(&stack).await?, cpu_of(&procs, ticks));
+    let idle_db = delta(&idle_db0, &idle_db1);
+
+    println!("\n== {messages} messages, whole life (accept, send, sent/delivered/read, their 3 webhooks) ==");
+    let base = stack.receiver.count();
+    let (db0, cpu0) = (counters(&stack).await?, cpu_of(&procs, ticks));
+    let started = Instant::now();
+    let accepted = load::run_count(concurrency, messages, load::stack_send(&stack, &token)).await;
+    accepted.print("stack", concurrency);
+    if accepted.errors > 0 {
+        bail!("{} sends were refused", accepted.errors);
+    }
+    wait_settled(&stack, base + 2 * messages as u64, Duration::from_secs(600)).await?;
+    let took = started.elapsed();
+    let (db1, cpu1) = (counters(&stack).await?, cpu_of(&procs, ticks));
+    let db = delta(&db0, &db1);
+    let events = stack.receiver.count() - base;
+    println!(
+        "{events} webhooks at the business ({:.2} per message; a `sent` overtaken by its `delivered` is not sent), \
+         all settled {:.1}s after the first send: {:.0} messages/s whole life",
+        events as f64 / messages as f64,
+        took.as_secs_f64(),
+        messages as f64 / took.as_secs_f64()
+    );
+
+    let n = messages as f64;
+    let idle_scale = took.as_secs_f64() / idle_for.as_secs_f64();
+    println!("\n{:>24} {:>12} {:>14} {:>16}", "database counter", "per message", "idle, same time", "run total");
+    for name in COUNTERS {
+        let total = db.get(*name).copied().unwrap_or(0) as f64;
+        let idle = idle_db.get(*name).copied().unwrap_or(0) as f64 * idle_scale;
+        println!("{name:>24} {:>12.2} {:>14.2} {:>16.0}", total / n, idle / n, total);
+    }
+    println!("\n{:>12} {:>18} {:>14} {:>16}", "process", "CPU-s per 10,000", "CPU ms per msg", "idle CPU-s/s");
+    let mut ours = 0.0;
+    let mut all = 0.0;
+    for (name, _) in &procs {
+        let used = cpu1.get(name).copied().unwrap_or(0.0) - cpu0.get(name).copied().unwrap_or(0.0);
+        let idle = (idle_cpu1.get(name).copied().unwrap_or(0.0) - idle_cpu0.get(name).copied().unwrap_or(0.0))
+            / idle_for.as_secs_f64();
+        println!("{name:>12} {:>18.2} {:>14.3} {:>16.3}", used / n * 10_000.0, used / n * 1000.0, idle);
+        if matches!(*name, "webapp" | "coreapp-1" | "mariadb") {
+            ours += used;
+        }
+        all += used;
+    }
+    println!(
+        "{:>12} {:>18.2} {:>14.3}\n{:>12} {:>18.2} {:>14.3}",
+        "stack+db",
+        ours / n * 10_000.0,
+        ours / n * 1000.0,
+        "everything",
+        all / n * 10_000.0,
+        all / n * 1000.0
+    );
+    if !procs.iter().any(|(name, _)| *name == "mariadb") {
+        println!("(the database server is not on this machine: its CPU is not counted)");
+    }
+    stack.stop().await;
+    Ok(())
+}
