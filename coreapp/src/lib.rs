@@ -80,6 +80,8 @@ pub struct Core {
     pub(crate) outbox_depth: std::sync::atomic::AtomicI64,
     /// Stores accepted messages with group commit.
     pub(crate) acceptor: store::accept::Acceptor,
+    /// Records sends Cloud accepted with group commit.
+    pub(crate) sent: store::sent::SentRecorder,
     pub(crate) metrics: metrics::Metrics,
     pub(crate) started_at_ms: i64,
     /// `POST /v1/contacts` requests worked on at once by this coreapp.
@@ -130,6 +132,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     let media = tokio::task::spawn_blocking(move || media::MediaStore::open(media_dir)).await??;
     let webhooks = clients::webhooks::WebhookClient::new()?;
     let owner = format!("{}/{}", config.node_id, wire::ids::random_hex(4));
+    let sent = store::sent::SentRecorder::start(db.clone(), owner.clone(), config.workers.lease);
     Ok(Arc::new(Core {
         cloud: clients::cloud::CloudClient::new(config.cloud.clone())?,
         config,
@@ -143,6 +146,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         webhook_ca: store::cached::Cached::new(SETTINGS_TTL),
         outbox_depth: std::sync::atomic::AtomicI64::new(0),
         acceptor,
+        sent,
         metrics: metrics::Metrics::default(),
         started_at_ms: store::db::now_ms(),
         contact_checks: tokio::sync::Semaphore::new(CONTACT_CHECKS_AT_ONCE),

@@ -8,13 +8,15 @@
 //!   plain diesel functions. Each takes `&mut AnyConnection` and returns
 //!   `QueryResult`; callers compose them inside one `Db::run` closure (and
 //!   one transaction where several writes must land together).
-//! - [`accept`]: the group-commit writer for accepted messages;
-//!   [`cached`]: a value read from the database at most once per interval.
+//! - [`accept`]: the group-commit writer for accepted messages, [`sent`]
+//!   the same for the record of sends Cloud accepted; [`cached`]: a value
+//!   read from the database at most once per interval.
 
 pub mod accept;
 pub mod cached;
 pub mod db;
 pub mod schema;
+pub mod sent;
 
 /// A multi-row INSERT. Diesel's batch inserts do not go through the
 /// multi-backend connection, so this dispatches to the concrete one.

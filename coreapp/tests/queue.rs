@@ -275,3 +275,78 @@ async fn mysql_message_ids() {
 async fn sqlite_message_ids() {
     a_message_id_is_stored_once(false).await;
 }
+
+/// Sends Cloud accepted are recorded together (one transaction for all
+/// that queued meanwhile): each gets its own wamid and attempts, the users
+/// Cloud named are registered once, and a send whose claim lapsed (another
+/// node holds the message now) is reported as not recorded, alone.
+async fn accepted_sends_are_recorded_together(mysql: bool) {
+    use coreapp::store::sent::{Accepted, SentRecorder};
+    use coreapp::store::whatsapp_users;
+    let t = open(mysql);
+    let owner = "node-a/1";
+    t.db.run(move |c| {
+        let now = now_ms();
+        for i in 0..4 {
+            outbound::insert(c, &format!("sent-{i}"), &format!("1555100000{i}"), "{}", now - 10 + i, None)?;
+        }
+        assert_eq!(queue::claim(c, Queue::Outbound, owner, now, 60_000, 10)?.len(), 4);
+        // sent-2's claim lapsed and node b took it.
+        diesel::sql_query("UPDATE outbound_messages SET lease_owner = 'node-b/1' WHERE id = 'sent-2'").execute(c)?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    use diesel::RunQueryDsl;
+    let recorder = SentRecorder::start(t.db.clone(), owner.into(), std::time::Duration::from_secs(5));
+    let user = |bsuid: &str, phone: Option<&str>| wire::identity::UserFacts {
+        bsuid: wire::identity::Bsuid::parse(bsuid),
+        phone: phone.map(String::from),
+        ..Default::default()
+    };
+    let accepted = |i: i32, user| Accepted {
+        sent: outbound::Sent { id: format!("sent-{i}"), wamid: format!("wamid.S{i}"), attempts: i + 1 },
+        user,
+    };
+    let (a, b, c, d) = tokio::join!(
+        recorder.record(accepted(0, Some(user("US.1000000000000000001", Some("15551000000"))))),
+        recorder.record(accepted(1, Some(user("US.1000000000000000001", Some("15551000000"))))),
+        recorder.record(accepted(2, Some(user("US.1000000000000000002", None)))),
+        recorder.record(accepted(3, None)),
+    );
+    assert_eq!([a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()], [true, true, false, true]);
+
+    let (rows, users, sent) =
+        t.db.run(|c| {
+            let ids: Vec<String> = (0..4).map(|i| format!("sent-{i}")).collect();
+            let rows = outbound::load(c, &ids)?;
+            let bsuids = ["US.1000000000000000001".to_string(), "US.1000000000000000002".to_string()];
+            let users = whatsapp_users::find_by_bsuids(c, &bsuids)?;
+            Ok((rows, users, queue::count_in_state(c, Queue::Outbound, State::Sent)?))
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent, 3, "the lapsed one is not marked sent");
+    for r in &rows {
+        let i: i32 = r.id.trim_start_matches("sent-").parse().unwrap();
+        if i == 2 {
+            assert_eq!(r.wamid, None, "node b's message is left to node b");
+        } else {
+            assert_eq!(r.wamid.as_deref(), Some(format!("wamid.S{i}").as_str()));
+            assert_eq!(r.attempts, i + 1);
+        }
+    }
+    assert_eq!(users.len(), 2, "each user once: {users:?}");
+    let first = users.iter().find(|u| u.bsuid == "US.1000000000000000001").unwrap();
+    assert_eq!(first.phone.as_deref(), Some("15551000000"));
+}
+
+#[tokio::test]
+async fn mysql_sends_recorded() {
+    accepted_sends_are_recorded_together(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_sends_recorded() {
+    accepted_sends_are_recorded_together(false).await;
+}

@@ -1,8 +1,9 @@
 //! The sender: claims queued messages (the oldest of each recipient), paces
 //! them under the number's Cloud throughput (one budget shared by every
-//! coreapp), sends them, and settles each: accepted (wamid kept), retried
-//! with backoff (a recipient hit by the pair rate limit is held back 6 s),
-//! or failed with a `failed` status webhook.
+//! coreapp), sends them, and settles each: accepted (wamid kept, through
+//! the group-commit recorder in `store::sent`), retried with backoff (a
+//! recipient hit by the pair rate limit is held back 6 s), or failed with a
+//! `failed` status webhook.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -156,16 +157,10 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
         SendOutcome::Accepted { wamid, user } => {
             core.metrics.message_sent();
             tracing::debug!(message_id = %row.id, %wamid, "accepted by Cloud");
-            let id = row.id.clone();
-            let kept = core
-                .db
-                .run_patiently(patience, move |c| {
-                    if let Some(user) = &user {
-                        crate::identities::record_addressee(c, user, now)?;
-                    }
-                    Ok(outbound::mark_sent(c, &id, &owner, &wamid, attempts, now)?)
-                })
-                .await?;
+            // Recorded with whatever else Cloud accepted meanwhile (one
+            // commit); this task goes on once it is.
+            let sent = outbound::Sent { id: row.id.clone(), wamid, attempts };
+            let kept = core.sent.record(crate::store::sent::Accepted { sent, user }).await?;
             if !kept {
                 tracing::warn!(message_id = %row.id, "claim lapsed before the send was recorded");
             }

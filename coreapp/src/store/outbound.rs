@@ -1,7 +1,10 @@
 //! `outbound_messages` (the send queue and the id <-> wamid map) and
 //! `message_statuses` (each status a message reached, once).
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text};
 
 use wire::messages::Message;
 use wire::status::MessageStatus;
@@ -135,6 +138,49 @@ pub fn mark_sent(
         ))
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// A send Cloud accepted, to record.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub id: String,
+    pub wamid: String,
+    pub attempts: i32,
+}
+
+/// Records several sends Cloud accepted and releases their claims, if
+/// still `owner`'s, in one statement. Returns how many it recorded: fewer
+/// than given means some claims lapsed ([`wamids_of`] tells which).
+pub fn mark_sent_many(conn: &mut AnyConnection, owner: &str, sent: &[Sent], now: i64) -> QueryResult<usize> {
+    if sent.is_empty() {
+        return Ok(0);
+    }
+    let cases = " WHEN ? THEN ?".repeat(sent.len());
+    let marks = vec!["?"; sent.len()].join(", ");
+    let sql = format!(
+        "UPDATE outbound_messages SET state = ?, wamid = CASE id{cases} END, attempts = CASE id{cases} END, \
+         lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? \
+         WHERE lease_owner = ? AND id IN ({marks})"
+    );
+    let mut q = diesel::sql_query(sql).into_boxed().bind::<Text, _>(State::Sent.as_str());
+    for s in sent {
+        q = q.bind::<Text, _>(s.id.clone()).bind::<Text, _>(s.wamid.clone());
+    }
+    for s in sent {
+        q = q.bind::<Text, _>(s.id.clone()).bind::<Integer, _>(s.attempts);
+    }
+    q = q.bind::<BigInt, _>(now).bind::<Text, _>(owner.to_string());
+    for s in sent {
+        q = q.bind::<Text, _>(s.id.clone());
+    }
+    q.execute(conn)
+}
+
+/// The wamids recorded for these messages (absent: none yet).
+pub fn wamids_of(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<HashMap<String, String>> {
+    let rows: Vec<(String, Option<String>)> =
+        om::table.filter(om::id.eq_any(ids)).select((om::id, om::wamid)).load(conn)?;
+    Ok(rows.into_iter().filter_map(|(id, wamid)| Some((id, wamid?))).collect())
 }
 
 /// Puts a message Cloud accepted as `wamid` back in the queue, to be sent

@@ -88,6 +88,31 @@ pub fn insert_if_new(conn: &mut AnyConnection, bsuid: &str, phone: Option<&str>,
     .map(drop)
 }
 
+/// Adds the users whose BSUID is not known yet, in one statement: the
+/// users a batch of sends reached (BSUID and phone, as Cloud answered).
+pub fn insert_many_if_new(conn: &mut AnyConnection, users: &[(&str, Option<&str>)], now: i64) -> QueryResult<()> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<NewRow<'_>> = users
+        .iter()
+        .map(|&(bsuid, phone)| NewRow {
+            bsuid,
+            parent_bsuid: None,
+            phone,
+            username: None,
+            profile_name: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    match conn {
+        AnyConnection::Mysql(m) => diesel::insert_or_ignore_into(w::table).values(&rows).execute(m),
+        AnyConnection::Sqlite(s) => diesel::insert_or_ignore_into(w::table).values(&rows).execute(s),
+    }
+    .map(drop)
+}
+
 /// Records a user's phone when none was known; false when one already was
 /// (another coreapp got there first: it told the business).
 pub fn set_phone_if_unknown(conn: &mut AnyConnection, seq: i64, phone: &str, now: i64) -> QueryResult<bool> {

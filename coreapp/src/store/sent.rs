@@ -1,0 +1,122 @@
+//! Group commit for the record of sends Cloud accepted. A send is recorded
+//! before the sender lets go of it (else a crash would send it again), and
+//! one UPDATE and one commit per message made that record a large share of
+//! the database's work. One task records them instead, as `accept` stores
+//! accepted messages: it takes every record that queued while its previous
+//! write ran and writes them in one transaction, with one statement for the
+//! messages and one for the users Cloud named. At low load a record is
+//! written at once, alone.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use wire::identity::UserFacts;
+
+use crate::error::CoreError;
+use crate::store::db::{Db, now_ms, transaction};
+use crate::store::outbound::{self, Sent};
+use crate::store::whatsapp_users;
+
+/// Most records in one write.
+const MAX_BATCH: usize = 256;
+
+/// A send Cloud accepted, and the user its answer named.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub sent: Sent,
+    pub user: Option<UserFacts>,
+}
+
+type Request = (Accepted, oneshot::Sender<Result<bool, String>>);
+
+#[derive(Clone)]
+pub struct SentRecorder {
+    tx: mpsc::Sender<Request>,
+}
+
+impl SentRecorder {
+    /// Starts the writer task for claims held as `owner`; it waits for the
+    /// database through an outage for up to `patience` (the claims' lease),
+    /// and ends when every `SentRecorder` is gone.
+    pub fn start(db: Db, owner: String, patience: Duration) -> SentRecorder {
+        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(write_loop(db, owner, patience, rx));
+        SentRecorder { tx }
+    }
+
+    /// Records a send; returns once it is committed: true when recorded,
+    /// false when the claim had lapsed (another node owns the message now,
+    /// and what it does wins).
+    pub async fn record(&self, accepted: Accepted) -> Result<bool, CoreError> {
+        let stopped = || CoreError::Internal(anyhow::anyhow!("the sent-message recorder has stopped"));
+        let (done, wait) = oneshot::channel();
+        self.tx.send((accepted, done)).await.map_err(|_| stopped())?;
+        match wait.await {
+            Ok(Ok(kept)) => Ok(kept),
+            Ok(Err(text)) => Err(CoreError::Internal(anyhow::anyhow!("recording sends failed: {text}"))),
+            Err(_) => Err(stopped()),
+        }
+    }
+}
+
+async fn write_loop(db: Db, owner: String, patience: Duration, mut rx: mpsc::Receiver<Request>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let (records, waiters): (Vec<Accepted>, Vec<_>) = batch.into_iter().unzip();
+        let records = Arc::new(records);
+        let (all, owner) = (records.clone(), owner.clone());
+        let written = db.run_patiently(patience, move |conn| transaction(conn, |conn| write(conn, &owner, &all))).await;
+        match written {
+            Ok(kept) => {
+                for (w, kept) in waiters.into_iter().zip(kept) {
+                    let _ = w.send(Ok(kept));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, sends = records.len(), "recording sends Cloud accepted failed");
+                for w in waiters {
+                    let _ = w.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// The users, then the messages; which records were kept, in order.
+fn write(
+    conn: &mut crate::store::db::AnyConnection,
+    owner: &str,
+    records: &[Accepted],
+) -> Result<Vec<bool>, CoreError> {
+    let now = now_ms();
+    // One row per BSUID; a later record's phone wins, as it would have
+    // written one by one.
+    let mut users: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+    for user in records.iter().filter_map(|r| r.user.as_ref()) {
+        if let Some(bsuid) = &user.bsuid {
+            let entry = users.entry(bsuid.as_str()).or_default();
+            if user.phone.is_some() {
+                *entry = user.phone.as_deref();
+            }
+        }
+    }
+    let users: Vec<(&str, Option<&str>)> = users.into_iter().collect();
+    whatsapp_users::insert_many_if_new(conn, &users, now)?;
+    let sent: Vec<Sent> = records.iter().map(|r| r.sent.clone()).collect();
+    let recorded = outbound::mark_sent_many(conn, owner, &sent, now)?;
+    if recorded == sent.len() {
+        return Ok(vec![true; sent.len()]);
+    }
+    // Some claims lapsed: a record stands where its wamid was written.
+    let ids: Vec<String> = sent.iter().map(|s| s.id.clone()).collect();
+    let wamids = outbound::wamids_of(conn, &ids)?;
+    Ok(sent.iter().map(|s| wamids.get(&s.id) == Some(&s.wamid)).collect())
+}
