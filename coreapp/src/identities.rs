@@ -214,6 +214,16 @@ impl Target {
     }
 }
 
+/// The target of a message to a phone number, which needs no lookup: what
+/// [`target`] answers for it without a database. `None` for a stand-in or
+/// a BSUID.
+pub fn phone_target(to: &str) -> Option<Target> {
+    match Recipient::parse(to) {
+        None | Some(Recipient::Phone(_)) => Some(Target::Phone(to.to_owned())),
+        Some(Recipient::Standin(_) | Recipient::Bsuid(_)) => None,
+    }
+}
+
 /// Where a message to `to` (what the business wrote, as stored) goes: the
 /// user's phone when known (Meta recommends it, and it keeps the phone
 /// arriving in webhooks), else their latest BSUID. `None` for a stand-in we

@@ -48,9 +48,15 @@ pub async fn send(
     if let Some(unknown) = crate::media_files::unknown_ids(core, &message).await?.first() {
         return Err(ApiError::not_found(format!("Media with id {unknown} not found")).into());
     }
-    // A stand-in we never gave out names no one.
-    let to = recipient.clone();
-    let target = core.db.run(move |conn| crate::identities::target(conn, &to)).await?;
+    // A stand-in we never gave out names no one. A phone number needs no
+    // lookup (most sends): no trip to the database.
+    let target = match crate::identities::phone_target(&recipient) {
+        Some(phone) => Some(phone),
+        None => {
+            let to = recipient.clone();
+            core.db.run(move |conn| crate::identities::target(conn, &to)).await?
+        }
+    };
     let Some(target) = target else {
         return Err(ApiError::not_found(format!("Recipient {recipient} is not a known user")).into());
     };

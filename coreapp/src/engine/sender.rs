@@ -108,8 +108,14 @@ async fn attempt(core: &Core, row: &Outbound) -> anyhow::Result<SendOutcome> {
     };
     // The business's `to` (a phone, a stand-in or a BSUID): the user's
     // phone when known, else their BSUID.
-    let to = row.recipient.clone();
-    let target = core.db.run(move |conn| crate::identities::target(conn, &to)).await?;
+    // A phone number needs no lookup (most sends): no trip to the database.
+    let target = match crate::identities::phone_target(&row.recipient) {
+        Some(phone) => Some(phone),
+        None => {
+            let to = row.recipient.clone();
+            core.db.run(move |conn| crate::identities::target(conn, &to)).await?
+        }
+    };
     let Some(target) = target else {
         return Ok(SendOutcome::Failed {
             error: json!({"code": 1006, "title": "Resource not found",

@@ -136,3 +136,16 @@ fn a_send_answer_adds_users_not_yet_known_and_changes_no_one() {
 fn is_standin_of(id: &str) -> bool {
     wire::identity::standin_seq(id).is_some()
 }
+
+#[test]
+fn a_phone_needs_no_lookup_and_answers_as_the_lookup_does() {
+    let (_dir, mut conn) = db();
+    let standin = wire::identity::standin(7).unwrap();
+    for to in ["15551234567", "4915112345678"] {
+        assert_eq!(phone_target(to), Some(Target::Phone(to.into())));
+        assert_eq!(phone_target(to), target(&mut conn, to).unwrap(), "{to}");
+    }
+    // Stand-ins and BSUIDs go to the registry.
+    assert_eq!(phone_target(A), None);
+    assert_eq!(phone_target(&standin), None);
+}
