@@ -199,7 +199,6 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
             fail(core, &row, attempts, Some(wire::cloud::onprem_error(&error))).await?;
         }
     }
-    core.wake.delivery.notify_one();
     Ok(())
 }
 
@@ -207,6 +206,7 @@ async fn send_and_settle(core: &Arc<Core>, row: Outbound) -> anyhow::Result<()> 
 /// its `failed` status webhook, in one transaction.
 async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Option<Value>) -> anyhow::Result<()> {
     let (owner, id, recipient) = (core.owner.clone(), row.id.clone(), row.recipient.clone());
+    let queues_webhook = webhook_error.is_some();
     core.db
         .run_patiently(core.config.workers.lease, move |conn| {
             transaction(conn, |conn| {
@@ -233,6 +233,9 @@ async fn fail(core: &Core, row: &Outbound, attempts: i32, webhook_error: Option<
             })
         })
         .await?;
+    if queues_webhook {
+        core.wake.delivery.notify_one();
+    }
     Ok(())
 }
 

@@ -20,9 +20,12 @@ use crate::config::DbConfig;
 use crate::error::CoreError;
 
 mod availability;
+pub mod prepared;
+mod transaction;
 
 pub use availability::Outage;
 use availability::{Availability, Pass};
+pub use transaction::transaction;
 
 /// The schema, per engine (`migrations/`), embedded in the binary.
 pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/mysql");
@@ -478,14 +481,6 @@ fn mysql_url(config: &DbConfig, with_database: bool) -> anyhow::Result<String> {
 /// Milliseconds since the Unix epoch; every time column uses it.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
-}
-
-/// A transaction whose closure may fail with any [`CoreError`].
-pub fn transaction<T>(
-    conn: &mut AnyConnection,
-    f: impl FnOnce(&mut AnyConnection) -> Result<T, CoreError>,
-) -> Result<T, CoreError> {
-    conn.transaction(f)
 }
 
 #[cfg(test)]

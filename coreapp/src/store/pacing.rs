@@ -4,9 +4,11 @@
 //! the other, so together they never exceed the number's rate.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 
-use crate::store::db::AnyConnection;
+use crate::error::CoreError;
+use crate::store::db::prepared::Prepared;
+use crate::store::db::{AnyConnection, transaction};
 use crate::store::schema::send_pacing as sp;
 
 /// Reserves `count` slots `interval_us` apart, starting no earlier than
@@ -17,20 +19,20 @@ pub fn reserve(
     count: i64,
     interval_us: i64,
     now_us: i64,
-) -> QueryResult<i64> {
-    conn.transaction(|conn| {
+) -> Result<i64, CoreError> {
+    transaction(conn, |conn| {
         // Moving the slot forward in the statement that reads it takes the
         // row's lock at once, for the rest of the transaction (SQLite has
         // one writer). A first reservation creates the row, then moves it.
         let advance = |conn: &mut AnyConnection| {
-            diesel::sql_query(
+            Prepared::new(
                 "UPDATE send_pacing SET next_slot_us = \
                  (CASE WHEN next_slot_us > ? THEN next_slot_us ELSE ? END) + ? WHERE phone_number_id = ?",
             )
-            .bind::<BigInt, _>(now_us)
-            .bind::<BigInt, _>(now_us)
-            .bind::<BigInt, _>(count * interval_us)
-            .bind::<Text, _>(phone_number_id)
+            .big_int(now_us)
+            .big_int(now_us)
+            .big_int(count * interval_us)
+            .text(phone_number_id)
             .execute(conn)
         };
         if advance(conn)? == 0 {
