@@ -224,7 +224,7 @@ impl Pacer {
         let now_us = crate::store::db::now_ms() * 1000;
         let reserved = core
             .db
-            .run(move |conn| Ok(crate::store::pacing::reserve(conn, &pnid, count as i64, interval_us, now_us)?))
+            .run(move |conn| crate::store::pacing::reserve(conn, &pnid, count as i64, interval_us, now_us))
             .await;
         match reserved {
             Ok(start_us) => {

@@ -209,17 +209,17 @@ async fn send_slots_line_up_across_nodes(mysql: bool) {
     let other = Db::connect(&t.config, 2).unwrap();
     let now_us = now_ms() * 1000;
     let interval = 12_500; // 80 messages a second
-    let a = t.db.run(move |c| Ok(reserve(c, "100000000000001", 64, interval, now_us)?)).await.unwrap();
-    let b = other.run(move |c| Ok(reserve(c, "100000000000001", 10, interval, now_us + 1_000)?)).await.unwrap();
-    let c = t.db.run(move |c| Ok(reserve(c, "100000000000001", 5, interval, now_us + 2_000)?)).await.unwrap();
+    let a = t.db.run(move |c| reserve(c, "100000000000001", 64, interval, now_us)).await.unwrap();
+    let b = other.run(move |c| reserve(c, "100000000000001", 10, interval, now_us + 1_000)).await.unwrap();
+    let c = t.db.run(move |c| reserve(c, "100000000000001", 5, interval, now_us + 2_000)).await.unwrap();
     assert_eq!(a, now_us, "an idle number starts now");
     assert_eq!(b, a + 64 * interval, "the second node's batch starts after the first's");
     assert_eq!(c, b + 10 * interval);
     // Another number has a budget of its own; an idle gap is not saved up.
-    let d = other.run(move |c| Ok(reserve(c, "100000000000002", 1, interval, now_us)?)).await.unwrap();
+    let d = other.run(move |c| reserve(c, "100000000000002", 1, interval, now_us)).await.unwrap();
     assert_eq!(d, now_us);
     let later = now_us + 60_000_000;
-    let e = t.db.run(move |c| Ok(reserve(c, "100000000000001", 1, interval, later)?)).await.unwrap();
+    let e = t.db.run(move |c| reserve(c, "100000000000001", 1, interval, later)).await.unwrap();
     assert_eq!(e, later);
 }
 
