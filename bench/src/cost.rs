@@ -74,7 +74,7 @@ fn cpu_seconds(pid: u32, ticks_per_s: f64) -> Option<f64> {
     Some((user + system) / ticks_per_s)
 }
 
-fn ticks_per_second() -> f64 {
+pub fn ticks_per_second() -> f64 {
     std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -95,7 +95,7 @@ fn database_pid() -> Option<u32> {
 /// The processes whose CPU is counted: ours, Cloud's stand-in, the database
 /// server and the load generator (this process, which also plays the
 /// business's webhook server).
-fn processes(stack: &Stack) -> Vec<(&'static str, u32)> {
+pub fn processes(stack: &Stack) -> Vec<(&'static str, u32)> {
     let mut list = vec![];
     for name in ["webapp", "coreapp-1", "sandbox"] {
         if let Some(pid) = stack.pid(name) {
@@ -109,7 +109,7 @@ fn processes(stack: &Stack) -> Vec<(&'static str, u32)> {
     list
 }
 
-fn cpu_of(list: &[(&'static str, u32)], ticks: f64) -> BTreeMap<&'static str, f64> {
+pub fn cpu_of(list: &[(&'static str, u32)], ticks: f64) -> BTreeMap<&'static str, f64> {
     list.iter().filter_map(|&(name, pid)| cpu_seconds(pid, ticks).map(|s| (name, s))).collect()
 }
 
@@ -180,22 +180,122 @@ async fn wait_settled(stack: &Stack, events: u64, within: Duration) -> anyhow::R
     stack.wait_idle(within).await
 }
 
-pub async fn run(messages: usize, concurrency: usize) -> anyhow::Result<()> {
-    let stack = Stack::start(Options::new(2_000)).await?;
-    let token = stack.admin_token().await?;
+/// Switches the `sent` status webhooks on (off by default), so a message's
+/// whole life has three webhooks.
+pub async fn sent_webhooks_on(stack: &Stack, token: &str) -> anyhow::Result<()> {
     let sent_on = json!({"webhooks": {"message": {"sent": true}}});
     let r = stack
         .http
         .patch(format!("{}/v1/settings/application", stack.web))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .json(&sent_on)
         .send()
         .await?;
     if !r.status().is_success() {
         bail!("could not switch the sent webhooks on: {}", r.text().await?);
     }
-    let ticks = ticks_per_second();
-    let procs = processes(&stack);
+    Ok(())
+}
+
+/// What `messages` messages cost over their whole life, and what the stack
+/// did idle over a time like theirs.
+pub struct Life {
+    messages: usize,
+    concurrency: usize,
+    accepted: load::Outcome,
+    events: u64,
+    took: Duration,
+    db: Counters,
+    idle_db: Counters,
+    idle_scale: f64,
+    /// CPU-seconds each process used during the run, and idle per second.
+    cpu: Vec<(&'static str, f64, f64)>,
+    db_on_this_machine: bool,
+}
+
+impl Life {
+    /// A database counter's increase per message.
+    pub fn per_message(&self, counter: &str) -> f64 {
+        self.db.get(counter).copied().unwrap_or(0) as f64 / self.messages as f64
+    }
+
+    fn used(&self, name: &str) -> f64 {
+        self.cpu.iter().find(|(n, _, _)| *n == name).map_or(0.0, |(_, used, _)| *used)
+    }
+
+    /// CPU-seconds per 10,000 messages of ours and the database together.
+    pub fn stack_cpu_per_10k(&self) -> f64 {
+        let ours: f64 = ["webapp", "coreapp-1", "mariadb"].iter().map(|n| self.used(n)).sum();
+        ours / self.messages as f64 * 10_000.0
+    }
+
+    pub fn print(&self) {
+        self.accepted.print("stack", self.concurrency);
+        println!(
+            "{} webhooks at the business ({:.2} per message; a `sent` overtaken by its `delivered` is not sent), \
+             all settled {:.1}s after the first send: {:.0} messages/s whole life",
+            self.events,
+            self.events as f64 / self.messages as f64,
+            self.took.as_secs_f64(),
+            self.messages as f64 / self.took.as_secs_f64()
+        );
+        let n = self.messages as f64;
+        println!("\n{:>24} {:>12} {:>14} {:>16}", "database counter", "per message", "idle, same time", "run total");
+        for name in COUNTERS {
+            let total = self.db.get(*name).copied().unwrap_or(0) as f64;
+            let idle = self.idle_db.get(*name).copied().unwrap_or(0) as f64 * self.idle_scale;
+            println!("{name:>24} {:>12.2} {:>14.2} {:>16.0}", total / n, idle / n, total);
+        }
+        println!("\n{:>12} {:>18} {:>14} {:>16}", "process", "CPU-s per 10,000", "CPU ms per msg", "idle CPU-s/s");
+        let mut all = 0.0;
+        for (name, used, idle) in &self.cpu {
+            println!("{name:>12} {:>18.2} {:>14.3} {:>16.3}", used / n * 10_000.0, used / n * 1000.0, idle);
+            all += used;
+        }
+        println!(
+            "{:>12} {:>18.2} {:>14.3}\n{:>12} {:>18.2} {:>14.3}",
+            "stack+db",
+            self.stack_cpu_per_10k(),
+            self.stack_cpu_per_10k() / 10.0,
+            "everything",
+            all / n * 10_000.0,
+            all / n * 1000.0
+        );
+        if !self.db_on_this_machine {
+            println!("(the database server is not on this machine: its CPU is not counted)");
+        }
+    }
+
+    /// The figures as Markdown tables.
+    pub fn markdown(&self) -> String {
+        let n = self.messages as f64;
+        let mut s = format!(
+            "{} messages accepted from {} connections ({:.0}/s, p99 {:.1} ms), all settled {:.1} s after the first; \
+             {} webhooks at the business.\n\n| database counter | per message | idle, same time |\n|---|---|---|\n",
+            self.messages,
+            self.concurrency,
+            self.accepted.ok as f64 / self.accepted.elapsed.as_secs_f64(),
+            self.accepted.p99_ms(),
+            self.took.as_secs_f64(),
+            self.events
+        );
+        for name in COUNTERS {
+            let idle = self.idle_db.get(*name).copied().unwrap_or(0) as f64 * self.idle_scale;
+            s += &format!("| {name} | {:.2} | {:.2} |\n", self.per_message(name), idle / n);
+        }
+        s += "\n| process | CPU-s per 10,000 messages | idle CPU-s/s |\n|---|---|---|\n";
+        for (name, used, idle) in &self.cpu {
+            s += &format!("| {name} | {:.2} | {:.3} |\n", used / n * 10_000.0, idle);
+        }
+        s += &format!("| webapp + coreapp + MariaDB | {:.2} | |\n", self.stack_cpu_per_10k());
+        s
+    }
+}
+
+pub async fn run(messages: usize, concurrency: usize) -> anyhow::Result<()> {
+    let stack = Stack::start(Options::new(2_000)).await?;
+    let token = stack.admin_token().await?;
+    sent_webhooks_on(&stack, &token).await?;
 
     println!("== baselines, same run: {concurrency} connections, 5 s each ==");
     let raw = raw_inserts(&stack, concurrency, Duration::from_secs(5)).await?;
@@ -205,76 +305,63 @@ pub async fn run(messages: usize, concurrency: usize) -> anyhow::Result<()> {
     let sandbox = load::run(concurrency, Duration::from_secs(5), load::sandbox_send(&stack)).await;
     sandbox.print("sandbox", concurrency);
 
+    println!("\n== {messages} messages, whole life (accept, send, sent/delivered/read, their 3 webhooks) ==");
+    let figures = life(&stack, &token, messages, concurrency).await?;
+    figures.print();
+    stack.stop().await;
+    Ok(())
+}
+
+/// Measures a message's whole life on `stack` (the sent webhooks switched
+/// on): a warm-up, the stack idle, then `messages` messages.
+pub async fn life(stack: &Stack, token: &str, messages: usize, concurrency: usize) -> anyhow::Result<Life> {
+    let ticks = ticks_per_second();
+    let procs = processes(stack);
+
     // A warm-up through the whole life, so connections, caches and the
     // first allocations are behind us.
     let warm = 500;
     let base = stack.receiver.count();
-    load::run_count(concurrency, warm, load::stack_send(&stack, &token)).await;
-    wait_settled(&stack, base + 2 * warm as u64, Duration::from_secs(120)).await?;
+    load::run_count(concurrency, warm, load::stack_send(stack, token)).await;
+    wait_settled(stack, base + 2 * warm as u64, Duration::from_secs(120)).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     // What the stack does idle, over a time like the run's.
     let idle_for = Duration::from_secs(5);
-    let (idle_db0, idle_cpu0) = (counters(&stack).await?, cpu_of(&procs, ticks));
+    let (idle_db0, idle_cpu0) = (counters(stack).await?, cpu_of(&procs, ticks));
     tokio::time::sleep(idle_for).await;
-    let (idle_db1, idle_cpu1) = (counters(&stack).await?, cpu_of(&procs, ticks));
+    let (idle_db1, idle_cpu1) = (counters(stack).await?, cpu_of(&procs, ticks));
     let idle_db = delta(&idle_db0, &idle_db1);
 
-    println!("\n== {messages} messages, whole life (accept, send, sent/delivered/read, their 3 webhooks) ==");
     let base = stack.receiver.count();
-    let (db0, cpu0) = (counters(&stack).await?, cpu_of(&procs, ticks));
+    let (db0, cpu0) = (counters(stack).await?, cpu_of(&procs, ticks));
     let started = Instant::now();
-    let accepted = load::run_count(concurrency, messages, load::stack_send(&stack, &token)).await;
-    accepted.print("stack", concurrency);
+    let accepted = load::run_count(concurrency, messages, load::stack_send(stack, token)).await;
     if accepted.errors > 0 {
         bail!("{} sends were refused", accepted.errors);
     }
-    wait_settled(&stack, base + 2 * messages as u64, Duration::from_secs(600)).await?;
+    wait_settled(stack, base + 2 * messages as u64, Duration::from_secs(600)).await?;
     let took = started.elapsed();
-    let (db1, cpu1) = (counters(&stack).await?, cpu_of(&procs, ticks));
-    let db = delta(&db0, &db1);
-    let events = stack.receiver.count() - base;
-    println!(
-        "{events} webhooks at the business ({:.2} per message; a `sent` overtaken by its `delivered` is not sent), \
-         all settled {:.1}s after the first send: {:.0} messages/s whole life",
-        events as f64 / messages as f64,
-        took.as_secs_f64(),
-        messages as f64 / took.as_secs_f64()
-    );
-
-    let n = messages as f64;
-    let idle_scale = took.as_secs_f64() / idle_for.as_secs_f64();
-    println!("\n{:>24} {:>12} {:>14} {:>16}", "database counter", "per message", "idle, same time", "run total");
-    for name in COUNTERS {
-        let total = db.get(*name).copied().unwrap_or(0) as f64;
-        let idle = idle_db.get(*name).copied().unwrap_or(0) as f64 * idle_scale;
-        println!("{name:>24} {:>12.2} {:>14.2} {:>16.0}", total / n, idle / n, total);
-    }
-    println!("\n{:>12} {:>18} {:>14} {:>16}", "process", "CPU-s per 10,000", "CPU ms per msg", "idle CPU-s/s");
-    let mut ours = 0.0;
-    let mut all = 0.0;
-    for (name, _) in &procs {
-        let used = cpu1.get(name).copied().unwrap_or(0.0) - cpu0.get(name).copied().unwrap_or(0.0);
-        let idle = (idle_cpu1.get(name).copied().unwrap_or(0.0) - idle_cpu0.get(name).copied().unwrap_or(0.0))
-            / idle_for.as_secs_f64();
-        println!("{name:>12} {:>18.2} {:>14.3} {:>16.3}", used / n * 10_000.0, used / n * 1000.0, idle);
-        if matches!(*name, "webapp" | "coreapp-1" | "mariadb") {
-            ours += used;
-        }
-        all += used;
-    }
-    println!(
-        "{:>12} {:>18.2} {:>14.3}\n{:>12} {:>18.2} {:>14.3}",
-        "stack+db",
-        ours / n * 10_000.0,
-        ours / n * 1000.0,
-        "everything",
-        all / n * 10_000.0,
-        all / n * 1000.0
-    );
-    if !procs.iter().any(|(name, _)| *name == "mariadb") {
-        println!("(the database server is not on this machine: its CPU is not counted)");
-    }
-    stack.stop().await;
-    Ok(())
+    let (db1, cpu1) = (counters(stack).await?, cpu_of(&procs, ticks));
+    let get = |m: &BTreeMap<&'static str, f64>, name: &str| m.get(name).copied().unwrap_or(0.0);
+    let cpu = procs
+        .iter()
+        .map(|(name, _)| {
+            let used = get(&cpu1, name) - get(&cpu0, name);
+            let idle = (get(&idle_cpu1, name) - get(&idle_cpu0, name)) / idle_for.as_secs_f64();
+            (*name, used, idle)
+        })
+        .collect();
+    Ok(Life {
+        messages,
+        concurrency,
+        accepted,
+        events: stack.receiver.count() - base,
+        took,
+        db: delta(&db0, &db1),
+        idle_db,
+        idle_scale: took.as_secs_f64() / idle_for.as_secs_f64(),
+        cpu,
+        db_on_this_machine: procs.iter().any(|(name, _)| *name == "mariadb"),
+    })
 }

@@ -77,6 +77,31 @@ impl Outcome {
         self.percentile(0.99)
     }
 
+    pub fn p50_ms(&self) -> f64 {
+        self.percentile(0.50)
+    }
+
+    /// No answers yet; [`Outcome::add`] them, then [`Outcome::finish`].
+    pub fn empty() -> Outcome {
+        Outcome { ok: 0, errors: 0, elapsed: Duration::ZERO, latencies: Vec::new() }
+    }
+
+    /// One request's answer: its latency when it succeeded.
+    pub fn add(&mut self, answer: Option<Duration>) {
+        match answer {
+            Some(latency) => {
+                self.ok += 1;
+                self.latencies.push(latency);
+            }
+            None => self.errors += 1,
+        }
+    }
+
+    pub fn finish(&mut self, elapsed: Duration) {
+        self.elapsed = elapsed;
+        self.latencies.sort();
+    }
+
     pub fn print(&self, target: &str, concurrency: usize) {
         println!(
             "{:>12} {:>12} {:>14.0} {:>10.2} {:>10.2} {:>8}",
@@ -87,6 +112,18 @@ impl Outcome {
             self.percentile(0.99),
             self.errors
         );
+    }
+}
+
+/// Makes request `n` once: its latency, or `None` when it failed.
+pub async fn once(client: &reqwest::Client, target: &Target, n: usize) -> Option<Duration> {
+    let t = Instant::now();
+    match (target.build)(client, n).send().await {
+        Ok(r) if r.status().as_u16() == target.ok => {
+            let _ = r.bytes().await;
+            Some(t.elapsed())
+        }
+        _ => None,
     }
 }
 
@@ -112,14 +149,12 @@ async fn drive(concurrency: usize, target: Target, stop: impl Fn(usize) -> bool 
                 if stop(n) {
                     break;
                 }
-                let t = Instant::now();
-                match (target.build)(&client, n).send().await {
-                    Ok(r) if r.status().as_u16() == target.ok => {
-                        let _ = r.bytes().await;
-                        latencies.push(t.elapsed());
+                match once(&client, &target, n).await {
+                    Some(latency) => {
+                        latencies.push(latency);
                         ok += 1;
                     }
-                    _ => errors += 1,
+                    None => errors += 1,
                 }
             }
             (ok, errors, latencies)

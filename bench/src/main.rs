@@ -3,9 +3,11 @@
 //! under faults. Run it through `scripts/bench`, which builds the release
 //! binaries first (`--dev`: the debug ones).
 
+mod all;
 mod cost;
 mod load;
 mod media;
+mod plot;
 mod scale;
 mod soak;
 mod stack;
@@ -59,6 +61,27 @@ enum Scenario {
         /// Statuses per Cloud POST (Cloud batches up to 1000).
         #[arg(long, default_value_t = 1)]
         batch: usize,
+    },
+    /// Every performance target with its baselines, in one run: accept
+    /// (against raw inserts, the edge alone and the sandbox alone), keeping
+    /// up with Cloud, the webhook pipeline, the cost per message, scale-out,
+    /// memory and start-up. Writes `all.md` and `latency.png` to `--out`.
+    All {
+        /// Seconds of each steady phase (keep-up, webhook pipeline).
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Seconds per concurrency level of the accept curve.
+        #[arg(long, default_value_t = 5)]
+        level_seconds: u64,
+        /// Concurrency levels of the accept curve, comma separated.
+        #[arg(long, default_value = "1,8,16,32,64", value_delimiter = ',')]
+        concurrency: Vec<usize>,
+        /// Messages of the cost run.
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+        /// Where the report and the plot go (default: `target/bench`).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
     /// Send throughput with 1, 2 and 3 coreapps on one database, the
     /// number's rate held by three coreapps together, and how long failover
@@ -126,6 +149,16 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Scale { coreapps, messages, paced_rate, lease_s } => {
             scale::run(&coreapps, messages, paced_rate.max(1), lease_s.max(3)).await
+        }
+        Scenario::All { seconds, level_seconds, concurrency, messages, out } => {
+            let config = all::Config {
+                seconds: seconds.max(5),
+                level_seconds: level_seconds.max(1),
+                levels: concurrency,
+                messages: messages.max(100),
+                out: out.unwrap_or_else(all::default_out),
+            };
+            all::run(config).await
         }
         Scenario::Cost { messages, concurrency } => cost::run(messages.max(1), concurrency.max(1)).await,
         Scenario::Media { size_mb, rounds } => media::run(size_mb.clamp(1, 100), rounds.max(1), plain_link).await,

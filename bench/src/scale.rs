@@ -52,30 +52,44 @@ async fn pending(stack: &Stack) -> anyhow::Result<i64> {
     Ok(stack.db().run(|c| Ok(queue::count_in_state(c, Queue::Outbound, queue::State::Pending)?)).await?)
 }
 
+/// What `n` coreapps did with a burst of messages.
+pub struct Scaled {
+    /// Accepted per second, and the p99 of the accepts, in ms.
+    pub accepted: f64,
+    pub p99: f64,
+    /// Messages per second from the first accept until the queue was empty.
+    pub drained: f64,
+}
+
+/// `messages` sent by 64 clients through a stack of `n` coreapps (Cloud
+/// unthrottled), then drained to Cloud.
+pub async fn throughput(n: usize, messages: usize) -> anyhow::Result<Scaled> {
+    let stack = Stack::start(Options { coreapps: n, ..Options::new(20_000) }).await?;
+    let token = stack.admin_token().await?;
+    wait_nodes(&stack, &token, n).await?;
+    let started = Instant::now();
+    let burst = load::run_count(64, messages, load::stack_send(&stack, &token)).await;
+    stack.wait_queue_empty(Duration::from_secs(300)).await?;
+    let total = started.elapsed();
+    let scaled = Scaled {
+        accepted: burst.ok as f64 / burst.elapsed.as_secs_f64(),
+        p99: burst.p99_ms(),
+        drained: burst.ok as f64 / total.as_secs_f64(),
+    };
+    stack.stop().await;
+    Ok(scaled)
+}
+
 pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u64) -> anyhow::Result<()> {
     println!("== send throughput by number of coreapps: {messages} messages queued (64 clients), then drained ==");
     println!("{:>9} {:>12} {:>14} {:>16}", "coreapps", "accepted/s", "accept p99 ms", "drained msg/s");
     for &n in counts {
-        let stack =
-            Stack::start(Options { send_rate: 20_000, coreapps: n, lease_s: 60, plain_link: false, db: None }).await?;
-        let token = stack.admin_token().await?;
-        wait_nodes(&stack, &token, n).await?;
-        let started = Instant::now();
-        let burst = load::run_count(64, messages, load::stack_send(&stack, &token)).await;
-        stack.wait_queue_empty(Duration::from_secs(300)).await?;
-        let total = started.elapsed();
-        println!(
-            "{n:>9} {:>12.0} {:>14.1} {:>16.0}",
-            burst.ok as f64 / burst.elapsed.as_secs_f64(),
-            burst.p99_ms(),
-            burst.ok as f64 / total.as_secs_f64()
-        );
-        stack.stop().await;
+        let s = throughput(n, messages).await?;
+        println!("{n:>9} {:>12.0} {:>14.1} {:>16.0}", s.accepted, s.p99, s.drained);
     }
 
     println!("\n== global pacing: the number's rate {paced_rate}/s, 3 coreapps, {} messages ==", paced_rate * 8);
-    let stack =
-        Stack::start(Options { send_rate: paced_rate, coreapps: 3, lease_s: 60, plain_link: false, db: None }).await?;
+    let stack = Stack::start(Options { coreapps: 3, ..Options::new(paced_rate) }).await?;
     let token = stack.admin_token().await?;
     wait_nodes(&stack, &token, 3).await?;
     let _ = stack.http.delete(format!("{}/_sandbox/sent", stack.sandbox)).send().await;
@@ -104,8 +118,7 @@ pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u6
     stack.stop().await;
 
     println!("\n== failover: 2 coreapps (lease {lease_s} s), one killed under 100 sends/s ==");
-    let mut stack =
-        Stack::start(Options { send_rate: 2_000, coreapps: 2, lease_s, plain_link: false, db: None }).await?;
+    let mut stack = Stack::start(Options { coreapps: 2, lease_s, ..Options::new(2_000) }).await?;
     let token = stack.admin_token().await?;
     wait_nodes(&stack, &token, 2).await?;
     let failed = Arc::new(AtomicUsize::new(0));

@@ -26,6 +26,8 @@ const ADMIN_PASSWORD: &str = "Bench#pass1";
 
 pub struct Options {
     pub send_rate: u32,
+    /// Sends per second Cloud (the sandbox) allows the number.
+    pub cloud_throughput: u32,
     /// Coreapps sharing the database (each its own process).
     pub coreapps: usize,
     /// `WA_WORK_LEASE_S` of the coreapps.
@@ -42,7 +44,7 @@ pub struct Options {
 
 impl Options {
     pub fn new(send_rate: u32) -> Options {
-        Options { send_rate, coreapps: 1, lease_s: 60, plain_link: false, db: None }
+        Options { send_rate, cloud_throughput: 100_000, coreapps: 1, lease_s: 60, plain_link: false, db: None }
     }
 }
 
@@ -214,7 +216,7 @@ impl Stack {
             ("WA_SANDBOX_WEBHOOK_URL", format!("{web}/cloud/webhooks")),
             ("WA_SANDBOX_STATUS_DELAY_MS", "100".into()),
             ("WA_SANDBOX_PHONE_NUMBER_IDS", format!("{PNID},{BASELINE_PNID}")),
-            ("WA_SANDBOX_THROUGHPUT", "100000".into()),
+            ("WA_SANDBOX_THROUGHPUT", options.cloud_throughput.to_string()),
             ("RUST_LOG", "warn".into()),
         ];
         specs.push(Spec { name: "sandbox", program: "sandbox", env: sandbox_env });

@@ -25,84 +25,39 @@ fn sign(body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// Messages whose statuses a run at `rate` events/s for `seconds` needs.
+pub fn messages_needed(rate: u64, seconds: u64) -> usize {
+    ((rate / 3).max(1) * seconds) as usize
+}
+
 pub async fn run(per_rate: Duration, rates: &[u64], batch: usize) -> anyhow::Result<()> {
     let stack = crate::stack::Stack::start(crate::stack::Options::new(80)).await?;
     let token = stack.admin_token().await?;
     // Every status goes to the business, `sent` included.
-    let patch = json!({"sent_status": true});
-    stack.http.patch(format!("{}/v1/settings/application", stack.web)).bearer_auth(&token).json(&patch).send().await?;
+    crate::cost::sent_webhooks_on(&stack, &token).await?;
 
-    let messages_needed: u64 = rates.iter().map(|r| (r / 3).max(1) * per_rate.as_secs()).sum();
+    let messages_needed: usize = rates.iter().map(|r| messages_needed(*r, per_rate.as_secs())).sum();
     println!("seeding {messages_needed} sent messages with known wamids...");
-    let ids = seed(&stack, messages_needed as usize).await?;
-    stack.receiver.record.store(true, Ordering::Relaxed);
+    let ids = seed(&stack, messages_needed).await?;
 
     println!("\n== Cloud status webhooks -> on-prem webhooks, {batch} status(es) per POST, MariaDB, TLS on ==");
     println!(
-        "{:>10} {:>12} {:>14} {:>12} {:>10} {:>10} {:>8}",
-        "offered/s", "posted/s", "delivered/s", "in time", "p50 ms", "p99 ms", "errors"
+        "{:>10} {:>12} {:>14} {:>12} {:>10} {:>10} {:>8} {:>8}",
+        "offered/s", "posted/s", "delivered/s", "in time", "p50 ms", "p99 ms", "errors", "disorder"
     );
     let mut next = 0usize;
     for &rate in rates {
-        // Statuses of one message come a second apart, as Cloud sends them:
-        // second t carries `sent` for group t, `delivered` for group t-1
-        // and `read` for group t-2 (a group is a third of a second's load).
-        let group = (rate / 3).max(1) as usize;
-        let seconds = per_rate.as_secs() as usize;
-        let first = next;
-        next += group * seconds;
-        let mut plan: Vec<(String, &str, String)> = Vec::new();
-        for t in 0..seconds + 2 {
-            let mut second: Vec<(String, &str, String)> = Vec::new();
-            for (s_idx, name) in STATUSES.iter().enumerate() {
-                let Some(g) = t.checked_sub(s_idx).filter(|g| *g < seconds) else { continue };
-                for j in 0..group {
-                    let m = first + g * group + j;
-                    second.push((ids[m].0.clone(), *name, format!("wamid.BENCH{m}")));
-                }
-            }
-            // Interleave the three streams across the second.
-            second.sort_by_key(|(id, _, _)| id.clone());
-            plan.extend(second);
-        }
-        let events = plan.len();
-        stack.receiver.take_arrivals();
-        let (posted, errors, sent_at, elapsed) =
-            offer(&stack, &plan, events as u64 * 1000 / (elapsed_ms(seconds + 2)), batch).await;
-        // Wait for the tail (bounded), then match arrivals to sends.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut arrived: HashMap<(String, String), Instant> = HashMap::new();
-        while arrived.len() < posted && Instant::now() < deadline {
-            for (id, st, at) in stack.receiver.take_arrivals() {
-                arrived.entry((id, st)).or_insert(at);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let mut latencies: Vec<Duration> = sent_at
-            .iter()
-            .filter_map(|((id, st), t)| arrived.get(&(id.clone(), st.to_string())).map(|a| a.duration_since(*t)))
-            .collect();
-        latencies.sort();
-        let pct = |p: f64| {
-            latencies
-                .get(((latencies.len().max(1) - 1) as f64 * p) as usize)
-                .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
-        };
-        let first_post = sent_at.values().min().copied();
-        let last_arrival = arrived.values().max().copied();
-        let span = match (first_post, last_arrival) {
-            (Some(a), Some(b)) => b.duration_since(a),
-            _ => elapsed,
-        };
+        let f = measure(&stack, &ids, &mut next, per_rate, rate, batch).await?;
         println!(
-            "{:>10} {:>12.0} {:>14.0} {:>12} {:>10.1} {:>10.1} {:>8}",
+            "{:>10} {:>12.0} {:>14.0} {:>12} {:>10.1} {:>10.1} {:>8} {:>8}",
             rate,
-            posted as f64 / elapsed.as_secs_f64(),
-            arrived.len() as f64 / span.as_secs_f64(),
-            format!("{}/{}", arrived.len(), posted),
-            pct(0.5),
-            pct(0.99),
-            errors
+            f.posted_rate,
+            f.delivered_rate,
+            format!("{}/{}", f.delivered, f.posted),
+            f.p50,
+            f.p99,
+            f.errors,
+            f.out_of_order
         );
         stack.wait_idle(Duration::from_secs(120)).await?;
     }
@@ -110,9 +65,112 @@ pub async fn run(per_rate: Duration, rates: &[u64], batch: usize) -> anyhow::Res
     Ok(())
 }
 
+/// One rate's figures.
+pub struct Figures {
+    pub rate: u64,
+    pub batch: usize,
+    pub posted: usize,
+    pub posted_rate: f64,
+    pub errors: usize,
+    pub delivered: usize,
+    pub delivered_rate: f64,
+    pub p50: f64,
+    pub p99: f64,
+    /// Statuses that reached the business after a later status of the
+    /// same message.
+    pub out_of_order: usize,
+    /// The p99 the scenario holds this rate to (set by the caller).
+    pub p99_target_ms: u64,
+}
+
+/// Offers `rate` status events a second for `per_rate`, `batch` per POST,
+/// for the seeded messages from `next` on (advanced past those used).
+pub async fn measure(
+    stack: &Stack,
+    ids: &[(String, String)],
+    next: &mut usize,
+    per_rate: Duration,
+    rate: u64,
+    batch: usize,
+) -> anyhow::Result<Figures> {
+    stack.receiver.record.store(true, Ordering::Relaxed);
+    // Statuses of one message come a second apart, as Cloud sends them:
+    // second t carries `sent` for group t, `delivered` for group t-1
+    // and `read` for group t-2 (a group is a third of a second's load).
+    let group = (rate / 3).max(1) as usize;
+    let seconds = per_rate.as_secs() as usize;
+    let first = *next;
+    *next += group * seconds;
+    anyhow::ensure!(*next <= ids.len(), "{} seeded messages are too few for this run", ids.len());
+    let mut plan: Vec<(String, &str, String)> = Vec::new();
+    for t in 0..seconds + 2 {
+        let mut second: Vec<(String, &str, String)> = Vec::new();
+        for (s_idx, name) in STATUSES.iter().enumerate() {
+            let Some(g) = t.checked_sub(s_idx).filter(|g| *g < seconds) else { continue };
+            for j in 0..group {
+                let m = first + g * group + j;
+                second.push((ids[m].0.clone(), *name, format!("wamid.BENCH{m}")));
+            }
+        }
+        // Interleave the three streams across the second.
+        second.sort_by_key(|(id, _, _)| id.clone());
+        plan.extend(second);
+    }
+    let events = plan.len();
+    stack.receiver.take_arrivals();
+    let (posted, errors, sent_at, elapsed) =
+        offer(stack, &plan, events as u64 * 1000 / (elapsed_ms(seconds + 2)), batch).await;
+    // Wait for the tail (bounded), then match arrivals to sends; a status
+    // arriving after a later one of its message is out of order.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut arrived: HashMap<(String, String), Instant> = HashMap::new();
+    let mut reached: HashMap<String, usize> = HashMap::new();
+    let mut out_of_order = 0;
+    while arrived.len() < posted && Instant::now() < deadline {
+        for (id, st, at) in stack.receiver.take_arrivals() {
+            let rank = STATUSES.iter().position(|s| *s == st).unwrap_or(0);
+            let last = reached.entry(id.clone()).or_insert(rank);
+            if rank < *last {
+                out_of_order += 1;
+            }
+            *last = (*last).max(rank);
+            arrived.entry((id, st)).or_insert(at);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stack.receiver.record.store(false, Ordering::Relaxed);
+    let mut latencies: Vec<Duration> = sent_at
+        .iter()
+        .filter_map(|((id, st), t)| arrived.get(&(id.clone(), st.to_string())).map(|a| a.duration_since(*t)))
+        .collect();
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies.get(((latencies.len().max(1) - 1) as f64 * p) as usize).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
+    };
+    let first_post = sent_at.values().min().copied();
+    let last_arrival = arrived.values().max().copied();
+    let span = match (first_post, last_arrival) {
+        (Some(a), Some(b)) => b.duration_since(a),
+        _ => elapsed,
+    };
+    Ok(Figures {
+        rate,
+        batch,
+        posted,
+        posted_rate: posted as f64 / elapsed.as_secs_f64(),
+        errors,
+        delivered: arrived.len(),
+        delivered_rate: arrived.len() as f64 / span.as_secs_f64(),
+        p50: pct(0.5),
+        p99: pct(0.99),
+        out_of_order,
+        p99_target_ms: 0,
+    })
+}
+
 /// Inserts `n` messages as already accepted by Cloud, with wamids
 /// `wamid.BENCH<i>`; returns (our id, recipient) of each.
-async fn seed(stack: &Stack, n: usize) -> anyhow::Result<Vec<(String, String)>> {
+pub async fn seed(stack: &Stack, n: usize) -> anyhow::Result<Vec<(String, String)>> {
     let rows: Vec<(String, String)> =
         (0..n).map(|i| (wire::ids::message_id(), format!("1556{:07}", i % 10_000_000))).collect();
     let chunk_rows = rows.clone();

@@ -152,14 +152,15 @@ impl Drained {
 /// competes with them for claims, which is safe.
 pub async fn drain(core: &Arc<crate::Core>) -> anyhow::Result<Drained> {
     let mut pacer = Pacer::new(core.config.workers.send_rate);
+    let mut in_flight = sender::InFlight::default();
     let mut done = Drained::default();
     loop {
-        let round = Drained {
-            intake: intake::step(core).await?,
-            downloads: downloader::step(core).await?,
-            sends: sender::step(core, &mut pacer).await?,
-            deliveries: delivery::step(core).await?,
-        };
+        let intake = intake::step(core).await?;
+        let downloads = downloader::step(core).await?;
+        let sends = sender::step(core, &mut pacer, &mut in_flight).await?;
+        // Nothing keeps running behind the caller's back.
+        in_flight.finish().await;
+        let round = Drained { intake, downloads, sends, deliveries: delivery::step(core).await? };
         if round.total() == 0 {
             return Ok(done);
         }
@@ -205,6 +206,14 @@ pub async fn keep_claimed<T>(core: &crate::Core, queue: Queue, id: &str, work: i
 /// Spaces requests evenly at `rate` per second, across every coreapp of
 /// the business number: before a batch, [`Pacer::reserve`] takes its slots
 /// from the database, behind the slots every other node took.
+///
+/// Slots left unused for a moment (a node claiming its next batch) may be
+/// taken up to [`PACING_SLACK`] late, so the number's rate is reached, not
+/// only approached; over any time the sends stay within the rate plus that
+/// much (Cloud measures its limit per second).
+/// How far back a reservation may reach for unused slots.
+const PACING_SLACK: Duration = Duration::from_millis(50);
+
 pub struct Pacer {
     interval: Duration,
     next: tokio::time::Instant,
@@ -222,14 +231,18 @@ impl Pacer {
         let interval_us = self.interval.as_micros() as i64;
         let pnid = core.config.cloud.phone_number_id.clone();
         let now_us = crate::store::db::now_ms() * 1000;
+        let floor_us = now_us - PACING_SLACK.as_micros() as i64;
         let reserved = core
             .db
-            .run(move |conn| crate::store::pacing::reserve(conn, &pnid, count as i64, interval_us, now_us))
+            .run(move |conn| crate::store::pacing::reserve(conn, &pnid, count as i64, interval_us, floor_us))
             .await;
         match reserved {
             Ok(start_us) => {
-                let wait = Duration::from_micros(start_us.saturating_sub(now_us).max(0) as u64);
-                self.next = tokio::time::Instant::now() + wait;
+                // The first slot may lie a little in the past (unused
+                // slots, see `PACING_SLACK`): those go at once.
+                let now = tokio::time::Instant::now();
+                let offset = Duration::from_micros(start_us.abs_diff(now_us));
+                self.next = if start_us >= now_us { now + offset } else { now.checked_sub(offset).unwrap_or(now) };
             }
             Err(e) => tracing::warn!(error = %e, "cannot reserve send slots; pacing this batch locally"),
         }
@@ -241,7 +254,8 @@ impl Pacer {
         if self.next > now {
             tokio::time::sleep_until(self.next).await;
         }
-        self.next = self.next.max(now) + self.interval;
+        let floor = now.checked_sub(PACING_SLACK).unwrap_or(now);
+        self.next = self.next.max(floor) + self.interval;
     }
 }
 
@@ -257,5 +271,24 @@ mod tests {
             pacer.ready().await;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pacer_catches_up_on_slots_left_unused_but_no_more_than_the_slack() {
+        let mut pacer = Pacer::new(100);
+        pacer.ready().await;
+        // A pause (a claim, a reservation) leaves slots unused.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let paused_at = tokio::time::Instant::now();
+        let mut at_once = 0;
+        loop {
+            pacer.ready().await;
+            if tokio::time::Instant::now() > paused_at {
+                break;
+            }
+            at_once += 1;
+        }
+        // The slots of the last 50 ms at 10 ms a slot, and the current one.
+        assert_eq!(at_once, 6);
     }
 }

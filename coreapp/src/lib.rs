@@ -80,6 +80,8 @@ pub struct Core {
     pub(crate) outbox_depth: std::sync::atomic::AtomicI64,
     /// Stores accepted messages with group commit.
     pub(crate) acceptor: store::accept::Acceptor,
+    /// Stores Cloud webhooks with group commit.
+    pub(crate) receipts: store::receipts::Receipts,
     /// Records sends Cloud accepted with group commit.
     pub(crate) sent: store::sent::SentRecorder,
     pub(crate) metrics: metrics::Metrics,
@@ -127,6 +129,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     let (db_config, pool_size) = (config.db.clone(), config.db_pool_size);
     let db = tokio::task::spawn_blocking(move || Db::connect(&db_config, pool_size)).await??;
     let acceptor = store::accept::Acceptor::start(db.clone());
+    let receipts = store::receipts::Receipts::start(db.clone());
     api::accounts::bootstrap(&db).await.context("cannot prepare users and keys")?;
     let media_dir = config.media_dir.clone();
     let media = tokio::task::spawn_blocking(move || media::MediaStore::open(media_dir)).await??;
@@ -146,6 +149,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         webhook_ca: store::cached::Cached::new(SETTINGS_TTL),
         outbox_depth: std::sync::atomic::AtomicI64::new(0),
         acceptor,
+        receipts,
         sent,
         metrics: metrics::Metrics::default(),
         started_at_ms: store::db::now_ms(),
@@ -186,14 +190,23 @@ pub async fn run(
     // Without background workers (tests that drive them with
     // `engine::drain`), the node serves the API and nothing else moves.
     if core.config.workers.background {
-        // The pacer outlives each step: it holds the send rate across batches.
+        // The pacer and the sends under way outlive each step: the pacer
+        // holds the send rate across batches, and a batch is claimed while
+        // the last one's sends are still out.
         let pacer = Arc::new(tokio::sync::Mutex::new(engine::Pacer::new(core.config.workers.send_rate)));
+        let in_flight = Arc::new(tokio::sync::Mutex::new(engine::sender::InFlight::default()));
         let c = core.clone();
         let sender = worker("sender", Some(Queue::Outbound), &core.wake.sender, poll);
-        tasks.spawn(engine::run_loop(sender, stop_rx.clone(), move || {
-            let (c, pacer) = (c.clone(), pacer.clone());
-            async move { engine::sender::step(&c, &mut *pacer.lock().await).await }
-        }));
+        let sends = in_flight.clone();
+        let sender_loop = engine::run_loop(sender, stop_rx.clone(), move || {
+            let (c, pacer, sends) = (c.clone(), pacer.clone(), sends.clone());
+            async move { engine::sender::step(&c, &mut *pacer.lock().await, &mut *sends.lock().await).await }
+        });
+        tasks.spawn(async move {
+            sender_loop.await;
+            // The node stops once the sends under way are settled.
+            in_flight.lock().await.finish().await;
+        });
         let c = core.clone();
         let intake = worker("intake", Some(Queue::Inbound), &core.wake.intake, poll);
         tasks.spawn(engine::run_loop(intake, stop_rx.clone(), move || {

@@ -8,13 +8,17 @@
 //!   plain diesel functions. Each takes `&mut AnyConnection` and returns
 //!   `QueryResult`; callers compose them inside one `Db::run` closure (and
 //!   one transaction where several writes must land together).
-//! - [`accept`]: the group-commit writer for accepted messages, [`sent`]
-//!   the same for the record of sends Cloud accepted; [`cached`]: a value
-//!   read from the database at most once per interval.
+//! - [`group`]: group commit, one writer task sharing each statement and
+//!   commit among every caller that came meanwhile; its users [`accept`]
+//!   (accepted messages), [`receipts`] (Cloud webhooks) and [`sent`] (the
+//!   record of sends Cloud accepted); [`cached`]: a value read from the
+//!   database at most once per interval.
 
 pub mod accept;
 pub mod cached;
 pub mod db;
+pub mod group;
+pub mod receipts;
 pub mod schema;
 pub mod sent;
 

@@ -8,7 +8,7 @@ use crate::Core;
 use crate::engine::sender;
 use crate::error::CoreError;
 use crate::store::accept::Stored;
-use crate::store::db::{Db, now_ms};
+use crate::store::db::now_ms;
 use crate::store::{inbound, outbound};
 
 /// Stores a validated on-prem message in the send queue and returns its id.
@@ -89,11 +89,11 @@ pub async fn send(
 }
 
 /// Stores a verified Cloud webhook body before Cloud gets its 200.
-pub async fn ingest(db: &Db, body: Vec<u8>) -> Result<String, CoreError> {
+pub async fn ingest(core: &Core, body: Vec<u8>) -> Result<String, CoreError> {
     if body.is_empty() {
         return Err(ApiError::invalid("empty webhook body").into());
     }
-    db.run(move |conn| Ok(inbound::insert_event(conn, &body, now_ms())?)).await
+    core.receipts.store(body).await
 }
 
 /// `PUT /v1/messages/{id}` `{"status":"read"}`: marks a user's message read

@@ -27,9 +27,54 @@ use crate::store::{inbound, outbox};
 const GIVE_UP_AFTER_MS: i64 = 24 * 3600 * 1000;
 const BATCH: i64 = 64;
 
-pub async fn step(core: &Arc<Core>, pacer: &mut Pacer) -> anyhow::Result<usize> {
+/// Most sends under way at once. A step claims the next batch while the
+/// sends of the last are still out, as long as there is room for a whole
+/// batch: a batch no longer waits for its slowest send.
+const MAX_IN_FLIGHT: usize = 2 * BATCH as usize;
+
+/// The sends under way, across steps.
+#[derive(Default)]
+pub struct InFlight {
+    tasks: JoinSet<()>,
+}
+
+impl InFlight {
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Waits for one send to be settled.
+    async fn one_done(&mut self) {
+        if let Some(Err(e)) = self.tasks.join_next().await {
+            tracing::error!(error = %e, "a send task failed; its lease will lapse and it will be retried");
+        }
+    }
+
+    /// Waits until every send under way is settled (or given back).
+    pub async fn finish(&mut self) {
+        while !self.tasks.is_empty() {
+            self.one_done().await;
+        }
+    }
+}
+
+/// Claims the next batch and starts its sends, paced; returns how many it
+/// started, without waiting for them (see [`InFlight`]).
+pub async fn step(core: &Arc<Core>, pacer: &mut Pacer, in_flight: &mut InFlight) -> anyhow::Result<usize> {
+    while let Some(done) = in_flight.tasks.try_join_next() {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "a send task failed; its lease will lapse and it will be retried");
+        }
+    }
+    while in_flight.len() > MAX_IN_FLIGHT - BATCH as usize {
+        in_flight.one_done().await;
+    }
     let (owner, lease) = (core.owner.clone(), core.config.workers.lease.as_millis() as i64);
-    let rows = core
+    let claimed = core
         .db
         .run(move |conn| {
             let ids = queue::claim(conn, Queue::Outbound, &owner, now_ms(), lease, BATCH)?;
@@ -38,23 +83,30 @@ pub async fn step(core: &Arc<Core>, pacer: &mut Pacer) -> anyhow::Result<usize> 
             }
             Ok(outbound::load(conn, &ids)?)
         })
-        .await?;
+        .await;
+    let rows = match claimed {
+        Ok(rows) => rows,
+        Err(e) => {
+            // The caller hands back every claim of this node after an
+            // outage: none may still be in use by a send.
+            in_flight.finish().await;
+            return Err(e.into());
+        }
+    };
     let n = rows.len();
     if n > 0 {
         pacer.reserve(core, n).await;
     }
-    let mut tasks = JoinSet::new();
     for row in rows {
         pacer.ready().await;
         let core = core.clone();
-        tasks.spawn(async move {
+        in_flight.tasks.spawn(async move {
             let id = row.id.clone();
             if let Err(e) = send_and_settle(&core, row).await {
                 tracing::error!(message_id = %id, error = ?e, "could not settle a send; its lease will lapse and it will be retried");
             }
         });
     }
-    while tasks.join_next().await.is_some() {}
     Ok(n)
 }
 

@@ -11,12 +11,11 @@
 //! is that same message again ([`Stored::Replayed`]); a different message
 //! under a stored id is refused.
 
-use tokio::sync::{mpsc, oneshot};
-
 use wire::{ApiError, ErrorCode};
 
 use crate::error::CoreError;
 use crate::store::db::Db;
+use crate::store::group::{GroupWriter, Linger};
 use crate::store::outbound::{self, NewOutbound};
 
 /// Most messages in one write.
@@ -43,63 +42,45 @@ enum Failure {
     Other(String),
 }
 
-type Request = (NewOutbound, oneshot::Sender<Result<Stored, Failure>>);
-
 #[derive(Clone)]
 pub struct Acceptor {
-    tx: mpsc::Sender<Request>,
+    writer: GroupWriter<NewOutbound, Result<Stored, Failure>>,
 }
 
 impl Acceptor {
     /// Starts the writer task on `db`; it ends when every `Acceptor` is gone.
     pub fn start(db: Db) -> Acceptor {
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_loop(db, rx));
-        Acceptor { tx }
+        let writer = GroupWriter::start("message", MAX_BATCH, Linger::NONE, move |rows| {
+            let db = db.clone();
+            async move { write(&db, rows).await }
+        });
+        Acceptor { writer }
     }
 
     /// Stores a message; returns once it is committed.
     pub async fn store(&self, row: NewOutbound) -> Result<Stored, CoreError> {
-        let (done, wait) = oneshot::channel();
-        self.tx
-            .send((row, done))
-            .await
-            .map_err(|_| CoreError::Internal(anyhow::anyhow!("the message writer has stopped")))?;
-        match wait.await {
-            Ok(Ok(stored)) => Ok(stored),
-            Ok(Err(Failure::Unavailable(text))) => Err(CoreError::Unavailable(text)),
-            Ok(Err(Failure::Conflict(id))) => {
+        match self.writer.submit(row).await? {
+            Ok(stored) => Ok(stored),
+            Err(Failure::Unavailable(text)) => Err(CoreError::Unavailable(text)),
+            Err(Failure::Conflict(id)) => {
                 Err(ApiError::new(ErrorCode::AlreadyExists, format!("Another message has the id {id}")).into())
             }
-            Ok(Err(Failure::Other(text))) => {
+            Err(Failure::Other(text)) => {
                 Err(CoreError::Internal(anyhow::anyhow!("storing the message failed: {text}")))
             }
-            Err(_) => Err(CoreError::Internal(anyhow::anyhow!("the message writer has stopped"))),
         }
     }
 }
 
-async fn write_loop(db: Db, mut rx: mpsc::Receiver<Request>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
-            }
-        }
-        let (rows, waiters): (Vec<NewOutbound>, Vec<_>) = batch.into_iter().unzip();
-        let rows = std::sync::Arc::new(rows);
-        let all = rows.clone();
-        let written = db.run(move |conn| Ok(outbound::insert_many(conn, &all)?)).await;
-        let outcomes = match written {
-            Ok(_) => vec![Ok(Stored::New); rows.len()],
-            Err(CoreError::Db(e)) if crate::store::is_unique_violation(&e) => one_by_one(&db, rows).await,
-            Err(e) => vec![Err(failure(&e)); rows.len()],
-        };
-        for (w, outcome) in waiters.into_iter().zip(outcomes) {
-            let _ = w.send(outcome);
-        }
+/// One multi-row INSERT for the batch; row by row when it met a stored id.
+async fn write(db: &Db, rows: Vec<NewOutbound>) -> Vec<Result<Stored, Failure>> {
+    let rows = std::sync::Arc::new(rows);
+    let all = rows.clone();
+    let written = db.run(move |conn| Ok(outbound::insert_many(conn, &all)?)).await;
+    match written {
+        Ok(_) => vec![Ok(Stored::New); rows.len()],
+        Err(CoreError::Db(e)) if crate::store::is_unique_violation(&e) => one_by_one(db, rows).await,
+        Err(e) => vec![Err(failure(&e)); rows.len()],
     }
 }
 

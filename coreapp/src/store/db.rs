@@ -54,6 +54,8 @@ const PROBE_WAIT: Duration = Duration::from_secs(2);
 /// up to half of this: with 4 s, a database that came back is reconnected
 /// within 2 s.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
+/// Connections kept open while idle.
+const MIN_IDLE: u32 = 2;
 /// A connection idle longer than this is pinged before it is handed out:
 /// the server may have dropped it (`wait_timeout`, a restart nobody
 /// noticed) while no statement could tell.
@@ -207,8 +209,12 @@ impl Db {
         let manager = Manager { url, engine, availability: availability.clone() };
         // SQLite: one connection, so writers never contend for the file lock.
         let size = if engine == Engine::Sqlite { 1 } else { pool_size.max(2) };
+        // Connections are made as load needs them and closed after ten
+        // idle minutes, down to two: an idle node holds two, not the pool's
+        // size (each costs memory here and on the server).
         let pool = Pool::builder()
             .max_size(size)
+            .min_idle(Some(size.min(MIN_IDLE)))
             .connection_timeout(CONNECT_TIMEOUT)
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrors))

@@ -16,19 +16,26 @@ pub struct Event {
     pub received_at: i64,
 }
 
-pub fn insert_event(conn: &mut AnyConnection, body: &[u8], now: i64) -> QueryResult<String> {
-    let id = super::ordered_id();
-    diesel::insert_into(ie::table)
-        .values((
-            ie::id.eq(&id),
-            ie::body.eq(body),
-            ie::state.eq(State::Pending.as_str()),
-            ie::attempts.eq(0),
-            ie::next_attempt_at.eq(now),
-            ie::received_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(id)
+/// Stores Cloud webhook bodies received together, in one statement;
+/// returns their ids, in order.
+pub fn insert_events(conn: &mut AnyConnection, bodies: &[Vec<u8>], now: i64) -> QueryResult<Vec<String>> {
+    let ids: Vec<String> = bodies.iter().map(|_| super::ordered_id()).collect();
+    let rows: Vec<_> = ids
+        .iter()
+        .zip(bodies)
+        .map(|(id, body)| {
+            (
+                ie::id.eq(id),
+                ie::body.eq(body),
+                ie::state.eq(State::Pending.as_str()),
+                ie::attempts.eq(0),
+                ie::next_attempt_at.eq(now),
+                ie::received_at.eq(now),
+            )
+        })
+        .collect();
+    insert_rows!(conn, ie::table, &rows)?;
+    Ok(ids)
 }
 
 /// Stores part of a notification to be handled again later (statuses that

@@ -8,6 +8,8 @@
 //! `FOR UPDATE SKIP LOCKED`, so nodes never block each other; SQLite (one
 //! writer by construction) claims in a single `UPDATE ... RETURNING`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
@@ -128,12 +130,16 @@ pub fn claim(
     }
     // Most claims find nothing (a queue just emptied, a poll of an idle
     // one): a plain read says so in one statement, where the claim's
-    // transaction takes three.
-    let probe = format!("SELECT q.id FROM {t} q WHERE {due} LIMIT 1");
-    if Prepared::new(probe).big_int(now).big_int(now).load::<IdRow>(conn)?.is_empty() {
-        return Ok(Vec::new());
+    // transaction takes three. Right after a claim that found work, the
+    // next is likely to find more, and goes straight to its transaction.
+    let found_last = &FOUND_LAST[queue as usize];
+    if !found_last.load(Ordering::Relaxed) {
+        let probe = format!("SELECT q.id FROM {t} q WHERE {due} LIMIT 1");
+        if Prepared::new(probe).big_int(now).big_int(now).load::<IdRow>(conn)?.is_empty() {
+            return Ok(Vec::new());
+        }
     }
-    transaction(conn, |conn| {
+    let ids = transaction(conn, |conn| {
         let sql = format!("SELECT q.id FROM {t} q WHERE {due} ORDER BY {order} LIMIT ? FOR UPDATE SKIP LOCKED");
         let rows: Vec<IdRow> = Prepared::new(sql).big_int(now).big_int(now).big_int(limit).load(conn)?;
         let ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
@@ -144,8 +150,14 @@ pub fn claim(
         let sql = format!("UPDATE {t} SET lease_owner = ?, lease_until = ? WHERE id IN ({})", marks(list.len()));
         Prepared::new(sql).text(owner).big_int(now + lease_ms).texts(list).execute(conn)?;
         Ok(ids)
-    })
+    })?;
+    found_last.store(!ids.is_empty(), Ordering::Relaxed);
+    Ok(ids)
 }
+
+/// Per queue, whether this process's last claim found work (a hint for
+/// the next claim, see [`claim`]).
+static FOUND_LAST: [AtomicBool; 4] = [const { AtomicBool::new(false) }; 4];
 
 /// Extends `owner`'s claim on a row (work that outlasts one lease, such as
 /// a large media transfer). Returns false when the claim was lost.

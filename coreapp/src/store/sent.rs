@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
 use wire::identity::UserFacts;
 
 use crate::error::CoreError;
 use crate::store::db::{Db, now_ms, transaction};
+use crate::store::group::{GroupWriter, Linger};
 use crate::store::outbound::{self, Sent};
 use crate::store::whatsapp_users;
 
@@ -35,11 +35,9 @@ pub struct Accepted {
     pub user: Option<UserFacts>,
 }
 
-type Request = (Accepted, oneshot::Sender<Result<bool, String>>);
-
 #[derive(Clone)]
 pub struct SentRecorder {
-    tx: mpsc::Sender<Request>,
+    writer: GroupWriter<Accepted, Result<bool, String>>,
 }
 
 impl SentRecorder {
@@ -47,57 +45,35 @@ impl SentRecorder {
     /// database through an outage for up to `patience` (the claims' lease),
     /// and ends when every `SentRecorder` is gone.
     pub fn start(db: Db, owner: String, patience: Duration) -> SentRecorder {
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_loop(db, owner, patience, rx));
-        SentRecorder { tx }
+        let linger = Linger { below: LINGER_BELOW, wait: LINGER };
+        let writer = GroupWriter::start("sent-message", MAX_BATCH, linger, move |records: Vec<Accepted>| {
+            let (db, owner) = (db.clone(), owner.clone());
+            async move {
+                let n = records.len();
+                let records = Arc::new(records);
+                let all = records.clone();
+                let written =
+                    db.run_patiently(patience, move |conn| transaction(conn, |conn| write(conn, &owner, &all))).await;
+                match written {
+                    Ok(kept) => kept.into_iter().map(Ok).collect(),
+                    Err(e) => {
+                        tracing::error!(error = %e, sends = n, "recording sends Cloud accepted failed");
+                        vec![Err(e.to_string()); n]
+                    }
+                }
+            }
+        });
+        SentRecorder { writer }
     }
 
     /// Records a send; returns once it is committed: true when recorded,
     /// false when the claim had lapsed (another node owns the message now,
     /// and what it does wins).
     pub async fn record(&self, accepted: Accepted) -> Result<bool, CoreError> {
-        let stopped = || CoreError::Internal(anyhow::anyhow!("the sent-message recorder has stopped"));
-        let (done, wait) = oneshot::channel();
-        self.tx.send((accepted, done)).await.map_err(|_| stopped())?;
-        match wait.await {
-            Ok(Ok(kept)) => Ok(kept),
-            Ok(Err(text)) => Err(CoreError::Internal(anyhow::anyhow!("recording sends failed: {text}"))),
-            Err(_) => Err(stopped()),
-        }
-    }
-}
-
-async fn write_loop(db: Db, owner: String, patience: Duration, mut rx: mpsc::Receiver<Request>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let linger_until = tokio::time::Instant::now() + LINGER;
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) if batch.len() >= LINGER_BELOW => break,
-                Err(_) => match tokio::time::timeout_at(linger_until, rx.recv()).await {
-                    Ok(Some(r)) => batch.push(r),
-                    _ => break,
-                },
-            }
-        }
-        let (records, waiters): (Vec<Accepted>, Vec<_>) = batch.into_iter().unzip();
-        let records = Arc::new(records);
-        let (all, owner) = (records.clone(), owner.clone());
-        let written = db.run_patiently(patience, move |conn| transaction(conn, |conn| write(conn, &owner, &all))).await;
-        match written {
-            Ok(kept) => {
-                for (w, kept) in waiters.into_iter().zip(kept) {
-                    let _ = w.send(Ok(kept));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, sends = records.len(), "recording sends Cloud accepted failed");
-                for w in waiters {
-                    let _ = w.send(Err(e.to_string()));
-                }
-            }
-        }
+        self.writer
+            .submit(accepted)
+            .await?
+            .map_err(|text| CoreError::Internal(anyhow::anyhow!("recording sends failed: {text}")))
     }
 }
 
