@@ -58,8 +58,7 @@ pub enum OpenError {
 
 fn key(password: &str, salt: &[u8]) -> Result<chacha20poly1305::Key, CoreError> {
     let mut key = chacha20poly1305::Key::default();
-    argon2::Argon2::default()
-        .hash_password_into(password.as_bytes(), salt, &mut key)
+    crate::api::passwords::derive_key(password, salt, &mut key)
         .map_err(|e| CoreError::Internal(anyhow::anyhow!("key derivation failed: {e}")))?;
     Ok(key)
 }

@@ -102,7 +102,12 @@ pub async fn step(core: &Arc<Core>, pacer: &mut Pacer, in_flight: &mut InFlight)
         let core = core.clone();
         in_flight.tasks.spawn(async move {
             let id = row.id.clone();
-            if let Err(e) = send_and_settle(&core, row).await {
+            // The claim is renewed while the send and its record take
+            // longer than a third of the lease (the database slow to take
+            // the record, say): a claim that lapsed would be taken again,
+            // by this node's next batch as by another node, and sent twice.
+            let settled = super::keep_claimed(&core, Queue::Outbound, &id, send_and_settle(&core, row)).await;
+            if let Err(e) = settled {
                 tracing::error!(message_id = %id, error = ?e, "could not settle a send; its lease will lapse and it will be retried");
             }
         });
