@@ -257,7 +257,13 @@ pub async fn run(
         ),
     }
     tracing::info!(%addr, node = %core.config.node_id, link = core.config.cluster.describe(), "coreapp serving gRPC");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Answers go out as written (TCP_NODELAY): tonic sets it only on the
+    // connections it accepts itself. Without it, an answer written in
+    // pieces (headers, body, trailers) waits on the webapp's delayed
+    // acknowledgement of the first piece.
+    let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |stream| {
+        stream.and_then(|s| s.set_nodelay(true).map(|()| s))
+    });
     let served = server
         .initial_stream_window_size(proto::MEDIA_WINDOW)
         .initial_connection_window_size(proto::MEDIA_WINDOW)

@@ -350,3 +350,110 @@ async fn mysql_sends_recorded() {
 async fn sqlite_sends_recorded() {
     accepted_sends_are_recorded_together(false).await;
 }
+
+#[derive(diesel::QueryableByName)]
+struct StatusRow {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "Variable_name")]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "Value")]
+    value: String,
+}
+
+/// Rows this session has read through indexes and sorted, as MariaDB counts
+/// them.
+fn rows_read(c: &mut coreapp::store::db::AnyConnection) -> Result<i64, coreapp::error::CoreError> {
+    use diesel::RunQueryDsl;
+    let rows: Vec<StatusRow> = diesel::sql_query(
+        "SHOW SESSION STATUS WHERE Variable_name IN \
+         ('Handler_read_key', 'Handler_read_next', 'Handler_read_rnd', 'Handler_read_rnd_next', 'Sort_rows')",
+    )
+    .load(c)?;
+    Ok(rows
+        .iter()
+        .filter(|r| r.name.starts_with("Handler_read") || r.name == "Sort_rows")
+        .map(|r| r.value.parse::<i64>().unwrap_or(0))
+        .sum())
+}
+
+/// A claim reads about as many rows as it hands out however long the queue
+/// behind them. Left to choose, the server sometimes sorted every due row
+/// on each claim (which plan it takes depends on its statistics of the
+/// moment), so a backlog made each claim slower and the queue fell further
+/// behind; sorted under `FOR UPDATE`, all of them stayed locked too.
+#[tokio::test]
+async fn mysql_a_claim_reads_what_it_hands_out_however_long_the_backlog() {
+    const BACKLOG: usize = 20_000;
+    let t = open(true);
+    let reads =
+        t.db.run(|c| {
+            let start = now_ms() - 60_000;
+            // As a backlog builds: a few rows at a time, each group
+            // committed at its own moment.
+            for chunk in 0..BACKLOG / 1000 {
+                coreapp::store::db::transaction(c, |c| {
+                    for group in 0..100 {
+                        let at = start + (chunk * 100 + group) as i64;
+                        coreapp::store::inbound::insert_events(c, &vec![b"{}".to_vec(); 10], at)?;
+                        for i in 0..10 {
+                            let n = chunk * 1000 + group * 10 + i;
+                            outbound::insert(c, &format!("m{n:06}"), &format!("1555{n:07}"), "{}", at, None)?;
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+            diesel::RunQueryDsl::execute(diesel::sql_query("ANALYZE TABLE inbound_events, outbound_messages"), c)?;
+            let mut reads = Vec::new();
+            for queue in [Queue::Inbound, Queue::Outbound] {
+                let before = rows_read(c)?;
+                // The intake's and the sender's batch.
+                let ids = queue::claim(c, queue, "node-a/1", now_ms(), 60_000, 128)?;
+                assert_eq!(ids.len(), 128);
+                reads.push((queue, rows_read(c)? - before));
+            }
+            Ok(reads)
+        })
+        .await
+        .unwrap();
+    for (queue, read) in reads {
+        // 128 rows claimed, each checked against its recipient's earlier
+        // ones, and the counters' own reads: a thousand or so at most, where
+        // a sort reads the whole backlog.
+        assert!(read < 5_000, "{queue:?}: a claim of 128 out of {BACKLOG} read {read} rows");
+    }
+}
+
+/// Threads of this process, as the kernel counts them.
+fn threads() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
+}
+
+/// Calls beyond the pool's connections wait their turn as tasks: 64 at
+/// once on a one-connection pool take a blocking thread or two, not 64
+/// threads parked on the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_pool_wait_without_a_thread_each() {
+    const CALLS: usize = 64;
+    let t = open(false);
+    let before = threads();
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..CALLS {
+        let db = t.db.clone();
+        calls.spawn(async move {
+            db.run(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                Ok(())
+            })
+            .await
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let during = threads();
+    while let Some(done) = calls.join_next().await {
+        done.unwrap().unwrap();
+    }
+    // Other tests of this file run meanwhile and have threads of their own:
+    // the margin is wide, where a thread per call adds 64.
+    assert!(during < before + CALLS / 2, "{before} threads before, {during} with {CALLS} calls waiting");
+}

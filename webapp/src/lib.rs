@@ -22,7 +22,9 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::extract::connect_info::IntoMakeServiceWithConnectInfo;
 use axum::http::{HeaderName, HeaderValue};
-use axum_server::accept::DefaultAcceptor;
+// Answers go out as written (TCP_NODELAY): an answer written in pieces
+// otherwise waits on the client's delayed acknowledgement of the first.
+use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsAcceptor;
 use tower::Layer;
 use tower_http::normalize_path::{NormalizePath, NormalizePathLayer};
@@ -190,10 +192,11 @@ pub async fn run(
     // connection cap, and a watchdog on what the client does with it.
     match tls {
         Some(tls) => {
-            let tls = RustlsAcceptor::new(tls.rustls()).handshake_timeout(limits.header_timeout);
+            let tls =
+                RustlsAcceptor::new(tls.rustls()).handshake_timeout(limits.header_timeout).acceptor(NoDelayAcceptor);
             server.acceptor(edge::conn::Acceptor::new(tls, &limits, metrics)).serve(app).await?
         }
-        None => server.acceptor(edge::conn::Acceptor::new(DefaultAcceptor, &limits, metrics)).serve(app).await?,
+        None => server.acceptor(edge::conn::Acceptor::new(NoDelayAcceptor, &limits, metrics)).serve(app).await?,
     }
     poller.abort();
     watcher.abort();

@@ -81,6 +81,11 @@ pub struct Db {
     pool: Pool<Manager>,
     engine: Engine,
     availability: Arc<Availability>,
+    /// One per connection the pool may open: a call takes one before it
+    /// takes a blocking thread, so callers beyond the pool wait as tasks,
+    /// not as threads parked on the pool (each holds a stack and, under
+    /// load, an allocator arena of its own).
+    workers: Arc<tokio::sync::Semaphore>,
 }
 
 /// A pooled connection and what the pool knows about it.
@@ -220,7 +225,8 @@ impl Db {
             .error_handler(Box::new(QuietErrors))
             .build(manager)
             .with_context(|| format!("cannot connect to the database ({})", config.describe()))?;
-        let db = Db { pool, engine, availability };
+        let workers = Arc::new(tokio::sync::Semaphore::new(size as usize));
+        let db = Db { pool, engine, availability, workers };
         let mut conn = db.pool.get_timeout(POOL_WAIT)?;
         check_schema(&mut conn.conn)?;
         Ok(db)
@@ -243,10 +249,17 @@ impl Db {
         let ticket = self.availability.admit(Instant::now())?;
         let probe = ticket.pass == Pass::Probe;
         let wait = if probe { PROBE_WAIT } else { POOL_WAIT };
+        // Past the wait for a worker, the pool is asked without waiting:
+        // it answers with its own timeout, which the outage logic reads.
+        let (worker, wait) = match tokio::time::timeout(wait, self.workers.clone().acquire_owned()).await {
+            Ok(worker) => (worker.ok(), wait),
+            Err(_) => (None, Duration::from_millis(1)),
+        };
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            let _worker = worker;
             let mut conn = pool.get_timeout(wait)?;
             // A probe of a locked SQLite file should not hold its caller
             // for the whole busy timeout: it waits 1 s for the lock.

@@ -5,9 +5,10 @@ use diesel::prelude::*;
 
 use super::queue::State;
 use crate::store::db::AnyConnection;
+use crate::store::db::prepared::{Prepared, insert_rows, marks, padded};
 use crate::store::schema::{inbound_events as ie, inbound_messages as im};
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = ie)]
 pub struct Event {
     pub id: String,
@@ -19,23 +20,12 @@ pub struct Event {
 /// Stores Cloud webhook bodies received together, in one statement;
 /// returns their ids, in order.
 pub fn insert_events(conn: &mut AnyConnection, bodies: &[Vec<u8>], now: i64) -> QueryResult<Vec<String>> {
-    let ids: Vec<String> = bodies.iter().map(|_| super::ordered_id()).collect();
-    let rows: Vec<_> = ids
-        .iter()
-        .zip(bodies)
-        .map(|(id, body)| {
-            (
-                ie::id.eq(id),
-                ie::body.eq(body),
-                ie::state.eq(State::Pending.as_str()),
-                ie::attempts.eq(0),
-                ie::next_attempt_at.eq(now),
-                ie::received_at.eq(now),
-            )
-        })
-        .collect();
-    insert_rows!(conn, ie::table, &rows)?;
-    Ok(ids)
+    let rows: Vec<(String, &[u8])> = bodies.iter().map(|body| (super::ordered_id(), body.as_slice())).collect();
+    let head = "INSERT INTO inbound_events (id, body, state, attempts, next_attempt_at, received_at)";
+    insert_rows(conn, head, 6, &rows, |p, (id, body)| {
+        p.text(id).binary(body).text(State::Pending.as_str()).integer(0).big_int(now).big_int(now)
+    })?;
+    Ok(rows.into_iter().map(|(id, _)| id).collect())
 }
 
 /// Stores part of a notification to be handled again later (statuses that
@@ -63,7 +53,15 @@ pub fn insert_deferred(
 }
 
 pub fn load_events(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Event>> {
-    ie::table.filter(ie::id.eq_any(ids)).order(ie::id).select(Event::as_select()).load(conn)
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = padded(ids);
+    let sql = format!(
+        "SELECT id, body, attempts, received_at FROM inbound_events WHERE id IN ({}) ORDER BY id",
+        marks(list.len())
+    );
+    Prepared::new(sql).texts(list).load(conn)
 }
 
 /// The wamid of a user message we gave `id`.

@@ -4,18 +4,19 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::sql_types::Text;
 
 use wire::messages::Message;
 use wire::status::MessageStatus;
 
 use super::queue::State;
 use crate::store::db::AnyConnection;
+use crate::store::db::prepared::{Prepared, chunks, insert_rows, marks, padded};
 use crate::store::schema::{message_statuses as ms, outbound_messages as om};
 
 /// Handed to Cloud, which answered with a wamid.
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = om)]
 pub struct Outbound {
     pub id: String,
@@ -69,8 +70,21 @@ pub fn insert(
         .map(drop)
 }
 
+/// The columns of [`Outbound`], for statements written by hand.
+const OUTBOUND_COLUMNS: &str = "id, recipient, payload, attempts, wamid, last_status, created_at, media_resends";
+
 pub fn load(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Outbound>> {
-    om::table.filter(om::id.eq_any(ids)).select(Outbound::as_select()).load(conn)
+    load_where(conn, "id", ids)
+}
+
+/// The messages whose `column` is one of `values`.
+fn load_where(conn: &mut AnyConnection, column: &str, values: &[String]) -> QueryResult<Vec<Outbound>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = padded(values);
+    let sql = format!("SELECT {OUTBOUND_COLUMNS} FROM outbound_messages WHERE {column} IN ({})", marks(list.len()));
+    Prepared::new(sql).texts(list).load(conn)
 }
 
 /// A message to store, as its row.
@@ -109,12 +123,22 @@ impl NewOutbound {
     }
 }
 
-/// Stores accepted messages in one statement.
+/// Stores accepted messages, many rows to a statement.
 pub fn insert_many(conn: &mut AnyConnection, rows: &[NewOutbound]) -> QueryResult<usize> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    insert_rows!(conn, om::table, rows)
+    let head = "INSERT INTO outbound_messages (id, recipient, payload, state, attempts, next_attempt_at, \
+                lease_owner, lease_until, created_at, updated_at)";
+    insert_rows(conn, head, 10, rows, |p, m| {
+        p.text(&m.id)
+            .text(&m.recipient)
+            .text(&m.payload)
+            .text(&m.state)
+            .integer(m.attempts)
+            .big_int(m.next_attempt_at)
+            .nullable_text(m.lease_owner.as_deref())
+            .nullable_big_int(m.lease_until)
+            .big_int(m.created_at)
+            .big_int(m.updated_at)
+    })
 }
 
 /// Records Cloud's acceptance and releases the claim, if still ours.
@@ -149,31 +173,32 @@ pub struct Sent {
 }
 
 /// Records several sends Cloud accepted and releases their claims, if
-/// still `owner`'s, in one statement. Returns how many it recorded: fewer
+/// still `owner`'s, in a statement or a few. Returns how many it recorded: fewer
 /// than given means some claims lapsed ([`wamids_of`] tells which).
 pub fn mark_sent_many(conn: &mut AnyConnection, owner: &str, sent: &[Sent], now: i64) -> QueryResult<usize> {
     if sent.is_empty() {
         return Ok(0);
     }
-    let cases = " WHEN ? THEN ?".repeat(sent.len());
-    let marks = vec!["?"; sent.len()].join(", ");
-    let sql = format!(
-        "UPDATE outbound_messages SET state = ?, wamid = CASE id{cases} END, attempts = CASE id{cases} END, \
-         lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? \
-         WHERE lease_owner = ? AND id IN ({marks})"
-    );
-    let mut q = diesel::sql_query(sql).into_boxed().bind::<Text, _>(State::Sent.as_str());
-    for s in sent {
-        q = q.bind::<Text, _>(s.id.clone()).bind::<Text, _>(s.wamid.clone());
+    let mut recorded = 0;
+    for chunk in chunks(sent) {
+        let cases = " WHEN ? THEN ?".repeat(chunk.len());
+        let sql = format!(
+            "UPDATE outbound_messages SET state = ?, wamid = CASE id{cases} END, attempts = CASE id{cases} END, \
+             lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? \
+             WHERE lease_owner = ? AND id IN ({})",
+            marks(chunk.len())
+        );
+        let mut q = Prepared::new(sql).text(State::Sent.as_str());
+        for s in chunk {
+            q = q.text(&s.id).text(&s.wamid);
+        }
+        for s in chunk {
+            q = q.text(&s.id).integer(s.attempts);
+        }
+        q = q.big_int(now).text(owner).texts(chunk.iter().map(|s| s.id.as_str()));
+        recorded += q.execute(conn)?;
     }
-    for s in sent {
-        q = q.bind::<Text, _>(s.id.clone()).bind::<Integer, _>(s.attempts);
-    }
-    q = q.bind::<BigInt, _>(now).bind::<Text, _>(owner.to_string());
-    for s in sent {
-        q = q.bind::<Text, _>(s.id.clone());
-    }
-    q.execute(conn)
+    Ok(recorded)
 }
 
 /// The wamids recorded for these messages (absent: none yet).
@@ -245,7 +270,7 @@ pub fn find_by_wamids(conn: &mut AnyConnection, wamids: &[String]) -> QueryResul
     if wamids.is_empty() {
         return Ok(Vec::new());
     }
-    om::table.filter(om::wamid.eq_any(wamids)).select(Outbound::as_select()).load(conn)
+    load_where(conn, "wamid", wamids)
 }
 
 /// Every status recorded for these messages, as (message id, status).
@@ -253,10 +278,19 @@ pub fn statuses_of(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(String, String)> =
-        ms::table.filter(ms::message_id.eq_any(ids)).select((ms::message_id, ms::status)).load(conn)?;
-    // Only delivery statuses are ever recorded.
-    Ok(rows.into_iter().filter_map(|(id, s)| MessageStatus::parse(&s).map(|s| (id, s))).collect())
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        message_id: String,
+        #[diesel(sql_type = Text)]
+        status: String,
+    }
+    let list = padded(ids);
+    let sql = format!("SELECT message_id, status FROM message_statuses WHERE message_id IN ({})", marks(list.len()));
+    let rows: Vec<Row> = Prepared::new(sql).texts(list).load(conn)?;
+    // Only delivery statuses are ever recorded; a padded list repeats its
+    // last id, which matches its rows once all the same.
+    Ok(rows.into_iter().filter_map(|r| MessageStatus::parse(&r.status).map(|s| (r.message_id, s))).collect())
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -279,10 +313,10 @@ impl NewStatus {
 /// another node violates the unique index and fails the statement (and the
 /// caller's transaction), so no status is recorded twice.
 pub fn insert_statuses(conn: &mut AnyConnection, rows: &[NewStatus]) -> QueryResult<usize> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    insert_rows!(conn, ms::table, rows)
+    let head = "INSERT INTO message_statuses (id, message_id, status, cloud_timestamp, created_at)";
+    insert_rows(conn, head, 5, rows, |p, r| {
+        p.text(&r.id).text(&r.message_id).text(r.status).text(&r.cloud_timestamp).big_int(r.created_at)
+    })
 }
 
 /// Rewrites a queued message's stored payload (a provider link fetched to

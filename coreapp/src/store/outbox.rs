@@ -5,9 +5,10 @@ use diesel::prelude::*;
 
 use super::queue::State;
 use crate::store::db::AnyConnection;
+use crate::store::db::prepared::{Prepared, insert_rows, marks, padded};
 use crate::store::schema::webhook_outbox as wo;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = wo)]
 pub struct Pending {
     pub id: String,
@@ -73,12 +74,19 @@ impl NewEvent {
     }
 }
 
-/// Queues events in one statement.
+/// Queues events, many rows to a statement.
 pub fn insert_many(conn: &mut AnyConnection, rows: &[NewEvent]) -> QueryResult<usize> {
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    insert_rows!(conn, wo::table, rows)
+    let head = "INSERT INTO webhook_outbox (id, contact, kind, payload, state, attempts, next_attempt_at, created_at)";
+    insert_rows(conn, head, 8, rows, |p, e| {
+        p.text(&e.id)
+            .text(&e.contact)
+            .text(&e.kind)
+            .text(&e.payload)
+            .text(&e.state)
+            .integer(e.attempts)
+            .big_int(e.next_attempt_at)
+            .big_int(e.created_at)
+    })
 }
 
 pub fn insert(
@@ -124,5 +132,13 @@ pub fn release(conn: &mut AnyConnection, id: &str, payload: Option<&str>, now: i
 }
 
 pub fn load(conn: &mut AnyConnection, ids: &[String]) -> QueryResult<Vec<Pending>> {
-    wo::table.filter(wo::id.eq_any(ids)).order(wo::id).select(Pending::as_select()).load(conn)
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = padded(ids);
+    let sql = format!(
+        "SELECT id, contact, kind, payload, attempts, created_at FROM webhook_outbox WHERE id IN ({}) ORDER BY id",
+        marks(list.len())
+    );
+    Prepared::new(sql).texts(list).load(conn)
 }
