@@ -157,22 +157,18 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
 
     // Parse, and keep the events of our number.
     let mut parsed: Vec<(&inbound::Event, Vec<CloudEvent>)> = Vec::with_capacity(events.len());
+    // Events of other numbers (a Cloud app subscribed for several) are
+    // dropped with one warning per batch, not one line each.
+    let mut foreign: Option<(String, usize)> = None;
     for event in events {
         match parse_notification(&event.body) {
             Ok(list) => {
-                let ours = list
-                    .into_iter()
-                    .filter(|e| {
-                        let mine = ctx.pnid.is_empty() || e.phone_number_id() == ctx.pnid;
-                        if !mine {
-                            tracing::warn!(
-                                phone_number_id = e.phone_number_id(),
-                                "webhook event for a number that is not ours dropped"
-                            );
-                        }
-                        mine
-                    })
-                    .collect();
+                let (ours, others): (Vec<CloudEvent>, Vec<CloudEvent>) =
+                    list.into_iter().partition(|e| ctx.pnid.is_empty() || e.phone_number_id() == ctx.pnid);
+                if let Some(first) = others.first() {
+                    let (_, n) = foreign.get_or_insert_with(|| (first.phone_number_id().to_string(), 0));
+                    *n += others.len();
+                }
                 parsed.push((event, ours));
             }
             Err(e) => {
@@ -180,6 +176,10 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
                 settle(conn, event, State::Failed, now, e.to_string())?;
             }
         }
+    }
+
+    if let Some((phone_number_id, dropped)) = foreign {
+        tracing::warn!(%phone_number_id, dropped, "webhook events for a number that is not ours dropped (the first one's named)");
     }
 
     // One read each: our messages named by wamid (statuses, replies,
