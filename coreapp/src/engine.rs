@@ -1,8 +1,10 @@
 //! The engine: the background workers that carry accepted work on.
 //!
 //! - [`sender`]: queued messages to Cloud, paced, retried, settled.
-//! - [`intake`]: stored Cloud webhooks into messages, statuses and the
-//!   outbox, in order per contact.
+//! - [`receive`]: Cloud webhooks into messages, statuses and the outbox as
+//!   they arrive, in order per contact, with group commit.
+//! - [`intake`]: the same for the Cloud webhooks that had to wait (statuses
+//!   ahead of their wamid, a failed batch, unreadable ones).
 //! - [`delivery`]: the outbox to the business's webhook server, with the
 //!   old client's retry rules.
 //! - [`downloader`]: inbound media from Cloud onto the volume.
@@ -21,6 +23,7 @@ pub mod delivery;
 pub mod downloader;
 pub mod gc;
 pub mod intake;
+pub mod receive;
 pub mod sender;
 
 use std::future::Future;

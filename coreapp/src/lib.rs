@@ -80,8 +80,8 @@ pub struct Core {
     pub(crate) outbox_depth: std::sync::atomic::AtomicI64,
     /// Stores accepted messages with group commit.
     pub(crate) acceptor: store::accept::Acceptor,
-    /// Stores Cloud webhooks with group commit.
-    pub(crate) receipts: store::receipts::Receipts,
+    /// Handles Cloud webhooks as they arrive, with group commit.
+    pub(crate) receipts: engine::receive::Receipts,
     /// Records sends Cloud accepted with group commit.
     pub(crate) sent: store::sent::SentRecorder,
     pub(crate) metrics: metrics::Metrics,
@@ -129,15 +129,16 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
     let (db_config, pool_size) = (config.db.clone(), config.db_pool_size);
     let db = tokio::task::spawn_blocking(move || Db::connect(&db_config, pool_size)).await??;
     let acceptor = store::accept::Acceptor::start(db.clone());
-    let receipts = store::receipts::Receipts::start(db.clone());
     api::accounts::bootstrap(&db).await.context("cannot prepare users and keys")?;
     let media_dir = config.media_dir.clone();
     let media = tokio::task::spawn_blocking(move || media::MediaStore::open(media_dir)).await??;
     let webhooks = clients::webhooks::WebhookClient::new()?;
     let owner = format!("{}/{}", config.node_id, wire::ids::random_hex(4));
     let sent = store::sent::SentRecorder::start(db.clone(), owner.clone(), config.workers.lease);
-    Ok(Arc::new(Core {
-        cloud: clients::cloud::CloudClient::new(config.cloud.clone())?,
+    let cloud = clients::cloud::CloudClient::new(config.cloud.clone())?;
+    // The webhook writer works with the whole core, which holds it.
+    Ok(Arc::new_cyclic(|core| Core {
+        cloud,
         config,
         db,
         health: health::HealthState::new(),
@@ -149,7 +150,7 @@ pub async fn open(config: Config) -> anyhow::Result<Arc<Core>> {
         webhook_ca: store::cached::Cached::new(SETTINGS_TTL),
         outbox_depth: std::sync::atomic::AtomicI64::new(0),
         acceptor,
-        receipts,
+        receipts: engine::receive::Receipts::start(core.clone()),
         sent,
         metrics: metrics::Metrics::default(),
         started_at_ms: store::db::now_ms(),

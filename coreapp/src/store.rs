@@ -10,15 +10,14 @@
 //!   one transaction where several writes must land together).
 //! - [`group`]: group commit, one writer task sharing each statement and
 //!   commit among every caller that came meanwhile; its users [`accept`]
-//!   (accepted messages), [`receipts`] (Cloud webhooks) and [`sent`] (the
-//!   record of sends Cloud accepted); [`cached`]: a value read from the
-//!   database at most once per interval.
+//!   (accepted messages), `engine::receive` (Cloud webhooks) and [`sent`]
+//!   (the record of sends Cloud accepted); [`cached`]: a value read from
+//!   the database at most once per interval.
 
 pub mod accept;
 pub mod cached;
 pub mod db;
 pub mod group;
-pub mod receipts;
 pub mod schema;
 pub mod sent;
 

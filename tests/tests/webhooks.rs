@@ -4,10 +4,14 @@
 //! other numbers are dropped; the status toggles hold; a private CA is
 //! trusted once uploaded; a full backlog makes the API answer 1016. Also:
 //! an inbound text reaches the business, the Cloud intake checks signatures
-//! and answers the verification handshake, and failed deliveries are retried.
+//! and answers the verification handshake, and failed deliveries are retried;
+//! notifications are handled as they arrive, and one that cannot be waits
+//! in the intake's queue.
 
 use std::time::Duration;
 
+use diesel::RunQueryDsl;
+use diesel::connection::SimpleConnection;
 use e2e::payloads::{notification, status, statuses, user_text};
 use e2e::{APP_SECRET, Auth, Engine, Options, PHONE_NUMBER_ID, PrivateCa, Receiver, Stack, VERIFY_TOKEN};
 use hmac::{Hmac, Mac};
@@ -29,6 +33,7 @@ e2e::on_both_engines!(
     inbound_text_reaches_the_business,
     cloud_webhook_signature_and_handshake,
     failed_webhook_deliveries_are_retried,
+    notifications_are_handled_on_arrival_and_a_failing_one_waits_for_the_intake,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -496,5 +501,80 @@ async fn failed_webhook_deliveries_are_retried(engine: Engine) {
         .map(|v| v["statuses"][0]["status"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(order, ["delivered", "read"], "in order, each once");
+    s.stop().await;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// A notification is handled in the transaction that answers Cloud: none
+/// waits in the intake's queue. One whose handling fails there (here a
+/// database trigger refuses its on-prem event) still gets Cloud its 200:
+/// it is stored for the intake, which tries it again until it goes
+/// through, and the notifications after it are not held back.
+async fn notifications_are_handled_on_arrival_and_a_failing_one_waits_for_the_intake(engine: Engine) {
+    let s = Stack::start_with(engine, Options { lease: Duration::from_secs(2), ..Options::default() }).await;
+    let admin = s.admin_token().await;
+    s.use_receiver(&admin).await;
+    let db = s.db().await;
+    let waiting = || {
+        let db = db.clone();
+        async move {
+            let sql = "SELECT COUNT(*) AS n FROM inbound_events";
+            db.run(move |c| Ok(diesel::sql_query(sql).load::<Count>(c)?)).await.unwrap()[0].n
+        }
+    };
+    let ddl = |sql: &'static str| {
+        let db = db.clone();
+        async move { db.run(move |c| Ok(c.batch_execute(sql)?)).await.unwrap() }
+    };
+    let user_writes =
+        |from: &str, wamid: &str, body: &str| notification(vec![user_text(PHONE_NUMBER_ID, from, wamid, body)]);
+    let delivered = |body: &'static str| move |v: &Value| v["messages"][0]["text"]["body"] == body;
+
+    // While nothing can be stored in the intake's queue, a notification
+    // still goes through.
+    ddl(match engine {
+        Engine::Mysql => {
+            "CREATE TRIGGER refuse_storing BEFORE INSERT ON inbound_events FOR EACH ROW \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'"
+        }
+        Engine::Sqlite => {
+            "CREATE TRIGGER refuse_storing BEFORE INSERT ON inbound_events BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        }
+    })
+    .await;
+    assert_eq!(s.cloud_posts(&user_writes("15557100001", "wamid.A1", "before")).await, 200);
+    s.receiver.wait_for(WAIT, delivered("before")).await;
+    ddl("DROP TRIGGER refuse_storing").await;
+
+    ddl(match engine {
+        Engine::Mysql => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_outbox FOR EACH ROW \
+             BEGIN IF NEW.payload LIKE '%poison%' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END"
+        }
+        Engine::Sqlite => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_outbox WHEN NEW.payload LIKE '%poison%' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        }
+    })
+    .await;
+    assert_eq!(s.cloud_posts(&user_writes("15557100002", "wamid.P1", "poison")).await, 200);
+    assert_eq!(waiting().await, 1, "the notification that failed is stored for the intake");
+    assert_eq!(s.cloud_posts(&user_writes("15557100003", "wamid.A2", "after")).await, 200);
+    s.receiver.wait_for(WAIT, delivered("after")).await;
+    assert!(!s.receiver.received().iter().any(delivered("poison")));
+
+    ddl("DROP TRIGGER refuse_poison").await;
+    s.receiver.wait_for(WAIT, delivered("poison")).await;
+    s.settled().await;
+    assert_eq!(waiting().await, 0, "the intake finished it");
+    let got = s.receiver.received();
+    for body in ["before", "poison", "after"] {
+        assert_eq!(got.iter().filter(|v| delivered(body)(v)).count(), 1, "{body} once: {got:?}");
+    }
     s.stop().await;
 }

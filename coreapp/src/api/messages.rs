@@ -88,8 +88,9 @@ pub async fn send(
     Ok(id)
 }
 
-/// Stores a verified Cloud webhook body before Cloud gets its 200.
-pub async fn ingest(core: &Core, body: Vec<u8>) -> Result<String, CoreError> {
+/// Handles (or stores) a verified Cloud webhook body before Cloud gets its
+/// 200.
+pub async fn ingest(core: &Core, body: Vec<u8>) -> Result<(), CoreError> {
     if body.is_empty() {
         return Err(ApiError::invalid("empty webhook body").into());
     }

@@ -206,7 +206,6 @@ impl CoreRpc for Service {
 
     async fn ingest_cloud_webhook(&self, req: Request<CloudWebhook>) -> Reply<Empty> {
         messages::ingest(&self.core, req.into_inner().body).await?;
-        self.core.wake.intake.notify_one();
         Ok(Response::new(Empty {}))
     }
 

@@ -1,6 +1,11 @@
-//! Intake: turns stored Cloud webhooks into on-prem events for the business.
+//! Intake: turns Cloud webhooks into on-prem events for the business.
 //!
-//! A claimed batch of stored notifications is handled in one transaction,
+//! Most notifications are handled as they arrive, in the transaction that
+//! answers Cloud (`engine::receive`); the intake's queue holds the rest:
+//! statuses waiting for the sender to record their wamid, notifications
+//! whose handling failed at arrival, unreadable ones (set aside).
+//!
+//! A batch of notifications is handled in one transaction,
 //! with a handful of statements whatever its size: the messages its
 //! statuses name are read at once, the statuses they already reached at
 //! once, the user messages already seen at once; then every event is worked
@@ -90,35 +95,53 @@ pub async fn step(core: &Arc<Core>) -> anyhow::Result<usize> {
             Ok((events.len(), follow_up))
         })
         .await?;
-    if handled > 0 {
-        core.wake.delivery.notify_one();
-    }
-    if follow_up.resends > 0 {
-        core.wake.sender.notify_one();
-    }
-    if follow_up.downloads > 0 {
-        core.wake.downloader.notify_one();
-    }
+    follow_up.wake(&core.wake);
     Ok(handled)
 }
 
-struct Context<'a> {
-    owner: &'a str,
-    pnid: &'a str,
-    settings: &'a ApplicationSettings,
+/// What handling needs to know: who claims, our number, the settings.
+pub(crate) struct Context<'a> {
+    pub owner: &'a str,
+    pub pnid: &'a str,
+    pub settings: &'a ApplicationSettings,
 }
 
 /// Work a batch handed to other workers.
 #[derive(Default)]
-struct FollowUp {
-    resends: usize,
-    downloads: usize,
+pub(crate) struct FollowUp {
+    /// Messages to send again.
+    pub resends: usize,
+    /// Media to download.
+    pub downloads: usize,
+    /// Notifications stored for the intake (statuses waiting for their
+    /// wamid, unreadable bodies).
+    pub stored: usize,
+    /// On-prem events queued for the business.
+    pub events: usize,
 }
 
 impl FollowUp {
-    fn add(&mut self, other: FollowUp) {
+    pub fn add(&mut self, other: FollowUp) {
         self.resends += other.resends;
         self.downloads += other.downloads;
+        self.stored += other.stored;
+        self.events += other.events;
+    }
+
+    /// Nudges the workers with work to do.
+    pub fn wake(&self, wake: &crate::Wake) {
+        if self.events > 0 {
+            wake.delivery.notify_one();
+        }
+        if self.resends > 0 {
+            wake.sender.notify_one();
+        }
+        if self.downloads > 0 {
+            wake.downloader.notify_one();
+        }
+        if self.stored > 0 {
+            wake.intake.notify_one();
+        }
     }
 }
 
@@ -140,23 +163,18 @@ struct Writes {
     resends: Vec<Resend>,
     identities: Vec<contacts::Identity>,
     outbox: Vec<NewEvent>,
-    finished: Vec<String>,
 }
 
 fn wamid_of(v: &Value) -> Option<&str> {
     v.get("id").and_then(Value::as_str)
 }
 
-/// Handles stored notifications (the caller holds a transaction).
-fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Context<'_>) -> Result<FollowUp, CoreError> {
-    let now = now_ms();
-    let settle = |conn: &mut AnyConnection, event: &inbound::Event, state: State, next: i64, err: String| {
-        let s = Settle { state, attempts: event.attempts + 1, next_attempt_at: next, last_error: Some(err) };
-        queue::settle(conn, Queue::Inbound, &event.id, ctx.owner, &s)
-    };
+/// Notifications as parsed, each with the events of our number, and those
+/// that could not be read, each with why.
+type Parsed<'e> = (Vec<(&'e inbound::Event, Vec<CloudEvent>)>, Vec<(&'e inbound::Event, String)>);
 
-    // Parse, and keep the events of our number.
-    let mut parsed: Vec<(&inbound::Event, Vec<CloudEvent>)> = Vec::with_capacity(events.len());
+fn parse_all<'e>(events: &'e [inbound::Event], ctx: &Context<'_>) -> Parsed<'e> {
+    let (mut parsed, mut unreadable) = (Vec::with_capacity(events.len()), Vec::new());
     // Events of other numbers (a Cloud app subscribed for several) are
     // dropped with one warning per batch, not one line each.
     let mut foreign: Option<(String, usize)> = None;
@@ -171,22 +189,70 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
                 }
                 parsed.push((event, ours));
             }
-            Err(e) => {
-                tracing::warn!(event_id = %event.id, error = %e, "stored Cloud webhook is unreadable; set aside");
-                settle(conn, event, State::Failed, now, e.to_string())?;
-            }
+            Err(e) => unreadable.push((event, e.to_string())),
         }
     }
-
     if let Some((phone_number_id, dropped)) = foreign {
         tracing::warn!(%phone_number_id, dropped, "webhook events for a number that is not ours dropped (the first one's named)");
     }
+    (parsed, unreadable)
+}
+
+/// Handles claimed stored notifications and removes them from the queue
+/// (the caller holds a transaction).
+fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Context<'_>) -> Result<FollowUp, CoreError> {
+    let now = now_ms();
+    let (parsed, unreadable) = parse_all(events, ctx);
+    for (event, error) in unreadable {
+        tracing::warn!(event_id = %event.id, %error, "stored Cloud webhook is unreadable; set aside");
+        let s = Settle {
+            state: State::Failed,
+            attempts: event.attempts + 1,
+            next_attempt_at: now,
+            last_error: Some(error),
+        };
+        queue::settle(conn, Queue::Inbound, &event.id, ctx.owner, &s)?;
+    }
+    let follow_up = handle(conn, &parsed, ctx)?;
+    let finished: Vec<String> = parsed.iter().map(|(event, _)| event.id.clone()).collect();
+    let removed = queue::finish_many(conn, Queue::Inbound, &finished, ctx.owner)?;
+    if removed != finished.len() {
+        // Some claims lapsed and another node owns those events: undo.
+        return Err(CoreError::Internal(anyhow::anyhow!("{} claims lapsed", finished.len() - removed)));
+    }
+    Ok(follow_up)
+}
+
+/// Handles notifications as Cloud delivers them, never stored as they
+/// came (the caller holds a transaction): an unreadable one is stored for
+/// the intake to set aside, where it can be looked at.
+pub(crate) fn handle_received(
+    conn: &mut AnyConnection,
+    events: &[inbound::Event],
+    ctx: &Context<'_>,
+) -> Result<FollowUp, CoreError> {
+    let (parsed, unreadable) = parse_all(events, ctx);
+    let raw: Vec<Vec<u8>> = unreadable.into_iter().map(|(event, _)| event.body.clone()).collect();
+    inbound::insert_events(conn, &raw, now_ms())?;
+    let mut follow_up = handle(conn, &parsed, ctx)?;
+    follow_up.stored += raw.len();
+    Ok(follow_up)
+}
+
+/// Works out the on-prem events of parsed notifications and writes them
+/// (the caller holds a transaction).
+fn handle(
+    conn: &mut AnyConnection,
+    parsed: &[(&inbound::Event, Vec<CloudEvent>)],
+    ctx: &Context<'_>,
+) -> Result<FollowUp, CoreError> {
+    let now = now_ms();
 
     // One read each: our messages named by wamid (statuses, replies,
     // reactions), the statuses they reached, the user messages seen.
     let mut wamids = Vec::new();
     let mut inbound_wamids = Vec::new();
-    for (_, list) in &parsed {
+    for (_, list) in parsed {
         for e in list {
             match e {
                 CloudEvent::Status { status, .. } => wamids.extend(wamid_of(status).map(String::from)),
@@ -217,7 +283,8 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
     let mut seen: HashSet<String> = inbound::known_wamids(conn, &inbound_wamids)?.into_iter().collect();
 
     let mut w = Writes::default();
-    for (event, list) in &parsed {
+    let mut deferred = 0;
+    for (event, list) in parsed {
         // Statuses that raced ahead of our sender (their wamid is not
         // recorded yet) wait in a notification of their own; the rest of
         // this one goes on now, so they hold back nothing batched with them.
@@ -244,6 +311,7 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
                 event.attempts + 1,
                 now + backoff,
             )?;
+            deferred += 1;
             tracing::debug!(event_id = %event.id, waiting = statuses.len(), "statuses for wamids not recorded yet wait");
         }
         for e in ready {
@@ -280,7 +348,6 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
                 }
             }
         }
-        w.finished.push(event.id.clone());
     }
 
     outbound::insert_statuses(conn, &w.statuses)?;
@@ -298,12 +365,7 @@ fn handle_batch(conn: &mut AnyConnection, events: &[inbound::Event], ctx: &Conte
         contacts::put_identity(conn, identity)?;
     }
     outbox::insert_many(conn, &w.outbox)?;
-    let removed = queue::finish_many(conn, Queue::Inbound, &w.finished, ctx.owner)?;
-    if removed != w.finished.len() {
-        // Some claims lapsed and another node owns those events: undo.
-        return Err(CoreError::Internal(anyhow::anyhow!("{} claims lapsed", w.finished.len() - removed)));
-    }
-    Ok(FollowUp { resends, downloads: w.downloads.len() })
+    Ok(FollowUp { resends, downloads: w.downloads.len(), stored: deferred, events: w.outbox.len() })
 }
 
 /// `order`: the key the user's webhooks go out in order under (their BSUID,

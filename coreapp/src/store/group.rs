@@ -4,7 +4,7 @@
 //! own item's outcome once the write holding it is done.
 //!
 //! Used for every write that is on the path of an answer and comes one item
-//! per request: accepted messages (`accept`), Cloud webhooks (`receipts`),
+//! per request: accepted messages (`accept`), Cloud webhooks (`engine::receive`),
 //! and the record of sends Cloud accepted (`sent`).
 
 use std::future::Future;
