@@ -14,7 +14,6 @@
 //! each notification that fails again on its own.
 
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use crate::Core;
 use crate::engine::intake::{self, Context, FollowUp};
@@ -25,12 +24,6 @@ use crate::store::inbound;
 
 /// Most notifications in one write (Cloud's are small: a few kB each).
 const MAX_BATCH: usize = 128;
-/// A write of fewer notifications than this waits up to [`LINGER`] for
-/// more: each write reads what its notifications name (our messages, their
-/// statuses, the users) before it writes, and at 2,000 POSTs/s one held
-/// about two. Cloud waits a few milliseconds more for its `200`.
-const LINGER_BELOW: usize = 16;
-const LINGER: Duration = Duration::from_millis(3);
 
 #[derive(Clone)]
 enum Failure {
@@ -54,8 +47,7 @@ impl Receipts {
     /// Starts the writer task for `core`; it ends when every `Receipts`
     /// is gone.
     pub fn start(core: Weak<Core>) -> Receipts {
-        let linger = Linger { below: LINGER_BELOW, wait: LINGER };
-        let writer = GroupWriter::start("Cloud webhook", MAX_BATCH, linger, move |bodies: Vec<Vec<u8>>| {
+        let writer = GroupWriter::start("Cloud webhook", MAX_BATCH, Linger::NONE, move |bodies: Vec<Vec<u8>>| {
             let core = core.upgrade();
             async move {
                 match core {
