@@ -20,11 +20,15 @@ use crate::error::CoreError;
 pub struct Linger {
     pub below: usize,
     pub wait: Duration,
+    /// Wait only after a write that held more than one item: callers are
+    /// coming at once. A lone caller that waits for each answer before it
+    /// hands in the next item would only be slowed by the wait.
+    pub when_shared: bool,
 }
 
 impl Linger {
     /// Write at once whatever is there.
-    pub const NONE: Linger = Linger { below: 0, wait: Duration::ZERO };
+    pub const NONE: Linger = Linger { below: 0, wait: Duration::ZERO, when_shared: false };
 }
 
 type Item<T, R> = (T, oneshot::Sender<R>);
@@ -52,13 +56,15 @@ impl<T: Send + 'static, R: Send + 'static> GroupWriter<T, R> {
     {
         let (tx, mut rx) = mpsc::channel::<Item<T, R>>(4 * max_batch);
         tokio::spawn(async move {
+            let mut last_write = 0;
             while let Some(first) = rx.recv().await {
                 let mut batch = vec![first];
                 let linger_until = tokio::time::Instant::now() + linger.wait;
+                let lone = linger.when_shared && last_write < 2;
                 while batch.len() < max_batch {
                     match rx.try_recv() {
                         Ok(item) => batch.push(item),
-                        Err(_) if batch.len() >= linger.below => break,
+                        Err(_) if batch.len() >= linger.below || lone => break,
                         Err(_) => match tokio::time::timeout_at(linger_until, rx.recv()).await {
                             Ok(Some(item)) => batch.push(item),
                             _ => break,
@@ -67,6 +73,7 @@ impl<T: Send + 'static, R: Send + 'static> GroupWriter<T, R> {
                 }
                 let (items, waiters): (Vec<T>, Vec<_>) = batch.into_iter().unzip();
                 let expected = items.len();
+                last_write = expected;
                 let outcomes = write(items).await;
                 if outcomes.len() != expected {
                     // A bug in `write`: its callers get an error, not a hang.
@@ -108,7 +115,7 @@ mod tests {
         let writer = GroupWriter::start(
             "test",
             8,
-            Linger { below: 4, wait: Duration::from_millis(50) },
+            Linger { below: 4, wait: Duration::from_millis(50), when_shared: false },
             move |items: Vec<u32>| {
                 counted.fetch_add(1, Ordering::Relaxed);
                 async move { items.into_iter().map(|i| i * 10).collect::<Vec<_>>() }
@@ -125,6 +132,50 @@ mod tests {
         }
         let n = writes.load(Ordering::Relaxed);
         assert!((3..20).contains(&n), "{n} writes for 20 items of at most 8");
+    }
+
+    /// Virtual time: how long `n` items handed in one after another, each
+    /// once the last was written, take with a 100 ms linger.
+    async fn one_at_a_time(when_shared: bool, n: u32) -> Duration {
+        let linger = Linger { below: 8, wait: Duration::from_millis(100), when_shared };
+        let writer = GroupWriter::start("test", 8, linger, |items: Vec<u32>| async move { items });
+        let started = tokio::time::Instant::now();
+        for i in 0..n {
+            assert_eq!(writer.submit(i).await.unwrap(), i);
+        }
+        started.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_caller_is_not_made_to_linger_when_lingering_is_for_shared_writes() {
+        assert_eq!(one_at_a_time(true, 5).await, Duration::ZERO);
+        assert_eq!(one_at_a_time(false, 5).await, Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_coming_at_once_linger_when_lingering_is_for_shared_writes() {
+        let writes = Arc::new(AtomicUsize::new(0));
+        let counted = writes.clone();
+        let linger = Linger { below: 8, wait: Duration::from_millis(100), when_shared: true };
+        let writer = GroupWriter::start("test", 64, linger, move |items: Vec<u32>| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            async move { items }
+        });
+        // Two rounds of callers 10 ms apart: the first write holds the two
+        // that were there together; after it, the write lingers and takes
+        // the rest of the callers as they come.
+        let mut calls = Vec::new();
+        for i in 0..10u32 {
+            let w = writer.clone();
+            calls.push(tokio::spawn(async move { w.submit(i).await.unwrap() }));
+            if i % 2 == 1 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        for call in calls {
+            call.await.unwrap();
+        }
+        assert!(writes.load(Ordering::Relaxed) <= 3, "{} writes", writes.load(Ordering::Relaxed));
     }
 
     #[tokio::test]

@@ -45,7 +45,7 @@ impl SentRecorder {
     /// database through an outage for up to `patience` (the claims' lease),
     /// and ends when every `SentRecorder` is gone.
     pub fn start(db: Db, owner: String, patience: Duration) -> SentRecorder {
-        let linger = Linger { below: LINGER_BELOW, wait: LINGER };
+        let linger = Linger { below: LINGER_BELOW, wait: LINGER, when_shared: false };
         let writer = GroupWriter::start("sent-message", MAX_BATCH, linger, move |records: Vec<Accepted>| {
             let (db, owner) = (db.clone(), owner.clone());
             async move {
