@@ -168,6 +168,39 @@ async fn a_trickled_body_is_cut_off() {
     s.stop().await;
 }
 
+/// A client that sends its whole body before it reads (HTTP/1.1 without
+/// `Expect: 100-continue`, as most legacy clients) reads why a body over the
+/// limit was refused: the webapp reads the rest of the body before it
+/// answers, instead of closing the connection under the client's feet
+/// (which resets it, and the answer with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_sending_a_body_over_the_limit_reads_the_refusal() {
+    let _shared = EXCLUSIVE.read().await;
+    let s = stack(EdgeLimits::default()).await;
+    let token = s.admin_token().await;
+    let bearer = format!("Bearer {token}");
+    // As such a client does: the whole body, then the answer, on a
+    // connection kept alive.
+    let mut tls = raw::connect(&s.webs[0]).await.unwrap();
+    for size in [3 * MB, 6 * MB] {
+        let length = size.to_string();
+        let headers = [
+            ("Authorization", bearer.as_str()),
+            ("Content-Type", "application/json"),
+            ("Content-Length", length.as_str()),
+        ];
+        raw::send_head(&mut tls, "POST", "/v1/messages", &headers).await.unwrap();
+        let sent = timeout(secs(60), async { tls.write_all(&vec![b' '; size]).await.and(tls.flush().await) });
+        sent.await.expect("the body taken within 60 s").unwrap_or_else(|e| panic!("{size} bytes: {e}"));
+        let response = timeout(secs(60), raw::read_response(&mut tls)).await.expect("answered within 60 s");
+        let response = response.unwrap_or_else(|e| panic!("{size} bytes: no answer read: {e}"));
+        assert_eq!(response.status, 400, "{response:?}");
+        let body = response.json();
+        assert_eq!(body["errors"][0]["code"], 1009, "{body}");
+    }
+    s.stop().await;
+}
+
 /// A head that stops half way, a head trickled a byte at a time, and a
 /// connection that sends nothing are all closed by the header timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
