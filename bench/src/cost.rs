@@ -50,16 +50,16 @@ struct StatusRow {
     value: String,
 }
 
-type Counters = BTreeMap<String, u64>;
+pub type Counters = BTreeMap<String, u64>;
 
-async fn counters(stack: &Stack) -> anyhow::Result<Counters> {
+pub async fn counters(stack: &Stack) -> anyhow::Result<Counters> {
     let names = COUNTERS.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(",");
     let query = format!("SHOW GLOBAL STATUS WHERE Variable_name IN ({names})");
     let rows = stack.db().run(move |conn| Ok(diesel::sql_query(query).load::<StatusRow>(conn)?)).await?;
     Ok(rows.into_iter().map(|r| (r.name, r.value.parse().unwrap_or(0))).collect())
 }
 
-fn delta(before: &Counters, after: &Counters) -> Counters {
+pub fn delta(before: &Counters, after: &Counters) -> Counters {
     after.iter().map(|(k, v)| (k.clone(), v.saturating_sub(before.get(k).copied().unwrap_or(0)))).collect()
 }
 
@@ -97,7 +97,7 @@ fn database_pid() -> Option<u32> {
 /// business's webhook server).
 pub fn processes(stack: &Stack) -> Vec<(&'static str, u32)> {
     let mut list = vec![];
-    for name in ["webapp", "coreapp-1", "sandbox"] {
+    for name in ["webapp", "coreapp-1", "coreapp-2", "coreapp-3", "sandbox"] {
         if let Some(pid) = stack.pid(name) {
             list.push((name, pid));
         }

@@ -15,8 +15,8 @@ use anyhow::bail;
 use coreapp::store::queue::{self, Queue};
 use serde_json::{Value, json};
 
-use crate::load;
 use crate::stack::{Options, Stack};
+use crate::{cost, load};
 
 /// Waits until `GET /v1/health` lists `n` connected coreapps (one shows
 /// the single-node shape).
@@ -59,6 +59,16 @@ pub struct Scaled {
     pub p99: f64,
     /// Messages per second from the first accept until the queue was empty.
     pub drained: f64,
+    /// MariaDB's statements, handler commits and fsyncs per message, from
+    /// the first accept until the queue was empty.
+    pub statements: f64,
+    pub commits: f64,
+    pub fsyncs: f64,
+    /// CPU-seconds per 10,000 messages: every coreapp together, the
+    /// webapp, and the database server.
+    pub cpu_coreapps: f64,
+    pub cpu_webapp: f64,
+    pub cpu_database: f64,
 }
 
 /// `messages` sent by 64 clients through a stack of `n` coreapps (Cloud
@@ -67,25 +77,66 @@ pub async fn throughput(n: usize, messages: usize) -> anyhow::Result<Scaled> {
     let stack = Stack::start(Options { coreapps: n, ..Options::new(20_000) }).await?;
     let token = stack.admin_token().await?;
     wait_nodes(&stack, &token, n).await?;
+    let (ticks, procs) = (cost::ticks_per_second(), cost::processes(&stack));
+    let (db_before, cpu_before) = (cost::counters(&stack).await?, cost::cpu_of(&procs, ticks));
     let started = Instant::now();
     let burst = load::run_count(64, messages, load::stack_send(&stack, &token)).await;
     stack.wait_queue_empty(Duration::from_secs(300)).await?;
     let total = started.elapsed();
+    let (db_after, cpu_after) = (cost::counters(&stack).await?, cost::cpu_of(&procs, ticks));
+    let db = cost::delta(&db_before, &db_after);
+    let per_message = |name: &str| db.get(name).copied().unwrap_or(0) as f64 / burst.ok.max(1) as f64;
+    let cpu = |pick: &dyn Fn(&str) -> bool| {
+        let used: f64 = cpu_after
+            .iter()
+            .filter(|(name, _)| pick(name))
+            .map(|(name, after)| after - cpu_before.get(name).copied().unwrap_or(*after))
+            .sum();
+        used * 10_000.0 / burst.ok.max(1) as f64
+    };
     let scaled = Scaled {
         accepted: burst.ok as f64 / burst.elapsed.as_secs_f64(),
         p99: burst.p99_ms(),
         drained: burst.ok as f64 / total.as_secs_f64(),
+        statements: per_message("Questions"),
+        commits: per_message("Handler_commit"),
+        fsyncs: per_message("Innodb_data_fsyncs"),
+        cpu_coreapps: cpu(&|name| name.starts_with("coreapp")),
+        cpu_webapp: cpu(&|name| name == "webapp"),
+        cpu_database: cpu(&|name| name == "mariadb"),
     };
     stack.stop().await;
     Ok(scaled)
 }
 
+impl Scaled {
+    /// The table's header and one row per node count, as `print_row` writes.
+    pub const HEADER: &str = "coreapps  accepted/s  accept p99 ms  drained msg/s  statements  commits  fsyncs  CPU-s/10k: coreapps webapp MariaDB";
+
+    pub fn row(&self, n: usize) -> String {
+        format!(
+            "{n:>8}  {:>10.0}  {:>13.1}  {:>13.0}  {:>10.2}  {:>7.2}  {:>6.2}  {:>19.2} {:>6.2} {:>7.2}",
+            self.accepted,
+            self.p99,
+            self.drained,
+            self.statements,
+            self.commits,
+            self.fsyncs,
+            self.cpu_coreapps,
+            self.cpu_webapp,
+            self.cpu_database
+        )
+    }
+}
+
 pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u64) -> anyhow::Result<()> {
     println!("== send throughput by number of coreapps: {messages} messages queued (64 clients), then drained ==");
-    println!("{:>9} {:>12} {:>14} {:>16}", "coreapps", "accepted/s", "accept p99 ms", "drained msg/s");
+    println!(
+        "(statements, commits and fsyncs per message: MariaDB's global status from the first accept until drained)"
+    );
+    println!("{}", Scaled::HEADER);
     for &n in counts {
-        let s = throughput(n, messages).await?;
-        println!("{n:>9} {:>12.0} {:>14.1} {:>16.0}", s.accepted, s.p99, s.drained);
+        println!("{}", throughput(n, messages).await?.row(n));
     }
 
     println!("\n== global pacing: the number's rate {paced_rate}/s, 3 coreapps, {} messages ==", paced_rate * 8);

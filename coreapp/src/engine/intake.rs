@@ -271,9 +271,13 @@ fn handle(
         CloudEvent::UserChange { user, .. } => Some(user),
         CloudEvent::Error { .. } => None,
     });
-    let mut registry = Registry::load(conn, users, ctx.settings.identity.identifier)?;
+    // Our messages first, then their users: the sender records a send's
+    // user in the transaction that records its wamid, so every user of a
+    // send read here is read below too (the other way round, a send
+    // recorded by another node in between would look like a new user).
     let known: HashMap<String, outbound::Outbound> =
         outbound::find_by_wamids(conn, &wamids)?.into_iter().filter_map(|m| m.wamid.clone().map(|w| (w, m))).collect();
+    let mut registry = Registry::load(conn, users, ctx.settings.identity.identifier)?;
     let message_ids: Vec<String> = known.values().map(|m| m.id.clone()).collect();
     let mut reached: HashMap<String, Option<MessageStatus>> = HashMap::new();
     for (id, status) in outbound::statuses_of(conn, &message_ids)? {

@@ -21,6 +21,11 @@ use crate::store::outbound::{self, NewOutbound};
 /// Most messages in one write.
 const MAX_BATCH: usize = 256;
 
+/// A write of fewer than this many messages waits up to [`LINGER`] for
+/// more, after a write that held more than one.
+const LINGER_BELOW: usize = 16;
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// What storing a message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stored {
@@ -50,10 +55,15 @@ pub struct Acceptor {
 impl Acceptor {
     /// Starts the writer task on `db`; it ends when every `Acceptor` is gone.
     pub fn start(db: Db) -> Acceptor {
-        let writer = GroupWriter::start("message", MAX_BATCH, Linger::NONE, move |rows| {
-            let db = db.clone();
-            async move { write(&db, rows).await }
-        });
+        let writer = GroupWriter::start(
+            "message",
+            MAX_BATCH,
+            Linger { below: LINGER_BELOW, wait: LINGER, when_shared: true },
+            move |rows| {
+                let db = db.clone();
+                async move { write(&db, rows).await }
+            },
+        );
         Acceptor { writer }
     }
 

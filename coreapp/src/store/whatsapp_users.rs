@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 
 use crate::store::db::AnyConnection;
+use crate::store::db::prepared::insert_rows;
 use crate::store::schema::whatsapp_users as w;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -88,29 +89,17 @@ pub fn insert_if_new(conn: &mut AnyConnection, bsuid: &str, phone: Option<&str>,
     .map(drop)
 }
 
-/// Adds the users whose BSUID is not known yet, in one statement: the
-/// users a batch of sends reached (BSUID and phone, as Cloud answered).
+/// Adds the users whose BSUID is not known yet: the users a batch of sends
+/// reached (BSUID and phone, as Cloud answered). One statement per chunk
+/// of rows, kept prepared (`store::db::prepared`): every send's record
+/// runs it.
 pub fn insert_many_if_new(conn: &mut AnyConnection, users: &[(&str, Option<&str>)], now: i64) -> QueryResult<()> {
-    if users.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<NewRow<'_>> = users
-        .iter()
-        .map(|&(bsuid, phone)| NewRow {
-            bsuid,
-            parent_bsuid: None,
-            phone,
-            username: None,
-            profile_name: None,
-            created_at: now,
-            updated_at: now,
-        })
-        .collect();
-    match conn {
-        AnyConnection::Mysql(m) => diesel::insert_or_ignore_into(w::table).values(&rows).execute(m),
-        AnyConnection::Sqlite(s) => diesel::insert_or_ignore_into(w::table).values(&rows).execute(s),
-    }
-    .map(drop)
+    let head = match conn {
+        AnyConnection::Mysql(_) => "INSERT IGNORE INTO whatsapp_users (bsuid, phone, created_at, updated_at)",
+        AnyConnection::Sqlite(_) => "INSERT OR IGNORE INTO whatsapp_users (bsuid, phone, created_at, updated_at)",
+    };
+    insert_rows(conn, head, 4, users, |p, &(bsuid, phone)| p.text(bsuid).nullable_text(phone).big_int(now).big_int(now))
+        .map(drop)
 }
 
 /// Records a user's phone when none was known; false when one already was
