@@ -169,13 +169,13 @@ impl Stack {
         std::fs::create_dir_all(&dir)?;
         let db_config = match options.db {
             Some(config) => config,
-            None => DbConfig::Mysql {
+            None => DbConfig::Mysql(coreapp::config::ServerDb {
                 host: env_or("WA_TEST_MYSQL_HOST", "127.0.0.1"),
                 port: env_or("WA_TEST_MYSQL_PORT", "3306").parse()?,
                 username: env_or("WA_TEST_MYSQL_USER", "root"),
                 password: env_or("WA_TEST_MYSQL_PASSWORD", ""),
                 name_prefix: format!("bench{}_", wire::ids::random_hex(4)),
-            },
+            }),
         };
         let migrate_config = db_config.clone();
         tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate_config)).await??;
@@ -199,12 +199,18 @@ impl Stack {
         let core_ports: Vec<u16> = (0..options.coreapps.max(1)).map(|_| free_port()).collect();
         let sandbox = format!("http://127.0.0.1:{sandbox_port}");
         let web = format!("https://127.0.0.1:{web_port}");
-        let (db_host, db_port, db_user, db_password, db_prefix) = match &db_config {
-            DbConfig::Mysql { host, port, username, password, name_prefix } => {
-                (host.clone(), port.to_string(), username.clone(), password.clone(), name_prefix.clone())
-            }
-            DbConfig::Sqlite { .. } => unreachable!("the bench runs on MariaDB"),
+        let (db_engine, server) = match &db_config {
+            DbConfig::Mysql(server) => ("MYSQL", server),
+            DbConfig::Pgsql(server) => ("PGSQL", server),
+            DbConfig::Sqlite { .. } => anyhow::bail!("the bench runs on a database server"),
         };
+        let (db_host, db_port, db_user, db_password, db_prefix) = (
+            server.host.clone(),
+            server.port.to_string(),
+            server.username.clone(),
+            server.password.clone(),
+            server.name_prefix.clone(),
+        );
         // The internal link runs mutual TLS, as deployed.
         let cluster_dir = dir.join("cluster");
         let roles = [proto::cluster::Role::Coreapp, proto::cluster::Role::Webapp];
@@ -225,7 +231,7 @@ impl Stack {
                 ("WA_CORE_LISTEN", format!("127.0.0.1:{core_port}")),
                 ("WA_NODE_ID", format!("bench-core-{}", i + 1)),
                 ("WA_WORK_LEASE_S", options.lease_s.to_string()),
-                ("WA_DB_ENGINE", "MYSQL".into()),
+                ("WA_DB_ENGINE", db_engine.into()),
                 ("WA_DB_HOSTNAME", db_host.clone()),
                 ("WA_DB_PORT", db_port.clone()),
                 ("WA_DB_USERNAME", db_user.clone()),
@@ -470,7 +476,7 @@ impl Stack {
             let _ = child.wait();
         }
         let config = self.db_config.clone();
-        let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_mysql_database(&config)).await;
+        let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_server_database(&config)).await;
         if std::env::var_os("WA_BENCH_KEEP_LOGS").is_some() {
             println!("logs kept in {}", self._dir.display());
         } else {

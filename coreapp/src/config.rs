@@ -10,25 +10,57 @@ use envconf::{Env, Var};
 use wire::netpolicy::{HostPattern, IpNet};
 
 /// Which database engine, and how to reach it.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub enum DbConfig {
     Sqlite { path: PathBuf },
-    Mysql { host: String, port: u16, username: String, password: String, name_prefix: String },
+    Mysql(ServerDb),
+    Pgsql(ServerDb),
+}
+
+/// A database server: MySQL/MariaDB or PostgreSQL.
+#[derive(Clone)]
+pub struct ServerDb {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    /// The database is `<prefix>wa_onprem`.
+    pub name_prefix: String,
+}
+
+impl std::fmt::Debug for ServerDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}:{}/{}", self.username, self.host, self.port, self.database())
+    }
+}
+
+impl ServerDb {
+    /// The database's name on the server.
+    pub fn database(&self) -> String {
+        DbConfig::mysql_database(&self.name_prefix)
+    }
 }
 
 impl DbConfig {
-    /// The database name on a MySQL server: `<prefix>wa_onprem`.
+    /// The database name on a server: `<prefix>wa_onprem`.
     pub fn mysql_database(prefix: &str) -> String {
         format!("{prefix}wa_onprem")
+    }
+
+    /// The server, for MySQL and PostgreSQL.
+    pub fn server(&self) -> Option<&ServerDb> {
+        match self {
+            DbConfig::Sqlite { .. } => None,
+            DbConfig::Mysql(server) | DbConfig::Pgsql(server) => Some(server),
+        }
     }
 
     /// A description safe for logs (no password).
     pub fn describe(&self) -> String {
         match self {
             DbConfig::Sqlite { path } => format!("SQLITE {}", path.display()),
-            DbConfig::Mysql { host, port, username, name_prefix, .. } => {
-                format!("MYSQL {username}@{host}:{port}/{}", Self::mysql_database(name_prefix))
-            }
+            DbConfig::Mysql(server) => format!("MYSQL {server:?}"),
+            DbConfig::Pgsql(server) => format!("PGSQL {server:?}"),
         }
     }
 }
@@ -144,14 +176,14 @@ pub const VARS: &[Var] = &[
         "60",
         "how long a claim on queued work holds before other coreapps may take it over (at least 3)",
     ),
-    Var::new("WA_DB_ENGINE", "SQLITE", "`MYSQL` or `SQLITE` (`PGSQL` is planned and refused for now)"),
-    Var::new("WA_DB_HOSTNAME", "127.0.0.1", "MySQL/MariaDB server"),
-    Var::new("WA_DB_PORT", "3306", "MySQL/MariaDB port"),
-    Var::new("WA_DB_USERNAME", "root", "MySQL/MariaDB user"),
-    Var::unset("WA_DB_PASSWORD", "MySQL/MariaDB password").secret(),
+    Var::new("WA_DB_ENGINE", "SQLITE", "`SQLITE`, `MYSQL` (MySQL or MariaDB) or `PGSQL` (PostgreSQL)"),
+    Var::new("WA_DB_HOSTNAME", "127.0.0.1", "database server (MYSQL, PGSQL)"),
+    Var::unset("WA_DB_PORT", "database server port; 3306 for MYSQL and 5432 for PGSQL when unset"),
+    Var::new("WA_DB_USERNAME", "root", "database user (MYSQL, PGSQL)"),
+    Var::unset("WA_DB_PASSWORD", "database password (MYSQL, PGSQL)").secret(),
     Var::unset("WA_DB_NAME_PREFIX", "the database is `<prefix>wa_onprem` (letters, digits, `_`), to share one DB host"),
     Var::new("WA_DB_SQLITE_PATH", "./data/wa.db", "SQLite file"),
-    Var::new("WA_DB_POOL_SIZE", "10", "MySQL connections per coreapp (SQLite always uses one)"),
+    Var::new("WA_DB_POOL_SIZE", "10", "database connections per coreapp (SQLite always uses one)"),
     Var::new(
         "WA_MEDIA_DIR",
         "/usr/local/wamedia",
@@ -206,17 +238,9 @@ impl Config {
         let engine = env.string("WA_DB_ENGINE");
         let db = match engine.to_ascii_uppercase().as_str() {
             "SQLITE" => DbConfig::Sqlite { path: env.string("WA_DB_SQLITE_PATH").into() },
-            "MYSQL" => DbConfig::Mysql {
-                host: env.string("WA_DB_HOSTNAME"),
-                port: env.parse("WA_DB_PORT")?,
-                username: env.string("WA_DB_USERNAME"),
-                password: env.string("WA_DB_PASSWORD"),
-                name_prefix: env.string("WA_DB_NAME_PREFIX"),
-            },
-            "PGSQL" => {
-                bail!("WA_DB_ENGINE=PGSQL is planned but not supported yet; use MYSQL or SQLITE")
-            }
-            other => bail!("WA_DB_ENGINE has invalid value '{other}': expected MYSQL or SQLITE"),
+            "MYSQL" => DbConfig::Mysql(server_db(env, 3306)?),
+            "PGSQL" => DbConfig::Pgsql(server_db(env, 5432)?),
+            other => bail!("WA_DB_ENGINE has invalid value '{other}': expected SQLITE, MYSQL or PGSQL"),
         };
         let retention_days: u64 = env.parse("WA_MEDIA_RETENTION_DAYS")?;
         if retention_days == 0 {
@@ -299,6 +323,17 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
     items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// The database server of `WA_DB_*`, on `default_port` unless set.
+fn server_db(env: &Env<'_>, default_port: u16) -> anyhow::Result<ServerDb> {
+    Ok(ServerDb {
+        host: env.string("WA_DB_HOSTNAME"),
+        port: env.parse_opt("WA_DB_PORT")?.unwrap_or(default_port),
+        username: env.string("WA_DB_USERNAME"),
+        password: env.string("WA_DB_PASSWORD"),
+        name_prefix: env.string("WA_DB_NAME_PREFIX"),
+    })
+}
+
 /// A comma-separated list of host patterns.
 fn hosts(env: &Env<'_>, name: &str) -> anyhow::Result<Vec<HostPattern>> {
     wire::netpolicy::parse_hosts(&env.string(name)).map_err(|e| anyhow::anyhow!("{name}: {e}"))
@@ -328,6 +363,15 @@ mod tests {
         let mysql = [("WA_DB_ENGINE", "mysql"), ("WA_DB_PORT", "3307"), ("WA_DB_NAME_PREFIX", "a_")];
         let config = Config::read(&Env::from_pairs(VARS, &mysql)).unwrap();
         assert_eq!(config.db.describe(), "MYSQL root@127.0.0.1:3307/a_wa_onprem");
+        let mysql = [("WA_DB_ENGINE", "MYSQL")];
+        let config = Config::read(&Env::from_pairs(VARS, &mysql)).unwrap();
+        assert_eq!(config.db.describe(), "MYSQL root@127.0.0.1:3306/wa_onprem");
+        let pgsql = [("WA_DB_ENGINE", "PGSQL"), ("WA_DB_USERNAME", "postgres"), ("WA_DB_PASSWORD", "s3cret")];
+        let config = Config::read(&Env::from_pairs(VARS, &pgsql)).unwrap();
+        assert_eq!(config.db.describe(), "PGSQL postgres@127.0.0.1:5432/wa_onprem");
+        assert!(!format!("{:?}", config.db).contains("s3cret"));
+        let err = Config::read(&Env::from_pairs(VARS, &[("WA_DB_ENGINE", "PGSQL"), ("WA_DB_PORT", "65536")])).err();
+        assert!(format!("{:#}", err.unwrap()).contains("WA_DB_PORT"));
     }
 
     #[test]

@@ -27,6 +27,7 @@ macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {
         match $conn {
             crate::store::db::AnyConnection::Mysql(c) => diesel::insert_into($table).values($rows).execute(c),
+            crate::store::db::AnyConnection::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
             crate::store::db::AnyConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
         }
     };

@@ -132,7 +132,7 @@ async fn two_mysql_nodes_never_lose_a_file_or_keep_one() {
     let store = ::media::MediaStore::open(dir.path()).unwrap();
     let nodes = (0..2).map(|_| Arc::new(Node { db: Db::connect(&config, 4).unwrap(), store: store.clone() })).collect();
     contend(nodes).await;
-    coreapp::store::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_server_database(&config).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -187,5 +187,5 @@ async fn a_reclaim_waits_for_an_upload_in_progress() {
     uploaded.unwrap();
     assert!(!removed, "the reclaim removed a file an upload was committing");
     assert!(store.contains(&sha), "the new row's file is gone");
-    coreapp::store::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_server_database(&config).unwrap();
 }

@@ -12,11 +12,20 @@ fn refusal(config: &DbConfig) -> String {
     }
 }
 
-#[test]
-fn nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused() {
-    let config = coreapp::testing::mysql_config();
+/// A raw connection URL to the database of `config` (a server engine).
+fn url(config: &DbConfig) -> String {
+    let (scheme, s) = match config {
+        DbConfig::Mysql(s) => ("mysql", s),
+        DbConfig::Pgsql(s) => ("postgres", s),
+        DbConfig::Sqlite { .. } => unreachable!("a server engine"),
+    };
+    let password = if s.password.is_empty() { String::new() } else { format!(":{}", s.password) };
+    format!("{scheme}://{}{password}@{}:{}/{}", s.username, s.host, s.port, s.database())
+}
+
+fn nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused(config: DbConfig) {
     // Nothing there yet: the coreapp says to migrate.
-    coreapp::store::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_server_database(&config).unwrap();
     let why = refusal(&config);
     assert!(why.contains("cannot connect") || why.contains("coreapp migrate"), "{why}");
 
@@ -33,17 +42,27 @@ fn nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refu
 
     // A migration this binary does not know: a newer coreapp migrated.
     {
+        use diesel::connection::SimpleConnection;
         use diesel::prelude::*;
-        let DbConfig::Mysql { host, port, username, name_prefix, .. } = &config else { unreachable!() };
-        let url = format!("mysql://{username}@{host}:{port}/{}", DbConfig::mysql_database(name_prefix));
-        let mut conn = diesel::MysqlConnection::establish(&url).unwrap();
-        diesel::sql_query("INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')")
-            .execute(&mut conn)
-            .unwrap();
+        let newer = "INSERT INTO __diesel_schema_migrations (version) VALUES ('29990101000000')";
+        match &config {
+            DbConfig::Pgsql(_) => PgConnection::establish(&url(&config)).unwrap().batch_execute(newer).unwrap(),
+            _ => MysqlConnection::establish(&url(&config)).unwrap().batch_execute(newer).unwrap(),
+        }
     }
     let why = refusal(&config);
     assert!(why.contains("newer than this binary"), "{why}");
-    coreapp::store::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_server_database(&config).unwrap();
+}
+
+#[test]
+fn mysql_nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused() {
+    nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused(coreapp::testing::mysql_config());
+}
+
+#[test]
+fn pgsql_nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused() {
+    nodes_migrating_together_all_succeed_and_unmigrated_or_newer_schemas_are_refused(coreapp::testing::pgsql_config());
 }
 
 #[test]
@@ -110,11 +129,19 @@ fn look_alike_user_names_are_kept_and_reported_on_mysql() {
     use diesel::Connection;
     let config = coreapp::testing::mysql_config();
     migrate(&config).unwrap();
-    let DbConfig::Mysql { host, port, username, password, name_prefix } = &config else { unreachable!() };
-    let url = format!("mysql://{username}:{password}@{host}:{port}/{}", DbConfig::mysql_database(name_prefix));
-    let conn = diesel::MysqlConnection::establish(&url).unwrap();
+    let conn = diesel::MysqlConnection::establish(&url(&config)).unwrap();
     look_alikes_survive_the_case_rule(conn, &config, || coreapp::store::db::MYSQL_MIGRATIONS);
-    coreapp::store::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_server_database(&config).unwrap();
+}
+
+#[test]
+fn look_alike_user_names_are_kept_and_reported_on_pgsql() {
+    use diesel::Connection;
+    let config = coreapp::testing::pgsql_config();
+    migrate(&config).unwrap();
+    let conn = diesel::PgConnection::establish(&url(&config)).unwrap();
+    look_alikes_survive_the_case_rule(conn, &config, || coreapp::store::db::PGSQL_MIGRATIONS);
+    coreapp::store::db::drop_server_database(&config).unwrap();
 }
 
 #[test]

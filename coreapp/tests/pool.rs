@@ -3,11 +3,13 @@
 //! connections the server killed are found, dropped and replaced after the
 //! first failure, with one ping per pooled connection and no more.
 //!
-//! The server kills only this test's own connections (`KILL`), on the
-//! shared MariaDB; `tests/tests/outages.rs` restarts a private server.
+//! The server kills only this test's own connections (`KILL` on the shared
+//! MariaDB, `pg_terminate_backend` on the shared PostgreSQL);
+//! `tests/tests/outages.rs` restarts a private server.
 
 use std::time::{Duration, Instant};
 
+use coreapp::config::DbConfig;
 use coreapp::store::db::{Db, migrate};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -16,7 +18,7 @@ use diesel::sql_types::{BigInt, Text};
 const POOL: u32 = 4;
 
 async fn trivial(db: &Db) -> Result<(), coreapp::error::CoreError> {
-    db.run(|conn| Ok(conn.batch_execute("DO 1")?)).await
+    db.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
 }
 
 #[derive(QueryableByName)]
@@ -25,32 +27,58 @@ struct Id {
     id: i64,
 }
 
-/// Kills every server connection to `database` (ours), as a server restart
-/// or a network cut would end them.
-fn kill_connections_to(config: &coreapp::config::DbConfig, database: &str) -> usize {
-    let coreapp::config::DbConfig::Mysql { host, port, username, password, .. } = config else { unreachable!() };
-    let mut url = url::Url::parse(&format!("mysql://{host}:{port}/")).unwrap();
-    url.set_username(username).unwrap();
-    if !password.is_empty() {
-        url.set_password(Some(password)).unwrap();
+/// Kills every server connection to the database of `config` (ours), as a
+/// server restart or a network cut would end them.
+fn kill_connections_to(config: &DbConfig) -> usize {
+    let server = config.server().expect("a server engine");
+    let mut url = url::Url::parse(&format!("mysql://{}:{}/", server.host, server.port)).unwrap();
+    url.set_username(&server.username).unwrap();
+    if !server.password.is_empty() {
+        url.set_password(Some(&server.password)).unwrap();
     }
-    let mut admin = diesel::MysqlConnection::establish(url.as_str()).expect("the shared MariaDB");
-    let ids: Vec<Id> = diesel::sql_query("SELECT id FROM information_schema.processlist WHERE db = ?")
-        .bind::<Text, _>(database)
-        .load(&mut admin)
-        .unwrap();
-    for Id { id } in &ids {
-        let _ = admin.batch_execute(&format!("KILL CONNECTION {id}"));
+    let database = server.database();
+    match config {
+        DbConfig::Pgsql(_) => {
+            url.set_path("postgres");
+            let url = url.as_str().replacen("mysql:", "postgres:", 1);
+            let mut admin = diesel::PgConnection::establish(&url).expect("the shared PostgreSQL");
+            let ids: Vec<Id> = diesel::sql_query(
+                "SELECT pid::BIGINT AS id FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind::<Text, _>(&database)
+            .load(&mut admin)
+            .unwrap();
+            for Id { id } in &ids {
+                let _ = admin.batch_execute(&format!("SELECT pg_terminate_backend({id})"));
+            }
+            ids.len()
+        }
+        _ => {
+            let mut admin = diesel::MysqlConnection::establish(url.as_str()).expect("the shared MariaDB");
+            let ids: Vec<Id> = diesel::sql_query("SELECT id FROM information_schema.processlist WHERE db = ?")
+                .bind::<Text, _>(&database)
+                .load(&mut admin)
+                .unwrap();
+            for Id { id } in &ids {
+                let _ = admin.batch_execute(&format!("KILL CONNECTION {id}"));
+            }
+            ids.len()
+        }
     }
-    ids.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_connections_are_replaced_with_one_ping_each() {
-    let config = coreapp::testing::mysql_config();
-    migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
-    let coreapp::config::DbConfig::Mysql { name_prefix, .. } = &config else { unreachable!() };
-    let database = coreapp::config::DbConfig::mysql_database(name_prefix);
+async fn mysql_killed_connections_are_replaced_with_one_ping_each() {
+    killed_connections_are_replaced_with_one_ping_each(coreapp::testing::mysql_config()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgsql_killed_connections_are_replaced_with_one_ping_each() {
+    killed_connections_are_replaced_with_one_ping_each(coreapp::testing::pgsql_config()).await;
+}
+
+async fn killed_connections_are_replaced_with_one_ping_each(config: DbConfig) {
+    migrate(&config).expect("migrations (is the database server running?)");
     let db = Db::connect(&config, POOL).unwrap();
 
     for _ in 0..200 {
@@ -58,7 +86,7 @@ async fn killed_connections_are_replaced_with_one_ping_each() {
     }
     assert_eq!(db.connection_checks(), 0, "healthy connections are used without a test query");
 
-    assert!(kill_connections_to(&config, &database) > 0);
+    assert!(kill_connections_to(&config) > 0);
     // The first call on a killed connection fails at the connection level;
     // calls then go through again once the pool has made new connections.
     let first = trivial(&db).await;
@@ -84,5 +112,5 @@ async fn killed_connections_are_replaced_with_one_ping_each() {
     }
     assert_eq!(db.connection_checks(), settled, "no pings once the pool is sound again");
     println!("recovered in {:?} with {after_recovery} pings", start.elapsed());
-    coreapp::store::db::drop_mysql_database(&config).unwrap();
+    coreapp::store::db::drop_server_database(&config).unwrap();
 }

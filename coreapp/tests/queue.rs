@@ -7,6 +7,7 @@ use coreapp::config::DbConfig;
 use coreapp::store::db::{Db, migrate, now_ms};
 use coreapp::store::queue::{self, Queue, Settle, State};
 use coreapp::store::{outbound, outbox};
+use coreapp::testing::TestEngine;
 
 struct TestDb {
     db: Db,
@@ -16,14 +17,13 @@ struct TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = coreapp::store::db::drop_mysql_database(&self.config);
+        let _ = coreapp::store::db::drop_server_database(&self.config);
     }
 }
 
-fn open(mysql: bool) -> TestDb {
+fn open(engine: TestEngine) -> TestDb {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        if mysql { coreapp::testing::mysql_config() } else { DbConfig::Sqlite { path: dir.path().join("q.db") } };
+    let config = coreapp::testing::config(engine, dir.path(), "q.db");
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     // Migrating twice is harmless.
     assert!(migrate(&config).unwrap().is_empty());
@@ -31,8 +31,8 @@ fn open(mysql: bool) -> TestDb {
     TestDb { db, config, _dir: dir }
 }
 
-async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
-    let t = open(mysql);
+async fn claims_are_exclusive_until_the_lease_lapses(engine: TestEngine) {
+    let t = open(engine);
     let ids =
         t.db.run(|c| {
             let now = now_ms();
@@ -90,8 +90,8 @@ async fn claims_are_exclusive_until_the_lease_lapses(mysql: bool) {
     assert_eq!(due, 5, "nothing settled as done yet");
 }
 
-async fn webhook_events_of_one_contact_go_in_order(mysql: bool) {
-    let t = open(mysql);
+async fn webhook_events_of_one_contact_go_in_order(engine: TestEngine) {
+    let t = open(engine);
     let (first, second, third) =
         t.db.run(|c| {
             let now = now_ms();
@@ -117,29 +117,39 @@ async fn webhook_events_of_one_contact_go_in_order(mysql: bool) {
 
 #[tokio::test]
 async fn mysql_claims() {
-    claims_are_exclusive_until_the_lease_lapses(true).await;
+    claims_are_exclusive_until_the_lease_lapses(TestEngine::Mysql).await;
+}
+
+#[tokio::test]
+async fn pgsql_claims() {
+    claims_are_exclusive_until_the_lease_lapses(TestEngine::Pgsql).await;
 }
 
 #[tokio::test]
 async fn sqlite_claims() {
-    claims_are_exclusive_until_the_lease_lapses(false).await;
+    claims_are_exclusive_until_the_lease_lapses(TestEngine::Sqlite).await;
 }
 
 #[tokio::test]
 async fn mysql_webhook_order() {
-    webhook_events_of_one_contact_go_in_order(true).await;
+    webhook_events_of_one_contact_go_in_order(TestEngine::Mysql).await;
+}
+
+#[tokio::test]
+async fn pgsql_webhook_order() {
+    webhook_events_of_one_contact_go_in_order(TestEngine::Pgsql).await;
 }
 
 #[tokio::test]
 async fn sqlite_webhook_order() {
-    webhook_events_of_one_contact_go_in_order(false).await;
+    webhook_events_of_one_contact_go_in_order(TestEngine::Sqlite).await;
 }
 
 /// Periodic jobs (the media collector) run on one node at a time: the
 /// holder renews its lease, others get it only once it lapsed.
-async fn job_leases_have_one_holder(mysql: bool) {
+async fn job_leases_have_one_holder(engine: TestEngine) {
     use coreapp::store::leases::{MEDIA_GC, acquire};
-    let t = open(mysql);
+    let t = open(engine);
     let got =
         t.db.run(|c| {
             let now = now_ms();
@@ -160,8 +170,8 @@ async fn job_leases_have_one_holder(mysql: bool) {
 
 /// A claim renewed by its holder (a long media transfer) is not handed to
 /// another node when the original lease would have lapsed.
-async fn a_renewed_claim_stays_with_its_holder(mysql: bool) {
-    let t = open(mysql);
+async fn a_renewed_claim_stays_with_its_holder(engine: TestEngine) {
+    let t = open(engine);
     let got =
         t.db.run(|c| {
             let now = now_ms();
@@ -183,29 +193,39 @@ async fn a_renewed_claim_stays_with_its_holder(mysql: bool) {
 
 #[tokio::test]
 async fn mysql_renewed_claims() {
-    a_renewed_claim_stays_with_its_holder(true).await;
+    a_renewed_claim_stays_with_its_holder(TestEngine::Mysql).await;
+}
+
+#[tokio::test]
+async fn pgsql_renewed_claims() {
+    a_renewed_claim_stays_with_its_holder(TestEngine::Pgsql).await;
 }
 
 #[tokio::test]
 async fn sqlite_renewed_claims() {
-    a_renewed_claim_stays_with_its_holder(false).await;
+    a_renewed_claim_stays_with_its_holder(TestEngine::Sqlite).await;
 }
 
 #[tokio::test]
 async fn mysql_job_leases() {
-    job_leases_have_one_holder(true).await;
+    job_leases_have_one_holder(TestEngine::Mysql).await;
+}
+
+#[tokio::test]
+async fn pgsql_job_leases() {
+    job_leases_have_one_holder(TestEngine::Pgsql).await;
 }
 
 #[tokio::test]
 async fn sqlite_job_leases() {
-    job_leases_have_one_holder(false).await;
+    job_leases_have_one_holder(TestEngine::Sqlite).await;
 }
 
 /// Two nodes reserving send slots of one number get windows one after the
 /// other, never overlapping, so together they keep the number's rate.
-async fn send_slots_line_up_across_nodes(mysql: bool) {
+async fn send_slots_line_up_across_nodes(engine: TestEngine) {
     use coreapp::store::pacing::reserve;
-    let t = open(mysql);
+    let t = open(engine);
     let other = Db::connect(&t.config, 2).unwrap();
     let now_us = now_ms() * 1000;
     let interval = 12_500; // 80 messages a second
@@ -225,20 +245,71 @@ async fn send_slots_line_up_across_nodes(mysql: bool) {
 
 #[tokio::test]
 async fn mysql_send_slots() {
-    send_slots_line_up_across_nodes(true).await;
+    send_slots_line_up_across_nodes(TestEngine::Mysql).await;
+}
+
+#[tokio::test]
+async fn pgsql_send_slots() {
+    send_slots_line_up_across_nodes(TestEngine::Pgsql).await;
 }
 
 #[tokio::test]
 async fn sqlite_send_slots() {
-    send_slots_line_up_across_nodes(false).await;
+    send_slots_line_up_across_nodes(TestEngine::Sqlite).await;
+}
+
+/// A node that goes silent in the middle of a transaction (its link cut,
+/// the process frozen) does not hold its row locks for long: the server
+/// ends a transaction of ours idle for 10 s, and another node waiting on
+/// the same row goes on.
+async fn a_transaction_left_idle_is_ended_by_the_server(engine: TestEngine) {
+    use coreapp::store::pacing::reserve;
+    let t = open(engine);
+    let other = Db::connect(&t.config, 2).unwrap();
+    let now_us = now_ms() * 1000;
+    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
+    let db = t.db.clone();
+    let silent = tokio::spawn(async move {
+        db.run(move |c| {
+            coreapp::store::db::transaction(c, |c| {
+                reserve(c, "100000000000001", 1, 1_000, now_us)?;
+                let _ = locked_tx.send(());
+                // No statement and no commit for longer than the server allows.
+                std::thread::sleep(std::time::Duration::from_secs(14));
+                Ok(())
+            })
+        })
+        .await
+    });
+    locked_rx.await.unwrap();
+    let start = std::time::Instant::now();
+    let slot = other.run(move |c| reserve(c, "100000000000001", 1, 1_000, now_us)).await;
+    let waited = start.elapsed();
+    assert!(slot.is_ok(), "the other node's reservation failed: {slot:?}");
+    // Ten times the expected wait would be 100 s; the server's lock wait
+    // limits (50 s on MariaDB) would end it first: under 40 s means the
+    // silent transaction was ended, not waited out.
+    assert!(waited < std::time::Duration::from_secs(40), "waited {waited:?} for a silent node's lock");
+    assert!(silent.await.unwrap().is_err(), "the silent node's transaction must not commit after it was ended");
+    println!("{engine:?}: the other node went on after {waited:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_idle_transaction_ended() {
+    a_transaction_left_idle_is_ended_by_the_server(TestEngine::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgsql_idle_transaction_ended() {
+    a_transaction_left_idle_is_ended_by_the_server(TestEngine::Pgsql).await;
 }
 
 /// A send made again with its id (its answer was lost, the webapp asked
 /// another coreapp) is stored once; another message under a stored id is
 /// refused. Rows sharing a write with a replay are stored as usual.
-async fn a_message_id_is_stored_once(mysql: bool) {
+async fn a_message_id_is_stored_once(engine: TestEngine) {
     use coreapp::store::accept::{Acceptor, Stored};
-    let t = open(mysql);
+    let t = open(engine);
     let acceptor = Acceptor::start(t.db.clone());
     let row = |id: &str, payload: &str| {
         outbound::NewOutbound::new(id.into(), "15550001".into(), payload.into(), now_ms(), None)
@@ -268,22 +339,27 @@ async fn a_message_id_is_stored_once(mysql: bool) {
 
 #[tokio::test]
 async fn mysql_message_ids() {
-    a_message_id_is_stored_once(true).await;
+    a_message_id_is_stored_once(TestEngine::Mysql).await;
+}
+
+#[tokio::test]
+async fn pgsql_message_ids() {
+    a_message_id_is_stored_once(TestEngine::Pgsql).await;
 }
 
 #[tokio::test]
 async fn sqlite_message_ids() {
-    a_message_id_is_stored_once(false).await;
+    a_message_id_is_stored_once(TestEngine::Sqlite).await;
 }
 
 /// Sends Cloud accepted are recorded together (one transaction for all
 /// that queued meanwhile): each gets its own wamid and attempts, the users
 /// Cloud named are registered once, and a send whose claim lapsed (another
 /// node holds the message now) is reported as not recorded, alone.
-async fn accepted_sends_are_recorded_together(mysql: bool) {
+async fn accepted_sends_are_recorded_together(engine: TestEngine) {
     use coreapp::store::sent::{Accepted, SentRecorder};
     use coreapp::store::whatsapp_users;
-    let t = open(mysql);
+    let t = open(engine);
     let owner = "node-a/1";
     t.db.run(move |c| {
         let now = now_ms();
@@ -343,12 +419,17 @@ async fn accepted_sends_are_recorded_together(mysql: bool) {
 
 #[tokio::test]
 async fn mysql_sends_recorded() {
-    accepted_sends_are_recorded_together(true).await;
+    accepted_sends_are_recorded_together(TestEngine::Mysql).await;
+}
+
+#[tokio::test]
+async fn pgsql_sends_recorded() {
+    accepted_sends_are_recorded_together(TestEngine::Pgsql).await;
 }
 
 #[tokio::test]
 async fn sqlite_sends_recorded() {
-    accepted_sends_are_recorded_together(false).await;
+    accepted_sends_are_recorded_together(TestEngine::Sqlite).await;
 }
 
 #[derive(diesel::QueryableByName)]
@@ -383,7 +464,7 @@ fn rows_read(c: &mut coreapp::store::db::AnyConnection) -> Result<i64, coreapp::
 #[tokio::test]
 async fn mysql_a_claim_reads_what_it_hands_out_however_long_the_backlog() {
     const BACKLOG: usize = 20_000;
-    let t = open(true);
+    let t = open(TestEngine::Mysql);
     let reads =
         t.db.run(|c| {
             let start = now_ms() - 60_000;
@@ -435,7 +516,7 @@ fn threads() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_beyond_the_pool_wait_without_a_thread_each() {
     const CALLS: usize = 64;
-    let t = open(false);
+    let t = open(TestEngine::Sqlite);
     let before = threads();
     let mut calls = tokio::task::JoinSet::new();
     for _ in 0..CALLS {

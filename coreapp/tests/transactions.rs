@@ -11,6 +11,7 @@ use coreapp::error::CoreError;
 use coreapp::store::db::{AnyConnection, Db, migrate, now_ms, transaction};
 use coreapp::store::outbound;
 use coreapp::store::queue::{self, Queue};
+use coreapp::testing::TestEngine;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
@@ -22,14 +23,13 @@ struct TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = coreapp::store::db::drop_mysql_database(&self.config);
+        let _ = coreapp::store::db::drop_server_database(&self.config);
     }
 }
 
-fn open(mysql: bool) -> TestDb {
+fn open(engine: TestEngine) -> TestDb {
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        if mysql { coreapp::testing::mysql_config() } else { DbConfig::Sqlite { path: dir.path().join("t.db") } };
+    let config = coreapp::testing::config(engine, dir.path(), "t.db");
     migrate(&config).expect("migrations (is MariaDB running on 127.0.0.1:3306?)");
     let db = Db::connect(&config, 2).unwrap();
     TestDb { db, config, _dir: dir }
@@ -48,8 +48,8 @@ async fn stored(db: &Db, ids: &[&str]) -> Vec<String> {
     found
 }
 
-async fn commits_and_undoes(mysql: bool) {
-    let t = open(mysql);
+async fn commits_and_undoes(engine: TestEngine) {
+    let t = open(engine);
     t.db.run(|c| transaction(c, |c| insert(c, "kept"))).await.unwrap();
 
     let failed = t.db.run(|c| {
@@ -100,12 +100,17 @@ async fn commits_and_undoes(mysql: bool) {
 
 #[tokio::test]
 async fn mysql_commits_and_undoes() {
-    commits_and_undoes(true).await;
+    commits_and_undoes(TestEngine::Mysql).await;
+}
+
+#[tokio::test]
+async fn pgsql_commits_and_undoes() {
+    commits_and_undoes(TestEngine::Pgsql).await;
 }
 
 #[tokio::test]
 async fn sqlite_commits_and_undoes() {
-    commits_and_undoes(false).await;
+    commits_and_undoes(TestEngine::Sqlite).await;
 }
 
 #[derive(QueryableByName)]
@@ -128,7 +133,7 @@ fn session_counters(c: &mut AnyConnection) -> Result<HashMap<String, i64>, CoreE
 
 #[tokio::test]
 async fn mysql_transactions_and_claims_keep_their_statements_prepared() {
-    let t = open(true);
+    let t = open(TestEngine::Mysql);
     const ROUNDS: i64 = 50;
     let (before, after) =
         t.db.run(|c| {

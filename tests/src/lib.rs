@@ -1,5 +1,5 @@
 //! Test harness: the real sandbox, coreapp and webapp, started through
-//! their `run` functions on ephemeral ports, against MariaDB or SQLite, with
+//! their `run` functions on ephemeral ports, against MariaDB, PostgreSQL or SQLite, with
 //! a webhook receiver standing in for the business's server.
 //!
 //! MySQL/MariaDB is found through `WA_TEST_MYSQL_HOST`, `WA_TEST_MYSQL_PORT`,
@@ -13,21 +13,27 @@ mod cloud;
 pub mod files;
 pub mod mariadb;
 pub mod payloads;
+pub mod postgres;
 pub mod raw;
 pub mod receiver;
+pub mod servers;
 mod settle;
 mod stack;
 
-/// Declares each listed scenario `async fn name(engine: Engine)` as two
-/// tests, `mysql::name` and `sqlite::name`, so every end-to-end scenario
-/// runs once on MariaDB and once on SQLite. The calling file imports
-/// `Engine`.
+/// Declares each listed scenario `async fn name(engine: Engine)` as three
+/// tests, `mysql::name`, `pgsql::name` and `sqlite::name`, so every
+/// end-to-end scenario runs on MariaDB, PostgreSQL and SQLite. The calling
+/// file imports `Engine`.
 #[macro_export]
-macro_rules! on_both_engines {
+macro_rules! on_all_engines {
     ($($name:ident),* $(,)?) => {
         mod mysql {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
               async fn $name() { super::$name(super::Engine::Mysql).await })*
+        }
+        mod pgsql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Pgsql).await })*
         }
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,6 +61,7 @@ pub const ADMIN_PASSWORD: &str = "Adm1n#pass";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Mysql,
+    Pgsql,
     Sqlite,
 }
 
@@ -105,4 +112,34 @@ pub async fn core_client(
 /// The MySQL server the tests use; each stack gets a unique prefix.
 pub fn mysql_config() -> DbConfig {
     coreapp::testing::mysql_config()
+}
+
+/// A new database of its own for a test on `engine` (SQLite in `dir`).
+pub fn db_config(engine: Engine, dir: &std::path::Path) -> DbConfig {
+    match engine {
+        Engine::Sqlite => DbConfig::Sqlite { path: dir.join("wa.db") },
+        Engine::Mysql => coreapp::testing::mysql_config(),
+        Engine::Pgsql => coreapp::testing::pgsql_config(),
+    }
+}
+
+/// The `WA_DB_*` variables of a coreapp started as a program on `db`.
+pub fn db_env(db: &DbConfig) -> Vec<(&'static str, String)> {
+    let server = |engine: &str, s: &coreapp::config::ServerDb| {
+        vec![
+            ("WA_DB_ENGINE", engine.to_string()),
+            ("WA_DB_HOSTNAME", s.host.clone()),
+            ("WA_DB_PORT", s.port.to_string()),
+            ("WA_DB_USERNAME", s.username.clone()),
+            ("WA_DB_PASSWORD", s.password.clone()),
+            ("WA_DB_NAME_PREFIX", s.name_prefix.clone()),
+        ]
+    };
+    match db {
+        DbConfig::Sqlite { path } => {
+            vec![("WA_DB_ENGINE", "SQLITE".into()), ("WA_DB_SQLITE_PATH", path.display().to_string())]
+        }
+        DbConfig::Mysql(s) => server("MYSQL", s),
+        DbConfig::Pgsql(s) => server("PGSQL", s),
+    }
 }

@@ -63,13 +63,13 @@ impl PrivateMariadb {
 
     /// A configuration for the server with its own database prefix.
     pub fn config(&self, name_prefix: &str) -> DbConfig {
-        DbConfig::Mysql {
+        DbConfig::Mysql(coreapp::config::ServerDb {
             host: self.bind.to_string(),
             port: self.port,
             username: "root".into(),
             password: String::new(),
             name_prefix: name_prefix.into(),
-        }
+        })
     }
 
     pub fn port(&self) -> u16 {

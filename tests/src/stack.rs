@@ -39,9 +39,7 @@ pub(crate) struct Storage {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        if matches!(self.db, DbConfig::Mysql { .. }) {
-            let _ = coreapp::store::db::drop_mysql_database(&self.db);
-        }
+        let _ = coreapp::store::db::drop_server_database(&self.db);
     }
 }
 
@@ -166,13 +164,14 @@ impl Stack {
             (Some(own), _) => own.clone(),
             (None, Engine::Sqlite) => DbConfig::Sqlite { path: dir.path().join("wa.db") },
             (None, Engine::Mysql) => mysql_config(),
+            (None, Engine::Pgsql) => coreapp::testing::pgsql_config(),
         };
         let storage = Storage { db, dir };
         let migrate_cfg = storage.db.clone();
         tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate_cfg))
             .await
             .unwrap()
-            .unwrap_or_else(|e| panic!("migrations failed ({engine:?}); is MariaDB running on 127.0.0.1:3306? {e:#}"));
+            .unwrap_or_else(|e| panic!("migrations failed ({engine:?}); is its server running (MariaDB on 127.0.0.1:3306, PostgreSQL on 127.0.0.1:5432)? {e:#}"));
         let receiver = Receiver::start().await;
         let web_config = webapp::Config {
             servername: "localhost".into(),

@@ -9,7 +9,7 @@ use e2e::{ADMIN_PASSWORD, Auth, Engine, Options, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     first_login_and_password_change,
     users_and_roles,
     logout_revokes_on_every_webapp,

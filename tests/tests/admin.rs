@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     metrics_and_stats_per_node,
     backup_and_restore,
     external_certificate_reaches_every_webapp,
@@ -132,7 +132,12 @@ async fn metrics_and_stats_per_node(engine: Engine) {
     assert_eq!(node["db_pool_size"]["data"][0]["value"], 8);
     assert_eq!(node["db_pool_connections_in_use"]["type"], "gauge");
     let engine_label = node["db_pool_connections_idle"]["data"][0]["labels"]["engine"].as_str().unwrap();
-    assert_eq!(engine_label, if engine == Engine::Mysql { "mysql" } else { "sqlite" });
+    let expected = match engine {
+        Engine::Mysql => "mysql",
+        Engine::Pgsql => "pgsql",
+        Engine::Sqlite => "sqlite",
+    };
+    assert_eq!(engine_label, expected);
     let sent_rows = node["db_rows"]["data"]
         .as_array()
         .unwrap()
@@ -421,6 +426,49 @@ async fn backup_and_restore(engine: Engine) {
     let a = s.call(Method::GET, path, auth, None).await;
     assert_eq!(a.body.pointer("/settings/application/media/providers/0/name"), Some(&json!("corp")), "{}", a.body);
     s.stop().await;
+}
+
+/// A backup holds no trace of the engine it was made on: one made on each
+/// engine restores on another (SQLite to PostgreSQL, PostgreSQL to
+/// MariaDB, MariaDB to SQLite), users, settings and media providers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_restores_on_another_engine() {
+    for (from, to) in [(Engine::Sqlite, Engine::Pgsql), (Engine::Pgsql, Engine::Mysql), (Engine::Mysql, Engine::Sqlite)]
+    {
+        let data = {
+            let s = Stack::start(from).await;
+            let token = s.admin_token().await;
+            let auth = Auth::Bearer(&token);
+            let patch = json!({"webhooks": {"url": "https://hooks.example.com/moved"}, "sent_status": true});
+            assert_eq!(s.call(Method::PATCH, "/v1/settings/application", auth, Some(patch)).await.status, 200);
+            let user = json!({"username": "mover", "password": "Mover-pass1"});
+            assert_eq!(s.call(Method::POST, "/v1/users", auth, Some(user)).await.status, 201);
+            let provider = json!([{"name": "corp", "type": "www", "config": {"bearer": "corp-token"}}]);
+            let path = "/v1/settings/application/media/providers";
+            assert_eq!(s.call(Method::POST, path, auth, Some(provider)).await.status, 200);
+            let a = s.call(Method::POST, "/v1/settings/backup", auth, Some(json!({"password": "Backup-pw1"}))).await;
+            assert_eq!(a.status, 200, "{}", a.body);
+            s.stop().await;
+            a.body.pointer("/settings/data").and_then(Value::as_str).unwrap().to_string()
+        };
+        let s = Stack::start(to).await;
+        let token = s.admin_token().await;
+        let restore = json!({"password": "Backup-pw1", "data": data});
+        let a = s.call(Method::POST, "/v1/settings/restore", Auth::Bearer(&token), Some(restore)).await;
+        assert_eq!(a.status, 200, "{from:?} to {to:?}: {}", a.body);
+        let login = s.login("mover", "Mover-pass1", None).await;
+        assert_eq!(login.status, 200, "{from:?} to {to:?}: the restored user logs in");
+        // The admin's sessions ended with the restore (its hash is the backup's).
+        let token = s.admin_token().await;
+        let a = s.call(Method::GET, "/v1/settings/application", Auth::Bearer(&token), None).await;
+        let app = &a.body["settings"]["application"];
+        assert_eq!(app["webhooks"]["url"], "https://hooks.example.com/moved", "{from:?} to {to:?}: {app}");
+        assert_eq!(app["sent_status"], true, "{from:?} to {to:?}: {app}");
+        let a = s.call(Method::GET, "/v1/settings/application/media/providers", Auth::Bearer(&token), None).await;
+        let name = a.body.pointer("/settings/application/media/providers/0/name");
+        assert_eq!(name, Some(&json!("corp")), "{from:?} to {to:?}: {}", a.body);
+        s.stop().await;
+    }
 }
 
 /// A CA and a server certificate it signed, for `localhost`.

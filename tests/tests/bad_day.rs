@@ -24,7 +24,7 @@ use e2e::{APP_SECRET, Auth, Engine, PHONE_NUMBER_ID, Receiver, Stack, files};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     the_webhook_server_down_for_an_hour_gets_everything_once_in_order,
     cloud_down_for_minutes_fails_nothing_and_sends_soon_after,
     uploads_to_a_full_or_read_only_volume_fail_cleanly_and_recover,
@@ -687,10 +687,7 @@ impl Cluster {
     async fn start(engine: Engine, coreapps: usize) -> Cluster {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
-        let db_config = match engine {
-            Engine::Sqlite => DbConfig::Sqlite { path: dir.path().join("wa.db") },
-            Engine::Mysql => e2e::mysql_config(),
-        };
+        let db_config = e2e::db_config(engine, dir.path());
         let migrate = db_config.clone();
         tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate)).await.unwrap().expect("migrations");
         let cluster_dir = dir.path().join("cluster");
@@ -721,20 +718,7 @@ impl Cluster {
             ("WA_CLOUD_PHONE_NUMBER_ID", PHONE_NUMBER_ID.into()),
             ("WA_CLOUD_SEND_RATE", CLOUD_RATE.into()),
         ];
-        match &db_config {
-            DbConfig::Sqlite { path } => {
-                env.push(("WA_DB_ENGINE", "SQLITE".into()));
-                env.push(("WA_DB_SQLITE_PATH", path.display().to_string()));
-            }
-            DbConfig::Mysql { host, port, username, password, name_prefix } => {
-                env.push(("WA_DB_ENGINE", "MYSQL".into()));
-                env.push(("WA_DB_HOSTNAME", host.clone()));
-                env.push(("WA_DB_PORT", port.to_string()));
-                env.push(("WA_DB_USERNAME", username.clone()));
-                env.push(("WA_DB_PASSWORD", password.clone()));
-                env.push(("WA_DB_NAME_PREFIX", name_prefix.clone()));
-            }
-        }
+        env.extend(e2e::db_env(&db_config));
         let env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
         let mut cores: Vec<CoreProcess> = (1..=coreapps)
             .map(|i| CoreProcess {
@@ -834,10 +818,8 @@ impl Cluster {
         for stop in self.stops.drain(..) {
             let _ = stop.send(());
         }
-        if matches!(self.db_config, DbConfig::Mysql { .. }) {
-            let config = self.db_config.clone();
-            let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_mysql_database(&config)).await;
-        }
+        let config = self.db_config.clone();
+        let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_server_database(&config)).await;
     }
 }
 

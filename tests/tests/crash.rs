@@ -116,20 +116,7 @@ async fn crash_and_resume(db: DbConfig) {
         ("WA_CLUSTER_DIR", dir.path().join("cluster").display().to_string()),
     ];
     e2e::write_cluster_dir(&dir.path().join("cluster"));
-    match &db {
-        DbConfig::Sqlite { path } => {
-            env.push(("WA_DB_ENGINE", "SQLITE".into()));
-            env.push(("WA_DB_SQLITE_PATH", path.display().to_string()));
-        }
-        DbConfig::Mysql { host, port, username, password, name_prefix } => {
-            env.push(("WA_DB_ENGINE", "MYSQL".into()));
-            env.push(("WA_DB_HOSTNAME", host.clone()));
-            env.push(("WA_DB_PORT", port.to_string()));
-            env.push(("WA_DB_USERNAME", username.clone()));
-            env.push(("WA_DB_PASSWORD", password.clone()));
-            env.push(("WA_DB_NAME_PREFIX", name_prefix.clone()));
-        }
-    }
+    env.extend(e2e::db_env(&db));
     let mut node = Node { env: env.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), child: None };
     node.start();
     let mut grpc = connect(&core_addr).await;
@@ -219,9 +206,9 @@ async fn crash_and_resume(db: DbConfig) {
     );
     // The double-send window is the in-flight batch; it is bounded.
     assert!(twice <= 64, "{twice} messages were sent twice");
-    if let DbConfig::Mysql { .. } = db {
+    if !matches!(db, DbConfig::Sqlite { .. }) {
         drop(node);
-        coreapp::store::db::drop_mysql_database(&db).unwrap();
+        coreapp::store::db::drop_server_database(&db).unwrap();
     }
 }
 
@@ -234,4 +221,9 @@ async fn sqlite_kill_9_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_kill_9_loses_nothing() {
     crash_and_resume(e2e::mysql_config()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgsql_kill_9_loses_nothing() {
+    crash_and_resume(coreapp::testing::pgsql_config()).await;
 }

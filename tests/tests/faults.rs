@@ -11,7 +11,7 @@ use e2e::{Auth, Engine, Options, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     throttling_is_retried_until_accepted,
     server_errors_drops_and_timeouts_are_retried,
     the_pair_rate_limit_holds_a_recipient_back,

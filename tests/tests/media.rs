@@ -13,7 +13,7 @@ use e2e::{Auth, Engine, Options, Stack, files};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     uploads_round_trip_and_deletes_remove_them,
     large_files_stream_through,
     bad_uploads_get_onprem_errors,

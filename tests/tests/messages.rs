@@ -10,7 +10,7 @@ use e2e::{API_KEY, Auth, Engine, Options, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     every_type_reaches_cloud_as_translated,
     replies_reactions_and_read_marks_use_clouds_ids,
     validation_errors_end_to_end,

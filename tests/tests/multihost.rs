@@ -1,5 +1,6 @@
 //! Separate hosts on one machine: network namespaces joined by a bridge, a
-//! database host (the root namespace, forwarding to MariaDB), two coreapp
+//! database host (the root namespace, forwarding to MariaDB or PostgreSQL:
+//! the test runs on each), two coreapp
 //! hosts and a webapp host, each a real process. Under a steady send load
 //! with users' messages flowing, one coreapp host is cut off the network:
 //! every accepted message reaches a final status, every user message
@@ -168,15 +169,15 @@ fn rand_byte() -> u8 {
     u8::from_str_radix(&wire::ids::random_hex(1), 16).unwrap()
 }
 
-/// Forwards the database host's address to MariaDB on loopback, where it
-/// listens (the "database host" seen by the other hosts).
-async fn database_host(listen: SocketAddr, mysql: SocketAddr) -> SocketAddr {
+/// Forwards the database host's address to the database server on
+/// loopback, where it listens (the "database host" seen by the other hosts).
+async fn database_host(listen: SocketAddr, server: SocketAddr) -> SocketAddr {
     let l = tokio::net::TcpListener::bind(listen).await.expect("bind the database address");
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut inbound, _)) = l.accept().await {
             tokio::spawn(async move {
-                if let Ok(mut outbound) = tokio::net::TcpStream::connect(mysql).await {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(server).await {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 }
             });
@@ -200,7 +201,8 @@ fn free_port(ip: IpAddr) -> u16 {
 }
 
 struct Layout {
-    db: (String, u16, String),
+    /// The database as the coreapp hosts reach it.
+    db: DbConfig,
     sandbox: String,
     media: std::path::PathBuf,
     /// The internal link's credentials (`WA_CLUSTER_DIR` of every host).
@@ -211,17 +213,11 @@ struct Layout {
 
 fn start_core(net: &Net, layout: &Layout, i: usize) -> Process {
     let host = ["core1", "core2"][i];
-    let (db_host, db_port, prefix) = &layout.db;
     let mut c = net.command(host, env!("CARGO_BIN_EXE_e2e-host"));
     c.arg("coreapp")
+        .envs(e2e::db_env(&layout.db))
         .env("WA_CORE_LISTEN", layout.cores[i].to_string())
         .env("WA_NODE_ID", host)
-        .env("WA_DB_ENGINE", "MYSQL")
-        .env("WA_DB_HOSTNAME", db_host)
-        .env("WA_DB_PORT", db_port.to_string())
-        .env("WA_DB_USERNAME", std::env::var("WA_TEST_MYSQL_USER").unwrap_or_else(|_| "root".into()))
-        .env("WA_DB_PASSWORD", std::env::var("WA_TEST_MYSQL_PASSWORD").unwrap_or_default())
-        .env("WA_DB_NAME_PREFIX", prefix)
         .env("WA_MEDIA_DIR", &layout.media)
         .env("WA_CLOUD_BASE_URL", &layout.sandbox)
         .env("WA_CLOUD_ACCESS_TOKEN", sandbox::Config::default().access_token)
@@ -260,17 +256,28 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_coreapp_host_cut_off_under_load_loses_nothing_and_rejoins() {
+async fn mysql_a_coreapp_host_cut_off_under_load_loses_nothing_and_rejoins() {
+    host_cut_off_under_load(e2e::Engine::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgsql_a_coreapp_host_cut_off_under_load_loses_nothing_and_rejoins() {
+    host_cut_off_under_load(e2e::Engine::Pgsql).await;
+}
+
+async fn host_cut_off_under_load(engine: e2e::Engine) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let net = Net::make();
     let db_ip = net.ip("db");
 
-    // The database host: MariaDB through the host's address.
-    let mysql = e2e::mysql_config();
-    let DbConfig::Mysql { host, port, name_prefix, .. } = &mysql else { unreachable!() };
-    let mysql_addr: SocketAddr = format!("{host}:{port}").parse().expect("WA_TEST_MYSQL_HOST is an address");
-    let db_addr = database_host(SocketAddr::new(db_ip, 0), mysql_addr).await;
-    let migrate = mysql.clone();
+    // The database host: the server through the host's address.
+    let scratch = tempfile::tempdir().unwrap();
+    let server_db = e2e::db_config(engine, scratch.path());
+    let server = server_db.server().expect("a database server").clone();
+    let server_addr: SocketAddr =
+        format!("{}:{}", server.host, server.port).parse().expect("WA_TEST_*_HOST is an address");
+    let db_addr = database_host(SocketAddr::new(db_ip, 0), server_addr).await;
+    let migrate = server_db.clone();
     tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate)).await.unwrap().expect("migrations");
 
     // Cloud (the sandbox) and the business's webhook server live there too.
@@ -294,7 +301,13 @@ async fn a_coreapp_host_cut_off_under_load_loses_nothing_and_rejoins() {
     let cores: Vec<SocketAddr> =
         ["core1", "core2"].iter().map(|h| SocketAddr::new(net.ip(h), free_port(net.ip(h)))).collect();
     let layout = Layout {
-        db: (db_addr.ip().to_string(), db_addr.port(), name_prefix.clone()),
+        db: {
+            let through = coreapp::config::ServerDb { host: db_addr.ip().to_string(), port: db_addr.port(), ..server };
+            match engine {
+                e2e::Engine::Pgsql => DbConfig::Pgsql(through),
+                _ => DbConfig::Mysql(through),
+            }
+        },
         sandbox: sandbox_url.clone(),
         media: media.path().to_path_buf(),
         cluster: cluster.path().to_path_buf(),
@@ -454,5 +467,5 @@ async fn a_coreapp_host_cut_off_under_load_loses_nothing_and_rejoins() {
     drop(core_processes);
     let _ = sandbox_stop.send(());
     let _ = sandbox.await;
-    let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_mysql_database(&mysql)).await;
+    let _ = tokio::task::spawn_blocking(move || coreapp::store::db::drop_server_database(&server_db)).await;
 }

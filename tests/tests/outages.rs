@@ -1,6 +1,6 @@
 //! The database going away and coming back, as routine operations do it
-//! (an upgrade, a crash, a failover), on a private MariaDB server of the
-//! test's own, and SQLite's file locked by another process:
+//! (an upgrade, a crash, a failover), on a private MariaDB or PostgreSQL
+//! server of the test's own, and SQLite's file locked by another process:
 //! - during the outage, sends and Cloud webhooks are refused at once with
 //!   the documented error (500/1023 for the API, a non-2xx for Cloud, which
 //!   then retries), and health says the database is not reachable;
@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use e2e::mariadb::PrivateMariadb;
+use e2e::servers::PrivateServer;
 use e2e::{Auth, Engine, Options, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -88,10 +88,10 @@ async fn until_accepted(s: &Stack, token: &str, to: &str) -> (Duration, String) 
     }
 }
 
-async fn database_restart(crash: bool) {
-    let mut server = PrivateMariadb::start().expect("a private MariaDB server");
+async fn database_restart(engine: Engine, crash: bool) {
+    let mut server = PrivateServer::start(engine).expect("a private database server");
     let options = Options { db: Some(server.config("outage_")), ..Options::default() };
-    let s = Stack::start_with(Engine::Mysql, options).await;
+    let s = Stack::start_with(engine, options).await;
     let token = s.admin_token().await;
     s.use_receiver(&token).await;
 
@@ -161,12 +161,22 @@ async fn database_restart(crash: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_clean_restart_is_survived() {
-    database_restart(false).await;
+    database_restart(Engine::Mysql, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_crash_and_restart_is_survived() {
-    database_restart(true).await;
+    database_restart(Engine::Mysql, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgsql_clean_restart_is_survived() {
+    database_restart(Engine::Pgsql, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgsql_crash_and_restart_is_survived() {
+    database_restart(Engine::Pgsql, true).await;
 }
 
 /// SQLite's outage: another process holds the file's write lock longer
@@ -233,7 +243,7 @@ struct NamedCoreapp {
 }
 
 impl NamedCoreapp {
-    fn start(server: &PrivateMariadb, at: IpAddr, cluster: &std::path::Path, media: &std::path::Path) -> NamedCoreapp {
+    fn start(server: &PrivateServer, at: IpAddr, cluster: &std::path::Path, media: &std::path::Path) -> NamedCoreapp {
         let hosts = tempfile::NamedTempFile::new().unwrap();
         write_hosts(hosts.path(), at);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -241,15 +251,11 @@ impl NamedCoreapp {
         let script = "mount --bind \"$WA_TEST_HOSTS\" /etc/hosts && exec \"$0\" coreapp";
         let child = Command::new("unshare")
             .args(["--mount", "--propagation", "private", "sh", "-c", script, env!("CARGO_BIN_EXE_e2e-host")])
+            .envs(e2e::db_env(&server.config("moved_")))
             .env("WA_TEST_HOSTS", hosts.path())
             .env("WA_CORE_LISTEN", &addr)
             .env("WA_NODE_ID", "named-core")
-            .env("WA_DB_ENGINE", "MYSQL")
             .env("WA_DB_HOSTNAME", "database.wa-test")
-            .env("WA_DB_PORT", server.port().to_string())
-            .env("WA_DB_USERNAME", "root")
-            .env("WA_DB_PASSWORD", "")
-            .env("WA_DB_NAME_PREFIX", "moved_")
             .env("WA_MEDIA_DIR", media)
             .env("WA_CLOUD_BASE_URL", "http://127.0.0.1:9")
             .env("WA_CLOUD_ACCESS_TOKEN", "unused")
@@ -302,10 +308,19 @@ impl Drop for NamedCoreapp {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failover_that_moves_the_name_is_followed() {
+async fn mysql_a_failover_that_moves_the_name_is_followed() {
+    failover_that_moves_the_name(Engine::Mysql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pgsql_a_failover_that_moves_the_name_is_followed() {
+    failover_that_moves_the_name(Engine::Pgsql).await;
+}
+
+async fn failover_that_moves_the_name(engine: Engine) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (first, second): (IpAddr, IpAddr) = ([127, 0, 0, 2].into(), [127, 0, 0, 3].into());
-    let mut server = PrivateMariadb::start_on(first).expect("a private MariaDB server");
+    let mut server = PrivateServer::start_on(engine, first).expect("a private database server");
     let config = server.config("moved_");
     tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&config)).await.unwrap().expect("migrations");
     let dir = tempfile::tempdir().unwrap();

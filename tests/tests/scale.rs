@@ -1,5 +1,5 @@
-//! Several coreapps on one database (MySQL, the engine for several nodes)
-//! behind one webapp that knows all of them: health in the multiconnect
+//! Several coreapps on one database (MySQL and PostgreSQL, the engines for
+//! several nodes) behind one webapp that knows all of them: health in the multiconnect
 //! shape, and a coreapp killed mid-stream, its traffic and its claimed
 //! work taken over by the other.
 
@@ -21,9 +21,27 @@ async fn health(s: &Stack) -> Option<Value> {
     (a.status == StatusCode::OK).then(|| a.body["health"].clone())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_lists_every_coreapp_and_a_dead_one_as_disconnected() {
-    let mut s = Stack::start_with(Engine::Mysql, two_cores()).await;
+/// Both scenarios on each engine that serves several coreapps.
+macro_rules! on_server_engines {
+    ($($name:ident),* $(,)?) => {
+        mod mysql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Mysql).await })*
+        }
+        mod pgsql {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+              async fn $name() { super::$name(super::Engine::Pgsql).await })*
+        }
+    };
+}
+
+on_server_engines!(
+    health_lists_every_coreapp_and_a_dead_one_as_disconnected,
+    a_killed_coreapps_traffic_and_work_are_taken_over
+);
+
+async fn health_lists_every_coreapp_and_a_dead_one_as_disconnected(engine: Engine) {
+    let mut s = Stack::start_with(engine, two_cores()).await;
     let token = s.admin_token().await;
     let patch = json!({"heartbeat_interval": 1, "unhealthy_interval": 2});
     let a = s.call(Method::PATCH, "/v1/settings/application", Auth::Bearer(&token), Some(patch)).await;
@@ -58,9 +76,8 @@ async fn send(s: &Stack, token: &str, to: &str, body: &str) -> String {
     a.body["messages"][0]["id"].as_str().unwrap().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_coreapps_traffic_and_work_are_taken_over() {
-    let mut s = Stack::start_with(Engine::Mysql, two_cores()).await;
+async fn a_killed_coreapps_traffic_and_work_are_taken_over(engine: Engine) {
+    let mut s = Stack::start_with(engine, two_cores()).await;
     let token = s.admin_token().await;
     s.use_receiver(&token).await;
     // Both nodes in rotation before the load starts.

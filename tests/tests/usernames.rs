@@ -12,7 +12,7 @@ use e2e::{Auth, Engine, Stack};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     a_username_user_is_known_by_a_stand_in_until_they_share_their_number,
     number_and_bsuid_changes_each_give_one_event,
     the_raw_bsuid_setting_names_users_by_their_bsuid,

@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     statuses_arrive_once_and_never_go_backwards,
     status_toggles_are_honoured,
     played_is_forwarded_only_when_asked,
@@ -542,6 +542,10 @@ async fn notifications_are_handled_on_arrival_and_a_failing_one_waits_for_the_in
             "CREATE TRIGGER refuse_storing BEFORE INSERT ON inbound_events FOR EACH ROW \
              SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'"
         }
+        Engine::Pgsql => {
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$; \
+             CREATE TRIGGER refuse_storing BEFORE INSERT ON inbound_events FOR EACH ROW EXECUTE FUNCTION refuse()"
+        }
         Engine::Sqlite => {
             "CREATE TRIGGER refuse_storing BEFORE INSERT ON inbound_events BEGIN SELECT RAISE(ABORT, 'refused'); END"
         }
@@ -549,12 +553,20 @@ async fn notifications_are_handled_on_arrival_and_a_failing_one_waits_for_the_in
     .await;
     assert_eq!(s.cloud_posts(&user_writes("15557100001", "wamid.A1", "before")).await, 200);
     s.receiver.wait_for(WAIT, delivered("before")).await;
-    ddl("DROP TRIGGER refuse_storing").await;
+    ddl(match engine {
+        Engine::Pgsql => "DROP TRIGGER refuse_storing ON inbound_events",
+        _ => "DROP TRIGGER refuse_storing",
+    })
+    .await;
 
     ddl(match engine {
         Engine::Mysql => {
             "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_outbox FOR EACH ROW \
              BEGIN IF NEW.payload LIKE '%poison%' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END"
+        }
+        Engine::Pgsql => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_outbox FOR EACH ROW \
+             WHEN (NEW.payload LIKE '%poison%') EXECUTE FUNCTION refuse()"
         }
         Engine::Sqlite => {
             "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_outbox WHEN NEW.payload LIKE '%poison%' \
@@ -568,7 +580,11 @@ async fn notifications_are_handled_on_arrival_and_a_failing_one_waits_for_the_in
     s.receiver.wait_for(WAIT, delivered("after")).await;
     assert!(!s.receiver.received().iter().any(delivered("poison")));
 
-    ddl("DROP TRIGGER refuse_poison").await;
+    ddl(match engine {
+        Engine::Pgsql => "DROP TRIGGER refuse_poison ON webhook_outbox",
+        _ => "DROP TRIGGER refuse_poison",
+    })
+    .await;
     s.receiver.wait_for(WAIT, delivered("poison")).await;
     s.settled().await;
     assert_eq!(waiting().await, 0, "the intake finished it");

@@ -79,6 +79,7 @@ pub fn replace_many(conn: &mut AnyConnection, rows: &[Checked]) -> QueryResult<(
     diesel::delete(c::table.filter(c::input.eq_any(&inputs))).execute(conn)?;
     match conn {
         AnyConnection::Mysql(m) => diesel::insert_or_ignore_into(c::table).values(&rows).execute(m),
+        AnyConnection::Pg(p) => diesel::insert_into(c::table).values(&rows).on_conflict_do_nothing().execute(p),
         AnyConnection::Sqlite(s) => diesel::insert_or_ignore_into(c::table).values(&rows).execute(s),
     }
     .map(drop)

@@ -1,5 +1,5 @@
-//! The database: one connection type over MySQL/MariaDB and SQLite, an r2d2
-//! pool, the one helper that crosses from async into blocking work, and the
+//! The database: one connection type over MySQL/MariaDB, PostgreSQL and
+//! SQLite, an r2d2 pool, the one helper that crosses from async into blocking work, and the
 //! embedded migrations.
 //!
 //! SQLite is the embedded single-host default: its pool holds a single
@@ -16,7 +16,7 @@ use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tracing::Instrument;
 
-use crate::config::DbConfig;
+use crate::config::{DbConfig, ServerDb};
 use crate::error::CoreError;
 
 mod availability;
@@ -30,17 +30,20 @@ pub use transaction::transaction;
 /// The schema, per engine (`migrations/`), embedded in the binary.
 pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/mysql");
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+pub const PGSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
 /// A connection to whichever engine is configured.
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     Mysql(diesel::MysqlConnection),
+    Pg(diesel::PgConnection),
     Sqlite(diesel::SqliteConnection),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     Mysql,
+    Pgsql,
     Sqlite,
 }
 
@@ -112,12 +115,14 @@ impl Manager {
         // in turn and keeps none of their errors.
         let made = match self.engine {
             Engine::Mysql => diesel::MysqlConnection::establish(&self.url).map(AnyConnection::Mysql),
+            Engine::Pgsql => diesel::PgConnection::establish(&self.url).map(AnyConnection::Pg),
             Engine::Sqlite => diesel::SqliteConnection::establish(&self.url).map(AnyConnection::Sqlite),
         };
         let mut conn = made.map_err(diesel::r2d2::Error::ConnectionError)?;
         let setup = match self.engine {
             Engine::Sqlite => SQLITE_SESSION,
             Engine::Mysql => MYSQL_SESSION,
+            Engine::Pgsql => PGSQL_SESSION,
         };
         conn.batch_execute(setup).map_err(diesel::r2d2::Error::QueryError)?;
         if self.engine == Engine::Mysql {
@@ -194,6 +199,14 @@ const SQLITE_SESSION: &str =
 /// load inserts then queued behind claims until the pool timed out.
 const MYSQL_SESSION: &str = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
 
+/// PostgreSQL sessions: READ COMMITTED is its default (a claim's `FOR
+/// UPDATE SKIP LOCKED` locks the rows it returns and nothing else). A
+/// coreapp cut off mid-transaction holds its row locks until the server
+/// notices; the server ends a transaction of ours idle for 10 s (see
+/// MariaDB's below).
+const PGSQL_SESSION: &str =
+    "SET idle_in_transaction_session_timeout = '10s'; SET TIME ZONE 'UTC'; SET client_min_messages = WARNING";
+
 /// How long MariaDB lets a transaction of ours sit idle before ending it.
 const IDLE_TRANSACTION_TIMEOUT_S: u32 = 10;
 
@@ -208,7 +221,8 @@ impl Db {
                 }
                 (path.display().to_string(), Engine::Sqlite)
             }
-            DbConfig::Mysql { .. } => (mysql_url(config, true)?, Engine::Mysql),
+            DbConfig::Mysql(server) => (mysql_url(server, true)?, Engine::Mysql),
+            DbConfig::Pgsql(server) => (pgsql_url(server, Some(&server.database()))?, Engine::Pgsql),
         };
         let availability = Availability::new();
         let manager = Manager { url, engine, availability: availability.clone() };
@@ -371,7 +385,7 @@ fn diesel_connection_fault(err: &diesel::result::Error) -> Option<String> {
     }
 }
 
-/// The messages of the client libraries (MariaDB/MySQL, SQLite) for a
+/// The messages of the client libraries (MariaDB/MySQL, libpq, SQLite) for a
 /// database that cannot be used right now, whatever the statement.
 fn is_connection_message(message: &str) -> bool {
     const MARKERS: &[&str] = &[
@@ -390,6 +404,19 @@ fn is_connection_message(message: &str) -> bool {
         "too many connections",
         "--read-only",
         "broken pipe",
+        // PostgreSQL (libpq and server)
+        "server closed the connection",
+        "could not connect to server",
+        "connection to server",
+        "no connection to the server",
+        "terminating connection",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "too many clients",
+        "read-only transaction",
+        "ssl connection has been closed",
+        "idle-in-transaction timeout",
         // SQLite
         "database is locked",
         "readonly database",
@@ -402,9 +429,14 @@ fn is_connection_message(message: &str) -> bool {
 }
 
 /// `coreapp migrate`: creates the database if it is missing and applies the
-/// embedded migrations. Safe to run from several nodes at once on MySQL (a
-/// named lock serialises them); idempotent.
+/// embedded migrations. Safe to run from several nodes at once on MySQL and
+/// PostgreSQL (a named lock, an advisory lock, serialises them); idempotent.
 pub fn migrate(config: &DbConfig) -> anyhow::Result<Vec<String>> {
+    let applied = |result: diesel::migration::Result<Vec<diesel::migration::MigrationVersion<'_>>>| {
+        result
+            .map(|v| v.iter().map(ToString::to_string).collect())
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+    };
     match config {
         DbConfig::Sqlite { path } => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -413,34 +445,81 @@ pub fn migrate(config: &DbConfig) -> anyhow::Result<Vec<String>> {
             let mut conn = diesel::SqliteConnection::establish(&path.display().to_string())
                 .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
             conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;")?;
-            let applied =
-                conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-            Ok(applied.iter().map(ToString::to_string).collect())
+            applied(conn.run_pending_migrations(SQLITE_MIGRATIONS))
         }
-        DbConfig::Mysql { name_prefix, .. } => {
-            let name = DbConfig::mysql_database(name_prefix);
-            let mut server = diesel::MysqlConnection::establish(&mysql_url(config, false)?)
+        DbConfig::Mysql(server) => {
+            let name = server.database();
+            let mut admin = diesel::MysqlConnection::establish(&mysql_url(server, false)?)
                 .with_context(|| format!("cannot connect to the MySQL server ({})", config.describe()))?;
-            server.batch_execute(&format!(
+            admin.batch_execute(&format!(
                 "CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             ))?;
-            let mut conn = diesel::MysqlConnection::establish(&mysql_url(config, true)?)?;
+            let mut conn = diesel::MysqlConnection::establish(&mysql_url(server, true)?)?;
             conn.batch_execute("DO GET_LOCK('wa_onprem_migrate', 120)")?;
-            let result = conn
-                .run_pending_migrations(MYSQL_MIGRATIONS)
-                .map(|v| v.iter().map(ToString::to_string).collect())
-                .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+            let result = applied(conn.run_pending_migrations(MYSQL_MIGRATIONS));
             conn.batch_execute("DO RELEASE_LOCK('wa_onprem_migrate')")?;
+            result
+        }
+        DbConfig::Pgsql(server) => {
+            create_pgsql_database(server)
+                .with_context(|| format!("cannot create the database ({})", config.describe()))?;
+            let mut conn = diesel::PgConnection::establish(&pgsql_url(server, Some(&server.database()))?)
+                .with_context(|| format!("cannot connect to the PostgreSQL server ({})", config.describe()))?;
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({PGSQL_MIGRATE_LOCK})"))?;
+            let result = applied(conn.run_pending_migrations(PGSQL_MIGRATIONS));
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({PGSQL_MIGRATE_LOCK})"))?;
             result
         }
     }
 }
 
-/// Drops the MySQL database of this configuration (tests clean up with it).
-pub fn drop_mysql_database(config: &DbConfig) -> anyhow::Result<()> {
-    if let DbConfig::Mysql { name_prefix, .. } = config {
-        let mut server = diesel::MysqlConnection::establish(&mysql_url(config, false)?)?;
-        server.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", DbConfig::mysql_database(name_prefix)))?;
+/// The advisory lock key `coreapp migrate` holds on PostgreSQL.
+const PGSQL_MIGRATE_LOCK: i64 = 0x7761_6f6e_7072_656d;
+
+/// Creates the PostgreSQL database of `server` when it does not exist
+/// (PostgreSQL has no `CREATE DATABASE IF NOT EXISTS`: a node that loses
+/// the race to another finds it made).
+fn create_pgsql_database(server: &ServerDb) -> anyhow::Result<()> {
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        #[allow(dead_code)]
+        one: i32,
+    }
+    let name = server.database();
+    let mut admin = diesel::PgConnection::establish(&pgsql_url(server, Some("postgres"))?)?;
+    let exists = |admin: &mut diesel::PgConnection| -> anyhow::Result<bool> {
+        let found: Vec<Found> = diesel::sql_query("SELECT 1 AS one FROM pg_database WHERE datname = $1")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .load(admin)?;
+        Ok(!found.is_empty())
+    };
+    if exists(&mut admin)? {
+        return Ok(());
+    }
+    // The name is checked to be letters, digits and '_' (`pgsql_url`).
+    // Text sorts by its bytes, as on MySQL (`utf8mb4_bin`) and SQLite.
+    let create = format!("CREATE DATABASE \"{name}\" ENCODING 'UTF8' LC_COLLATE 'C' TEMPLATE template0");
+    match admin.batch_execute(&create) {
+        Ok(()) => Ok(()),
+        // Another node made it meanwhile.
+        Err(_) if exists(&mut admin)? => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Drops the server database of this configuration (tests clean up with it).
+pub fn drop_server_database(config: &DbConfig) -> anyhow::Result<()> {
+    match config {
+        DbConfig::Sqlite { .. } => {}
+        DbConfig::Mysql(server) => {
+            let mut admin = diesel::MysqlConnection::establish(&mysql_url(server, false)?)?;
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", server.database()))?;
+        }
+        DbConfig::Pgsql(server) => {
+            let mut admin = diesel::PgConnection::establish(&pgsql_url(server, Some("postgres"))?)?;
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", server.database()))?;
+        }
     }
     Ok(())
 }
@@ -448,6 +527,7 @@ pub fn drop_mysql_database(config: &DbConfig) -> anyhow::Result<()> {
 fn check_schema(conn: &mut AnyConnection) -> anyhow::Result<()> {
     let (embedded, applied) = match conn {
         AnyConnection::Mysql(c) => (versions(&MYSQL_MIGRATIONS)?, applied(c)?),
+        AnyConnection::Pg(c) => (versions(&PGSQL_MIGRATIONS)?, applied(c)?),
         AnyConnection::Sqlite(c) => (versions(&SQLITE_MIGRATIONS)?, applied(c)?),
     };
     if let Some(newer) = applied.iter().find(|v| !embedded.contains(v)) {
@@ -478,21 +558,28 @@ where
     Ok(v.iter().map(ToString::to_string).collect())
 }
 
-fn mysql_url(config: &DbConfig, with_database: bool) -> anyhow::Result<String> {
-    let DbConfig::Mysql { host, port, username, password, name_prefix } = config else {
-        bail!("not a MySQL configuration");
-    };
+fn mysql_url(server: &ServerDb, with_database: bool) -> anyhow::Result<String> {
+    server_url("mysql", server, with_database.then(|| server.database()).as_deref())
+}
+
+fn pgsql_url(server: &ServerDb, database: Option<&str>) -> anyhow::Result<String> {
+    server_url("postgres", server, database)
+}
+
+/// `scheme://user:password@host:port/database`, every part checked.
+fn server_url(scheme: &str, server: &ServerDb, database: Option<&str>) -> anyhow::Result<String> {
+    let ServerDb { host, port, username, password, name_prefix } = server;
     if !name_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         bail!("WA_DB_NAME_PREFIX may only contain letters, digits and '_'");
     }
     let mut url =
-        url::Url::parse(&format!("mysql://{host}:{port}/")).context("WA_DB_HOSTNAME is not a valid host name")?;
+        url::Url::parse(&format!("{scheme}://{host}:{port}/")).context("WA_DB_HOSTNAME is not a valid host name")?;
     url.set_username(username).map_err(|_| anyhow::anyhow!("WA_DB_USERNAME cannot be used in a URL"))?;
     if !password.is_empty() {
         url.set_password(Some(password)).map_err(|_| anyhow::anyhow!("WA_DB_PASSWORD cannot be used in a URL"))?;
     }
-    if with_database {
-        url.set_path(&DbConfig::mysql_database(name_prefix));
+    if let Some(database) = database {
+        url.set_path(database);
     }
     Ok(url.to_string())
 }

@@ -16,10 +16,11 @@
 //! collector reclaims both leftovers.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 
 use crate::error::CoreError;
 use crate::store::db::AnyConnection;
+use crate::store::db::prepared::Prepared;
 use crate::store::schema::{media as m, media_blobs as mb};
 
 /// Cloud keeps media a user sent for 7 days.
@@ -148,12 +149,17 @@ pub fn lock_blob(conn: &mut AnyConnection, sha256: &str, now: i64) -> QueryResul
         AnyConnection::Mysql(_) => {
             "INSERT INTO media_blobs (sha256, created_at) VALUES (?, ?) ON DUPLICATE KEY UPDATE sha256 = sha256"
         }
+        // So does an update on conflict.
+        AnyConnection::Pg(_) => {
+            "INSERT INTO media_blobs (sha256, created_at) VALUES (?, ?) \
+             ON CONFLICT (sha256) DO UPDATE SET sha256 = EXCLUDED.sha256"
+        }
         // One connection per process: the transaction itself is the lock.
         AnyConnection::Sqlite(_) => {
             "INSERT INTO media_blobs (sha256, created_at) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
         }
     };
-    diesel::sql_query(sql).bind::<Text, _>(sha256).bind::<BigInt, _>(now).execute(conn).map(drop)
+    Prepared::new(sql).text(sha256).big_int(now).execute(conn).map(drop)
 }
 
 /// Stores a new media row whose file was written to the volume's
@@ -221,11 +227,11 @@ pub fn unreferenced_blobs(conn: &mut AnyConnection, limit: i64) -> QueryResult<V
         #[diesel(sql_type = Text)]
         sha256: String,
     }
-    let rows: Vec<Sha> = diesel::sql_query(
+    let rows: Vec<Sha> = Prepared::new(
         "SELECT b.sha256 FROM media_blobs b WHERE NOT EXISTS \
          (SELECT 1 FROM media m WHERE m.blob_sha256 = b.sha256) LIMIT ?",
     )
-    .bind::<BigInt, _>(limit)
+    .big_int(limit)
     .load(conn)?;
     Ok(rows.into_iter().map(|r| r.sha256).collect())
 }

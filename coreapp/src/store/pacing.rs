@@ -4,7 +4,6 @@
 //! the other, so together they never exceed the number's rate.
 
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 
 use crate::error::CoreError;
 use crate::store::db::prepared::Prepared;
@@ -40,11 +39,9 @@ pub fn reserve(
                 AnyConnection::Mysql(_) => {
                     "INSERT IGNORE INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0)"
                 }
-                AnyConnection::Sqlite(_) => {
-                    "INSERT INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0) ON CONFLICT DO NOTHING"
-                }
+                _ => "INSERT INTO send_pacing (phone_number_id, next_slot_us) VALUES (?, 0) ON CONFLICT DO NOTHING",
             };
-            diesel::sql_query(insert).bind::<Text, _>(phone_number_id).execute(conn)?;
+            Prepared::new(insert).text(phone_number_id).execute(conn)?;
             advance(conn)?;
         }
         let next: i64 = sp::table.find(phone_number_id).select(sp::next_slot_us).first(conn)?;

@@ -122,6 +122,8 @@ fn use_index(conn: &AnyConnection, index: &str) -> String {
     match conn {
         AnyConnection::Mysql(_) => format!(" FORCE INDEX ({index})"),
         AnyConnection::Sqlite(_) => format!(" INDEXED BY {index}"),
+        // No hints: its planner reads these through their index.
+        AnyConnection::Pg(_) => String::new(),
     }
 }
 
@@ -250,16 +252,15 @@ pub fn release_node(conn: &mut AnyConnection, queue: Queue, node_prefix: &str) -
         "UPDATE {} SET lease_owner = NULL, lease_until = NULL WHERE state = '{PENDING}' AND lease_owner LIKE ?",
         queue.table()
     );
-    diesel::sql_query(sql)
-        .bind::<Text, _>(format!("{}/%", node_prefix.replace('%', "\\%").replace('_', "\\_")))
-        .execute(conn)
+    let pattern = format!("{}/%", node_prefix.replace('%', "\\%").replace('_', "\\_"));
+    Prepared::new(sql).text(&pattern).execute(conn)
 }
 
 /// Releases every claim `owner` still holds (a node stopping while work
 /// was in hand), so other nodes take it at once rather than after the lease.
 pub fn release_owner(conn: &mut AnyConnection, queue: Queue, owner: &str) -> QueryResult<usize> {
     let sql = format!("UPDATE {} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", queue.table());
-    diesel::sql_query(sql).bind::<Text, _>(owner).execute(conn)
+    Prepared::new(sql).text(owner).execute(conn)
 }
 
 /// Rows still to do, for health and metrics.
@@ -275,6 +276,6 @@ pub fn count_in_state(conn: &mut AnyConnection, queue: Queue, state: State) -> Q
         n: i64,
     }
     let sql = format!("SELECT COUNT(*) AS n FROM {} WHERE state = ?", queue.table());
-    let rows: Vec<Count> = diesel::sql_query(sql).bind::<Text, _>(state.as_str()).load(conn)?;
+    let rows: Vec<Count> = Prepared::new(sql).text(state.as_str()).load(conn)?;
     Ok(rows.first().map(|c| c.n).unwrap_or(0))
 }

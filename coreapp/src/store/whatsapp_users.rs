@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use crate::store::db::AnyConnection;
-use crate::store::db::prepared::insert_rows;
+use crate::store::db::prepared::insert_rows_then;
 use crate::store::schema::whatsapp_users as w;
 
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
@@ -84,6 +84,7 @@ pub fn insert_if_new(conn: &mut AnyConnection, bsuid: &str, phone: Option<&str>,
     };
     match conn {
         AnyConnection::Mysql(m) => diesel::insert_or_ignore_into(w::table).values(&new).execute(m),
+        AnyConnection::Pg(p) => diesel::insert_into(w::table).values(&new).on_conflict_do_nothing().execute(p),
         AnyConnection::Sqlite(s) => diesel::insert_or_ignore_into(w::table).values(&new).execute(s),
     }
     .map(drop)
@@ -94,12 +95,14 @@ pub fn insert_if_new(conn: &mut AnyConnection, bsuid: &str, phone: Option<&str>,
 /// of rows, kept prepared (`store::db::prepared`): every send's record
 /// runs it.
 pub fn insert_many_if_new(conn: &mut AnyConnection, users: &[(&str, Option<&str>)], now: i64) -> QueryResult<()> {
-    let head = match conn {
-        AnyConnection::Mysql(_) => "INSERT IGNORE INTO whatsapp_users (bsuid, phone, created_at, updated_at)",
-        AnyConnection::Sqlite(_) => "INSERT OR IGNORE INTO whatsapp_users (bsuid, phone, created_at, updated_at)",
+    let (head, tail) = match conn {
+        AnyConnection::Mysql(_) => ("INSERT IGNORE INTO whatsapp_users (bsuid, phone, created_at, updated_at)", ""),
+        _ => ("INSERT INTO whatsapp_users (bsuid, phone, created_at, updated_at)", " ON CONFLICT DO NOTHING"),
     };
-    insert_rows(conn, head, 4, users, |p, &(bsuid, phone)| p.text(bsuid).nullable_text(phone).big_int(now).big_int(now))
-        .map(drop)
+    insert_rows_then(conn, head, 4, users, tail, |p, &(bsuid, phone)| {
+        p.text(bsuid).nullable_text(phone).big_int(now).big_int(now)
+    })
+    .map(drop)
 }
 
 /// Records a user's phone when none was known; false when one already was

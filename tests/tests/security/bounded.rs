@@ -9,7 +9,7 @@ use e2e::{API_KEY, Auth, Engine, Stack};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-e2e::on_both_engines!(contact_checks_are_capped_and_do_not_starve_others);
+e2e::on_all_engines!(contact_checks_are_capped_and_do_not_starve_others);
 
 fn numbers(n: usize, offset: usize) -> Vec<Value> {
     (0..n).map(|i| json!(format!("+1 555 {:07}", offset + i))).collect()

@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     provider_credentials_go_only_to_hosts_the_provider_allows,
     loopback_needs_an_explicit_allowance_even_for_a_listed_host,
     cloud_token_goes_only_to_cloud_hosts,

@@ -10,7 +10,7 @@ use e2e::{Auth, Engine, Options, Stack};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     failed_logins_count_across_webapps_and_coreapps,
     a_revoked_token_stays_revoked_past_its_expiry,
     a_password_change_ends_older_tokens,

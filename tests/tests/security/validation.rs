@@ -6,7 +6,7 @@ use e2e::{Auth, Engine, Stack};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-e2e::on_both_engines!(
+e2e::on_all_engines!(
     settings_beyond_their_range_are_refused,
     only_certificates_become_the_webhook_ca,
     backups_need_a_strong_password,

@@ -160,10 +160,23 @@ pub fn insert_rows<'a, T>(
     rows: &'a [T],
     bind: impl Fn(Prepared<'a>, &'a T) -> Prepared<'a>,
 ) -> QueryResult<usize> {
+    insert_rows_then(conn, head, columns, rows, "", bind)
+}
+
+/// As [`insert_rows`], with `tail` after the values (`ON CONFLICT DO
+/// NOTHING`).
+pub fn insert_rows_then<'a, T>(
+    conn: &mut AnyConnection,
+    head: &str,
+    columns: usize,
+    rows: &'a [T],
+    tail: &str,
+    bind: impl Fn(Prepared<'a>, &'a T) -> Prepared<'a>,
+) -> QueryResult<usize> {
     let row = format!("({})", marks(columns));
     let mut counted = 0;
     for chunk in chunks(rows) {
-        let sql = format!("{head} VALUES {}", vec![row.as_str(); chunk.len()].join(", "));
+        let sql = format!("{head} VALUES {}{tail}", vec![row.as_str(); chunk.len()].join(", "));
         counted += chunk.iter().fold(Prepared::new(sql), &bind).execute(conn)?;
     }
     Ok(counted)

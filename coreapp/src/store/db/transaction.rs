@@ -9,8 +9,9 @@
 //!
 //! Nested transactions on MySQL join the one in progress on the same
 //! connection (no savepoints): an inner failure fails the whole
-//! transaction, which every caller propagates anyway. SQLite keeps
-//! diesel's manager (its batches cost nothing extra).
+//! transaction, which every caller propagates anyway. SQLite and
+//! PostgreSQL keep diesel's manager (their batches cost nothing extra: one
+//! round trip each).
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -80,7 +81,7 @@ pub fn transaction<T>(
     f: impl FnOnce(&mut AnyConnection) -> Result<T, CoreError>,
 ) -> Result<T, CoreError> {
     let key = match conn {
-        AnyConnection::Sqlite(_) => return conn.transaction(f),
+        AnyConnection::Sqlite(_) | AnyConnection::Pg(_) => return conn.transaction(f),
         AnyConnection::Mysql(c) => std::ptr::from_mut(c) as usize,
     };
     let Some(_open) = Open::enter(key) else {
@@ -129,6 +130,6 @@ pub fn transaction<T>(
 fn mysql(conn: &mut AnyConnection) -> Result<&mut MysqlConnection, CoreError> {
     match conn {
         AnyConnection::Mysql(c) => Ok(c),
-        AnyConnection::Sqlite(_) => Err(CoreError::Internal(anyhow::anyhow!("not a MySQL connection"))),
+        _ => Err(CoreError::Internal(anyhow::anyhow!("not a MySQL connection"))),
     }
 }

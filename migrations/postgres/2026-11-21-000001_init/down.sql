@@ -1,0 +1,9 @@
+DROP TABLE webhook_outbox;
+DROP TABLE inbound_messages;
+DROP TABLE inbound_events;
+DROP TABLE message_statuses;
+DROP TABLE outbound_messages;
+DROP TABLE web_certificates;
+DROP TABLE settings;
+DROP TABLE token_revocations;
+DROP TABLE users;

@@ -1,0 +1,2 @@
+DROP TABLE send_pacing;
+DROP TABLE nodes;
