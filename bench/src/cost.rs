@@ -14,13 +14,13 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use serde_json::json;
 
 use crate::load;
-use crate::stack::{Options, Stack};
+use crate::stack::{Options, Stack, engine};
 
 /// The global status counters read, in the order printed.
 const COUNTERS: &[&str] = &[
@@ -52,11 +52,60 @@ struct StatusRow {
 
 pub type Counters = BTreeMap<String, u64>;
 
+/// The server's counters, under MariaDB's names. On PostgreSQL the same
+/// meanings from its statistics views: transactions committed
+/// (`Handler_commit`), rows inserted, updated and deleted (`Handler_write`,
+/// `_update`, `_delete`) in this database, WAL syncs (`Innodb_data_fsyncs`);
+/// statements are not counted there (that needs `pg_stat_statements`).
 pub async fn counters(stack: &Stack) -> anyhow::Result<Counters> {
+    if let coreapp::config::DbConfig::Pgsql(_) = stack.db_config() {
+        return pg_counters(stack).await;
+    }
     let names = COUNTERS.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(",");
     let query = format!("SHOW GLOBAL STATUS WHERE Variable_name IN ({names})");
     let rows = stack.db().run(move |conn| Ok(diesel::sql_query(query).load::<StatusRow>(conn)?)).await?;
     Ok(rows.into_iter().map(|r| (r.name, r.value.parse().unwrap_or(0))).collect())
+}
+
+#[derive(QueryableByName)]
+struct PgRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    commits: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    inserted: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    updated: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    deleted: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    syncs: i64,
+}
+
+async fn pg_counters(stack: &Stack) -> anyhow::Result<Counters> {
+    // Backends report their counts when idle, at most once a second.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let query = "SELECT d.xact_commit AS commits, d.tup_inserted AS inserted, d.tup_updated AS updated, \
+                 d.tup_deleted AS deleted, w.wal_sync AS syncs \
+                 FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = current_database()";
+    let rows = stack
+        .db()
+        .run(move |conn| {
+            diesel::sql_query("SELECT pg_stat_clear_snapshot()").execute(conn)?;
+            Ok(diesel::sql_query(query).load::<PgRow>(conn)?)
+        })
+        .await?;
+    let row = rows.first().context("no statistics for the database")?;
+    let as_count = |v: i64| u64::try_from(v).unwrap_or(0);
+    Ok([
+        ("Handler_commit", row.commits),
+        ("Handler_write", row.inserted),
+        ("Handler_update", row.updated),
+        ("Handler_delete", row.deleted),
+        ("Innodb_data_fsyncs", row.syncs),
+    ]
+    .into_iter()
+    .map(|(name, v)| (name.to_string(), as_count(v)))
+    .collect())
 }
 
 pub fn delta(before: &Counters, after: &Counters) -> Counters {
@@ -84,12 +133,47 @@ pub fn ticks_per_second() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// The database server's process, when it runs on this machine.
+/// The database server's process, when it runs on this machine: MariaDB's
+/// (or MySQL's) one process, or PostgreSQL's postmaster (the `postgres`
+/// process whose parent is not one).
 fn database_pid() -> Option<u32> {
-    ["mariadbd", "mysqld"].iter().find_map(|name| {
-        let out = std::process::Command::new("pidof").arg("-s").arg(name).output().ok()?;
-        String::from_utf8(out.stdout).ok()?.trim().parse().ok()
-    })
+    let pidof = |name: &str| -> Vec<u32> {
+        let out = std::process::Command::new("pidof").arg(name).output().ok();
+        let text = out.and_then(|o| String::from_utf8(o.stdout).ok()).unwrap_or_default();
+        text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
+    };
+    if let Some(pid) = ["mariadbd", "mysqld"].iter().find_map(|name| pidof(name).first().copied())
+        && engine() == crate::stack::Engine::Mysql
+    {
+        return Some(pid);
+    }
+    let postgres = pidof("postgres");
+    postgres.iter().copied().find(|pid| parent(*pid).is_none_or(|p| !postgres.contains(&p)))
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU-seconds of a process and all its children, those still running
+/// and those it has reaped (PostgreSQL's backends are processes of their
+/// own, made and ended as connections come and go).
+fn tree_cpu_seconds(pid: u32, ticks_per_s: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let mut ticks = 0.0;
+    for i in 11..=14 {
+        ticks += fields.get(i)?.parse::<f64>().ok()?;
+    }
+    let mut total = ticks / ticks_per_s;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if parent(child) == Some(pid) {
+            total += cpu_seconds(child, ticks_per_s).unwrap_or(0.0);
+        }
+    }
+    Some(total)
 }
 
 /// The processes whose CPU is counted: ours, Cloud's stand-in, the database
@@ -103,14 +187,23 @@ pub fn processes(stack: &Stack) -> Vec<(&'static str, u32)> {
         }
     }
     if let Some(pid) = database_pid() {
-        list.push(("mariadb", pid));
+        list.push((DATABASE, pid));
     }
     list.push(("bench", std::process::id()));
     list
 }
 
+/// The name the database server's CPU is counted under.
+pub const DATABASE: &str = "database";
+
 pub fn cpu_of(list: &[(&'static str, u32)], ticks: f64) -> BTreeMap<&'static str, f64> {
-    list.iter().filter_map(|&(name, pid)| cpu_seconds(pid, ticks).map(|s| (name, s))).collect()
+    list.iter()
+        .filter_map(|&(name, pid)| {
+            let tree = name == DATABASE && engine() == crate::stack::Engine::Pgsql;
+            let seconds = if tree { tree_cpu_seconds(pid, ticks) } else { cpu_seconds(pid, ticks) };
+            seconds.map(|s| (name, s))
+        })
+        .collect()
 }
 
 /// Single-row durable inserts into a scratch table of the stack's database
@@ -118,12 +211,17 @@ pub fn cpu_of(list: &[(&'static str, u32)], ticks: f64) -> BTreeMap<&'static str
 /// server can commit, the ceiling of anything that commits per message.
 pub async fn raw_inserts(stack: &Stack, clients: usize, duration: Duration) -> anyhow::Result<f64> {
     let db = coreapp::store::db::Db::connect(stack.db_config(), clients as u32)?;
-    db.run(|conn| {
-        diesel::sql_query(
+    let create = match stack.db_config() {
+        coreapp::config::DbConfig::Pgsql(_) => {
+            "CREATE TABLE IF NOT EXISTS bench_raw_inserts (id BIGSERIAL PRIMARY KEY, payload VARCHAR(255) NOT NULL)"
+        }
+        _ => {
             "CREATE TABLE IF NOT EXISTS bench_raw_inserts \
-             (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(255) NOT NULL) ENGINE=InnoDB",
-        )
-        .execute(conn)?;
+             (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, payload VARCHAR(255) NOT NULL) ENGINE=InnoDB"
+        }
+    };
+    db.run(move |conn| {
+        diesel::sql_query(create).execute(conn)?;
         Ok(())
     })
     .await?;
@@ -135,8 +233,8 @@ pub async fn raw_inserts(stack: &Stack, clients: usize, duration: Duration) -> a
             let mut n = 0u64;
             while started.elapsed() < duration {
                 db.run(|conn| {
-                    diesel::sql_query("INSERT INTO bench_raw_inserts (payload) VALUES (?)")
-                        .bind::<Text, _>("a message's worth of bytes, more or less")
+                    coreapp::store::db::prepared::Prepared::new("INSERT INTO bench_raw_inserts (payload) VALUES (?)")
+                        .text("a message's worth of bytes, more or less")
                         .execute(conn)?;
                     Ok(())
                 })
@@ -225,7 +323,7 @@ impl Life {
 
     /// CPU-seconds per 10,000 messages of ours and the database together.
     pub fn stack_cpu_per_10k(&self) -> f64 {
-        let ours: f64 = ["webapp", "coreapp-1", "mariadb"].iter().map(|n| self.used(n)).sum();
+        let ours: f64 = ["webapp", "coreapp-1", DATABASE].iter().map(|n| self.used(n)).sum();
         ours / self.messages as f64 * 10_000.0
     }
 
@@ -362,6 +460,6 @@ pub async fn life(stack: &Stack, token: &str, messages: usize, concurrency: usiz
         idle_db,
         idle_scale: took.as_secs_f64() / idle_for.as_secs_f64(),
         cpu,
-        db_on_this_machine: procs.iter().any(|(name, _)| *name == "mariadb"),
+        db_on_this_machine: procs.iter().any(|(name, _)| *name == DATABASE),
     })
 }

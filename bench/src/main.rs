@@ -27,12 +27,16 @@ struct Cli {
     /// media).
     #[arg(long, global = true)]
     plain_link: bool,
+    /// The database server of the stacks (messages, webhooks, scale, cost;
+    /// `all` and the soak run on MariaDB).
+    #[arg(long, global = true, value_enum, default_value_t = stack::Engine::Mysql)]
+    engine: stack::Engine,
 }
 
 #[derive(Subcommand)]
 enum Scenario {
     /// POST /v1/messages at rising concurrency against the full stack on
-    /// MariaDB with the sandbox as Cloud, the same client straight against
+    /// MariaDB or PostgreSQL (`--engine`) with the sandbox as Cloud, the same client straight against
     /// the sandbox as a baseline, and the rate the send queue drains to Cloud.
     Messages {
         /// Seconds per concurrency level.
@@ -102,7 +106,7 @@ enum Scenario {
     },
     /// What a message costs over its whole life (accept, send, three
     /// statuses, three webhooks): database statements and commits per
-    /// message from MariaDB's global status, and CPU-seconds of each
+    /// message from the server's counters (`--engine`), and CPU-seconds of each
     /// process per 10,000 messages, beside the raw insert rate of the same
     /// server, the edge alone and the sandbox alone.
     Cost {
@@ -139,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let plain_link = cli.plain_link;
+    stack::use_engine(cli.engine);
     match cli.scenario {
         Scenario::Messages { seconds, concurrency, drain, send_rate } => {
             let options = stack::Options { plain_link, ..stack::Options::new(send_rate) };
@@ -149,6 +154,9 @@ async fn main() -> anyhow::Result<()> {
         }
         Scenario::Scale { coreapps, messages, paced_rate, lease_s } => {
             scale::run(&coreapps, messages, paced_rate.max(1), lease_s.max(3)).await
+        }
+        Scenario::All { .. } | Scenario::Soak(_) if cli.engine != stack::Engine::Mysql => {
+            anyhow::bail!("`all` and `soak` run on MariaDB; --engine applies to messages, webhooks, scale and cost")
         }
         Scenario::All { seconds, level_seconds, concurrency, messages, out } => {
             let config = all::Config {
@@ -173,8 +181,9 @@ async fn messages(per_level: Duration, levels: &[usize], drain: usize, options: 
     let token = stack.admin_token().await?;
 
     println!(
-        "== POST /v1/messages, text, {}s per level, MariaDB, TLS on, webapp-coreapp link {link} ==",
-        per_level.as_secs()
+        "== POST /v1/messages, text, {}s per level, {}, TLS on, webapp-coreapp link {link} ==",
+        per_level.as_secs(),
+        stack::engine().label()
     );
     println!(
         "{:>12} {:>12} {:>14} {:>10} {:>10} {:>8}",

@@ -85,7 +85,8 @@ pub async fn throughput(n: usize, messages: usize) -> anyhow::Result<Scaled> {
     let total = started.elapsed();
     let (db_after, cpu_after) = (cost::counters(&stack).await?, cost::cpu_of(&procs, ticks));
     let db = cost::delta(&db_before, &db_after);
-    let per_message = |name: &str| db.get(name).copied().unwrap_or(0) as f64 / burst.ok.max(1) as f64;
+    // A counter the server does not keep (statements on PostgreSQL) is NaN.
+    let per_message = |name: &str| db.get(name).map_or(f64::NAN, |n| *n as f64 / burst.ok.max(1) as f64);
     let cpu = |pick: &dyn Fn(&str) -> bool| {
         let used: f64 = cpu_after
             .iter()
@@ -103,7 +104,7 @@ pub async fn throughput(n: usize, messages: usize) -> anyhow::Result<Scaled> {
         fsyncs: per_message("Innodb_data_fsyncs"),
         cpu_coreapps: cpu(&|name| name.starts_with("coreapp")),
         cpu_webapp: cpu(&|name| name == "webapp"),
-        cpu_database: cpu(&|name| name == "mariadb"),
+        cpu_database: cpu(&|name| name == crate::cost::DATABASE),
     };
     stack.stop().await;
     Ok(scaled)
@@ -111,15 +112,15 @@ pub async fn throughput(n: usize, messages: usize) -> anyhow::Result<Scaled> {
 
 impl Scaled {
     /// The table's header and one row per node count, as `print_row` writes.
-    pub const HEADER: &str = "coreapps  accepted/s  accept p99 ms  drained msg/s  statements  commits  fsyncs  CPU-s/10k: coreapps webapp MariaDB";
+    pub const HEADER: &str = "coreapps  accepted/s  accept p99 ms  drained msg/s  statements  commits  fsyncs  CPU-s/10k: coreapps webapp database";
 
     pub fn row(&self, n: usize) -> String {
         format!(
-            "{n:>8}  {:>10.0}  {:>13.1}  {:>13.0}  {:>10.2}  {:>7.2}  {:>6.2}  {:>19.2} {:>6.2} {:>7.2}",
+            "{n:>8}  {:>10.0}  {:>13.1}  {:>13.0}  {:>10}  {:>7.2}  {:>6.2}  {:>19.2} {:>6.2} {:>7.2}",
             self.accepted,
             self.p99,
             self.drained,
-            self.statements,
+            if self.statements.is_nan() { "n/a".to_string() } else { format!("{:.2}", self.statements) },
             self.commits,
             self.fsyncs,
             self.cpu_coreapps,
@@ -132,7 +133,8 @@ impl Scaled {
 pub async fn run(counts: &[usize], messages: usize, paced_rate: u32, lease_s: u64) -> anyhow::Result<()> {
     println!("== send throughput by number of coreapps: {messages} messages queued (64 clients), then drained ==");
     println!(
-        "(statements, commits and fsyncs per message: MariaDB's global status from the first accept until drained)"
+        "(statements, commits and fsyncs per message: {}'s counters from the first accept until drained)",
+        crate::stack::engine().label()
     );
     println!("{}", Scaled::HEADER);
     for &n in counts {

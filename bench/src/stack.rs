@@ -24,6 +24,38 @@ pub const BASELINE_PNID: &str = "100000000000002";
 pub const CLOUD_TOKEN: &str = "sandbox-token";
 const ADMIN_PASSWORD: &str = "Bench#pass1";
 
+/// The database server the stacks of this run use (`--engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Engine {
+    /// MariaDB or MySQL (`WA_TEST_MYSQL_*`, default root@127.0.0.1:3306).
+    #[default]
+    Mysql,
+    /// PostgreSQL (`WA_TEST_PGSQL_*`, default postgres@127.0.0.1:5432).
+    Pgsql,
+}
+
+/// Chosen once, from the command line, for every stack of the run.
+static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+
+/// Sets the engine of the run (before the first stack starts).
+pub fn use_engine(engine: Engine) {
+    let _ = ENGINE.set(engine);
+}
+
+pub fn engine() -> Engine {
+    ENGINE.get().copied().unwrap_or_default()
+}
+
+impl Engine {
+    /// The name figures are printed under.
+    pub fn label(self) -> &'static str {
+        match self {
+            Engine::Mysql => "MariaDB",
+            Engine::Pgsql => "PostgreSQL",
+        }
+    }
+}
+
 pub struct Options {
     pub send_rate: u32,
     /// Sends per second Cloud (the sandbox) allows the number.
@@ -37,8 +69,9 @@ pub struct Options {
     /// TLS, as deployed.
     pub plain_link: bool,
     /// The database to use; `None`: a database of its own on the server
-    /// the tests share (`WA_TEST_MYSQL_*`). The soak passes its private
-    /// server, the one it stops and restarts.
+    /// the tests share (`WA_TEST_MYSQL_*` or `WA_TEST_PGSQL_*`, by
+    /// [`engine`]). The soak passes its private server, the one it stops
+    /// and restarts.
     pub db: Option<DbConfig>,
 }
 
@@ -129,6 +162,17 @@ struct Spec {
     env: Vec<(&'static str, String)>,
 }
 
+/// A stack dropped without [`Stack::stop`] (a scenario that failed) takes
+/// its processes with it: left running, they would load the runs after it.
+impl Drop for Stack {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 pub struct Stack {
     pub web: String,
     pub sandbox: String,
@@ -169,13 +213,23 @@ impl Stack {
         std::fs::create_dir_all(&dir)?;
         let db_config = match options.db {
             Some(config) => config,
-            None => DbConfig::Mysql(coreapp::config::ServerDb {
-                host: env_or("WA_TEST_MYSQL_HOST", "127.0.0.1"),
-                port: env_or("WA_TEST_MYSQL_PORT", "3306").parse()?,
-                username: env_or("WA_TEST_MYSQL_USER", "root"),
-                password: env_or("WA_TEST_MYSQL_PASSWORD", ""),
-                name_prefix: format!("bench{}_", wire::ids::random_hex(4)),
-            }),
+            None => {
+                let (name, port, user) = match engine() {
+                    Engine::Mysql => ("MYSQL", "3306", "root"),
+                    Engine::Pgsql => ("PGSQL", "5432", "postgres"),
+                };
+                let server = coreapp::config::ServerDb {
+                    host: env_or(&format!("WA_TEST_{name}_HOST"), "127.0.0.1"),
+                    port: env_or(&format!("WA_TEST_{name}_PORT"), port).parse()?,
+                    username: env_or(&format!("WA_TEST_{name}_USER"), user),
+                    password: env_or(&format!("WA_TEST_{name}_PASSWORD"), ""),
+                    name_prefix: format!("bench{}_", wire::ids::random_hex(4)),
+                };
+                match engine() {
+                    Engine::Mysql => DbConfig::Mysql(server),
+                    Engine::Pgsql => DbConfig::Pgsql(server),
+                }
+            }
         };
         let migrate_config = db_config.clone();
         tokio::task::spawn_blocking(move || coreapp::store::db::migrate(&migrate_config)).await??;

@@ -45,7 +45,10 @@ pub async fn run(per_rate: Duration, rates: &[u64], batch: usize) -> anyhow::Res
     println!("seeding {messages_needed} sent messages with known wamids...");
     let ids = seed(&stack, messages_needed).await?;
 
-    println!("\n== Cloud status webhooks -> on-prem webhooks, {batch} status(es) per POST, MariaDB, TLS on ==");
+    println!(
+        "\n== Cloud status webhooks -> on-prem webhooks, {batch} status(es) per POST, {}, TLS on ==",
+        crate::stack::engine().label()
+    );
     println!(
         "{:>10} {:>12} {:>14} {:>12} {:>10} {:>10} {:>8} {:>8}",
         "offered/s", "posted/s", "delivered/s", "in time", "p50 ms", "p99 ms", "errors", "disorder"
