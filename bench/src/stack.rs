@@ -224,6 +224,7 @@ impl Stack {
                     username: env_or(&format!("WA_TEST_{name}_USER"), user),
                     password: env_or(&format!("WA_TEST_{name}_PASSWORD"), ""),
                     name_prefix: format!("bench{}_", wire::ids::random_hex(4)),
+                    tls: Default::default(),
                 };
                 match engine() {
                     Engine::Mysql => DbConfig::Mysql(server),

@@ -26,11 +26,65 @@ pub struct ServerDb {
     pub password: String,
     /// The database is `<prefix>wa_onprem`.
     pub name_prefix: String,
+    /// TLS to the server.
+    pub tls: DbTls,
 }
+
+/// How the link to the database server is protected (`WA_DB_SSL_MODE`,
+/// `WA_DB_SSL_CA`), with libpq's names for the levels.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DbTls {
+    pub mode: SslMode,
+    /// The CA certificates (PEM) the server's certificate must chain to, for
+    /// the `VERIFY_*` modes.
+    pub ca: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SslMode {
+    /// Plain TCP.
+    #[default]
+    Disable,
+    /// TLS, refusing a server without it; its certificate is not checked.
+    Require,
+    /// TLS with a certificate issued by the CA, for any host name.
+    VerifyCa,
+    /// TLS with a certificate issued by the CA for `WA_DB_HOSTNAME`.
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "DISABLE",
+            SslMode::Require => "REQUIRE",
+            SslMode::VerifyCa => "VERIFY_CA",
+            SslMode::VerifyFull => "VERIFY_FULL",
+        }
+    }
+
+    /// Reads libpq's and MySQL's spellings of the levels, in any case.
+    fn parse(value: &str) -> Option<SslMode> {
+        match value.to_ascii_uppercase().replace('-', "_").as_str() {
+            "DISABLE" | "DISABLED" => Some(SslMode::Disable),
+            "REQUIRE" | "REQUIRED" => Some(SslMode::Require),
+            "VERIFY_CA" => Some(SslMode::VerifyCa),
+            "VERIFY_FULL" | "VERIFY_IDENTITY" => Some(SslMode::VerifyFull),
+            _ => None,
+        }
+    }
+}
+
+/// The system's CA bundle on Debian (the `ca-certificates` package).
+pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 impl std::fmt::Debug for ServerDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}@{}:{}/{}", self.username, self.host, self.port, self.database())
+        write!(f, "{}@{}:{}/{}", self.username, self.host, self.port, self.database())?;
+        if self.tls.mode != SslMode::Disable {
+            write!(f, " TLS {}", self.tls.mode.as_str())?;
+        }
+        Ok(())
     }
 }
 
@@ -182,6 +236,11 @@ pub const VARS: &[Var] = &[
     Var::new("WA_DB_USERNAME", "root", "database user (MYSQL, PGSQL)"),
     Var::unset("WA_DB_PASSWORD", "database password (MYSQL, PGSQL)").secret(),
     Var::unset("WA_DB_NAME_PREFIX", "the database is `<prefix>wa_onprem` (letters, digits, `_`), to share one DB host"),
+    Var::unset(
+        "WA_DB_SSL_MODE",
+        "TLS to the database server: `DISABLE`, `REQUIRE`, `VERIFY_CA` or `VERIFY_FULL`; when unset, `DISABLE` for a loopback `WA_DB_HOSTNAME` and `VERIFY_FULL` for any other",
+    ),
+    Var::unset("WA_DB_SSL_CA", "CA certificates (PEM) for the `VERIFY_*` modes; the system's bundle when unset"),
     Var::new("WA_DB_SQLITE_PATH", "./data/wa.db", "SQLite file"),
     Var::new("WA_DB_POOL_SIZE", "10", "database connections per coreapp (SQLite always uses one)"),
     Var::new(
@@ -325,13 +384,37 @@ fn list<T: std::fmt::Display>(items: &[T]) -> String {
 
 /// The database server of `WA_DB_*`, on `default_port` unless set.
 fn server_db(env: &Env<'_>, default_port: u16) -> anyhow::Result<ServerDb> {
+    let host = env.string("WA_DB_HOSTNAME");
+    let mode = match env.string("WA_DB_SSL_MODE").as_str() {
+        // A link that never leaves the host needs no TLS; any other does.
+        "" if is_loopback(&host) => SslMode::Disable,
+        "" => SslMode::VerifyFull,
+        other => SslMode::parse(other).with_context(|| {
+            format!("WA_DB_SSL_MODE has invalid value '{other}': expected DISABLE, REQUIRE, VERIFY_CA or VERIFY_FULL")
+        })?,
+    };
+    let ca = match env.string("WA_DB_SSL_CA") {
+        ca if ca.is_empty() => PathBuf::from(SYSTEM_CA_BUNDLE),
+        ca => PathBuf::from(ca),
+    };
     Ok(ServerDb {
-        host: env.string("WA_DB_HOSTNAME"),
+        tls: DbTls { mode, ca },
+        host,
         port: env.parse_opt("WA_DB_PORT")?.unwrap_or(default_port),
         username: env.string("WA_DB_USERNAME"),
         password: env.string("WA_DB_PASSWORD"),
         name_prefix: env.string("WA_DB_NAME_PREFIX"),
     })
+}
+
+/// `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A comma-separated list of host patterns.
@@ -372,6 +455,34 @@ mod tests {
         assert!(!format!("{:?}", config.db).contains("s3cret"));
         let err = Config::read(&Env::from_pairs(VARS, &[("WA_DB_ENGINE", "PGSQL"), ("WA_DB_PORT", "65536")])).err();
         assert!(format!("{:#}", err.unwrap()).contains("WA_DB_PORT"));
+    }
+
+    #[test]
+    fn the_link_to_a_database_on_another_host_is_verified_unless_told_otherwise() {
+        let server = |pairs: &[(&str, &str)]| {
+            let config = Config::read(&Env::from_pairs(VARS, pairs)).unwrap();
+            config.db.server().cloned().unwrap()
+        };
+        for host in ["127.0.0.1", "localhost", "::1", "127.1.2.3"] {
+            let tls = server(&[("WA_DB_ENGINE", "MYSQL"), ("WA_DB_HOSTNAME", host)]).tls;
+            assert_eq!(tls.mode, SslMode::Disable, "{host}");
+        }
+        for host in ["db", "10.0.0.5", "db.example.com"] {
+            let s = server(&[("WA_DB_ENGINE", "PGSQL"), ("WA_DB_HOSTNAME", host)]);
+            assert_eq!(s.tls, DbTls { mode: SslMode::VerifyFull, ca: SYSTEM_CA_BUNDLE.into() }, "{host}");
+            assert!(format!("{s:?}").ends_with(" TLS VERIFY_FULL"), "{s:?}");
+        }
+        for (value, mode) in [
+            ("disable", SslMode::Disable),
+            ("REQUIRED", SslMode::Require),
+            ("verify-ca", SslMode::VerifyCa),
+            ("VERIFY_IDENTITY", SslMode::VerifyFull),
+        ] {
+            let pairs = [("WA_DB_ENGINE", "MYSQL"), ("WA_DB_SSL_MODE", value), ("WA_DB_SSL_CA", "/etc/db/ca.pem")];
+            assert_eq!(server(&pairs).tls, DbTls { mode, ca: "/etc/db/ca.pem".into() }, "{value}");
+        }
+        let err = Config::read(&Env::from_pairs(VARS, &[("WA_DB_ENGINE", "MYSQL"), ("WA_DB_SSL_MODE", "prefer")]));
+        assert!(format!("{:#}", err.err().unwrap()).contains("WA_DB_SSL_MODE"));
     }
 
     #[test]

@@ -27,6 +27,7 @@ fn server(engine: &str, port: &str, user: &str) -> ServerDb {
         username: var("USER", user),
         password: var("PASSWORD", ""),
         name_prefix: format!("t{}_", wire::ids::random_hex(6)),
+        tls: Default::default(),
     }
 }
 

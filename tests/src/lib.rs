@@ -133,6 +133,8 @@ pub fn db_env(db: &DbConfig) -> Vec<(&'static str, String)> {
             ("WA_DB_USERNAME", s.username.clone()),
             ("WA_DB_PASSWORD", s.password.clone()),
             ("WA_DB_NAME_PREFIX", s.name_prefix.clone()),
+            ("WA_DB_SSL_MODE", s.tls.mode.as_str().to_string()),
+            ("WA_DB_SSL_CA", s.tls.ca.display().to_string()),
         ]
     };
     match db {

@@ -24,6 +24,8 @@ pub struct PrivateMariadb {
     port: u16,
     bind: IpAddr,
     child: Option<Child>,
+    /// Serves TCP clients over TLS only.
+    tls: bool,
 }
 
 impl PrivateMariadb {
@@ -35,6 +37,16 @@ impl PrivateMariadb {
 
     /// As [`PrivateMariadb::start`], listening on `bind` only.
     pub fn start_on(bind: IpAddr) -> anyhow::Result<PrivateMariadb> {
+        Self::start_with(bind, None)
+    }
+
+    /// A server on `127.0.0.1` that takes TCP clients over TLS only, with
+    /// this certificate and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> anyhow::Result<PrivateMariadb> {
+        Self::start_with(IpAddr::from([127, 0, 0, 1]), Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(bind: IpAddr, tls: Option<(&str, &str)>) -> anyhow::Result<PrivateMariadb> {
         let dir = tempfile::Builder::new().prefix("wa-mariadb-").tempdir()?;
         let data = dir.path().join("data");
         let tmp = dir.path().join("tmp");
@@ -55,8 +67,12 @@ impl PrivateMariadb {
             bail!("mariadb-install-db failed: {}", String::from_utf8_lossy(&out.stderr));
         }
         std::fs::write(dir.path().join("init.sql"), INIT_SQL)?;
+        if let Some((cert, key)) = tls {
+            std::fs::write(dir.path().join("server.crt"), cert)?;
+            std::fs::write(dir.path().join("server.key"), key)?;
+        }
         let port = free_port(bind)?;
-        let mut server = PrivateMariadb { dir, port, bind, child: None };
+        let mut server = PrivateMariadb { dir, port, bind, child: None, tls: tls.is_some() };
         server.start_again()?;
         Ok(server)
     }
@@ -69,6 +85,7 @@ impl PrivateMariadb {
             username: "root".into(),
             password: String::new(),
             name_prefix: name_prefix.into(),
+            tls: Default::default(),
         })
     }
 
@@ -90,8 +107,16 @@ impl PrivateMariadb {
         }
         let d = self.dir.path();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(d.join("server.log"))?;
-        let child = Command::new(program("mariadbd")?)
-            .arg("--no-defaults")
+        let mut command = Command::new(program("mariadbd")?);
+        // --no-defaults must come first.
+        command.arg("--no-defaults");
+        if self.tls {
+            command
+                .arg(format!("--ssl-cert={}", d.join("server.crt").display()))
+                .arg(format!("--ssl-key={}", d.join("server.key").display()))
+                .arg("--require-secure-transport=ON");
+        }
+        let child = command
             .arg(format!("--tmpdir={}", d.join("tmp").display()))
             .arg(format!("--datadir={}", d.join("data").display()))
             .arg(format!("--port={}", self.port))

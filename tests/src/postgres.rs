@@ -22,6 +22,8 @@ pub struct PrivatePostgres {
     port: u16,
     bind: IpAddr,
     child: Option<Child>,
+    /// Serves TCP clients over TLS only.
+    tls: bool,
 }
 
 impl PrivatePostgres {
@@ -33,6 +35,16 @@ impl PrivatePostgres {
 
     /// As [`PrivatePostgres::start`], listening on `bind` only.
     pub fn start_on(bind: IpAddr) -> anyhow::Result<PrivatePostgres> {
+        Self::start_with(bind, None)
+    }
+
+    /// A server on `127.0.0.1` that takes TCP clients over TLS only, with
+    /// this certificate and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> anyhow::Result<PrivatePostgres> {
+        Self::start_with(IpAddr::from([127, 0, 0, 1]), Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(bind: IpAddr, tls: Option<(&str, &str)>) -> anyhow::Result<PrivatePostgres> {
         let dir = tempfile::Builder::new().prefix("wa-postgres-").tempdir()?;
         let data = dir.path().join("data");
         std::fs::create_dir(&data)?;
@@ -53,8 +65,26 @@ impl PrivatePostgres {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
+        if let Some((cert, key)) = tls {
+            std::fs::write(data.join("server.crt"), cert)?;
+            std::fs::write(data.join("server.key"), key)?;
+            set_mode(&data.join("server.key"), 0o600)?;
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all all trust\nhostnossl all all all reject\n",
+            )?;
+            if as_root() {
+                let status = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .args([data.join("server.crt"), data.join("server.key"), data.join("pg_hba.conf")])
+                    .status()?;
+                if !status.success() {
+                    bail!("cannot hand the certificate to the postgres account");
+                }
+            }
+        }
         let port = free_port(bind)?;
-        let mut server = PrivatePostgres { dir, port, bind, child: None };
+        let mut server = PrivatePostgres { dir, port, bind, child: None, tls: tls.is_some() };
         server.start_again()?;
         Ok(server)
     }
@@ -67,6 +97,7 @@ impl PrivatePostgres {
             username: "postgres".into(),
             password: String::new(),
             name_prefix: name_prefix.into(),
+            tls: Default::default(),
         })
     }
 
@@ -99,7 +130,11 @@ impl PrivatePostgres {
             .arg("-c")
             .arg(format!("unix_socket_directories={}", d.display()))
             // Small and quick: the tests hold little data.
-            .args(["-c", "max_connections=300", "-c", "shared_buffers=32MB"])
+            .args(["-c", "max_connections=300", "-c", "shared_buffers=32MB"]);
+        if self.tls {
+            command.args(["-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key"]);
+        }
+        command
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(log)
             // Its own process group: a kill takes the server and every

@@ -9,6 +9,8 @@
 static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 #[path = "security/bounded.rs"]
 mod bounded;
+#[path = "security/database.rs"]
+mod database;
 #[path = "security/edge.rs"]
 mod edge;
 #[path = "security/fetch.rs"]

@@ -16,10 +16,11 @@ use diesel::r2d2::{ManageConnection, Pool, R2D2Connection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tracing::Instrument;
 
-use crate::config::{DbConfig, ServerDb};
+use crate::config::{DbConfig, ServerDb, SslMode};
 use crate::error::CoreError;
 
 mod availability;
+mod mysql_tls;
 pub mod prepared;
 mod transaction;
 
@@ -408,6 +409,8 @@ fn is_connection_message(message: &str) -> bool {
         "too many connections",
         "--read-only",
         "broken pipe",
+        // coreapp's own TLS to MySQL (mysql_tls)
+        "tls to the database server",
         // PostgreSQL (libpq and server)
         "server closed the connection",
         "could not connect to server",
@@ -465,8 +468,7 @@ pub fn migrate(config: &DbConfig) -> anyhow::Result<Vec<String>> {
             result
         }
         DbConfig::Pgsql(server) => {
-            create_pgsql_database(server)
-                .with_context(|| format!("cannot create the database ({})", config.describe()))?;
+            create_pgsql_database(server).with_context(|| config.describe())?;
             let mut conn = diesel::PgConnection::establish(&pgsql_url(server, Some(&server.database()))?)
                 .with_context(|| format!("cannot connect to the PostgreSQL server ({})", config.describe()))?;
             conn.batch_execute(&format!("SELECT pg_advisory_lock({PGSQL_MIGRATE_LOCK})"))?;
@@ -491,7 +493,8 @@ fn create_pgsql_database(server: &ServerDb) -> anyhow::Result<()> {
         one: i32,
     }
     let name = server.database();
-    let mut admin = diesel::PgConnection::establish(&pgsql_url(server, Some("postgres"))?)?;
+    let mut admin = diesel::PgConnection::establish(&pgsql_url(server, Some("postgres"))?)
+        .context("cannot connect to the PostgreSQL server")?;
     let exists = |admin: &mut diesel::PgConnection| -> anyhow::Result<bool> {
         let found: Vec<Found> = diesel::sql_query("SELECT 1 AS one FROM pg_database WHERE datname = $1")
             .bind::<diesel::sql_types::Text, _>(&name)
@@ -508,7 +511,7 @@ fn create_pgsql_database(server: &ServerDb) -> anyhow::Result<()> {
         Ok(()) => Ok(()),
         // Another node made it meanwhile.
         Err(_) if exists(&mut admin)? => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::from(e).context(format!("cannot create the database {name}"))),
     }
 }
 
@@ -562,17 +565,39 @@ where
     Ok(v.iter().map(ToString::to_string).collect())
 }
 
+/// The client library's URL for a MySQL server. With TLS it points at
+/// this process's relay (see [`mysql_tls`]), which reaches the server.
 fn mysql_url(server: &ServerDb, with_database: bool) -> anyhow::Result<String> {
-    server_url("mysql", server, with_database.then(|| server.database()).as_deref())
+    let database = with_database.then(|| server.database());
+    if server.tls.mode == SslMode::Disable {
+        return server_url("mysql", server, database.as_deref());
+    }
+    let socket = mysql_tls::socket_for(server)?;
+    let local = ServerDb { host: "localhost".into(), ..server.clone() };
+    let mut url = url::Url::parse(&server_url("mysql", &local, database.as_deref())?)?;
+    url.query_pairs_mut().append_pair("unix_socket", &socket.display().to_string());
+    Ok(url.to_string())
 }
 
+/// libpq's URL: TLS as `sslmode`, the CA as `sslrootcert`.
 fn pgsql_url(server: &ServerDb, database: Option<&str>) -> anyhow::Result<String> {
-    server_url("postgres", server, database)
+    let mut url = url::Url::parse(&server_url("postgres", server, database)?)?;
+    let mode = match server.tls.mode {
+        SslMode::Disable => "disable",
+        SslMode::Require => "require",
+        SslMode::VerifyCa => "verify-ca",
+        SslMode::VerifyFull => "verify-full",
+    };
+    url.query_pairs_mut().append_pair("sslmode", mode);
+    if matches!(server.tls.mode, SslMode::VerifyCa | SslMode::VerifyFull) {
+        url.query_pairs_mut().append_pair("sslrootcert", &server.tls.ca.display().to_string());
+    }
+    Ok(url.to_string())
 }
 
 /// `scheme://user:password@host:port/database`, every part checked.
 fn server_url(scheme: &str, server: &ServerDb, database: Option<&str>) -> anyhow::Result<String> {
-    let ServerDb { host, port, username, password, name_prefix } = server;
+    let ServerDb { host, port, username, password, name_prefix, tls: _ } = server;
     if !name_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         bail!("WA_DB_NAME_PREFIX may only contain letters, digits and '_'");
     }
