@@ -105,6 +105,70 @@ pub struct Written {
 /// With `keep`, a role whose files are already in `out_dir` is left alone,
 /// so a launcher can call it on every start.
 pub fn write(ca_dir: &Path, out_dir: &Path, roles: &[Role], days: i64, keep: bool) -> anyhow::Result<Written> {
+    let (ca, mut written) = authority(ca_dir, out_dir, days)?;
+    for &role in roles {
+        let (cert_file, key_file) = role.files(out_dir);
+        if keep && cert_file.exists() && key_file.exists() {
+            continue;
+        }
+        let issued = issue(&ca, role, days, &[])?;
+        issued.credentials().context("the certificate just issued does not check out")?;
+        write_file(&key_file, &issued.key_pem, true)?;
+        write_file(&cert_file, &issued.cert_pem, false)?;
+        written.files.extend([cert_file, key_file]);
+    }
+    trust(&ca, ca_dir, out_dir, keep, &mut written)?;
+    Ok(written)
+}
+
+/// The database server's certificate and key (`database.pem`,
+/// `database.key`), issued by the cluster CA for `names` (the host names
+/// or addresses the coreapps reach it by, as in `WA_DB_HOSTNAME`), which
+/// the coreapps check with `WA_DB_SSL_MODE=VERIFY_FULL` and the CA as
+/// `WA_DB_SSL_CA`.
+pub fn write_database(
+    ca_dir: &Path,
+    out_dir: &Path,
+    names: &[String],
+    days: i64,
+    keep: bool,
+) -> anyhow::Result<Written> {
+    if names.is_empty() {
+        bail!("--name: give the host name (or address) the coreapps reach the database server by");
+    }
+    let (ca, mut written) = authority(ca_dir, out_dir, days)?;
+    let (cert_file, key_file) = (out_dir.join(DATABASE_CERT_FILE), out_dir.join(DATABASE_KEY_FILE));
+    if !(keep && cert_file.exists() && key_file.exists()) {
+        let ca_key = KeyPair::from_pem(&ca.key_pem).context("the CA key is not a readable private key")?;
+        let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key).context("the CA certificate is not readable")?;
+        // Names that parse as addresses become IP address entries.
+        let mut params = CertificateParams::new(names.to_vec())?;
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::OrganizationName, "wa-onprem");
+        dn.push(DnType::CommonName, names[0].as_str());
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        validity(&mut params, days);
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        write_file(&key_file, &key.serialize_pem(), true)?;
+        write_file(&cert_file, &cert.pem(), false)?;
+        written.files.extend([cert_file, key_file]);
+    }
+    trust(&ca, ca_dir, out_dir, keep, &mut written)?;
+    Ok(written)
+}
+
+/// The database server's certificate, in `cluster-certs --role database`'s output.
+pub const DATABASE_CERT_FILE: &str = "database.pem";
+/// Its private key.
+pub const DATABASE_KEY_FILE: &str = "database.key";
+
+/// The CA of `ca_dir`, made when the directory holds none; `out_dir` made.
+fn authority(ca_dir: &Path, out_dir: &Path, days: i64) -> anyhow::Result<(Authority, Written)> {
     if days < 1 {
         bail!("--days must be at least 1");
     }
@@ -127,24 +191,18 @@ pub fn write(ca_dir: &Path, out_dir: &Path, roles: &[Role], days: i64, keep: boo
         key_pem: std::fs::read_to_string(&ca_key).with_context(|| format!("cannot read {}", ca_key.display()))?,
     };
     std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
-    for &role in roles {
-        let (cert_file, key_file) = role.files(out_dir);
-        if keep && cert_file.exists() && key_file.exists() {
-            continue;
-        }
-        let issued = issue(&ca, role, days, &[])?;
-        issued.credentials().context("the certificate just issued does not check out")?;
-        write_file(&key_file, &issued.key_pem, true)?;
-        write_file(&cert_file, &issued.cert_pem, false)?;
-        files.extend([cert_file, key_file]);
-    }
-    // Each node trusts the CA; the CA's directory already has it.
+    Ok((ca, Written { ca_created, files }))
+}
+
+/// Each node trusts the CA: `ca.pem` beside its files (the CA's directory
+/// already has it).
+fn trust(ca: &Authority, ca_dir: &Path, out_dir: &Path, keep: bool, written: &mut Written) -> anyhow::Result<()> {
     let trusted = out_dir.join(CA_FILE);
-    if trusted != ca_cert && !(keep && trusted.exists()) {
+    if trusted != ca_dir.join(CA_FILE) && !(keep && trusted.exists()) {
         write_file(&trusted, &ca.cert_pem, false)?;
-        files.push(trusted);
+        written.files.push(trusted);
     }
-    Ok(Written { ca_created, files })
+    Ok(())
 }
 
 /// Writes a file; private keys are readable by their owner only.

@@ -46,9 +46,15 @@ enum Command {
         /// Directory the node's files are written to.
         #[arg(long)]
         out: PathBuf,
-        /// Which certificates to issue.
+        /// Which certificates to issue: the internal link's (`coreapp`,
+        /// `webapp`, `both`), or the database server's (`database`, with
+        /// --name) for TLS to it.
         #[arg(long, value_enum, default_value_t = Roles::Both)]
         role: Roles,
+        /// For `--role database`: the host name or address the coreapps
+        /// reach the database server by (`WA_DB_HOSTNAME`); repeatable.
+        #[arg(long = "name")]
+        names: Vec<String>,
         /// Validity of the issued certificates, in days.
         #[arg(long, default_value_t = 825)]
         days: i64,
@@ -64,6 +70,7 @@ enum Roles {
     Coreapp,
     Webapp,
     Both,
+    Database,
 }
 
 #[tokio::main]
@@ -79,7 +86,9 @@ async fn main() -> anyhow::Result<()> {
     // alone does not read the node's configuration.
     let config = coreapp::Config::from_env;
     match cli.command.unwrap_or(Command::Serve) {
-        Command::ClusterCerts { ca, out, role, days, keep } => cluster_certs(&ca, &out, role, days, keep)?,
+        Command::ClusterCerts { ca, out, role, names, days, keep } => {
+            cluster_certs(&ca, &out, role, &names, days, keep)?
+        }
         Command::Migrate => {
             let config = config()?;
             let applied = tokio::task::spawn_blocking(move || coreapp::migrate(&config)).await??;
@@ -118,14 +127,21 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cluster_certs(ca: &Path, out: &Path, role: Roles, days: i64, keep: bool) -> anyhow::Result<()> {
+fn cluster_certs(ca: &Path, out: &Path, role: Roles, names: &[String], days: i64, keep: bool) -> anyhow::Result<()> {
     use proto::cluster::Role;
     let roles = match role {
         Roles::Coreapp => vec![Role::Coreapp],
         Roles::Webapp => vec![Role::Webapp],
         Roles::Both => vec![Role::Coreapp, Role::Webapp],
+        Roles::Database => vec![],
     };
-    let written = coreapp::cluster::write(ca, out, &roles, days, keep)?;
+    if !names.is_empty() && !matches!(role, Roles::Database) {
+        anyhow::bail!("--name is for --role database");
+    }
+    let written = match role {
+        Roles::Database => coreapp::cluster::write_database(ca, out, names, days, keep)?,
+        _ => coreapp::cluster::write(ca, out, &roles, days, keep)?,
+    };
     if written.ca_created {
         println!("made a new cluster CA in {} (keep its ca.key off the nodes)", ca.display());
     }

@@ -352,6 +352,36 @@ fn the_dev_stack_agrees_with_itself() {
     );
 }
 
+/// compose/dev-postgres.yml, laid over compose/dev.yml, leaves no coreapp
+/// of the dev stack on MariaDB and gives the db service a volume of its own.
+#[test]
+fn the_postgres_override_moves_every_coreapp_of_the_dev_stack() {
+    let repo = Repo::load();
+    let dev = repo.compose.iter().find(|f| f.rel == "compose/dev.yml").expect("compose/dev.yml");
+    let over = ComposeFile::load(&repo.root, &repo.root.join("compose/dev-postgres.yml"));
+    let overrides = over.services();
+    let of = |name: &str| overrides.iter().find(|s| s.name == name);
+    for core in dev.services().iter().filter(|s| repo.binary_of(s).as_deref() == Some("coreapp")) {
+        if core.issues_certificates() {
+            continue;
+        }
+        let at = format!("compose/dev-postgres.yml: service {}", core.name);
+        let env = of(&core.name).unwrap_or_else(|| panic!("{at} is not overridden")).environment();
+        assert_eq!(env.get("WA_DB_ENGINE").map(String::as_str), Some("PGSQL"), "{at}");
+        assert_eq!(env.get("WA_DB_PORT").map(String::as_str), Some("5432"), "{at}");
+        // The rest of the link (host, TLS off on the private network) is dev.yml's.
+        let base = core.environment();
+        assert_eq!(base.get("WA_DB_HOSTNAME").map(String::as_str), Some("db"), "{at}");
+    }
+    let db = of("db").expect("compose/dev-postgres.yml: no db service");
+    assert!(scalar(&db.def["image"]).contains("postgres"), "compose/dev-postgres.yml: db image");
+    let volumes = db.def["volumes"].as_vec().expect("compose/dev-postgres.yml: db volumes");
+    assert!(
+        volumes.iter().any(|v| scalar(v).starts_with("db-postgres:/var/lib/postgresql/data")),
+        "compose/dev-postgres.yml: PostgreSQL keeps its data in a volume of its own"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The repository's files, read once per test.
 

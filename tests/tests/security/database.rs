@@ -11,12 +11,13 @@ use coreapp::store::db::{self, Db};
 use e2e::mariadb::PrivateMariadb;
 use e2e::postgres::PrivatePostgres;
 use e2e::{Auth, Engine, Options, Stack};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
 use reqwest::Method;
 use serde_json::json;
 
-/// A CA, a server certificate it issued for `127.0.0.1` and
-/// `db.wa-test` (not `localhost`), and a CA that issued nothing.
+/// A cluster CA and the database server's certificate it issued for
+/// `127.0.0.1` and `db.wa-test` (not `localhost`), made as an operator
+/// makes them (`coreapp cluster-certs --role database`), and another
+/// deployment's CA.
 struct Pki {
     dir: tempfile::TempDir,
     cert_pem: String,
@@ -26,30 +27,20 @@ struct Pki {
 impl Pki {
     fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
-        let authority = |name: &str| {
-            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-            params.distinguished_name.push(rcgen::DnType::CommonName, name);
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            let key = KeyPair::generate().unwrap();
-            let cert = params.self_signed(&key).unwrap();
-            std::fs::write(dir.path().join(format!("{name}.pem")), cert.pem()).unwrap();
-            Issuer::new(params, key)
-        };
-        let ca = authority("ca");
-        authority("other-ca");
-        let mut params = CertificateParams::new(vec!["db.wa-test".to_string()]).unwrap();
-        params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &ca).unwrap();
-        Pki { dir, cert_pem: cert.pem(), key_pem: key.serialize_pem() }
+        let d = dir.path();
+        let names = ["db.wa-test".to_string(), "127.0.0.1".to_string()];
+        coreapp::cluster::write_database(&d.join("ca"), &d.join("db"), &names, 30, false).unwrap();
+        coreapp::cluster::write_database(&d.join("other-ca"), &d.join("other-db"), &names, 30, false).unwrap();
+        let read = |path: &str| std::fs::read_to_string(d.join(path)).unwrap();
+        Pki { cert_pem: read("db/database.pem"), key_pem: read("db/database.key"), dir }
     }
 
     fn ca(&self) -> PathBuf {
-        self.dir.path().join("ca.pem")
+        self.dir.path().join("db/ca.pem")
     }
 
     fn other_ca(&self) -> PathBuf {
-        self.dir.path().join("other-ca.pem")
+        self.dir.path().join("other-db/ca.pem")
     }
 }
 
