@@ -31,6 +31,11 @@ struct Cli {
     /// `all` and the soak run on MariaDB).
     #[arg(long, global = true, value_enum, default_value_t = stack::Engine::Mysql)]
     engine: stack::Engine,
+    /// Which server of that engine: the machine's, or a private one started
+    /// for the run, plain or taking TLS clients only (messages, webhooks,
+    /// scale, cost).
+    #[arg(long, global = true, value_enum, default_value_t = stack::DbServer::Shared)]
+    db_server: stack::DbServer,
 }
 
 #[derive(Subcommand)]
@@ -138,12 +143,58 @@ enum Scenario {
     Soak(soak::Config),
 }
 
+/// Starts the private server `--db-server` asks for and points the stacks
+/// at it; `None` for the machine's.
+async fn private_server(
+    engine: stack::Engine,
+    which: stack::DbServer,
+) -> anyhow::Result<Option<(e2e::servers::PrivateServer, tempfile::TempDir)>> {
+    use coreapp::config::{DbTls, SslMode};
+    use e2e::servers::PrivateServer;
+    if which == stack::DbServer::Shared {
+        return Ok(None);
+    }
+    let certs = tempfile::tempdir()?;
+    let names = ["127.0.0.1".to_string()];
+    coreapp::cluster::write_database(certs.path(), certs.path(), &names, 30, false)?;
+    let read = |file: &str| std::fs::read_to_string(certs.path().join(file));
+    let (cert, key) = (read("database.pem")?, read("database.key")?);
+    let tls = which == stack::DbServer::PrivateTls;
+    let server = tokio::task::spawn_blocking(move || -> anyhow::Result<PrivateServer> {
+        Ok(match (engine, tls) {
+            (stack::Engine::Mysql, true) => {
+                PrivateServer::Mariadb(e2e::mariadb::PrivateMariadb::start_tls(&cert, &key)?)
+            }
+            (stack::Engine::Pgsql, true) => {
+                PrivateServer::Postgres(e2e::postgres::PrivatePostgres::start_tls(&cert, &key)?)
+            }
+            (stack::Engine::Mysql, false) => PrivateServer::Mariadb(e2e::mariadb::PrivateMariadb::start()?),
+            (stack::Engine::Pgsql, false) => PrivateServer::Postgres(e2e::postgres::PrivatePostgres::start()?),
+        })
+    })
+    .await??;
+    let mut config = server.config("bench_");
+    if tls && let coreapp::config::DbConfig::Mysql(s) | coreapp::config::DbConfig::Pgsql(s) = &mut config {
+        s.tls = DbTls { mode: SslMode::VerifyFull, ca: certs.path().join("ca.pem") };
+    }
+    println!(
+        "database: a private {} server on port {}{}",
+        engine.label(),
+        server.port(),
+        if tls { ", TLS only, VERIFY_FULL" } else { "" }
+    );
+    stack::use_private_server(config);
+    Ok(Some((server, certs)))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let plain_link = cli.plain_link;
     stack::use_engine(cli.engine);
+    // Kept to the end of the run: the private server and its certificate.
+    let _private = private_server(cli.engine, cli.db_server).await?;
     match cli.scenario {
         Scenario::Messages { seconds, concurrency, drain, send_rate } => {
             let options = stack::Options { plain_link, ..stack::Options::new(send_rate) };

@@ -46,6 +46,29 @@ pub fn engine() -> Engine {
     ENGINE.get().copied().unwrap_or_default()
 }
 
+/// Which server of the engine the stacks use (`--db-server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DbServer {
+    /// The machine's server (`WA_TEST_MYSQL_*`, `WA_TEST_PGSQL_*`).
+    #[default]
+    Shared,
+    /// A private server started for the run (as the outage tests make
+    /// them), plain TCP: the baseline of `private-tls`.
+    Private,
+    /// The same private server taking TLS clients only, reached with
+    /// `WA_DB_SSL_MODE=VERIFY_FULL`: what TLS to the database costs.
+    PrivateTls,
+}
+
+/// The private server of the run, when `--db-server` asks for one: every
+/// stack gets a database of its own on it.
+static PRIVATE: std::sync::OnceLock<DbConfig> = std::sync::OnceLock::new();
+
+/// Points the run's stacks at `config`'s server (before the first starts).
+pub fn use_private_server(config: DbConfig) {
+    let _ = PRIVATE.set(config);
+}
+
 impl Engine {
     /// The name figures are printed under.
     pub fn label(self) -> &'static str {
@@ -213,6 +236,13 @@ impl Stack {
         std::fs::create_dir_all(&dir)?;
         let db_config = match options.db {
             Some(config) => config,
+            None if PRIVATE.get().is_some() => {
+                let mut config = PRIVATE.get().cloned().expect("checked");
+                if let DbConfig::Mysql(server) | DbConfig::Pgsql(server) = &mut config {
+                    server.name_prefix = format!("bench{}_", wire::ids::random_hex(4));
+                }
+                config
+            }
             None => {
                 let (name, port, user) = match engine() {
                     Engine::Mysql => ("MYSQL", "3306", "root"),
@@ -292,6 +322,8 @@ impl Stack {
                 ("WA_DB_USERNAME", db_user.clone()),
                 ("WA_DB_PASSWORD", db_password.clone()),
                 ("WA_DB_NAME_PREFIX", db_prefix.clone()),
+                ("WA_DB_SSL_MODE", server.tls.mode.as_str().into()),
+                ("WA_DB_SSL_CA", server.tls.ca.display().to_string()),
                 ("WA_DB_POOL_SIZE", "16".into()),
                 ("WA_MEDIA_DIR", dir.join("media").display().to_string()),
                 ("WA_CLOUD_BASE_URL", sandbox.clone()),
