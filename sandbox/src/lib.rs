@@ -10,6 +10,7 @@
 
 mod clock;
 mod config;
+mod console;
 mod contact_book;
 mod control;
 mod faults;
@@ -87,17 +88,20 @@ pub async fn run(
     let clock = Clock::new();
     let settings = Arc::new(SettingsCell::new(Settings::from_config(&config), config.phone_number_ids.clone()));
     let stats = Arc::new(Stats::default());
-    let (webhooks, queue) = Webhooks::new(&config, settings.clone(), stats.clone())?;
+    let console = Arc::new(console::Console::default());
+    let (webhooks, queue) = Webhooks::new(&config, settings.clone(), stats.clone(), console.clone())?;
     tasks.spawn_service(
         "webhook batcher",
         webhooks::batcher::run(queue, webhooks.clone(), tasks.clone(), clock.clone()),
     );
-    let app = router::build(AppState::new(config, clock, settings, stats, webhooks, tasks));
+    let app = router::build(AppState::new(config, clock, settings, stats, webhooks, tasks, console.clone()));
 
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     let signal = async move {
         shutdown.await;
         info!("shutting down");
+        // Open console pages hold event streams: end them.
+        console.close();
         let _ = stopping_tx.send(true);
     };
     // Small answers on kept-alive connections: never wait for Nagle.

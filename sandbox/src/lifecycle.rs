@@ -88,6 +88,9 @@ async fn run(state: AppState, message: Outgoing) {
         }
         let priced = kind == StatusKind::Sent || Some(kind) == priced_second;
         let status = status(&state, &message, kind, priced);
+        if let Ok(shown) = serde_json::to_value(&status) {
+            state.console.status(&message.wamid, shown);
+        }
         count(&state.stats, kind);
         let contact = contact(&message.recipient, kind);
         let delivered = state.webhooks.send(&message.phone_number_id, ItemChange::Status { status, contact });

@@ -222,6 +222,14 @@ fn send(state: &AppState, index: usize, phone_number_id: &str, payload: Value) -
         voice,
         fate,
     };
+    state.console.business_message(crate::console::BusinessMessage {
+        phone_number_id,
+        user: &user.phone,
+        wamid: &wamid,
+        kind: &checked.kind,
+        payload: &payload,
+        at_ms: now,
+    });
     state.store.push_sent(SentRecord {
         phone_number_id: phone_number_id.to_owned(),
         wamid: Some(wamid),

@@ -12,7 +12,7 @@ use tracing::{Instrument as _, debug, debug_span};
 
 use crate::graph::{self, GraphError};
 use crate::state::AppState;
-use crate::{contact_book, control, media, messages, nodes, phone_numbers, templates, uploads, waba};
+use crate::{console, contact_book, control, media, messages, nodes, phone_numbers, templates, uploads, waba};
 
 pub(crate) fn build(state: AppState) -> Router {
     // Graph API: `/{version}/…` with a Bearer token, then faults. Each edge
@@ -45,7 +45,11 @@ pub(crate) fn build(state: AppState) -> Router {
     let control = Router::new()
         .route("/_sandbox/health", get(control::health))
         .route(&format!("{}/{{name}}", phone_numbers::picture::PATH), get(phone_numbers::picture::serve))
-        .route("/_sandbox/inbound", post(control::inbound::post))
+        // A user's file rides in the body as base64 (4/3 of its size).
+        .route(
+            "/_sandbox/inbound",
+            post(control::inbound::post).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_LIMIT / 3 * 4 + 64 * 1024)),
+        )
         .route("/_sandbox/users", post(control::users::upsert))
         .route("/_sandbox/users/{id}", get(control::users::get))
         .route("/_sandbox/users/{id}/change_number", post(control::users::change_number))
@@ -65,7 +69,29 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/_sandbox/stats", get(control::stats))
         .route("/_sandbox/reset", post(control::reset));
 
-    graph.merge(downloads).merge(control).fallback(fallback).layer(middleware::from_fn(log_request)).with_state(state)
+    // The console: a page, its feed and what it reads, for this sandbox's
+    // own address only (see `console`).
+    let ui = Router::new()
+        .route("/_sandbox/ui", get(console::index))
+        .route("/_sandbox/ui/", get(console::index))
+        .route("/_sandbox/ui/app.js", get(console::script))
+        .route("/_sandbox/ui/app.css", get(console::style))
+        .route("/_sandbox/ui/events", get(console::events))
+        .route("/_sandbox/ui/api/info", get(console::info))
+        .route("/_sandbox/ui/api/conversations", get(console::conversations))
+        .route("/_sandbox/ui/api/conversations/{phone_number_id}/{user}", get(console::conversation))
+        .route("/_sandbox/ui/api/deliveries", get(console::deliveries))
+        .route("/_sandbox/ui/api/templates", get(console::templates))
+        .route("/_sandbox/ui/media/{id}", get(console::media))
+        .route_layer(middleware::from_fn_with_state(state.clone(), console::guard));
+
+    graph
+        .merge(downloads)
+        .merge(control)
+        .merge(ui)
+        .fallback(fallback)
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
 }
 
 /// Unknown paths: a Graph error under a version prefix (after the token

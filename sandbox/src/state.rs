@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::console::Console;
 use crate::faults::Faults;
 use crate::media::store::MediaStore;
 use crate::phone_numbers::account::Accounts;
@@ -42,6 +43,8 @@ pub(crate) struct Shared {
     pub faults: Faults,
     pub webhooks: Webhooks,
     pub tasks: Tasks,
+    /// What the console shows (`GET /_sandbox/ui`).
+    pub console: Arc<Console>,
     /// Display numbers of the hosted numbers, same order as the ids.
     pub display_numbers: Vec<String>,
     /// Bumped by reset, so status lifecycles started before it stop.
@@ -66,6 +69,7 @@ impl AppState {
         stats: Arc<Stats>,
         webhooks: Webhooks,
         tasks: Tasks,
+        console: Arc<Console>,
     ) -> Self {
         let numbers = config.phone_number_ids.len();
         let display_numbers = config.phone_number_ids.iter().map(|id| display_phone_number(id)).collect();
@@ -83,6 +87,7 @@ impl AppState {
             faults: Faults::default(),
             webhooks,
             tasks,
+            console,
             display_numbers,
             epoch: AtomicU64::new(0),
             config,
@@ -137,5 +142,6 @@ impl AppState {
         self.stats.reset();
         self.webhooks.set_subscribed(true);
         self.webhooks.set_override_url(None);
+        self.console.reset();
     }
 }

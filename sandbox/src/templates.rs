@@ -181,6 +181,7 @@ fn create(state: &AppState, params: &Map<String, Value>) -> Result<Response, Gra
         return Err(err);
     }
     info!(%name, %language, %id, "template created, pending review");
+    state.console.changed("templates");
     schedule_review(state, id.clone(), name.contains("reject"));
     Ok(Json(json!({ "id": id, "status": "PENDING", "category": category })).into_response())
 }
@@ -299,6 +300,7 @@ fn delete(state: &AppState, params: &Map<String, Value>) -> Result<Response, Gra
     if state.templates.remove(name, hsm_id) == 0 {
         return Err(GraphError::invalid_parameter(format!("Message template \"{name}\" was not found.")));
     }
+    state.console.changed("templates");
     Ok(Json(json!({ "success": true })).into_response())
 }
 
@@ -360,6 +362,7 @@ fn schedule_review(state: &AppState, id: String, reject: bool) {
 pub(crate) fn set_status(state: &AppState, id: &str, status: &str, reason: &str) -> Option<Template> {
     let template = state.templates.set_status(id, status, reason)?;
     info!(name = %template.name, language = %template.language, %status, "template status changed");
+    state.console.changed("templates");
     if state.webhooks.enabled() {
         let update = TemplateStatusUpdate {
             event: status.to_owned(),

@@ -28,6 +28,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::console::Console;
 use crate::settings::SettingsCell;
 use crate::stats::Stats;
 use payload::{Contact, Message, Status, WebhookError};
@@ -159,6 +160,8 @@ struct Inner {
     /// Items queued and not yet delivered or dropped.
     unsettled: AtomicUsize,
     backoff: RetryPolicy,
+    /// Told of every POST's result (the console's list of webhooks sent).
+    console: Arc<Console>,
 }
 
 /// What the GET verification handshake showed.
@@ -180,6 +183,7 @@ impl Webhooks {
         config: &Config,
         settings: Arc<SettingsCell>,
         stats: Arc<Stats>,
+        console: Arc<Console>,
     ) -> anyhow::Result<(Self, mpsc::UnboundedReceiver<Item>)> {
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
@@ -202,9 +206,15 @@ impl Webhooks {
                 queue,
                 unsettled: AtomicUsize::new(0),
                 backoff: RetryPolicy::default(),
+                console,
             }),
         };
         Ok((webhooks, receiver))
+    }
+
+    /// The console, told of each POST's result.
+    pub(crate) fn console(&self) -> &Console {
+        &self.inner.console
     }
 
     /// Where `messages` webhooks go now, if anywhere: the WABA's alternate
@@ -289,8 +299,13 @@ impl Webhooks {
     /// 2xx or the retry horizon passes. Runs in a background task: callers
     /// never await it in a request.
     pub(crate) async fn deliver(&self, callback: Callback, signed: &Signed) -> Outcome {
+        self.deliver_reporting(callback, signed).await.0
+    }
+
+    /// [`Webhooks::deliver`], with the last failed attempt's error.
+    pub(crate) async fn deliver_reporting(&self, callback: Callback, signed: &Signed) -> (Outcome, Option<String>) {
         let Some(url) = self.url_for(callback).and_then(|url| url::Url::parse(&url).ok()) else {
-            return Outcome::Disabled;
+            return (Outcome::Disabled, None);
         };
         let settings = self.inner.settings.get();
         let policy =
@@ -298,20 +313,22 @@ impl Webhooks {
         drop(settings);
         let started = Instant::now();
         let mut attempts = 0;
+        let mut last_error = None;
         loop {
             attempts += 1;
             match self.attempt(&url, signed).await {
                 Ok(()) => {
                     debug!(attempts, "webhook delivered");
-                    return Outcome::Delivered { attempts };
+                    return (Outcome::Delivered { attempts }, last_error);
                 }
                 Err(err) => {
                     Stats::bump(&self.inner.stats.webhook_failed_attempts);
+                    last_error = Some(err.to_string());
                     let wait = policy.jittered_delay(attempts);
                     if started.elapsed() + wait > policy.horizon {
                         warn!(attempts, error = %err, "webhook dropped after retrying for the whole horizon");
                         Stats::bump(&self.inner.stats.webhook_dropped_posts);
-                        return Outcome::Dropped { attempts };
+                        return (Outcome::Dropped { attempts }, last_error);
                     }
                     info!(attempts, error = %err, retry_in_ms = wait.as_millis() as u64, "webhook delivery failed, will retry");
                     tokio::time::sleep(wait).await;
@@ -383,7 +400,7 @@ mod tests {
             ..Config::default()
         };
         let settings = Arc::new(SettingsCell::new(Settings::from_config(&config), config.phone_number_ids.clone()));
-        let (mut hooks, _queue) = Webhooks::new(&config, settings, Arc::default()).unwrap();
+        let (mut hooks, _queue) = Webhooks::new(&config, settings, Arc::default(), Arc::default()).unwrap();
         // Quick retries; the horizon still comes from the settings.
         Arc::get_mut(&mut hooks.inner).unwrap().backoff =
             RetryPolicy { initial: Duration::from_millis(1), max: Duration::from_millis(4), horizon: Duration::ZERO };

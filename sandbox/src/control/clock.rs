@@ -59,6 +59,7 @@ pub(crate) async fn advance(State(state): State<AppState>, body: Bytes) -> Resul
     }
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     state.clock.advance(Duration::from_millis(total as u64));
+    state.console.changed("clock");
     info!(by_ms = total as u64, "clock advanced");
     Ok(Json(show(&state)))
 }

@@ -74,6 +74,7 @@ pub(crate) async fn status(State(state): State<AppState>, body: Bytes) -> Result
     let priced = matches!(kind, StatusKind::Sent | StatusKind::Delivered);
     let status = lifecycle::status(&state, &message, kind, priced);
     let shown = json!(status);
+    state.console.status(id, shown.clone());
     let contact = lifecycle::contact(&message.recipient, kind);
     drop(state.webhooks.send(&record.phone_number_id, ItemChange::Status { status, contact }));
     Ok(Json(shown))

@@ -190,6 +190,21 @@ pub(crate) fn deliver(state: &AppState, phone_number_id: &str, phone: &str, chan
     }
     Stats::bump(&state.stats.inbound);
     info!(%phone_number_id, %phone, wamid = %id, %kind, "inbound message");
+    match &change {
+        ItemChange::Message { contacts, message } => {
+            let name = contacts.first().and_then(|c| serde_json::to_value(c).ok());
+            let name = name.as_ref().and_then(|c| c["profile"]["name"].as_str());
+            if let Ok(message) = serde_json::to_value(message) {
+                state.console.user_message(phone_number_id, phone, name, message);
+            }
+        }
+        ItemChange::UserIdChange { message, .. } => {
+            if let Ok(message) = serde_json::to_value(message) {
+                state.console.user_message(phone_number_id, phone, None, message);
+            }
+        }
+        _ => {}
+    }
 
     if state.webhooks.enabled() {
         drop(state.webhooks.send(phone_number_id, change));

@@ -92,10 +92,20 @@ fn by_callback(items: Vec<Item>, overridden: bool) -> Vec<(Callback, Vec<Item>)>
 /// item's waiter.
 async fn deliver(webhooks: &Webhooks, callback: Callback, items: Vec<Item>, time: i64) {
     let count = items.len() as u64;
+    let carried: Vec<String> = items.iter().map(|item| describe(&item.change)).collect();
     let (notification, waiters) = build(webhooks.waba_id(), items, time);
     let outcome = match webhooks.sign(&notification) {
         Ok(signed) => {
-            let outcome = webhooks.deliver(callback, &signed).await;
+            let (outcome, error) = webhooks.deliver_reporting(callback, &signed).await;
+            let (result, attempts) = match outcome {
+                Outcome::Delivered { attempts } => ("delivered", attempts),
+                Outcome::Dropped { attempts } => ("dropped", attempts),
+                Outcome::Disabled => ("disabled", 0),
+            };
+            let url = webhooks.url_for(callback);
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            webhooks.console().delivery(now, url.as_deref(), carried, result, attempts, error);
             if let Outcome::Delivered { .. } = outcome {
                 let stats = webhooks.stats();
                 Stats::bump(&stats.webhook_posts);
@@ -117,6 +127,24 @@ async fn deliver(webhooks: &Webhooks, callback: Callback, items: Vec<Item>, time
     webhooks.settled(count as usize);
     for waiter in waiters {
         let _ = waiter.send(outcome);
+    }
+}
+
+/// What an item carries, in a few words (the console's list of webhooks).
+fn describe(change: &ItemChange) -> String {
+    match change {
+        ItemChange::Status { status, .. } => {
+            let kind = serde_json::to_value(status).ok().and_then(|v| v["status"].as_str().map(str::to_owned));
+            format!("status {}", kind.unwrap_or_default())
+        }
+        ItemChange::Message { message, .. } => {
+            let kind = serde_json::to_value(message).ok().and_then(|v| v["type"].as_str().map(str::to_owned));
+            format!("message {}", kind.unwrap_or_default())
+        }
+        ItemChange::UserIdChange { .. } => "user id change".to_owned(),
+        ItemChange::Errors(_) => "errors".to_owned(),
+        ItemChange::TemplateStatus(_) => "template status".to_owned(),
+        ItemChange::Other { field, .. } => field.clone(),
     }
 }
 

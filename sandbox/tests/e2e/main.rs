@@ -1,5 +1,6 @@
 //! End-to-end tests: each starts `sandbox::run` on 127.0.0.1:0 and talks to it over HTTP.
 
+mod console;
 mod control;
 mod faults;
 mod graph;
