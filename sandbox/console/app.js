@@ -49,6 +49,7 @@ const state = {
   items: [],            // the current conversation's items
   templates: [],
   replyTo: null,        // an item the user answers
+  scrollDown: false,    // the user just wrote: show the end of the chat
 };
 const key = (c) => `${c.phone_number_id}/${c.user}`;
 const time = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -147,7 +148,8 @@ function renderBubbles() {
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   list.replaceChildren(
     ...state.items.filter((item) => item.type !== "reaction").map((item) => bubble(item, byId, reactions.get(item.id))));
-  if (atBottom || list.dataset.opened !== key(state.current)) list.scrollTop = list.scrollHeight;
+  if (atBottom || state.scrollDown || list.dataset.opened !== key(state.current)) list.scrollTop = list.scrollHeight;
+  state.scrollDown = false;
   list.dataset.opened = key(state.current);
 }
 
@@ -394,6 +396,7 @@ async function sendInbound(message, contextId) {
   const context = contextId || state.replyTo?.id;
   if (context && message.type !== "reaction") body.context = { id: context };
   try {
+    state.scrollDown = true;
     await api.post("/_sandbox/inbound", body);
     cancelReply();
   } catch (e) {

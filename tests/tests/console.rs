@@ -328,3 +328,174 @@ async fn switching_the_window_rule_on_makes_the_next_free_form_send_fail_with_13
     browser.screenshot("phone").await;
     browser.close().await;
 }
+
+/// The user's message of `kind` in a business webhook that `pick` accepts.
+async fn user_message(s: &Stack, kind: &str, pick: impl Fn(&Value) -> bool) -> Value {
+    let found = |hook: &Value| {
+        hook["messages"].as_array().and_then(|l| l.iter().find(|m| m["type"] == kind && pick(m)).cloned())
+    };
+    let hook = s.receiver.wait_for(WAIT, |h| found(h).is_some()).await;
+    found(&hook).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_message_shows_and_the_user_reacts_replies_picks_and_shares_a_location() {
+    let s = Stack::start(Engine::Sqlite).await;
+    let token = s.admin_token().await;
+    s.use_receiver(&token).await;
+    let user = "15557400005";
+    s.user_sends(json!({"from": user, "type": "text", "text": {"body": "hi, a question"}})).await;
+    let hi = user_message(&s, "text", |m| m["text"]["body"] == "hi, a question").await;
+    let hi_id = hi["id"].as_str().unwrap().to_string();
+
+    // The business answers with one message of each kind.
+    let list = send(
+        &s,
+        &token,
+        json!({"to": user, "type": "interactive", "interactive": {
+        "type": "list", "body": {"text": "Pick a slot"},
+        "action": {"button": "Slots", "sections": [{"title": "Tuesday", "rows": [
+            {"id": "t10", "title": "10:00"}, {"id": "t14", "title": "14:00", "description": "afternoon"}]}]}}}),
+    )
+    .await;
+    let place = send(
+        &s,
+        &token,
+        json!({"to": user, "type": "location", "location": {
+        "latitude": 52.52, "longitude": 13.405, "name": "The shop", "address": "Main St 1"}}),
+    )
+    .await;
+    let card = send(
+        &s,
+        &token,
+        json!({"to": user, "type": "contacts", "contacts": [{
+        "name": {"formatted_name": "Support Desk", "first_name": "Support"},
+        "phones": [{"phone": "+15550001111", "type": "WORK"}]}]}),
+    )
+    .await;
+    let uploaded = s.upload(&token, Some("image/png"), png()).await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    let media_id = uploaded.body["media"][0]["id"].as_str().unwrap().to_string();
+    send(&s, &token, json!({"to": user, "type": "image", "image": {"id": media_id, "caption": "Your receipt"}})).await;
+    send(&s, &token, json!({"to": user, "type": "reaction", "reaction": {"message_id": hi_id, "emoji": "👍"}})).await;
+    send(&s, &token, json!({"to": user, "context": {"message_id": hi_id}, "text": {"body": "Thanks for writing"}}))
+        .await;
+
+    let browser = Browser::start().await;
+    browser.open_console(&s).await;
+    browser.open_chat(user).await;
+    for (what, script) in [
+        ("the list", "return !!document.querySelector(\"[data-type='interactive'] button[aria-expanded]\")"),
+        (
+            "the location",
+            "const b = document.querySelector(\"[data-type='location']\"); return !!b && b.textContent.includes('The shop')",
+        ),
+        (
+            "the contact card",
+            "const b = document.querySelector(\"[data-type='contacts']\"); return !!b && b.textContent.includes('Support Desk')",
+        ),
+        (
+            "the image from the sandbox's media",
+            "const i = document.querySelector(\"[data-type='image'] img.media\"); return !!i && i.complete && i.naturalWidth === 240",
+        ),
+        (
+            "the reaction on the user's bubble",
+            "const b = document.querySelector('.bubble.user .reactions'); return !!b && b.textContent.includes('👍')",
+        ),
+        (
+            "the reply quoting the user",
+            "const b = [...document.querySelectorAll('.bubble.business')].find(b => b.textContent.includes('Thanks for writing')); return !!b && !!b.querySelector('.quote') && b.querySelector('.quote').textContent.includes('hi, a question')",
+        ),
+    ] {
+        browser.until_js(script, what).await;
+    }
+    browser.screenshot("kinds").await;
+
+    // A row picked from the list.
+    let list_wamid = sandbox_wamid(&s, user, "interactive").await;
+    browser.click(&format!("[data-id='{list_wamid}'] button[aria-expanded]")).await;
+    browser.click(&format!("[data-id='{list_wamid}'] button[data-reply='14:00']")).await;
+    let picked = user_message(&s, "interactive", |m| m["interactive"]["type"] == "list_reply").await;
+    assert_eq!(picked["interactive"]["list_reply"]["id"], "t14", "{picked}");
+    assert_eq!(picked["context"]["id"], list.as_str(), "{picked}");
+
+    // A reaction to the location.
+    let place_wamid = sandbox_wamid(&s, user, "location").await;
+    browser.click(&format!("[data-id='{place_wamid}'] button[aria-label='React to this message']")).await;
+    browser.click(&format!("[data-id='{place_wamid}'] button[aria-label='React 👍']")).await;
+    let reaction = user_message(&s, "reaction", |_| true).await;
+    assert_eq!(reaction["reaction"]["message_id"], place.as_str(), "{reaction}");
+    assert_eq!(reaction["reaction"]["emoji"], "👍", "{reaction}");
+
+    // A reply to the contact card, typed and sent.
+    let card_wamid = sandbox_wamid(&s, user, "contacts").await;
+    browser.click(&format!("[data-id='{card_wamid}'] button[aria-label='Reply to this message']")).await;
+    browser.client.find(Locator::Css("#text")).await.unwrap().send_keys("Is this the right desk?").await.unwrap();
+    browser.click("#composer button[type=submit]").await;
+    let reply = user_message(&s, "text", |m| m["text"]["body"] == "Is this the right desk?").await;
+    assert_eq!(reply["context"]["id"], card.as_str(), "{reply}");
+
+    // A location shared from the form.
+    browser.click("#share-location").await;
+    browser.click("#location button[type=submit]").await;
+    let shared = user_message(&s, "location", |_| true).await;
+    assert_eq!(shared["location"]["latitude"], 37.4847, "{shared}");
+    assert_eq!(shared["location"]["name"], "Meta HQ", "{shared}");
+
+    browser
+        .until_js(
+            "return [...document.querySelectorAll('.bubble.user')].some(b => b.textContent.includes('Is this the right desk?') && !!b.querySelector('.quote'))",
+            "the user's reply quoting the card",
+        )
+        .await;
+    browser.screenshot("user-side").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panels_set_template_status_faults_and_the_clock() {
+    let s = Stack::start(Engine::Sqlite).await;
+    let browser = Browser::start().await;
+    browser.open_console(&s).await;
+    let sandbox_get = |path: &str| {
+        let url = format!("{}{path}", s.sandbox);
+        async move { reqwest::get(url).await.unwrap().json::<Value>().await.unwrap() }
+    };
+
+    // A template paused by a click.
+    browser.click("button[data-panel='templates']").await;
+    browser.click("button[aria-label='Set hello_world en_US PAUSED']").await;
+    browser
+        .until_js(
+            "const c = document.querySelector(\"tr[data-template='hello_world/en_US'] [data-status]\"); return !!c && c.dataset.status === 'PAUSED'",
+            "the template paused",
+        )
+        .await;
+    let templates = sandbox_get("/_sandbox/ui/api/templates").await;
+    let hello = templates["data"].as_array().unwrap().iter().find(|t| t["name"] == "hello_world").unwrap().clone();
+    assert_eq!(hello["status"], "PAUSED");
+    browser.screenshot("templates").await;
+
+    // A fault added, listed, removed.
+    browser.click("button[data-panel='faults']").await;
+    browser.click("#fault-form button[type=submit]").await;
+    browser.until_js("return document.querySelectorAll('#fault-list li').length === 1", "the fault listed").await;
+    assert_eq!(sandbox_get("/_sandbox/faults").await["data"].as_array().unwrap().len(), 1);
+    browser.click("#fault-list button").await;
+    browser.until_js("return document.querySelectorAll('#fault-list li').length === 0", "the fault removed").await;
+    assert_eq!(sandbox_get("/_sandbox/faults").await["data"], json!([]));
+
+    // The clock moved a day and an hour.
+    browser.click("button[data-panel='clockpanel']").await;
+    browser.click("button[data-advance='{\"hours\":25}']").await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let clock = sandbox_get("/_sandbox/clock").await;
+        if clock["offset_ms"].as_i64().unwrap_or(0) >= 25 * 3_600_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the clock did not move: {clock}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.close().await;
+}
