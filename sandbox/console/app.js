@@ -615,6 +615,12 @@ function listen() {
     if (what === "templates") await loadTemplates();
     if (what === "clock") loadClock();
     if (what === "reset") { state.current = null; $("chat").hidden = true; loadConversations(); }
+    // The page fell behind the feed: read everything again.
+    if (what === "resync") {
+      await loadConversations();
+      if (state.current) openConversation(state.current);
+      if (!$("webhooks").hidden) loadDeliveries();
+    }
   });
 }
 
